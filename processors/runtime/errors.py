@@ -1,0 +1,22 @@
+"""Errors the runtime understands; the policy for each lives in ``runtime.policy``."""
+from __future__ import annotations
+
+
+class CourrierError(Exception):
+    """Base class of Courrier's own errors."""
+
+
+class TransientError(CourrierError):
+    """A failure that may pass: the record goes to the retry topic and comes back after ``delay_s``."""
+
+    def __init__(self, message: str, delay_s: float | None = None) -> None:
+        super().__init__(message)
+        self.delay_s = delay_s
+
+
+class DecodeError(CourrierError):
+    """The record's bytes are not a value of the topic's schema (garbage, unknown schema id, wrong shape)."""
+
+
+class UnreachableError(CourrierError):
+    """A part (broker, registry, S3, SMPP peer) did not answer: the message names the address and what to run."""

@@ -1,0 +1,44 @@
+"""The contract between a stage's pure logic and the runtime.
+
+A stage turns one decoded input event into zero or more outputs. It never touches Kafka: the
+runtime decodes, calls ``process``, encodes and produces the outputs, then commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Protocol
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record to produce: a logical topic name from ``topology.topics``, a string key and an Avro-shaped value."""
+
+    topic: str
+    key: str
+    value: Event
+
+
+@dataclass(frozen=True)
+class RecordMeta:
+    """Where an input came from and the clock the stage must use (so logic stays pure and testable)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    now: datetime
+    headers: dict[str, bytes] = field(default_factory=dict)
+
+
+class Stage(Protocol):
+    """What the runtime runs: a named stage reading logical topics and mapping each event to outputs."""
+
+    name: str
+    inputs: tuple[str, ...]
+
+    def process(self, event: Event, meta: RecordMeta) -> Iterable[Output]:
+        """Map one input event to its outputs. Raise ``TransientError`` to retry later; any other error dead-letters the record."""
+        ...

@@ -1,0 +1,62 @@
+"""The topology: every topic Courrier uses, declared once.
+
+A topic's value schema is the name of a file in ``schemas/`` or ``None`` for topics that carry
+another topic's original bytes (delay topics and the dead-letter topic). Keys are always strings.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic: its logical name, what its key is, its value schema and how the broker keeps it."""
+
+    name: str
+    key: str
+    value_schema: str | None
+    owner: str
+    readers: tuple[str, ...]
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+    partitions: int | None = None
+
+    @property
+    def cleanup_policy(self) -> str:
+        return "compact" if self.compacted else "delete"
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("send-requested", "recipient as given", "SendRequested", "upstream apps, HTTP ingest, auto-replies", ("consent",)),
+    Topic("consent-checked", "E.164", "ConsentChecked", "consent", ("channel",)),
+    Topic("channel-resolved", "E.164", "ChannelResolved", "channel", ("render",)),
+    Topic("rendered", "sender id", "Rendered", "render", ("dispatch",)),
+    Topic("dispatched", "E.164", "Dispatched", "dispatch", ("receipt", "analytics")),
+    Topic("receipt", "E.164", "Receipt", "every stage (terminal outcomes), receipt", ("analytics", "fallback"), retention_ms=30 * DAY_MS),
+    Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports", ("consent",), retention_ms=-1, compacted=True),
+    Topic("inbound", "E.164", "InboundMessage", "webhook receiver, dispatch (SMPP deliver_sm)", ("keywords",)),
+    Topic("provider-events", "provider message id", "ProviderEvent", "webhook receiver, dispatch (SMPP receipts)", ("receipt",)),
+    Topic("retry", "as input", None, "runtime (transient failures)", ("scheduler",)),
+    Topic("scheduled", "as input", None, "consent (quiet hours, send_at)", ("scheduler",)),
+    Topic("dead-letter", "original key", None, "runtime", ("operators",), retention_ms=30 * DAY_MS),
+    Topic("idempotency", "idempotency key", "IdempotencyRecord", "intake/consent", ("intake/consent",), retention_ms=-1, compacted=True),
+    Topic("submissions", "message id", "SubmissionRecord", "dispatch", ("dispatch", "replay"), retention_ms=-1, compacted=True),
+    Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics",)),
+)
+
+BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
+
+
+def topic(name: str) -> Topic:
+    """The declaration of a logical topic; a clear error for a name that is not declared."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"topic {name!r} is not declared in topology/topics.py") from None
+
+
+def subject(physical_topic: str) -> str:
+    """Registry subject of a topic's value (Confluent's TopicNameStrategy)."""
+    return f"{physical_topic}-value"
