@@ -1,0 +1,93 @@
+"""Per-stage Prometheus metrics and the HTTP endpoint that serves them with ``/healthz``."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class StageMetrics:
+    """The runtime's counters for one stage process, in a registry of its own (several runners may share a test process)."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.registry = CollectorRegistry()
+        labels = ["stage", "topic"]
+        self.consumed = Counter("courrier_consumed", "Records consumed", labels, registry=self.registry)
+        self.produced = Counter("courrier_produced", "Records produced", labels, registry=self.registry)
+        self.dead_lettered = Counter("courrier_dead_lettered", "Records sent to dead-letter", ["stage", "topic", "reason"], registry=self.registry)
+        self.retried = Counter("courrier_retried", "Records sent to the retry topic", labels, registry=self.registry)
+        self.processing = Histogram(
+            "courrier_processing_seconds", "Time to process one record (decode, stage, encode)", ["stage"],
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0), registry=self.registry,
+        )
+        self.batch = Histogram(
+            "courrier_batch_seconds", "Time from consume to commit for one batch", ["stage"],
+            buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=self.registry,
+        )
+        self.lag = Gauge("courrier_consumer_lag", "Records behind the high watermark", ["stage", "topic", "partition"], registry=self.registry)
+        self.last_loop = time.monotonic()
+        self.assigned = 0
+
+    def observe_stats(self, stats_json: str) -> None:
+        """Update lag from librdkafka's statistics callback (``statistics.interval.ms``)."""
+        stats: dict[str, Any] = json.loads(stats_json)
+        for topic_name, topic_stats in stats.get("topics", {}).items():
+            for partition, p in topic_stats.get("partitions", {}).items():
+                lag = p.get("consumer_lag", -1)
+                if partition != "-1" and lag >= 0:
+                    self.lag.labels(self.stage, topic_name, partition).set(lag)
+
+    def healthy(self, stale_after_s: float = 30.0) -> bool:
+        """Alive when the consume loop went round recently."""
+        return time.monotonic() - self.last_loop < stale_after_s
+
+
+class MetricsServer:
+    """Serves ``/metrics`` (Prometheus text) and ``/healthz`` (200 or 503 with a JSON body) on 127.0.0.1."""
+
+    def __init__(self, metrics: StageMetrics, port: int = 0, host: str = "127.0.0.1") -> None:
+        handler = _handler_for(metrics)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> "MetricsServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(metrics: StageMetrics) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path.startswith("/metrics"):
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry))
+            elif self.path.startswith("/healthz"):
+                ok = metrics.healthy()
+                body = json.dumps({"stage": metrics.stage, "status": "ok" if ok else "stale", "assigned_partitions": metrics.assigned})
+                self._send(200 if ok else 503, "application/json", body.encode())
+            else:
+                self._send(404, "text/plain", b"try /metrics or /healthz\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # scrapes every few seconds would drown the JSON logs
+            return
+
+    return Handler

@@ -1,0 +1,255 @@
+"""The one loop every stage runs on: consume a batch → decode → process → encode → produce → commit.
+
+Failures are data: a record that cannot be decoded, or makes the stage raise, goes to
+``dead-letter`` with its original bytes and the stage goes on; a ``TransientError`` sends it to
+``retry`` (the scheduler brings it back when due). SIGTERM finishes the batch, commits, closes.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from courrier.config import Settings
+from processors.runtime import policy
+from processors.runtime.checkpoint import Checkpoint, DeliveryFailed
+from processors.runtime.clients import consumer_config, producer_config, require_broker
+from processors.runtime.errors import DecodeError, TransientError
+from processors.runtime.metrics import MetricsServer, StageMetrics
+from processors.runtime.serde import AvroSerde
+from processors.runtime.stage import Event, Output, RecordMeta, Stage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    """How a stage runs: batch shape, delivery guarantee, retries and where metrics are served."""
+
+    batch_size: int = 500
+    batch_timeout_s: float = 0.2
+    exactly_once: bool = False
+    retry: policy.RetryPolicy = policy.RetryPolicy()
+    metrics_port: int | None = None
+    group_id: str | None = None
+
+
+class Runner:
+    """Runs one stage until stopped; owns the consumer, the producer, commits, dead-letters, retries and metrics."""
+
+    def __init__(self, stage: Stage, settings: Settings, options: RunnerOptions = RunnerOptions(), clock: Callable[[], datetime] | None = None) -> None:
+        self.stage = stage
+        self.settings = settings
+        self.options = options
+        self.metrics = StageMetrics(stage.name)
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._stopping = threading.Event()
+        self._logical = {settings.topic(name): name for name in stage.inputs}
+        self._serde = AvroSerde(settings.registry_url, settings.topic)
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._checkpoint: Checkpoint | None = None
+
+    @property
+    def group_id(self) -> str:
+        return self.options.group_id or f"{self.settings.topic_prefix}courrier-{self.stage.name}"
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit and close."""
+        self._stopping.set()
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Consume until ``stop()``, SIGTERM/SIGINT, or ``until()`` turns true."""
+        require_broker(self.settings)
+        self._serde.prepare(self.stage.inputs)
+        self._install_signal_handlers()
+        server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port).start()
+        self._open_clients()
+        opened = getattr(self.stage, "open", None)
+        if opened:
+            opened()
+        log.info("stage started", extra={"stage": self.stage.name, "inputs": list(self._logical), "group": self.group_id, "metrics_port": server.port})
+        try:
+            while not self._stopping.is_set() and not (until and until()):
+                self._run_once()
+        finally:
+            self._close()
+            server.stop()
+            log.info("stage stopped", extra={"stage": self.stage.name})
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stop())
+
+    def _open_clients(self) -> None:
+        transactional_id = f"{self.group_id}-{uuid.uuid4()}" if self.options.exactly_once else None
+        self._producer = Producer(producer_config(self.settings, transactional_id))
+        self._consumer = Consumer(consumer_config(
+            self.settings, self.group_id,
+            **{"statistics.interval.ms": 5000, "stats_cb": self.metrics.observe_stats},
+        ))
+        self._checkpoint = Checkpoint(self._consumer, self._producer, self.options.exactly_once)
+        self._consumer.subscribe(list(self._logical), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.metrics.assigned += len(partitions)
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Batches commit before the next consume() call, the only place callbacks run, so nothing done is left uncommitted;
+        # a batch that failed was rewound and will be read again by whoever owns the partition next.
+        self.metrics.assigned = max(0, self.metrics.assigned - len(partitions))
+
+    def _run_once(self) -> None:
+        assert self._consumer and self._checkpoint
+        self.metrics.last_loop = time.monotonic()
+        messages = self._consumer.consume(self.options.batch_size, self.options.batch_timeout_s)
+        side_outputs = self._side_outputs()
+        if not messages and not side_outputs:
+            return
+        started = time.perf_counter()
+        self._checkpoint.begin()
+        try:
+            self._handle_batch([m for m in messages if self._usable(m)])
+            self._produce_outputs(side_outputs)
+            self._checkpoint.commit()
+        except (DeliveryFailed, KafkaException) as exc:
+            log.error("batch not committed, it will be processed again", extra={"stage": self.stage.name, "error": repr(exc)})
+            self._checkpoint.abort()
+            time.sleep(0.5)
+            return
+        self.metrics.batch.labels(self.stage.name).observe(time.perf_counter() - started)
+
+    def _usable(self, message: Message) -> bool:
+        error = message.error()
+        if error is None:
+            return True
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("consumer error", extra={"stage": self.stage.name, "error": str(error)})
+        return False
+
+    def _side_outputs(self) -> list[Output]:
+        poll = getattr(self.stage, "poll_outputs", None)
+        return list(poll()) if poll else []
+
+    def _handle_batch(self, messages: Sequence[Message]) -> None:
+        """Decode every record, let the stage process the good ones, and route each result."""
+        now = self._clock()
+        decoded: list[tuple[Message, Event, RecordMeta]] = []
+        for message in messages:
+            assert self._checkpoint
+            self._checkpoint.track(message)
+            logical = self._logical[message.topic()]
+            self.metrics.consumed.labels(self.stage.name, logical).inc()
+            try:
+                event = self._serde.decode(logical, message.value())
+            except DecodeError as exc:
+                self._dead_letter(message, exc, now)
+                continue
+            except TransientError as exc:
+                self._retry(message, exc, now)
+                continue
+            decoded.append((message, event, self._meta(message, logical, now)))
+        for (message, _event, _meta), result in zip(decoded, self._process(decoded)):
+            if isinstance(result, TransientError):
+                self._retry(message, result, now)
+            elif isinstance(result, BaseException):
+                self._dead_letter(message, result, now)
+            else:
+                self._produce_for(message, result, now)
+
+    def _process(self, decoded: Sequence[tuple[Message, Event, RecordMeta]]) -> list[list[Output] | BaseException]:
+        """Call the stage: once per batch when it has ``process_batch`` (e.g. windowed provider submits), else per record."""
+        batch_fn = getattr(self.stage, "process_batch", None)
+        started = time.perf_counter()
+        if batch_fn is not None and decoded:
+            try:
+                results: list[list[Output] | BaseException] = list(batch_fn([(event, meta) for _m, event, meta in decoded]))
+            except Exception as exc:  # the whole batch failed the same way: each record takes that outcome
+                results = [exc] * len(decoded)
+        else:
+            results = [self._call(event, meta) for _m, event, meta in decoded]
+        if decoded:
+            per_record = (time.perf_counter() - started) / len(decoded)
+            for _ in decoded:
+                self.metrics.processing.labels(self.stage.name).observe(per_record)
+        return results
+
+    def _call(self, event: Event, meta: RecordMeta) -> list[Output] | BaseException:
+        try:
+            return list(self.stage.process(event, meta))
+        except Exception as exc:  # a bad record must never stop the stage: it becomes a dead-letter (or retry) record
+            return exc
+
+    def _produce_for(self, message: Message, outputs: list[Output], now: datetime) -> None:
+        """Encode every output first, so a value that breaks its schema dead-letters the input instead of half its outputs."""
+        try:
+            encoded = [(o, self._serde.encode(o.topic, o.value)) for o in outputs]
+        except Exception as exc:  # fastavro raises ValueError/TypeError/AttributeError for values that do not fit
+            self._dead_letter(message, exc, now)
+            return
+        headers = policy.carried_headers(message.headers())
+        for output, value in encoded:
+            self._send(self.settings.topic(output.topic), output.key, value, headers)
+            self.metrics.produced.labels(self.stage.name, output.topic).inc()
+
+    def _produce_outputs(self, outputs: Iterable[Output]) -> None:
+        for output in outputs:
+            self._send(self.settings.topic(output.topic), output.key, self._serde.encode(output.topic, output.value), [])
+            self.metrics.produced.labels(self.stage.name, output.topic).inc()
+
+    def _dead_letter(self, message: Message, error: BaseException, now: datetime) -> None:
+        headers = policy.carried_headers(message.headers()) + policy.failure_headers(
+            self.stage.name, error, message.topic(), message.partition(), message.offset(), now)
+        self._send(self.settings.topic("dead-letter"), message.key(), message.value(), headers)
+        self.metrics.dead_lettered.labels(self.stage.name, self._logical[message.topic()], type(error).__name__).inc()
+        log.warning("record dead-lettered", extra={
+            "stage": self.stage.name, "topic": message.topic(), "partition": message.partition(),
+            "offset": message.offset(), "error_class": type(error).__name__, "error": str(error)[:500]})
+
+    def _retry(self, message: Message, error: TransientError, now: datetime) -> None:
+        attempt = policy.attempt_of(message.headers()) + 1
+        if attempt > self.options.retry.max_attempts:
+            self._dead_letter(message, TransientError(f"gave up after {attempt - 1} retries: {error}"), now)
+            return
+        due_ms = int(now.timestamp() * 1000 + self.options.retry.delay_s(attempt, error.delay_s) * 1000)
+        headers = (policy.carried_headers(message.headers())
+                   + policy.failure_headers(self.stage.name, error, message.topic(), message.partition(), message.offset(), now)
+                   + policy.retry_headers(message.topic(), due_ms, attempt))
+        self._send(self.settings.topic("retry"), message.key(), message.value(), headers)
+        self.metrics.retried.labels(self.stage.name, self._logical[message.topic()]).inc()
+
+    def _send(self, topic_name: str, key: Any, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
+        assert self._producer and self._checkpoint
+        while True:
+            try:
+                self._producer.produce(topic_name, value=value, key=key, headers=headers, on_delivery=self._checkpoint.on_delivery)
+                break
+            except BufferError:  # the local queue is full: serve delivery callbacks until there is room
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def _meta(self, message: Message, logical: str, now: datetime) -> RecordMeta:
+        raw_key = message.key()
+        return RecordMeta(
+            topic=logical, partition=message.partition(), offset=message.offset(),
+            key=raw_key.decode("utf-8", "replace") if raw_key is not None else None, now=now,
+            headers={k: v for k, v in (message.headers() or []) if v is not None},
+        )
+
+    def _close(self) -> None:
+        closer = getattr(self.stage, "close", None)
+        if closer:
+            closer()
+        if self._consumer is not None:
+            self._consumer.close()
+        if self._producer is not None:
+            self._producer.flush(10)
