@@ -1,0 +1,156 @@
+"""``courrier bench chain``: the five stages end to end next to a raw passthrough over five hops, on the same broker.
+
+Both pipelines run as separate processes; each is warmed up with one message, then ``count``
+messages are published as fast as possible and the clock runs until the last one comes out of
+the fifth hop (for the chain: the ``sent`` receipt the receipt stage writes after dispatch).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+import infra
+from courrier.client import CourrierClient
+from courrier.config import Settings
+from courrier.processes import settings_env, start_pipeline, stop_all
+from processors.runtime.clients import consumer_config, producer_config
+from processors.runtime.serde import AvroSerde
+from topology.apply import apply as apply_topology
+
+CHAIN = ("consent", "channel", "render", "dispatch", "receipt")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured run."""
+
+    name: str
+    count: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+def bench_chain(settings: Settings, count: int) -> tuple[Figure, Figure]:
+    """Measure both pipelines and print a table with their ratio."""
+    console = Console()
+    started_parts = infra.ensure_running(settings)
+    try:
+        raw = _raw_passthrough(settings, count, console)
+        chain = _courrier_chain(settings, count, console)
+    finally:
+        if started_parts:
+            infra.stop(settings, started_parts)
+    table = Table(title=f"{count} messages through five hops ({settings.partitions} partitions, broker {settings.bootstrap_servers})")
+    for column in ("pipeline", "messages", "seconds", "msg/s"):
+        table.add_column(column, justify="left" if column == "pipeline" else "right")
+    for figure in (raw, chain):
+        table.add_row(figure.name, str(figure.count), f"{figure.seconds:.2f}", f"{figure.rate:,.0f}")
+    console.print(table)
+    console.print(f"courrier chain / raw passthrough = {chain.rate / raw.rate:.2f}" if raw.rate else "raw passthrough did not run")
+    return raw, chain
+
+
+def _raw_passthrough(settings: Settings, count: int, console: Console) -> Figure:
+    run = uuid.uuid4().hex[:8]
+    topics = [f"bench-raw-{run}-{i}" for i in range(6)]
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    for future in admin.create_topics([NewTopic(t, settings.partitions, settings.replication_factor) for t in topics]).values():
+        future.result()
+    env = settings_env(settings)
+    hops = [subprocess.Popen([sys.executable, "-m", "courrier.passthrough", topics[i], topics[i + 1], f"bench-raw-{run}-{i}"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(5)]
+    try:
+        end = _EndCounter(settings, topics[-1])
+        producer = Producer(producer_config(settings))
+        payload = b"\0" * 200
+        _send_and_wait(console, "raw warm-up", lambda: _produce(producer, topics[0], payload), end, 1, timeout_s=120)
+        started = time.monotonic()
+        _send_and_wait(console, "raw passthrough", lambda: _produce(producer, topics[0], payload), end, count, timeout_s=600,
+                       producer=producer)
+        return Figure("raw confluent-kafka passthrough", count, time.monotonic() - started)
+    finally:
+        for process in hops:
+            process.terminate()
+        for process in hops:
+            process.wait(30)
+        admin.delete_topics(topics)
+
+
+def _courrier_chain(settings: Settings, count: int, console: Console) -> Figure:
+    chain_settings = settings.model_copy(update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}-"})
+    apply_topology(chain_settings)
+    stages = start_pipeline(chain_settings, settings.state_dir / "logs" / "bench", CHAIN)
+    try:
+        end = _EndCounter(chain_settings, chain_settings.topic("receipt"), AvroSerde(chain_settings.registry_url, chain_settings.topic))
+        client = CourrierClient(chain_settings, source="bench")
+        numbers = iter(range(10**7))
+
+        def send_one() -> None:
+            client.send(f"+3361{next(numbers) % 10**7:07d}", "otp", {"code": "424242"}, lane="TRANSACTIONAL")
+
+        _send_and_wait(console, "chain warm-up", send_one, end, 1, timeout_s=180)
+        started = time.monotonic()
+        _send_and_wait(console, "courrier chain", send_one, end, count, timeout_s=900, flush=client.flush)
+        return Figure("courrier chain (5 stages, Avro, SMPP)", count, time.monotonic() - started)
+    finally:
+        stop_all(stages)
+
+
+class _EndCounter:
+    """Counts records arriving at the last topic from now on (for the chain: ``sent`` receipts only)."""
+
+    def __init__(self, settings: Settings, physical: str, serde: AvroSerde | None = None) -> None:
+        self._consumer = Consumer(consumer_config(settings, f"bench-end-{uuid.uuid4()}"))
+        self._serde = serde
+        metadata = self._consumer.list_topics(physical, timeout=10).topics[physical]
+        self._consumer.assign([
+            TopicPartition(physical, p, self._consumer.get_watermark_offsets(TopicPartition(physical, p), timeout=10)[1])
+            for p in metadata.partitions])
+        self.seen = 0
+
+    def poll(self) -> None:
+        for message in self._consumer.consume(5000, 0.1):
+            if message.error():
+                continue
+            if self._serde is None or self._serde.decode("receipt", message.value())["status"] == "SENT":
+                self.seen += 1
+
+
+def _produce(producer: Producer, topic: str, payload: bytes) -> None:
+    while True:
+        try:
+            producer.produce(topic, value=payload)
+            break
+        except BufferError:
+            producer.poll(0.05)
+
+
+def _send_and_wait(console: Console, label: str, send_one, end: _EndCounter, count: int, timeout_s: float,
+                   producer: Producer | None = None, flush=None) -> None:
+    target = end.seen + count
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+        task = progress.add_task(label, total=count)
+        for _ in range(count):
+            send_one()
+        if producer is not None:
+            producer.flush()
+        if flush is not None:
+            flush()
+        deadline = time.monotonic() + timeout_s
+        while end.seen < target and time.monotonic() < deadline:
+            end.poll()
+            progress.update(task, completed=count - (target - end.seen))
+    if end.seen < target:
+        raise TimeoutError(f"{label}: only {count - (target - end.seen)} of {count} messages came out within {timeout_s:.0f}s")

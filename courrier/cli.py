@@ -1,0 +1,96 @@
+"""The ``courrier`` command: run stages, the local demo, the real parts, the topology and the benchmarks.
+
+Every failure a user can cause or fix (a bad argument, a part that does not answer) ends in one
+line on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import click
+import typer
+
+import infra.cli
+import topology.cli
+from courrier import logs
+from courrier.config import get_settings
+from processors.runtime.errors import CourrierError
+
+app = typer.Typer(
+    name="courrier", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Kafka-native SMS, MMS and RCS pipeline: consent → channel → render → dispatch → receipt.",
+)
+app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC).")
+app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
+bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints figures and ratios, never pass/fail.")
+app.add_typer(bench_app, name="bench")
+
+
+@app.command()
+def run(
+    stage: str = typer.Argument(..., help="Stage to run: consent, channel, render, dispatch, receipt or scheduler."),
+    exactly_once: bool = typer.Option(False, "--exactly-once", help="Kafka transactions: read-process-write exactly once."),
+    batch_size: int = typer.Option(500, min=1, max=100_000, help="Records consumed per batch."),
+    metrics_port: Optional[int] = typer.Option(None, min=0, max=65535, help="Port for /metrics and /healthz (0 = any free port)."),
+) -> None:
+    """Run one stage as a long-lived process until SIGTERM."""
+    from processors.catalog import run_stage
+
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    run_stage(stage, settings, exactly_once=exactly_once, batch_size=batch_size, metrics_port=metrics_port)
+
+
+@app.command()
+def demo(
+    count: int = typer.Option(1000, min=1, max=1_000_000, help="How many send-requested events to publish."),
+    timeout_s: float = typer.Option(180.0, min=1, help="Give up waiting for terminal receipts after this many seconds."),
+    keep_parts: bool = typer.Option(False, "--keep-parts", help="Leave the real parts it started running afterwards."),
+) -> None:
+    """Start what is missing, run every stage as its own process, send COUNT messages and summarise their receipts."""
+    from courrier.demo import run_demo
+
+    settings = get_settings()
+    logs.configure("WARNING")
+    ok = run_demo(settings, count=count, timeout_s=timeout_s, keep_parts=keep_parts)
+    raise typer.Exit(0 if ok else 1)
+
+
+@bench_app.command("chain")
+def bench_chain(
+    count: int = typer.Option(20_000, min=100, max=10_000_000, help="Messages pushed through each pipeline."),
+) -> None:
+    """End-to-end msg/s of the five stages next to a raw confluent-kafka passthrough over five hops, and their ratio."""
+    from courrier.bench import bench_chain as run_bench
+
+    settings = get_settings()
+    logs.configure("WARNING")
+    run_bench(settings, count=count)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: clean one-line errors for usage mistakes and unreachable parts."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="courrier", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.UsageError as exc:
+        hint = f" (try `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        print(f"courrier: {exc.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except click.ClickException as exc:
+        print(f"courrier: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except CourrierError as exc:
+        print(f"courrier: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if isinstance(result, int):  # typer.Exit(code) comes back as the return value when click is not standalone
+        sys.exit(result)
+
+
+if __name__ == "__main__":
+    main()

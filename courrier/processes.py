@@ -1,0 +1,88 @@
+"""Stages as separate OS processes (``courrier run STAGE``), for the demo, the benchmarks and the crash tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from courrier.config import Settings
+
+PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "scheduler")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a child process read the same settings as ``settings``."""
+    env = dict(os.environ)
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": settings.registry_url,
+        "S3_ENDPOINT_URL": settings.s3_url,
+        "COURRIER_SMPP_HOST": settings.smpp_address[0],
+        "COURRIER_SMPP_PORT": str(settings.smpp_address[1]),
+        "COURRIER_TOPIC_PREFIX": settings.topic_prefix,
+        "COURRIER_STATE_DIR": str(settings.state_dir),
+        "COURRIER_PARTITIONS": str(settings.partitions),
+    })
+    return env
+
+
+@dataclass
+class StageProcess:
+    """One running stage process and its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def terminate(self, timeout_s: float = 20.0) -> int | None:
+        """SIGTERM (finish the batch, commit, close), then SIGKILL if it does not exit in time."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a stage must survive."""
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+
+
+def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterable[str] = (),
+                extra_env: Mapping[str, str] | None = None) -> StageProcess:
+    """Start ``courrier run NAME`` with ``settings`` passed through the environment; output goes to ``log_dir/NAME.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}.log"
+    env = settings_env(settings)
+    env.update(extra_env or {})
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "courrier.cli", "run", name, *extra_args],
+            stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    return StageProcess(name, process, log_path)
+
+
+def start_pipeline(settings: Settings, log_dir: Path, stages: Iterable[str] = PIPELINE) -> list[StageProcess]:
+    """Every stage of the chain, each in its own process."""
+    return [start_stage(name, settings, log_dir) for name in stages]
+
+
+def stop_all(processes: Iterable[StageProcess]) -> None:
+    """SIGTERM every process first so they drain in parallel, then wait for each."""
+    processes = list(processes)
+    for p in processes:
+        if p.alive():
+            p.process.send_signal(signal.SIGTERM)
+    for p in processes:
+        p.terminate()

@@ -1,0 +1,1 @@
+"""Dispatch: submits rendered messages to a provider and reports what it accepted."""

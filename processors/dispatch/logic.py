@@ -1,0 +1,69 @@
+"""Pure dispatch decisions: what to submit, and what a provider's answer or report turns into."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
+from processors.receipts import receipt
+from processors.runtime.errors import TransientError
+from processors.runtime.stage import Event, Output
+
+STAGE = "dispatch"
+
+
+def plan(event: Event, now: datetime, channels: frozenset[str]) -> Submission | Output:
+    """The submission for a rendered message, or the terminal receipt when it must not leave (expired, no provider for its channel)."""
+    recipient = event["recipient"]["e164"]
+    expires_at = event.get("expires_at")
+    if expires_at is not None and expires_at <= now:
+        return receipt(event["context"], recipient, "EXPIRED", STAGE, now, reason="validity_elapsed",
+                       detail=f"validity ended at {expires_at.isoformat()} before submission", channel=event["channel"])
+    channel = event["channel"]
+    sms = event.get("sms")
+    if channel not in channels or sms is None:
+        return receipt(event["context"], recipient, "FAILED", STAGE, now, reason="no_provider_for_channel",
+                       detail=f"no configured provider sends {channel}", channel=channel)
+    return Submission(
+        message_id=event["context"]["message_id"], sender_id=event["sender"]["sender_id"], sender_type=event["sender"]["type"],
+        destination=recipient, text=sms["text"], encoding=sms["encoding"],
+    )
+
+
+def dispatched(event: Event, provider: str, result: SubmitResult, now: datetime) -> Event:
+    """The ``dispatched`` value for an accepted submission."""
+    return {
+        "context": event["context"], "recipient": event["recipient"], "channel": event["channel"],
+        "fallback_reason": event.get("fallback_reason"), "sender": event["sender"], "provider": provider,
+        "provider_message_ids": list(result.provider_message_ids),
+        "segments": max(len(result.provider_message_ids), (event.get("sms") or {}).get("segments", 1)),
+        "submitted_at": now,
+    }
+
+
+def outcome(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output] | TransientError:
+    """Accepted → ``dispatched``; permanent refusal → ``failed`` receipt; transient → retry later."""
+    recipient = event["recipient"]["e164"]
+    if result.accepted:
+        return [Output("dispatched", recipient, dispatched(event, provider, result, now))]
+    if result.transient:
+        return TransientError(f"{provider} did not accept {result.message_id} yet: {result.detail or result.error_code}")
+    return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason=result.detail or "provider_rejected",
+                    detail=f"{provider} answered {result.error_code}", channel=event["channel"], provider=provider,
+                    provider_status=result.error_code)]
+
+
+def report_event(report: DeliveryReport, dispatched_event: Event | None) -> Output:
+    """The ``provider-events`` record of a delivery report, with the dispatched message when this process knows it."""
+    return Output("provider-events", report.provider_message_id, {
+        "provider": report.provider, "provider_message_id": report.provider_message_id, "kind": "DELIVERY_REPORT",
+        "raw_status": report.raw_status, "error_code": report.error_code, "raw": report.raw_text,
+        "occurred_at": report.received_at, "dispatched": dispatched_event,
+    })
+
+
+def inbound_event(message: InboundSms) -> Output:
+    """The ``inbound`` record of a mobile-originated message."""
+    return Output("inbound", message.from_number, {
+        "from_e164": message.from_number, "to_sender_id": message.to_sender, "text": message.text, "media_urls": [],
+        "provider": message.provider, "provider_message_id": None, "received_at": message.received_at,
+    })
