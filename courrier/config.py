@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     topic_prefix: str = Field("", description="Prepended to every topic name, to run several pipelines on one cluster.")
     partitions: int = Field(6, description="Default partition count for topics that do not set their own.")
     replication_factor: int = 1
+    instance_id: str | None = Field(
+        None, description="Stable id of this stage instance (e.g. a StatefulSet pod name); with --exactly-once a restarted "
+        "instance with the same id fences its dead predecessor at once instead of waiting for its transaction to time out.")
     metrics_port: int = Field(0, description="Port for /metrics and /healthz of a stage; 0 picks a free one.")
     log_level: str = "INFO"
     templates_dir: Path | None = Field(None, description="Folder of template files; the bundled examples when unset.")

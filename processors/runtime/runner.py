@@ -91,8 +91,10 @@ class Runner:
             signal.signal(signum, lambda *_: self.stop())
 
     def _open_clients(self) -> None:
-        transactional_id = f"{self.group_id}-{uuid.uuid4()}" if self.options.exactly_once else None
-        self._producer = Producer(producer_config(self.settings, transactional_id))
+        transactional_id = f"{self.group_id}-{self.settings.instance_id or uuid.uuid4()}" if self.options.exactly_once else None
+        # A dead instance's open transaction blocks read-committed readers until it times out: keep that short.
+        extra = {"transaction.timeout.ms": 15000} if transactional_id else {}
+        self._producer = Producer(producer_config(self.settings, transactional_id, **extra))
         self._consumer = Consumer(consumer_config(
             self.settings, self.group_id,
             **{"statistics.interval.ms": 5000, "stats_cb": self.metrics.observe_stats},

@@ -34,7 +34,7 @@ class AvroSerde:
         """
         self._registry_url = registry_url
         self._physical = physical
-        self._registry = registry or SchemaRegistryClient({"url": registry_url, "timeout": 10})
+        self._registry = registry or SchemaRegistryClient.new_client({"url": registry_url, "timeout": 10})
         self._readers: dict[str, dict[str, Any]] = {}
         self._writers: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self._writer_schemas: dict[int, dict[str, Any]] = {}

@@ -1,0 +1,57 @@
+"""Session-wide real parts: an external cluster when its env vars are set, else the local jars, else testcontainers.
+
+The parts start once per test session; each test that needs topics gets its own topic prefix,
+so tests never see each other's records.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import infra
+from courrier.config import Settings
+
+
+@pytest.fixture(scope="session")
+def real_parts() -> Iterator[Settings]:
+    """Settings pointing at a running Kafka, registry, S3 and SMPP peer for the whole session."""
+    settings = Settings()
+    started: list[str] = []
+    stop_containers = None
+    try:
+        started = infra.ensure_running(settings)
+    except Exception as local_error:  # no Java or no Maven here: try Docker before giving up
+        from infra import containers
+
+        if not containers.docker_available():
+            raise
+        overrides, stop_containers = containers.start_with_testcontainers(settings)
+        os.environ.update(overrides)
+        settings = Settings()
+        started = infra.ensure_running(settings, parts=("smsc",)) if not settings.smpp_host else []
+        print(f"local parts failed ({local_error}); using testcontainers")
+    yield settings
+    if started:
+        infra.stop(settings, started)
+    if stop_containers:
+        stop_containers()
+
+
+@pytest.fixture
+def topic_settings(real_parts: Settings) -> Settings:
+    """The session's parts with a topic prefix of this test's own, and its topology applied."""
+    from topology.apply import apply
+
+    settings = real_parts.model_copy(update={"topic_prefix": f"t-{uuid.uuid4().hex[:10]}-", "partitions": 3})
+    apply(settings)
+    return settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the real parts are integration tests, whatever their file says."""
+    for item in items:
+        if "real_parts" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

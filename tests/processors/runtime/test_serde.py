@@ -1,0 +1,79 @@
+"""Wire format: round trips, garbage, unknown schema ids and a newer compatible writer schema."""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from fastavro import parse_schema, schemaless_writer
+
+import schemas
+from processors.runtime.errors import DecodeError
+from processors.runtime.serde import AvroSerde
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def registry() -> SchemaRegistryClient:
+    return SchemaRegistryClient.new_client({"url": f"mock://{uuid.uuid4()}"})
+
+
+@pytest.fixture
+def serde(registry: SchemaRegistryClient) -> AvroSerde:
+    return AvroSerde("mock://", lambda name: f"test-{name}", registry)
+
+
+def request() -> dict:
+    return {
+        "context": {"message_id": "m-1", "idempotency_key": "k-1", "campaign_id": "c", "variant": "A", "lane": "MARKETING",
+                    "subscription_group": "news", "requested_at": NOW, "source": "test"},
+        "recipient": "+33612345678", "default_region": None, "template_id": "otp", "variables": {"code": "123"},
+        "channel_policy": "RCS_WITH_SMS_FALLBACK", "send_at": None, "validity_seconds": 60, "locale": "fr-FR",
+    }
+
+
+def test_round_trip_keeps_every_field(serde: AvroSerde) -> None:
+    data = serde.encode("send-requested", request())
+    assert data[0] == 0 and len(data) > 5
+    assert serde.decode("send-requested", data) == request()
+
+
+def test_the_schema_id_is_the_registered_one(serde: AvroSerde, registry: SchemaRegistryClient) -> None:
+    data = serde.encode("send-requested", request())
+    (schema_id,) = struct.unpack(">I", data[1:5])
+    assert registry.get_latest_version("test-send-requested-value").schema_id == schema_id
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00\x00", b"hello world", b"\x00\x00\x00\x00\x01\xff\xff\xff"])
+def test_garbage_is_a_decode_error(serde: AvroSerde, garbage: bytes) -> None:
+    with pytest.raises(DecodeError):
+        serde.decode("send-requested", garbage)
+
+
+def test_an_unknown_schema_id_is_a_decode_error(serde: AvroSerde) -> None:
+    data = serde.encode("send-requested", request())
+    with pytest.raises(DecodeError, match="unknown"):
+        serde.decode("send-requested", b"\x00" + struct.pack(">I", 987654) + data[5:])
+
+
+def test_a_value_that_breaks_its_schema_is_refused(serde: AvroSerde) -> None:
+    broken = request()
+    del broken["template_id"]
+    with pytest.raises(Exception):
+        serde.encode("send-requested", broken)
+
+
+def test_a_newer_writer_schema_is_resolved_to_our_reader(serde: AvroSerde, registry: SchemaRegistryClient) -> None:
+    newer = json.loads(schemas.schema_json("SendRequested"))
+    newer["fields"].append({"name": "priority", "type": "int", "default": 0, "doc": "added later"})
+    schema_id = registry.register_schema("test-send-requested-value", Schema(json.dumps(newer), "AVRO"))
+    value = request() | {"priority": 7}
+    body = io.BytesIO()
+    schemaless_writer(body, parse_schema(newer), value)
+    decoded = serde.decode("send-requested", b"\x00" + struct.pack(">I", schema_id) + body.getvalue())
+    assert decoded == request()
