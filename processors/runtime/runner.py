@@ -56,6 +56,7 @@ class Runner:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._checkpoint: Checkpoint | None = None
+        self.metrics_port: int | None = None
 
     @property
     def group_id(self) -> str:
@@ -71,6 +72,7 @@ class Runner:
         self._serde.prepare(self.stage.inputs)
         self._install_signal_handlers()
         server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port).start()
+        self.metrics_port = server.port
         self._open_clients()
         opened = getattr(self.stage, "open", None)
         if opened:

@@ -1,0 +1,130 @@
+"""The runtime through a real broker: bad records are dead-lettered with their bytes, transient ones come back, the stage goes on."""
+from __future__ import annotations
+
+import struct
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Iterator
+
+import pytest
+from confluent_kafka import Consumer, Message, Producer
+
+from courrier.config import Settings
+from processors.receipts import receipt
+from processors.runtime import policy
+from processors.runtime.clients import consumer_config
+from processors.runtime.errors import TransientError
+from processors.runtime.runner import Runner, RunnerOptions
+from processors.runtime.serde import AvroSerde
+from processors.runtime.stage import Event, Output, RecordMeta
+from processors.scheduler.scheduler import Scheduler
+
+
+class ScriptedStage:
+    """Answers by template id: ``ok`` → a receipt, ``boom`` → raises, ``later`` → transient on the first attempt only."""
+
+    name = "scripted"
+    inputs = ("send-requested",)
+
+    def __init__(self) -> None:
+        self.attempts_seen: list[int] = []
+
+    def process(self, event: Event, meta: RecordMeta) -> list[Output]:
+        template = event["template_id"]
+        if template == "boom":
+            raise ValueError("template boom always fails")
+        if template == "later":
+            attempt = int(meta.headers.get(policy.ATTEMPT, b"0"))
+            self.attempts_seen.append(attempt)
+            if attempt == 0:
+                raise TransientError("provider busy", delay_s=0.5)
+        return [receipt(event["context"], event["recipient"], "DELIVERED", self.name, meta.now)]
+
+
+def request(message_id: str, template: str) -> Event:
+    return {
+        "context": {"message_id": message_id, "lane": "TRANSACTIONAL", "requested_at": datetime.now(timezone.utc)},
+        "recipient": "+33612345678", "template_id": template, "channel_policy": "SMS",
+    }
+
+
+def read_all(settings: Settings, logical: str, expected: int, timeout_s: float = 30.0) -> list[Message]:
+    consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
+    consumer.subscribe([settings.topic(logical)])
+    found: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    while len(found) < expected and time.monotonic() < deadline:
+        found.extend(m for m in consumer.consume(100, 0.2) if m.error() is None)
+    consumer.close()
+    return found
+
+
+@pytest.fixture
+def running(topic_settings: Settings, request: pytest.FixtureRequest) -> Iterator[tuple[Settings, ScriptedStage, Runner]]:
+    stage = ScriptedStage()
+    runner = Runner(stage, topic_settings, RunnerOptions(batch_size=50, exactly_once=request.param, metrics_port=0))
+    scheduler = Scheduler(topic_settings, metrics_port=0)
+    threads = [threading.Thread(target=runner.run, daemon=True), threading.Thread(target=scheduler.run, daemon=True)]
+    for thread in threads:
+        thread.start()
+    yield topic_settings, stage, runner
+    runner.stop()
+    scheduler.stop()
+    for thread in threads:
+        thread.join(30)
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["at-least-once", "exactly-once"], indirect=True)
+def test_bad_records_are_dead_lettered_and_the_stage_goes_on(running: tuple[Settings, ScriptedStage, Runner]) -> None:
+    settings, stage, runner = running
+    serde = AvroSerde(settings.registry_url, settings.topic)
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers})
+    topic = settings.topic("send-requested")
+    key = b"+33612345678"  # one key: every record lands in one partition, good records after bad ones
+    valid = serde.encode("send-requested", request("ok-0", "ok"))
+    unknown_id = b"\x00" + struct.pack(">I", 2_000_000_000) + valid[5:]
+    garbage = b"definitely not avro"
+    producer.produce(topic, key=key, value=garbage)
+    producer.produce(topic, key=key, value=unknown_id)
+    producer.produce(topic, key=key, value=serde.encode("send-requested", request("boom-0", "boom")))
+    producer.produce(topic, key=key, value=serde.encode("send-requested", request("later-0", "later")))
+    for i in range(10):
+        producer.produce(topic, key=key, value=serde.encode("send-requested", request(f"ok-{i + 1}", "ok")))
+    producer.flush()
+
+    receipts = read_all(settings, "receipt", expected=11)
+    ids = sorted(serde.decode("receipt", m.value())["context"]["message_id"] for m in receipts)
+    assert ids == sorted([f"ok-{i + 1}" for i in range(10)] + ["later-0"])
+    assert stage.attempts_seen == [0, 1]
+
+    dead = read_all(settings, "dead-letter", expected=3)
+    by_class = {policy.header(m.headers(), policy.ERROR_CLASS): m for m in dead}
+    assert set(by_class) == {"DecodeError", "ValueError"}
+    assert sorted(m.value() for m in dead if policy.header(m.headers(), policy.ERROR_CLASS) == "DecodeError") == sorted([garbage, unknown_id])
+    boom = by_class["ValueError"]
+    assert policy.header(boom.headers(), policy.STAGE) == "scripted"
+    assert policy.header(boom.headers(), policy.ERROR_MESSAGE) == "template boom always fails"
+    assert policy.header(boom.headers(), policy.SOURCE_TOPIC) == topic
+    assert policy.header(boom.headers(), policy.SOURCE_OFFSET) == "2"
+    assert boom.key() == key
+    assert serde.decode("send-requested", boom.value())["context"]["message_id"] == "boom-0"
+
+    consumed = runner.metrics.consumed.labels("scripted", "send-requested")._value.get()
+    assert consumed == 15  # 14 first deliveries and the retried one
+
+
+@pytest.mark.parametrize("running", [False], ids=["at-least-once"], indirect=True)
+def test_metrics_and_health_are_served(running: tuple[Settings, ScriptedStage, Runner]) -> None:
+    import httpx
+
+    _settings, _stage, runner = running
+    deadline = time.monotonic() + 20
+    while runner.metrics.assigned == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    port = runner.metrics_port
+    health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    assert health.status_code == 200 and health.json()["stage"] == "scripted"
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert "courrier_processing_seconds_bucket" in metrics and "courrier_consumed_total" in metrics
