@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     smpp_port: int = 2775
     smpp_system_id: str = "j"
     smpp_password: str = "jpwd"
+    smpp_window: int = Field(10, description="Outstanding submit_sm per bind (the SMSC answers ESME_RTHROTTLED past its limit).")
     s3_access_key: str = "courrier"
     s3_secret_key: str = "courrier-secret"
     s3_region: str = "us-east-1"
