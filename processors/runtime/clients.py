@@ -11,6 +11,10 @@ from processors.runtime.errors import UnreachableError
 
 # librdkafka's own log lines go through Python logging, so they come out as masked JSON like the rest.
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+# The reachability probe reports failure in one line of its own; librdkafka's retries would only repeat it.
+_PROBE_LOG = logging.getLogger("librdkafka.probe")
+_PROBE_LOG.setLevel(logging.CRITICAL)
+_PROBE_LOG.propagate = False
 
 
 def producer_config(settings: Settings, transactional_id: str | None = None, **overrides: Any) -> dict[str, Any]:
@@ -49,7 +53,8 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
 
 def require_broker(settings: Settings, timeout_s: float = 10.0) -> None:
     """Fail with one clear line when the broker does not answer a metadata request."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": int(timeout_s * 1000)})
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": int(timeout_s * 1000),
+                         "logger": _PROBE_LOG})
     try:
         admin.list_topics(timeout=timeout_s)
     except Exception as exc:  # KafkaException carries only a transport message; the address is what the user needs

@@ -38,7 +38,7 @@ def test_an_unknown_stage_is_named() -> None:
     result = courrier("run", "nosuchstage", env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert "nosuchstage" in result.stderr or "127.0.0.1:1" in result.stderr
+    assert "nosuchstage" in result.stderr and "consent" in result.stderr
 
 
 def test_an_unreachable_broker_is_one_line_naming_the_address_and_what_to_run() -> None:
