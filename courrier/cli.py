@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC).")
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
+dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")
+app.add_typer(dlq_app, name="dlq")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints figures and ratios, never pass/fail.")
 app.add_typer(bench_app, name="bench")
 
@@ -55,6 +57,39 @@ def demo(
     logs.configure("WARNING")
     ok = run_demo(settings, count=count, timeout_s=timeout_s, keep_parts=keep_parts)
     raise typer.Exit(0 if ok else 1)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stage: Optional[str] = typer.Option(None, help="Only records dead-lettered by this stage."),
+    limit: int = typer.Option(50, min=1, max=100_000, help="At most this many records."),
+) -> None:
+    """A table of dead-lettered records: when, which stage, the error and the source offset (numbers masked)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from courrier import dlq
+
+    table = Table(title="dead-letter")
+    columns = ("failed_at", "stage", "error", "source", "key", "bytes")
+    for column in columns:
+        table.add_column(column)
+    for record in dlq.read(get_settings(), stage, limit):
+        table.add_row(*(record.summary[c] for c in columns))
+    Console().print(table)
+
+
+@dlq_app.command("requeue")
+def dlq_requeue(
+    stage: str = typer.Option(..., help="Requeue the records dead-lettered by this stage."),
+    limit: int = typer.Option(1000, min=1, max=1_000_000, help="At most this many records."),
+) -> None:
+    """Put dead-lettered records of STAGE back on their source topic with their original bytes."""
+    from courrier import dlq
+
+    settings = get_settings()
+    count = dlq.requeue(settings, list(dlq.read(settings, stage, limit)))
+    typer.echo(f"requeued {count} records")
 
 
 @bench_app.command("chain")
