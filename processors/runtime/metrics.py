@@ -32,6 +32,21 @@ class StageMetrics:
         self.lag = Gauge("courrier_consumer_lag", "Records behind the high watermark", ["stage", "topic", "partition"], registry=self.registry)
         self.last_loop = time.monotonic()
         self.assigned = 0
+        self._children: dict[tuple[int, str], Any] = {}
+
+    def count_consumed(self, topic: str, n: int = 1) -> None:
+        self._child(self.consumed, topic).inc(n)
+
+    def count_produced(self, topic: str, n: int = 1) -> None:
+        self._child(self.produced, topic).inc(n)
+
+    def _child(self, metric: Counter, topic: str) -> Any:
+        # labels() costs a lock and a dict lookup per call; a stage touches a handful of topics, so keep the children.
+        key = (id(metric), topic)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(self.stage, topic)
+        return child
 
     def observe_stats(self, stats_json: str) -> None:
         """Update lag from librdkafka's statistics callback (``statistics.interval.ms``)."""

@@ -152,7 +152,7 @@ class Runner:
             assert self._checkpoint
             self._checkpoint.track(message)
             logical = self._logical[message.topic()]
-            self.metrics.consumed.labels(self.stage.name, logical).inc()
+            self.metrics.count_consumed(logical)
             try:
                 event = self._serde.decode(logical, message.value())
             except DecodeError as exc:
@@ -183,8 +183,9 @@ class Runner:
             results = [self._call(event, meta) for _m, event, meta in decoded]
         if decoded:
             per_record = (time.perf_counter() - started) / len(decoded)
+            histogram = self.metrics.processing.labels(self.stage.name)
             for _ in decoded:
-                self.metrics.processing.labels(self.stage.name).observe(per_record)
+                histogram.observe(per_record)
         return results
 
     def _call(self, event: Event, meta: RecordMeta) -> list[Output] | BaseException:
@@ -203,12 +204,12 @@ class Runner:
         headers = policy.carried_headers(message.headers())
         for output, value in encoded:
             self._send(self.settings.topic(output.topic), output.key, value, headers)
-            self.metrics.produced.labels(self.stage.name, output.topic).inc()
+            self.metrics.count_produced(output.topic)
 
     def _produce_outputs(self, outputs: Iterable[Output]) -> None:
         for output in outputs:
             self._send(self.settings.topic(output.topic), output.key, self._serde.encode(output.topic, output.value), [])
-            self.metrics.produced.labels(self.stage.name, output.topic).inc()
+            self.metrics.count_produced(output.topic)
 
     def _dead_letter(self, message: Message, error: BaseException, now: datetime) -> None:
         headers = policy.carried_headers(message.headers()) + policy.failure_headers(
