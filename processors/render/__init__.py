@@ -1,0 +1,1 @@
+"""Render: the final content of each message from its template, with exact SMS encoding and segments."""

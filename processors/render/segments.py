@@ -1,0 +1,79 @@
+"""SMS encoding and segmentation, exactly as handsets count them.
+
+GSM 03.38: the basic table costs one septet a character, the extension table two (escape +
+character); 160 septets fit a single message, 153 a part of a concatenated one. Anything else
+forces UCS-2, counted in UTF-16 code units: 70 for a single message, 67 a part. A part never
+ends between an escape and its character, nor between the two halves of a surrogate pair.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+LIMITS = {"GSM7": (160, 153), "UCS2": (70, 67)}
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """How a text travels as SMS: its encoding, its length in that encoding's units and its segment count."""
+
+    encoding: str
+    units: int
+    segments: int
+    per_segment: int
+    ucs2_triggers: tuple[str, ...]
+
+
+def ucs2_triggers(text: str) -> tuple[str, ...]:
+    """The distinct characters (in order of appearance) that the GSM 7-bit alphabet cannot carry."""
+    seen: dict[str, None] = {}
+    for char in text:
+        if char not in GSM7_BASIC and char not in GSM7_EXTENSION:
+            seen.setdefault(char, None)
+    return tuple(seen)
+
+
+def unit_cost(char: str, encoding: str) -> int:
+    """Septets (GSM-7) or UTF-16 code units (UCS-2) one character takes."""
+    if encoding == "GSM7":
+        return 2 if char in GSM7_EXTENSION else 1
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def encoding_of(text: str) -> str:
+    return "UCS2" if ucs2_triggers(text) else "GSM7"
+
+
+def split(text: str) -> list[str]:
+    """The parts a text is sent as (one part when it fits a single message); joined, they give back the text."""
+    encoding = encoding_of(text)
+    single, per_part = LIMITS[encoding]
+    if sum(unit_cost(c, encoding) for c in text) <= single:
+        return [text]
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for char in text:
+        cost = unit_cost(char, encoding)
+        if used + cost > per_part:  # the whole character moves on: no split escape or surrogate pair
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(char)
+        used += cost
+    parts.append("".join(current))
+    return parts
+
+
+def count(text: str) -> SegmentInfo:
+    """Encoding, units and segments of ``text`` (an empty text is one empty segment)."""
+    triggers = ucs2_triggers(text)
+    encoding = "UCS2" if triggers else "GSM7"
+    units = sum(unit_cost(c, encoding) for c in text)
+    single, per_part = LIMITS[encoding]
+    segments = 1 if units <= single else len(split(text))
+    return SegmentInfo(encoding, units, segments, single if segments == 1 else per_part, triggers)
