@@ -109,7 +109,7 @@ class SmppProvider:
 
     def __init__(self, host: str, port: int, system_id: str, password: str, *, window: int = 10,
                  on_report: Callable[[DeliveryReport], None], on_inbound: Callable[[InboundSms], None],
-                 name: str | None = None, keepalive_s: float = 5.0, bind_attempts: int = 5) -> None:
+                 name: str | None = None, keepalive_s: float = 5.0, bind_timeout_s: float = 20.0, bind_attempts: int = 5) -> None:
         self.name = name or f"smpp:{host}:{port}"
         self._address = (host, port)
         self._credentials = (system_id, password)
@@ -117,6 +117,7 @@ class SmppProvider:
         self._on_report = on_report
         self._on_inbound = on_inbound
         self._keepalive_s = keepalive_s
+        self._bind_timeout_s = bind_timeout_s
         self._bind_attempts = bind_attempts
         self._client: _LockedClient | None = None
         self._reader: threading.Thread | None = None
@@ -135,19 +136,25 @@ class SmppProvider:
                 self._bind()
                 return
             except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError) as exc:
-                log.warning("SMPP bind failed", extra={"peer": f"{host}:{port}", "attempt": attempt + 1, "error": str(exc)})
+                log.warning("SMPP bind failed", extra={"peer": f"{host}:{port}", "attempt": attempt + 1, "error": repr(exc)})
                 time.sleep(min(5.0, 0.5 * 2 ** attempt))
         raise UnreachableError(f"SMPP peer {host}:{port} did not accept a bind; run `courrier infra up smsc` or set COURRIER_SMPP_HOST")
 
     def _bind(self) -> None:
-        client = _LockedClient(*self._address, timeout=self._keepalive_s, allow_unknown_opt_params=True,
+        client = _LockedClient(*self._address, timeout=self._bind_timeout_s, allow_unknown_opt_params=True,
                                logger_name="courrier.smpp.wire")
         client.set_message_sent_handler(self._on_submit_resp)
         client.set_message_received_handler(self._on_deliver)
         client.set_error_pdu_handler(self._on_error_pdu)
-        client.connect()
-        system_id, password = self._credentials
-        client.bind_transceiver(system_id=system_id, password=password)
+        try:
+            client.connect()
+            system_id, password = self._credentials
+            client.bind_transceiver(system_id=system_id, password=password)
+        except BaseException:
+            client.disconnect()  # a half-open session would count against the SMSC's bind limit
+            raise
+        # A quiet read of keepalive_s makes smpplib send enquire_link, which keeps the bind alive through NATs and idle timers.
+        client._socket.settimeout(self._keepalive_s)
         self._client = client
         self._connected = True
         self._reader = threading.Thread(target=self._read_loop, args=(client,), name="smpp-reader", daemon=True)
