@@ -1,42 +1,52 @@
-"""What every provider adapter offers dispatch: windowed submission, plus reports and inbound messages via callbacks."""
+"""What every provider adapter (SMPP peer, HTTP aggregator, RBM) offers dispatch.
+
+Submission is windowed and synchronous for the caller (``submit_many`` answers every message);
+delivery reports and inbound messages arrive later, on the provider's own thread, through the
+callbacks given to its constructor.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One message to submit: who from, who to, and the final text with its encoding."""
+    """One message to submit; ``parts`` are the segments render already cut, when it did."""
 
     message_id: str
     sender_id: str
-    sender_type: str
-    destination: str
+    sender_type: str  # a courrier.SenderType symbol: SHORT_CODE, LONG_CODE, TOLL_FREE, ALPHANUMERIC, RCS_AGENT
+    destination: str  # E.164, with its '+'
     text: str
-    encoding: str
+    encoding: str  # "GSM7" or "UCS2"
+    parts: list[str] | None = None
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    """A provider's answer to one submission; ``transient`` means it may be tried again later."""
+    """The provider's final answer to one submission: accepted with one provider id per part, or refused.
+
+    ``transient`` means "try again later" (throttled, timed out, connection lost before the answer);
+    a refusal that is not transient is permanent.
+    """
 
     message_id: str
     accepted: bool
     provider_message_ids: list[str]
-    error_code: str | None = None
-    transient: bool = False
-    detail: str | None = None
+    error_code: str | None
+    transient: bool
+    detail: str | None
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """A provider's report on one submitted message or part."""
+    """A provider's report on one submitted message or part, as it said it."""
 
     provider: str
     provider_message_id: str
-    raw_status: str
+    raw_status: str  # SMPP ``stat`` word (DELIVRD, UNDELIV…) or the HTTP provider's own status
     error_code: str | None
     raw_text: str
     received_at: datetime
@@ -53,15 +63,20 @@ class InboundSms:
     received_at: datetime
 
 
+ReportCallback = Callable[[DeliveryReport], None]
+InboundCallback = Callable[[InboundSms], None]
+
+
 class Provider(Protocol):
-    """A way out to the network; reports and inbound messages arrive on callbacks given at construction."""
+    """A way out to the network; reports and inbound messages arrive on the callbacks given at construction."""
 
     name: str
 
-    def open(self) -> None: ...
+    def open(self) -> None:
+        """Connect; ``UnreachableError`` when the provider cannot be reached at all."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Disconnect politely; no callback is called afterwards."""
 
     def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
-        """Submit every message (in order, windowed) and return one result per submission, same order."""
-        ...
+        """Submit every message and return one final result per submission, in input order, within ``timeout_s``."""

@@ -1,305 +1,369 @@
-"""SMPP 3.4 provider over smpplib: one transceiver bind, windowed asynchronous submit_sm, delivery receipts back.
+"""SMPP 3.4 provider over smpplib: one transceiver bind, windowed asynchronous submit_sm, receipts and inbound back.
 
-A reader thread owns the socket's receiving side (submit_sm_resp, deliver_sm, enquire_link);
-``submit_many`` keeps at most ``window`` submits outstanding, backs off on ESME_RTHROTTLED, and
-reports a submit whose answer was lost as transient (dispatch must reconcile, not resubmit).
+Threads: one link thread owns the connection. It connects and binds (bounded retries with backoff),
+reads every PDU (submit_sm_resp, deliver_sm, enquire_link…), sends enquire_link every
+``enquire_link_s``, and binds again when the link drops. ``submit_many`` runs on the caller's
+thread and only sends; answers reach it through a list guarded by a condition. Every send goes
+through one lock, and sequence numbers come from one thread-safe generator.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import random
-import re
+import select
 import socket
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from contextlib import suppress
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Sequence
 
 import smpplib.client
-import smpplib.consts as c
 import smpplib.exceptions
-import smpplib.gsm
+import smpplib.smpp
 
-from courrier.logs import mask_text
-from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
-from processors.render.segments import split
+from courrier.logs import mask_phone
+from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
+from processors.dispatch.smpp_codec import (
+    DELIVERY_RECEIPT, Unsendable, destination_address, encode_message, read_deliver_sm, source_address, status_code, submit_id,
+)
+from processors.dispatch.smpp_window import Job, Window
 from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
-# smpplib warns once per PDU about jsmpp's vendor TLV 0x0428 and logs socket errors we already handle and report.
-logging.getLogger("smpplib.command").setLevel(logging.ERROR)
-logging.getLogger("courrier.smpp.wire").setLevel(logging.ERROR)
-RECENT_IDS = 1_000_000
+WIRE_LOGGER = "processors.dispatch.smpp.wire"
+# smpplib's own client log: DEBUG lines are whole PDUs in hex (phone numbers the log masking cannot see), and its
+# warnings repeat socket errors this module already reports.
+logging.getLogger(WIRE_LOGGER).setLevel(logging.ERROR)
+# smpplib skips TLVs it does not know (as SMPP 3.4 asks) but warns on each; jsmpp adds 0x0428 to every submit_sm_resp.
+logging.getLogger("smpplib.command").addFilter(lambda record: not record.getMessage().startswith("Unknown optional parameter"))
 
-SMSC_DELIVERY_RECEIPT = 0x04  # esm_class message type bits of a deliver_sm that carries a delivery receipt
-THROTTLED = frozenset({0x58, 0x14})  # ESME_RTHROTTLED, ESME_RMSGQFUL: slow down and try again
-TRANSIENT_ERRORS = THROTTLED | {0x08, 0x45}  # system error, submit failed: the SMSC's trouble, not the message's
-ERROR_REASONS = {
-    0x01: "invalid_message_length", 0x03: "invalid_command", 0x08: "smsc_system_error", 0x0A: "invalid_source_address",
-    0x0B: "invalid_destination_address", 0x0C: "invalid_message_id", 0x14: "message_queue_full", 0x45: "submit_failed",
-    0x58: "throttled", 0x61: "invalid_scheduled_time", 0x62: "invalid_validity_period", 0x66: "invalid_data_coding",
-}
-# (TON, NPI) of the source address by sender type.
-SOURCE_ADDRESSING = {"ALPHANUMERIC": (5, 0), "SHORT_CODE": (3, 0), "LONG_CODE": (1, 1), "TOLL_FREE": (1, 1)}
-_RECEIPT = re.compile(
-    r"id:(?P<id>\S+)\s+sub:(?P<sub>\S+)\s+dlvrd:(?P<dlvrd>\S+)\s+submit date:(?P<submit>\d+)\s+done date:(?P<done>\d+)"
-    r"\s+stat:(?P<stat>\w+)\s+err:(?P<err>\w+)", re.IGNORECASE)
+LINK_ERRORS = (smpplib.exceptions.ConnectionError, OSError)
+MAX_BIND_BACKOFF_S = 5.0
+CLOSE_GRACE_S = 2.0
+ESME_RX_T_APPN = 0x64  # deliver_sm_resp status "temporary application error": the SMSC keeps the message and retries
+ESME_RINVCMDID = 0x03
 
 
-def error_reason(status: int) -> str:
-    """A normalized reason for an SMPP command_status."""
-    return ERROR_REASONS.get(status, f"smpp_error_0x{status:02X}")
+class _Sequences(smpplib.client.SimpleSequenceGenerator):
+    """smpplib's sequence numbers, safe to draw from the link thread and the submitting thread at once."""
 
-
-def parse_receipt(text: str) -> tuple[str, str, str]:
-    """``(message id, stat, err)`` of an SMPP delivery receipt text; ``ValueError`` when it is not one."""
-    match = _RECEIPT.search(text)
-    if match is None:
-        raise ValueError(f"not an SMPP delivery receipt: {mask_text(text[:120])!r}")
-    return match["id"], match["stat"].upper(), match["err"]
-
-
-def encode_parts(text: str, encoding: str) -> tuple[list[bytes], int, int]:
-    """``(payloads, data_coding, esm_class)``: parts split where render counted them, each with a concatenation UDH when needed."""
-    parts = split(text)
-    if encoding == "GSM7":
-        encoded, data_coding = [smpplib.gsm.gsm_encode(p) for p in parts], c.SMPP_ENCODING_DEFAULT
-    else:
-        encoded, data_coding = [p.encode("utf-16-be") for p in parts], c.SMPP_ENCODING_ISO10646
-    if len(encoded) == 1:
-        return encoded, data_coding, c.SMPP_MSGTYPE_DEFAULT
-    reference = random.randint(0, 255)
-    udh = [bytes([0x05, 0x00, 0x03, reference, len(encoded), i]) for i in range(1, len(encoded) + 1)]
-    return [h + body for h, body in zip(udh, encoded)], data_coding, c.SMPP_GSMFEAT_UDHI
-
-
-class _LockedClient(smpplib.client.Client):
-    """smpplib's client with sends and sequence numbers serialized: the reader thread answers PDUs while dispatch submits."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._send_lock = threading.Lock()
-
-    def send_pdu(self, p) -> bool:
-        with self._send_lock:
-            return super().send_pdu(p)
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
 
     def next_sequence(self) -> int:
-        with self._send_lock:
+        with self._lock:
             return super().next_sequence()
 
 
-@dataclass
-class _Pending:
-    """One submission being sent: its encoded parts and what the SMSC answered for each."""
-
-    submission: Submission
-    payloads: list[bytes]
-    data_coding: int
-    esm_class: int
-    ids: dict[int, str] = field(default_factory=dict)
-    error: int | None = None
-    transient: bool = False
-
-
 class SmppProvider:
-    """An SMPP 3.4 ESME bound as transceiver to one SMSC."""
+    """An SMPP 3.4 ESME bound as transceiver to one SMSC (see the module docstring for its threads).
+
+    ``decimal_receipt_ids``: the SMSC answers submit_sm with hexadecimal ids but writes them in decimal in
+    receipt texts (jsmpp's simulator does); every id is then reported in decimal so reports match submits.
+    """
 
     def __init__(self, host: str, port: int, system_id: str, password: str, *, window: int = 10,
-                 on_report: Callable[[DeliveryReport], None], on_inbound: Callable[[InboundSms], None],
-                 name: str | None = None, keepalive_s: float = 5.0, bind_timeout_s: float = 20.0, bind_attempts: int = 5) -> None:
+                 on_report: ReportCallback, on_inbound: InboundCallback, name: str | None = None,
+                 enquire_link_s: float = 30.0, bind_timeout_s: float = 10.0, bind_attempts: int = 5,
+                 decimal_receipt_ids: bool = False) -> None:
+        if window < 1 or bind_attempts < 1:
+            raise ValueError("window and bind_attempts must be at least 1")
         self.name = name or f"smpp:{host}:{port}"
         self._address = (host, port)
         self._credentials = (system_id, password)
         self._window = window
         self._on_report = on_report
         self._on_inbound = on_inbound
-        self._keepalive_s = keepalive_s
+        self._enquire_link_s = enquire_link_s
         self._bind_timeout_s = bind_timeout_s
         self._bind_attempts = bind_attempts
-        self._client: _LockedClient | None = None
-        self._reader: threading.Thread | None = None
+        self._decimal_ids = decimal_receipt_ids
+        self._sequences = _Sequences()
+        self._references = itertools.count(random.randrange(256))  # concatenation references, distinct per long message
+        self._send_lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         self._cond = threading.Condition()
-        self._in_flight: dict[int, tuple[_Pending, int]] = {}
-        self._answered: list[tuple[int, int, str]] = []
-        self._closing = False
-        self._connected = False
-        self._recent_ids: OrderedDict[str, None] = OrderedDict()
+        # Guarded by _cond: the bound client (None while down), its generation, the link state and unread answers.
+        self._client: smpplib.client.Client | None = None
+        self._generation = 0
+        self._state = "closed"  # closed → connecting → bound ⇄ connecting; unreachable once a round of binds failed
+        self._last_error = ""
+        self._answers: list[tuple[int, int, str]] = []
+        self._closing = threading.Event()
+        self._wake = threading.Event()
+        self._close_by = 0.0
+        self._thread: threading.Thread | None = None
+
+    @property
+    def _peer(self) -> str:
+        return f"{self._address[0]}:{self._address[1]}"
+
+    # Lifecycle -----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Connect and bind (bounded retries with backoff); ``UnreachableError`` when the SMSC never answers."""
-        host, port = self._address
-        for attempt in range(self._bind_attempts):
-            try:
-                self._bind()
-                return
-            except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError) as exc:
-                log.warning("SMPP bind failed", extra={"peer": f"{host}:{port}", "attempt": attempt + 1, "error": repr(exc)})
-                time.sleep(min(5.0, 0.5 * 2 ** attempt))
-        raise UnreachableError(f"SMPP peer {host}:{port} did not accept a bind; run `courrier infra up smsc` or set COURRIER_SMPP_HOST")
+        """Start the link thread and wait for the first bind; ``UnreachableError`` when a whole round of binds fails."""
+        if self._thread is not None:
+            return
+        self._closing.clear()
+        self._wake.clear()
+        with self._cond:
+            self._state = "connecting"
+        self._thread = threading.Thread(target=self._run_link, name=f"smpp-link-{self._peer}", daemon=True)
+        self._thread.start()
+        budget_s = self._bind_attempts * (2 * self._bind_timeout_s + MAX_BIND_BACKOFF_S)
+        with self._cond:
+            self._cond.wait_for(lambda: self._state in ("bound", "unreachable"), timeout=budget_s)
+            bound, error = self._state == "bound", self._last_error
+        if not bound:
+            self.close()
+            raise UnreachableError(f"SMPP peer {self._peer} did not answer ({error or 'no bind'}); "
+                                   "run `courrier infra up smsc` or set COURRIER_SMPP_HOST")
 
-    def _bind(self) -> None:
-        client = _LockedClient(*self._address, timeout=self._bind_timeout_s, allow_unknown_opt_params=True,
-                               logger_name="courrier.smpp.wire")
-        client.set_message_sent_handler(self._on_submit_resp)
-        client.set_message_received_handler(self._on_deliver)
-        client.set_error_pdu_handler(self._on_error_pdu)
+    def close(self) -> None:
+        """Unbind, wait briefly for unbind_resp (answering receipts meanwhile), then disconnect; callbacks stop."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._close_by = time.monotonic() + CLOSE_GRACE_S
+        self._closing.set()
+        self._wake.set()
+        with self._cond:
+            client = self._client
+        if client is not None:
+            try:
+                self._send(client, smpplib.smpp.make_pdu("unbind", client=client))
+            except (*LINK_ERRORS, smpplib.exceptions.PDUError):
+                self._break(client)
+        thread.join(timeout=CLOSE_GRACE_S + self._bind_timeout_s + 1)
+        if thread.is_alive():
+            log.warning("SMPP link thread still running after close", extra={"peer": self._peer})
+        self._thread = None
+        with self._cond:
+            self._state = "closed"
+
+    # Submitting ----------------------------------------------------------------------------------------------
+
+    def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
+        """Submit every message with at most ``window`` submit_sm outstanding; one final result each, in input order.
+
+        Throttled parts are sent again while time remains; a part whose answer is lost with the link makes its
+        message transient ("connection_lost") and is not sent again: the dispatch ledger reconciles it.
+        """
+        assert self._thread is not None, "open() first"
+        deadline = time.monotonic() + timeout_s
+        with self._submit_lock:
+            window = Window([self._job(i, s) for i, s in enumerate(submissions)], self._window)
+            while not window.done() and not self._closing.is_set() and (now := time.monotonic()) < deadline:
+                with self._cond:
+                    self._absorb(window, now)
+                    client, generation = self._client, self._generation
+                    if client is None:
+                        self._want_link()
+                    sends = []
+                    while client is not None and (picked := window.next_part(now)) is not None:
+                        pdu = self._submit_pdu(client, *picked)
+                        window.sent(pdu.sequence, *picked, generation)
+                        sends.append(pdu)
+                    if not sends and not window.done():
+                        wake_at = min(deadline, max(window.paused_until, now + 0.001), now + 1.0)
+                        self._cond.wait(timeout=wake_at - now)
+                if sends and not self._send_all(client, sends):
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._generation != generation or self._client is None, timeout=1.0)
+            with self._cond:
+                self._absorb(window, time.monotonic())
+                link_up = self._client is not None
+            for sequence, (job, part, _generation) in window.in_flight.items():
+                log.info("submit_sm unanswered at the deadline", extra={
+                    "peer": self._peer, "sequence": sequence, "message_id": job.submission.message_id, "part": part + 1})
+            return window.results(link_up)
+
+    def _job(self, index: int, submission: Submission) -> Job:
+        try:
+            source = source_address(submission.sender_type, submission.sender_id)
+            encoded = encode_message(submission.text, submission.encoding, submission.parts, next(self._references))
+        except Unsendable as exc:
+            return Job.refused(index, submission, exc.detail)
+        return Job.of(index, submission, source, encoded)
+
+    def _submit_pdu(self, client: smpplib.client.Client, job: Job, part: int):
+        ton, npi, source = job.source
+        dest_ton, dest_npi, destination = destination_address(job.submission.destination)
+        return smpplib.smpp.make_pdu(
+            "submit_sm", client=client, source_addr_ton=ton, source_addr_npi=npi, source_addr=source,
+            dest_addr_ton=dest_ton, dest_addr_npi=dest_npi, destination_addr=destination,
+            esm_class=job.encoded.esm_class, data_coding=job.encoded.data_coding, registered_delivery=1,
+            short_message=job.encoded.payloads[part],
+        )
+
+    def _send_all(self, client: smpplib.client.Client, pdus: list) -> bool:
+        """Send in order; on a broken link, stop and let the link thread notice (its parts become lost, not resent)."""
+        try:
+            for pdu in pdus:
+                self._send(client, pdu)
+        except LINK_ERRORS as exc:
+            log.warning("SMPP send failed", extra={"peer": self._peer, "error": repr(exc)})
+            self._break(client)
+            return False
+        return True
+
+    def _absorb(self, window: Window, now: float) -> None:
+        """Apply the answers the link thread posted, then fail the parts of links that are gone (caller holds _cond)."""
+        for sequence, status, raw_id in self._answers:
+            if not window.answered(sequence, status, submit_id(raw_id, self._decimal_ids), now):
+                log.warning("submit_sm answered after its run gave up; the ledger must reconcile it",
+                            extra={"peer": self._peer, "sequence": sequence, "status": status_code(status), "provider_id": raw_id})
+        self._answers.clear()
+        window.link_lost(self._generation if self._client is not None else None)
+
+    def _want_link(self) -> None:
+        """Ask the link thread for another round of binds if the last round gave up (caller holds _cond)."""
+        if self._state == "unreachable":
+            self._state = "connecting"
+            self._wake.set()
+
+    # The link thread -----------------------------------------------------------------------------------------
+
+    def _run_link(self) -> None:
+        failures = 0
+        while not self._closing.is_set():
+            try:
+                client = self._bind()
+            except Exception as exc:  # refused, timed out or garbled: each counts as one failed attempt
+                failures += 1
+                log.warning("SMPP bind failed", extra={"peer": self._peer, "attempt": failures, "error": repr(exc)})
+                with self._cond:
+                    self._last_error = repr(exc)
+                if failures < self._bind_attempts:
+                    self._closing.wait(min(MAX_BIND_BACKOFF_S, 0.5 * 2 ** (failures - 1)))
+                    continue
+                self._set_state("unreachable")
+                self._wake.wait()  # until submit_many wants another round, or close()
+                self._wake.clear()
+                failures = 0
+                continue
+            failures = 0
+            with self._cond:
+                self._client, self._generation, self._state = client, self._generation + 1, "bound"
+                self._cond.notify_all()
+            log.info("SMPP bound", extra={"peer": self._peer, "generation": self._generation})
+            try:
+                self._read(client)
+            except Exception as exc:  # whatever broke the link, the next round binds again
+                if not self._closing.is_set():
+                    log.warning("SMPP link lost", extra={"peer": self._peer, "error": repr(exc)})
+            finally:
+                with self._cond:
+                    self._client = None
+                    self._state = "connecting"
+                    self._cond.notify_all()
+                self._disconnect(client)
+
+    def _bind(self) -> smpplib.client.Client:
+        client = smpplib.client.Client(*self._address, timeout=self._bind_timeout_s, sequence_generator=self._sequences,
+                                       logger_name=WIRE_LOGGER, allow_unknown_opt_params=True)
         try:
             client.connect()
             system_id, password = self._credentials
             client.bind_transceiver(system_id=system_id, password=password)
         except BaseException:
-            client.disconnect()  # a half-open session would count against the SMSC's bind limit
+            self._disconnect(client)  # a half-open session would hold one of the SMSC's bind slots
             raise
-        # A quiet read of keepalive_s makes smpplib send enquire_link, which keeps the bind alive through NATs and idle timers.
-        client._socket.settimeout(self._keepalive_s)
-        self._client = client
-        self._connected = True
-        self._reader = threading.Thread(target=self._read_loop, args=(client,), name="smpp-reader", daemon=True)
-        self._reader.start()
+        return client
 
-    def close(self) -> None:
-        self._closing = True
-        client = self._client
-        if client is not None and self._connected:
-            try:
-                client.unbind()
-            except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
-                pass
-        if client is not None:
-            client.disconnect()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
+    def _read(self, client: smpplib.client.Client) -> None:
+        """Read and answer PDUs until the link drops, the SMSC unbinds, close() is answered, or enquire_link goes unanswered."""
+        sock = client._socket  # smpplib has no public accessor; select() on it lets this loop keep the enquire_link timer
+        next_enquire = time.monotonic() + self._enquire_link_s
+        awaiting_enquire = False
+        while not (self._closing.is_set() and time.monotonic() >= self._close_by):
+            now = time.monotonic()
+            readable, _, _ = select.select([sock], [], [], max(0.0, min(1.0, next_enquire - now)))
+            if readable:
+                try:
+                    pdu = client.read_pdu()
+                except (smpplib.exceptions.PDUError, smpplib.exceptions.UnknownCommandError) as exc:
+                    log.warning("unreadable PDU skipped", extra={"peer": self._peer, "error": repr(exc)})
+                    continue
+                if pdu.command == "enquire_link_resp":
+                    awaiting_enquire = False
+                elif not self._handle(client, pdu):
+                    return
+            elif now >= next_enquire:
+                if awaiting_enquire:
+                    raise smpplib.exceptions.ConnectionError(f"enquire_link unanswered for {self._enquire_link_s:.0f}s")
+                self._send(client, smpplib.smpp.make_pdu("enquire_link", client=client))
+                awaiting_enquire = True
+                next_enquire = now + self._enquire_link_s
 
-    def _read_loop(self, client: _LockedClient) -> None:
-        while not self._closing:
-            try:
-                client.read_once()
-            except (smpplib.exceptions.ConnectionError, OSError, socket.timeout) as exc:
-                if not self._closing:
-                    log.warning("SMPP connection lost", extra={"peer": self.name, "error": str(exc)})
-                break
-            except smpplib.exceptions.PDUError as exc:
-                log.warning("SMPP PDU error", extra={"peer": self.name, "error": str(exc)})
-        with self._cond:
-            self._connected = False
-            self._cond.notify_all()
-
-    def _on_error_pdu(self, pdu) -> None:
-        # smpplib calls this and then the command's own handler; a failed submit_sm_resp is handled there.
-        if pdu.command != "submit_sm_resp":
-            log.warning("SMPP error PDU", extra={"peer": self.name, "command": pdu.command, "status": int(pdu.status)})
-
-    def _on_submit_resp(self, pdu) -> None:
-        with self._cond:
-            self._answered.append((pdu.sequence, int(pdu.status), (pdu.message_id or b"").decode() if isinstance(pdu.message_id, bytes)
-                                   else str(pdu.message_id or "")))
-            self._cond.notify_all()
-
-    def _on_deliver(self, pdu, **_kwargs) -> int:
-        now = datetime.now(timezone.utc)
-        text = _decode(pdu.short_message or b"", int(pdu.data_coding or 0))
-        if int(pdu.esm_class or 0) & SMSC_DELIVERY_RECEIPT:
-            try:
-                message_id, stat, err = parse_receipt(text)
-            except ValueError as exc:
-                log.warning("unreadable delivery receipt", extra={"peer": self.name, "error": str(exc)})
-                return c.SMPP_ESME_ROK
-            receipted = getattr(pdu, "receipted_message_id", None)
-            if receipted:
-                message_id = receipted.decode() if isinstance(receipted, bytes) else str(receipted)
-            self._on_report(DeliveryReport(self.name, self._submitted_id(message_id), stat, err, text, now))
-        else:
-            sender = (pdu.source_addr or b"").decode() if isinstance(pdu.source_addr, bytes) else str(pdu.source_addr or "")
-            to = (pdu.destination_addr or b"").decode() if isinstance(pdu.destination_addr, bytes) else str(pdu.destination_addr or "")
-            self._on_inbound(InboundSms(self.name, sender if sender.startswith("+") or not sender.isdigit() else f"+{sender}", to, text, now))
-        return c.SMPP_ESME_ROK
-
-    def _submitted_id(self, receipt_id: str) -> str:
-        """The id submit_sm_resp gave for a receipt's id: some SMSCs (jsmpp among them) write a hex id in decimal in receipts."""
-        if receipt_id in self._recent_ids or not receipt_id.isdigit():
-            return receipt_id
-        as_hex = format(int(receipt_id), "x")
-        return as_hex if as_hex in self._recent_ids else receipt_id
-
-    def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
-        """Submit every message, at most ``window`` submit_sm outstanding; one result per submission, in order."""
-        if not self._connected and not self._closing:
-            self.open()
-        pending = [_Pending(s, *encode_parts(s.text, s.encoding)) for s in submissions]
-        queue: list[tuple[_Pending, int, float]] = [(p, i, 0.0) for p in pending for i in range(len(p.payloads))]
-        deadline = time.monotonic() + timeout_s
-        backoff = 0.05
-        while (queue or self._in_flight) and time.monotonic() < deadline and self._connected:
+    def _handle(self, client: smpplib.client.Client, pdu) -> bool:
+        """Act on one PDU; False when the session is over (unbind from the SMSC, or the answer to ours)."""
+        command = pdu.command
+        if command in ("submit_sm_resp", "generic_nack"):
+            status = int(pdu.status) or (ESME_RINVCMDID if command == "generic_nack" else 0)
             with self._cond:
-                self._drain_answers(queue, backoff_s=backoff)
-                now = time.monotonic()
-                ready = [item for item in queue if item[2] <= now]
-                while ready and len(self._in_flight) < self._window and self._connected:
-                    item = ready.pop(0)
-                    queue.remove(item)
-                    self._send_part(item[0], item[1])
-                self._cond.wait(timeout=0.05)
-            if any(retry_at > time.monotonic() for _p, _i, retry_at in queue):
-                backoff = min(2.0, backoff * 2)
-        with self._cond:
-            self._drain_answers(queue, backoff_s=backoff)
-            lost = [pending_item for pending_item, _part in self._in_flight.values()]
-            self._in_flight.clear()
-        for item in lost:
-            item.transient = True
-        for item, _part, _at in queue:
-            item.transient = True
-        return [self._result(p) for p in pending]
+                self._answers.append((pdu.sequence, status, _text(getattr(pdu, "message_id", None))))
+                self._cond.notify_all()
+        elif command == "deliver_sm":
+            self._answer(client, "deliver_sm_resp", pdu.sequence, self._deliver(pdu))
+        elif command == "enquire_link":
+            self._answer(client, "enquire_link_resp", pdu.sequence)
+        elif command == "unbind":
+            log.warning("SMPP peer unbound", extra={"peer": self._peer})
+            self._answer(client, "unbind_resp", pdu.sequence)
+            return False
+        elif command == "unbind_resp":
+            return False
+        elif pdu.is_request() and command != "alert_notification":
+            self._answer(client, "generic_nack", pdu.sequence, ESME_RINVCMDID)
+        return True
 
-    def _send_part(self, item: _Pending, part: int) -> None:
-        s = item.submission
-        ton, npi = SOURCE_ADDRESSING.get(s.sender_type, (1, 1))
-        pdu = smpplib.smpp.make_pdu(
-            "submit_sm", client=self._client,
-            source_addr_ton=ton, source_addr_npi=npi, source_addr=s.sender_id.lstrip("+"),
-            dest_addr_ton=1, dest_addr_npi=1, destination_addr=s.destination.lstrip("+"),
-            short_message=item.payloads[part], data_coding=item.data_coding, esm_class=item.esm_class,
-            registered_delivery=1,
-        )
-        self._in_flight[pdu.sequence] = (item, part)
+    def _deliver(self, pdu) -> int:
+        """Hand a deliver_sm to its callback; the deliver_sm_resp status to answer."""
+        item = read_deliver_sm(pdu, self.name, datetime.now(timezone.utc), self._decimal_ids)
         try:
-            self._client.send_pdu(pdu)
-        except (smpplib.exceptions.ConnectionError, OSError):
-            self._connected = False
+            if isinstance(item, DeliveryReport):
+                self._on_report(item)
+            elif item is not None:
+                log.info("inbound SMS", extra={"peer": self._peer, "from": mask_phone(item.from_number)})
+                self._on_inbound(item)
+            elif int(pdu.esm_class or 0) & DELIVERY_RECEIPT:
+                log.warning("delivery receipt without a message id dropped", extra={"peer": self._peer})
+        except Exception:  # the SMSC keeps what we could not take and delivers it again
+            log.exception("deliver_sm callback failed", extra={"peer": self._peer})
+            return ESME_RX_T_APPN
+        return 0
 
-    def _drain_answers(self, queue: list[tuple[_Pending, int, float]], backoff_s: float) -> None:
-        for sequence, status, provider_id in self._answered:
-            found = self._in_flight.pop(sequence, None)
-            if found is None:
-                continue
-            item, part = found
-            if status == c.SMPP_ESME_ROK:
-                item.ids[part] = provider_id
-                self._recent_ids[provider_id] = None
-                if len(self._recent_ids) > RECENT_IDS:
-                    self._recent_ids.popitem(last=False)
-            elif status in THROTTLED:
-                queue.append((item, part, time.monotonic() + backoff_s * (1 + random.random())))
-            else:
-                item.error = status
-                item.transient = status in TRANSIENT_ERRORS
-        self._answered.clear()
+    # Plumbing ------------------------------------------------------------------------------------------------
 
-    def _result(self, item: _Pending) -> SubmitResult:
-        s = item.submission
-        ids = [item.ids[i] for i in sorted(item.ids)]
-        if item.error is not None:
-            return SubmitResult(s.message_id, False, ids, f"0x{item.error:08X}", item.transient, error_reason(item.error))
-        if len(ids) == len(item.payloads):
-            return SubmitResult(s.message_id, True, ids)
-        return SubmitResult(s.message_id, False, ids, None, True, "no_answer_before_timeout")
+    def _answer(self, client: smpplib.client.Client, command: str, sequence: int, status: int = 0) -> None:
+        response = smpplib.smpp.make_pdu(command, client=client, status=status)
+        response.sequence = sequence
+        self._send(client, response)
+
+    def _send(self, client: smpplib.client.Client, pdu) -> None:
+        with self._send_lock:
+            client.send_pdu(pdu)
+
+    def _set_state(self, state: str) -> None:
+        with self._cond:
+            self._state = state
+            self._cond.notify_all()
+
+    @staticmethod
+    def _break(client: smpplib.client.Client) -> None:
+        """Wake the link thread's select() with an end of stream: it then rebinds (or stops, when closing)."""
+        with suppress(OSError, AttributeError):
+            client._socket.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _disconnect(client: smpplib.client.Client) -> None:
+        with suppress(OSError):
+            client.disconnect()
 
 
-def _decode(payload: bytes, data_coding: int) -> str:
-    """Text of a deliver_sm: UCS-2 when data_coding says so; receipts and most MO texts are ASCII-compatible otherwise."""
-    if data_coding == c.SMPP_ENCODING_ISO10646:
-        return payload.decode("utf-16-be", "replace")
-    return payload.decode("latin-1")
+def _text(value: bytes | str | None) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else (value or "")
