@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     smpp_port: int = 2775
     smpp_system_id: str = "j"
     smpp_password: str = "jpwd"
+    smpp_decimal_receipt_ids: bool = Field(
+        True, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts (jsmpp's simulator does).")
     smpp_window: int = Field(10, description="Outstanding submit_sm per bind (the SMSC answers ESME_RTHROTTLED past its limit).")
     s3_access_key: str = "courrier"
     s3_secret_key: str = "courrier-secret"
