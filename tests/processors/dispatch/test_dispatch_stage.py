@@ -1,0 +1,135 @@
+"""Dispatch decisions with an in-process provider: what leaves, what does not, and how reports are gathered."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+import fastavro
+import pytest
+
+import schemas
+from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
+from processors.dispatch.stage import DispatchStage
+from processors.runtime.errors import TransientError
+from processors.runtime.stage import RecordMeta
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+class ScriptedProvider:
+    """Answers each destination as scripted; records what was submitted."""
+
+    name = "scripted"
+
+    def __init__(self, on_report, on_inbound, answers: dict[str, SubmitResult] | None = None) -> None:
+        self.on_report, self.on_inbound = on_report, on_inbound
+        self.answers = answers or {}
+        self.submitted: list[Submission] = []
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
+        self.submitted.extend(submissions)
+        return [self.answers.get(s.destination, SubmitResult(s.message_id, True, [f"p-{s.message_id}"], None, False, None))
+                for s in submissions]
+
+
+def rendered(message_id: str, e164: str = "+33612345678", channel: str = "SMS", expires_at: datetime | None = None,
+             segments: int = 1) -> dict:
+    return {
+        "context": {"message_id": message_id, "idempotency_key": None, "campaign_id": None, "variant": None, "lane": "TRANSACTIONAL",
+                    "subscription_group": None, "requested_at": NOW - timedelta(seconds=5), "source": "test"},
+        "recipient": {"e164": e164, "region": "FR", "number_type": "mobile", "time_zone": "Europe/Paris"},
+        "channel": channel, "fallback_reason": None,
+        "sender": {"sender_id": "COURRIER", "type": "ALPHANUMERIC", "country": "FR", "segments_per_second": 10.0},
+        "template_id": "otp", "sms": {"text": "Your code is 1", "encoding": "GSM7", "segments": segments, "units": 14},
+        "rcs_json": None, "media_urls": [], "expires_at": expires_at,
+    }
+
+
+def meta(offset: int = 0) -> RecordMeta:
+    return RecordMeta("rendered", 0, offset, "COURRIER", NOW)
+
+
+@pytest.fixture
+def stage_and_provider() -> tuple[DispatchStage, list[ScriptedProvider]]:
+    made: list[ScriptedProvider] = []
+
+    def factory(on_report, on_inbound):
+        made.append(ScriptedProvider(on_report, on_inbound))
+        return made[-1]
+
+    stage = DispatchStage(factory)
+    stage.open()
+    return stage, made
+
+
+def valid(topic_schema: str, value: dict) -> None:
+    fastavro.validation.validate(value, schemas.parsed_schema(topic_schema), raise_errors=True)
+
+
+def test_an_accepted_message_is_dispatched_with_its_provider_ids(stage_and_provider) -> None:
+    stage, made = stage_and_provider
+    [outputs] = stage.process_batch([(rendered("m1"), meta())])
+    assert [o.topic for o in outputs] == ["dispatched"]
+    assert outputs[0].key == "+33612345678"
+    assert outputs[0].value["provider_message_ids"] == ["p-m1"] and outputs[0].value["provider"] == "scripted"
+    valid("Dispatched", outputs[0].value)
+    assert made[0].submitted[0].destination == "+33612345678" and made[0].submitted[0].sender_type == "ALPHANUMERIC"
+
+
+def test_an_expired_message_never_reaches_the_provider(stage_and_provider) -> None:
+    stage, made = stage_and_provider
+    [outputs] = stage.process_batch([(rendered("m1", expires_at=NOW - timedelta(seconds=1)), meta())])
+    assert [(o.topic, o.value["status"], o.value["reason"]) for o in outputs] == [("receipt", "EXPIRED", "validity_elapsed")]
+    valid("Receipt", outputs[0].value)
+    assert made[0].submitted == []
+
+
+def test_a_channel_without_a_provider_fails_with_a_reason(stage_and_provider) -> None:
+    stage, made = stage_and_provider
+    [outputs] = stage.process_batch([(rendered("m1", channel="MMS"), meta())])
+    assert (outputs[0].value["status"], outputs[0].value["reason"]) == ("FAILED", "no_provider_for_channel")
+    assert made[0].submitted == []
+
+
+def test_transient_refusals_retry_and_permanent_ones_fail(stage_and_provider) -> None:
+    stage, made = stage_and_provider
+    made[0].answers = {
+        "+33600000001": SubmitResult("busy", False, [], "0x00000058", True, "throttled"),
+        "+33600000002": SubmitResult("bad", False, [], "0x0000000B", False, "invalid_destination_address"),
+    }
+    busy, bad, fine = stage.process_batch([(rendered("busy", "+33600000001"), meta(0)), (rendered("bad", "+33600000002"), meta(1)),
+                                           (rendered("fine"), meta(2))])
+    assert isinstance(busy, TransientError)
+    assert (bad[0].value["status"], bad[0].value["reason"], bad[0].value["provider_status"]) == (
+        "FAILED", "invalid_destination_address", "0x0000000B")
+    assert fine[0].topic == "dispatched"
+
+
+def test_parts_of_a_long_sms_are_reported_once_all_have_reported(stage_and_provider) -> None:
+    stage, made = stage_and_provider
+    made[0].answers = {"+33612345678": SubmitResult("long", True, ["a", "b", "c"], None, False, None)}
+    stage.process_batch([(rendered("long", segments=3), meta())])
+    report = lambda pid, stat: DeliveryReport("scripted", pid, stat, "000", f"id:{pid} stat:{stat}", NOW)  # noqa: E731
+    made[0].on_report(report("a", "DELIVRD"))
+    made[0].on_report(report("b", "UNDELIV"))
+    assert list(stage.poll_outputs()) == []
+    made[0].on_report(report("c", "DELIVRD"))
+    [event] = stage.poll_outputs()
+    assert event.topic == "provider-events" and event.value["raw_status"] == "DELIVRD,UNDELIV,DELIVRD"
+    assert event.value["dispatched"]["context"]["message_id"] == "long"
+    valid("ProviderEvent", event.value)
+
+
+def test_reports_and_inbound_messages_this_process_cannot_attribute_still_flow(stage_and_provider) -> None:
+    stage, made = stage_and_provider
+    made[0].on_report(DeliveryReport("scripted", "unknown-id", "DELIVRD", "000", "id:unknown-id", NOW))
+    made[0].on_inbound(InboundSms("scripted", "+33612345678", "36180", "STOP", NOW))
+    report, inbound = stage.poll_outputs()
+    assert report.value["dispatched"] is None and report.key == "unknown-id"
+    assert (inbound.topic, inbound.key, inbound.value["text"]) == ("inbound", "+33612345678", "STOP")
+    valid("ProviderEvent", report.value)
+    valid("InboundMessage", inbound.value)
