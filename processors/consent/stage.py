@@ -1,4 +1,4 @@
-"""The consent stage: ``send-requested`` → ``consent-checked`` or a rejected/suppressed/expired receipt."""
+"""The consent stage: ``send-requested`` → ``consent-checked``, or a rejected, suppressed or expired receipt."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -8,7 +8,11 @@ from processors.runtime.stage import Event, Output, RecordMeta
 
 
 class ConsentStage:
-    """Checks each request against the number rules and the consent view (a compacted-topic table in production)."""
+    """Checks each request against the number rules and a read-only consent view keyed ``E164|group``.
+
+    The view's values are ``ConsentChange`` dicts; in production it is a table of the compacted
+    ``consent`` topic, in tests a plain dict.
+    """
 
     name = "consent"
     inputs = ("send-requested",)

@@ -1,0 +1,76 @@
+"""Recipient numbers: parse with phonenumbers, refuse what cannot receive an SMS, and describe the rest.
+
+Which line types may receive an SMS (phonenumbers' ``PhoneNumberType``):
+
+| type                  | allowed | why                                                                      |
+|-----------------------|---------|--------------------------------------------------------------------------|
+| MOBILE                | yes     | the handset an SMS is for                                                |
+| FIXED_LINE_OR_MOBILE  | yes     | numbering plans such as the US and Canada do not tell the two apart      |
+| FIXED_LINE            | no      | landlines drop SMS (or read them out by voice, billed, on a few carriers)|
+| VOIP                  | no      | nomadic VoIP ranges mostly have no SMS route; delivery is not reliable   |
+| TOLL_FREE             | no      | a business line that receives calls, not a person's phone                |
+| PREMIUM_RATE          | no      | a paid service line                                                      |
+| SHARED_COST           | no      | a paid service line                                                      |
+| PERSONAL_NUMBER       | no      | a forwarding number (UK 070): no SMS route, premium charges              |
+| PAGER                 | no      | no SMS over the mobile network                                           |
+| UAN                   | no      | a company's universal access number                                      |
+| VOICEMAIL             | no      | voicemail access                                                         |
+| UNKNOWN               | no      | nothing says a handset answers                                           |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import timezone as number_timezone
+
+from processors.runtime.stage import Event
+
+SMS_CAPABLE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_TYPE_NAMES = {value: name.lower() for name, value in vars(PhoneNumberType).items() if name.isupper() and isinstance(value, int)}
+# region_code_for_number answers these for numbers that belong to no country (e.g. +800 freephone,
+# +881 satellite): no country rule (senders, quiet hours, MMS support) can apply to them.
+NO_REGION = frozenset({None, "ZZ", phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request cannot go on: a machine-readable reason and a sentence for people."""
+
+    reason: str
+    detail: str
+
+
+def number_type_name(number_type: int) -> str:
+    """phonenumbers' number type in lower case, e.g. ``mobile``."""
+    return _TYPE_NAMES.get(number_type, "unknown")
+
+
+def normalize(raw: str, default_region: str | None) -> Event | Refusal:
+    """The ``Recipient`` record of ``raw`` (parsed in ``default_region`` when it has no ``+``), or why it cannot receive SMS."""
+    region_hint = default_region.strip().upper() if default_region and default_region.strip() else None
+    try:
+        parsed = phonenumbers.parse(raw, region_hint)
+    except NumberParseException as exc:
+        if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+            given = f"default region {region_hint!r}" if region_hint else "no default region"
+            return Refusal("unknown_region", f"no known country code in the number and {given}")
+        return Refusal("invalid_number", f"not a phone number: {exc.args[0] if exc.args else exc}")
+    if phonenumbers.region_code_for_country_code(parsed.country_code) == "ZZ":
+        return Refusal("unknown_region", f"country code +{parsed.country_code} is not assigned")
+    if not phonenumbers.is_valid_number(parsed):
+        return Refusal("invalid_number", f"not a valid number for country code +{parsed.country_code}")
+    number_type = phonenumbers.number_type(parsed)
+    if number_type not in SMS_CAPABLE_TYPES:
+        return Refusal("number_type_cannot_receive_sms", f"a {number_type_name(number_type)} number cannot receive SMS")
+    region = phonenumbers.region_code_for_number(parsed)
+    if region in NO_REGION:
+        return Refusal("unknown_region", f"+{parsed.country_code} numbers belong to no country")
+    zones = [zone for zone in number_timezone.time_zones_for_number(parsed) if zone != number_timezone.UNKNOWN_TIMEZONE]
+    return {
+        "e164": phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
+        "region": region,
+        "number_type": number_type_name(number_type),
+        "time_zone": zones[0] if zones else None,
+    }

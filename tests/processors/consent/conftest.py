@@ -1,0 +1,36 @@
+"""Builders for consent-stage inputs and a check that outputs match their Avro schema."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import pytest
+from fastavro.validation import validate
+
+import schemas
+from topology.topics import topic
+
+REQUESTED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def assert_valid() -> Callable[[Any], None]:
+    """Validate an output's value against its topic's schema, raising with the offending field."""
+    def check(output: Any) -> None:
+        validate(output.value, schemas.parsed_schema(topic(output.topic).value_schema), raise_errors=True)
+    return check
+
+
+@pytest.fixture
+def request_event() -> Callable[..., dict[str, Any]]:
+    """A valid ``send-requested`` value; keyword arguments replace fields (``lane``/``subscription_group`` go to the context)."""
+    def build(**overrides: Any) -> dict[str, Any]:
+        context = {"message_id": "m-1", "idempotency_key": None, "campaign_id": None, "variant": None,
+                   "lane": overrides.pop("lane", "TRANSACTIONAL"), "subscription_group": overrides.pop("subscription_group", None),
+                   "requested_at": REQUESTED_AT, "source": "test"}
+        event = {"context": context, "recipient": "+33612345678", "default_region": None, "template_id": "otp",
+                 "variables": {"code": "123456"}, "channel_policy": "SMS", "send_at": None, "validity_seconds": None, "locale": None}
+        event.update(overrides)
+        validate(event, schemas.parsed_schema("SendRequested"), raise_errors=True)
+        return event
+    return build
