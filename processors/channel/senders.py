@@ -1,48 +1,77 @@
-"""Sender pools per region and type, and the sticky choice of one sender per recipient."""
+"""Sender pools per country and type, and the sticky choice of one sender per recipient."""
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from processors.runtime.stage import Event
 
 DEFAULT_POOLS = Path(__file__).resolve().parent / "data" / "senders.json"
+DEFAULT_REGION = "default"
+SENDER_TYPES = frozenset({"SHORT_CODE", "LONG_CODE", "TOLL_FREE", "ALPHANUMERIC", "RCS_AGENT"})
 
-# Preference order per channel: SMS leaves from an alphanumeric id where the country allows one (two-way
-# traffic needs a number, but alerts do not), else the fastest number class the pool has.
-SMS_PREFERENCE = ("ALPHANUMERIC", "SHORT_CODE", "TOLL_FREE", "LONG_CODE")
-MMS_PREFERENCE = ("SHORT_CODE", "TOLL_FREE", "LONG_CODE")
-RCS_PREFERENCE = ("RCS_AGENT",)
+# Sender types each channel may leave from, best first. SMS takes an alphanumeric id where the country
+# has one (recipients see the brand), else the fastest number class. MMS goes over long codes only.
+PREFERENCE = {
+    "SMS": ("ALPHANUMERIC", "SHORT_CODE", "TOLL_FREE", "LONG_CODE"),
+    "MMS": ("LONG_CODE",),
+    "RCS": ("RCS_AGENT",),
+}
+# Carriers allow one MMS per second from a long code, whatever its SMS throughput class.
+MMS_SEGMENTS_PER_SECOND = 1.0
+
+
+@dataclass(frozen=True)
+class PooledSender:
+    """One sender of a pool and its SMS throughput class."""
+
+    sender_id: str
+    segments_per_second: float
 
 
 @dataclass(frozen=True)
 class SenderPools:
-    """Senders by region then type; regions without a pool use ``default``."""
+    """Senders by region, then type; a region without a sender of the wanted types uses the ``default`` pool."""
 
-    pools: dict[str, dict[str, list[dict[str, Any]]]]
+    pools: Mapping[str, Mapping[str, tuple[PooledSender, ...]]]
 
     @classmethod
     def load(cls, path: Path = DEFAULT_POOLS) -> "SenderPools":
-        raw = json.loads(path.read_text())
-        return cls({region: types for region, types in raw.items() if not region.startswith("_")})
+        """Pools from a JSON file ``{region: {type: [{sender_id, segments_per_second}]}}``; keys starting with ``_`` are comments."""
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls({region: _pool(f"{path}: {region}", types) for region, types in raw.items() if not region.startswith("_")})
 
     def choose(self, region: str, channel: str, recipient_e164: str) -> Event:
-        """The sender for this recipient: the same one every time (stable hash), from the preferred type the region has."""
-        preference = {"SMS": SMS_PREFERENCE, "MMS": MMS_PREFERENCE, "RCS": RCS_PREFERENCE}[channel]
-        for pool_region in (region, "default"):
-            pools = self.pools.get(pool_region) or {}
-            for sender_type in preference:
-                candidates = pools.get(sender_type)
+        """The ``Sender`` record for this recipient on this channel: the same one every time the pool is unchanged."""
+        for pool_region in (region, DEFAULT_REGION):
+            pool = self.pools.get(pool_region, {})
+            for sender_type in PREFERENCE[channel]:
+                candidates = pool.get(sender_type)
                 if candidates:
-                    chosen = candidates[sticky_index(recipient_e164, len(candidates))]
-                    return {"sender_id": chosen["sender_id"], "type": sender_type, "country": pool_region,
-                            "segments_per_second": float(chosen["segments_per_second"])}
-        raise LookupError(f"no {channel} sender for region {region} and none in the default pool")
+                    chosen = sticky(recipient_e164, candidates)
+                    rate = MMS_SEGMENTS_PER_SECOND if channel == "MMS" else chosen.segments_per_second
+                    return {"sender_id": chosen.sender_id, "type": sender_type, "country": region, "segments_per_second": rate}
+        raise LookupError(f"no {channel} sender for region {region} and none in the {DEFAULT_REGION!r} pool")
 
 
-def sticky_index(key: str, size: int) -> int:
-    """A stable position in a pool of ``size`` (hashlib, so it survives restarts and differs from Python's salted hash())."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") % size
+def sticky(recipient_e164: str, candidates: tuple[PooledSender, ...]) -> PooledSender:
+    """Rendezvous hashing: each recipient keeps its sender when the pool grows, except the ~1/n that move to the new one.
+
+    The hash is hashlib's, stable across processes and restarts (Python's ``hash()`` is salted per process).
+    """
+    return max(candidates, key=lambda s: hashlib.blake2b(f"{recipient_e164}|{s.sender_id}".encode(), digest_size=8).digest())
+
+
+def _pool(where: str, types: Mapping[str, Any]) -> dict[str, tuple[PooledSender, ...]]:
+    unknown = set(types) - SENDER_TYPES
+    if unknown:
+        raise ValueError(f"{where}: unknown sender types {sorted(unknown)}; use {sorted(SENDER_TYPES)}")
+    pool = {sender_type: tuple(PooledSender(str(s["sender_id"]), float(s["segments_per_second"])) for s in senders)
+            for sender_type, senders in types.items()}
+    slow = [s.sender_id for senders in pool.values() for s in senders if s.segments_per_second <= 0]
+    if slow:
+        raise ValueError(f"{where}: segments_per_second must be positive for {slow}")
+    return pool
