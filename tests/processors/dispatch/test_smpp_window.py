@@ -1,0 +1,139 @@
+"""The submission window without a socket: limits, answers, throttling, lost links and per-destination order."""
+from __future__ import annotations
+
+from processors.dispatch.provider import Submission
+from processors.dispatch.smpp_codec import encode_message, source_address
+from processors.dispatch.smpp_window import FIRST_PAUSE_S, Job, Window
+
+
+def job(index: int, destination: str = "", text: str = "hi", sender_type: str = "LONG_CODE") -> Job:
+    submission = Submission(f"m{index}", "+33757000101", sender_type, destination or f"+3361234{index:04d}", text, "GSM7")
+    return Job.of(index, submission, source_address(sender_type, submission.sender_id), encode_message(text, "GSM7"))
+
+
+class Wire:
+    """Plays the provider's part: numbers what the window hands out, as sends."""
+
+    def __init__(self, window: Window, generation: int = 1) -> None:
+        self.window, self.generation, self.sequence = window, generation, 0
+        self.sent: dict[int, tuple[str, int]] = {}
+
+    def send_all(self, now: float = 0.0) -> list[int]:
+        sequences = []
+        while (picked := self.window.next_part(now)) is not None:
+            self.sequence += 1
+            self.window.sent(self.sequence, *picked, self.generation)
+            self.sent[self.sequence] = (picked[0].submission.message_id, picked[1])
+            sequences.append(self.sequence)
+        return sequences
+
+
+def test_no_more_than_the_window_is_outstanding() -> None:
+    window = Window([job(i) for i in range(25)], size=10)
+    wire = Wire(window)
+    assert len(wire.send_all()) == 10
+    window.answered(1, 0, "id-1", now=0.0)
+    assert len(wire.send_all()) == 1 and len(window.in_flight) == 10
+
+
+def test_answers_in_any_order_give_ids_in_part_order() -> None:
+    window = Window([job(0, text="x" * 400)], size=10)
+    sequences = Wire(window).send_all()
+    assert len(sequences) == 3
+    for sequence in reversed(sequences):
+        window.answered(sequence, 0, f"id-{sequence}", now=0.0)
+    [result] = window.results(link_up=True)
+    assert result.accepted and result.provider_message_ids == ["id-1", "id-2", "id-3"] and not result.transient
+
+
+def test_a_throttled_part_goes_again_first_after_a_pause_that_doubles() -> None:
+    window = Window([job(i) for i in range(3)], size=1)
+    wire = Wire(window)
+    assert wire.send_all(now=0.0) == [1]
+    window.answered(1, 0x58, "", now=10.0)
+    assert wire.send_all(now=10.0) == [] and window.paused_until == 10.0 + FIRST_PAUSE_S
+    assert wire.send_all(now=10.0 + FIRST_PAUSE_S) == [2] and wire.sent[2] == ("m0", 0)
+    window.answered(2, 0x14, "", now=11.0)  # message queue full counts as throttling too
+    assert window.paused_until == 11.0 + 2 * FIRST_PAUSE_S
+    wire.send_all(now=12.0)
+    window.answered(3, 0, "id-m0", now=12.0)
+    assert window.pause_s == FIRST_PAUSE_S  # an accepted submit ends the slowdown
+    assert wire.send_all(now=12.0) == [4] and wire.sent[4] == ("m1", 0)
+
+
+def test_throttles_already_in_flight_do_not_lengthen_the_pause() -> None:
+    window = Window([job(i) for i in range(5)], size=5)
+    Wire(window).send_all()
+    for sequence in range(1, 6):
+        window.answered(sequence, 0x58, "", now=1.0)
+    assert window.paused_until == 1.0 + FIRST_PAUSE_S
+
+
+def test_still_throttled_at_the_deadline_is_transient() -> None:
+    window = Window([job(0)], size=1)
+    Wire(window).send_all()
+    window.answered(1, 0x58, "", now=0.0)
+    [result] = window.results(link_up=True)
+    assert (result.accepted, result.transient, result.error_code, result.detail) == (False, True, "0x00000058", "throttled")
+
+
+def test_a_refusal_is_permanent_and_stops_the_other_parts() -> None:
+    window = Window([job(0, text="x" * 400), job(1)], size=1)
+    wire = Wire(window)
+    wire.send_all()
+    window.answered(1, 0x0B, "", now=0.0)
+    wire.send_all()
+    assert [m for m, _part in wire.sent.values()] == ["m0", "m1"]
+    window.answered(2, 0, "id-m1", now=0.0)
+    assert window.done()
+    refused, accepted = window.results(link_up=True)
+    assert (refused.accepted, refused.transient, refused.error_code, refused.detail) == (
+        False, False, "0x0000000B", "invalid_destination_address")
+    assert accepted.accepted
+
+
+def test_parts_lost_with_their_link_are_transient_and_never_sent_again() -> None:
+    window = Window([job(i) for i in range(4)], size=2)
+    wire = Wire(window, generation=1)
+    wire.send_all()
+    window.answered(1, 0, "id-m0", now=0.0)
+    window.link_lost(live_generation=None)
+    wire.generation = 2
+    wire.send_all()
+    assert [m for m, _part in wire.sent.values()] == ["m0", "m1", "m2", "m3"]
+    window.answered(3, 0, "id-m2", now=0.0)
+    window.link_lost(live_generation=2)  # the new link is fine: nothing more is lost
+    results = window.results(link_up=True)
+    assert [(r.accepted, r.transient, r.detail) for r in results] == [
+        (True, False, None), (False, True, "connection_lost"), (True, False, None), (False, True, "timeout")]
+
+
+def test_messages_to_one_destination_go_one_after_the_other() -> None:
+    same = "+33612345678"
+    window = Window([job(0, same), job(1, same), job(2)], size=10)
+    wire = Wire(window)
+    assert [wire.sent[s][0] for s in wire.send_all()] == ["m0", "m2"]
+    window.answered(1, 0x58, "", now=0.0)
+    assert wire.send_all(now=FIRST_PAUSE_S) == [3] and wire.sent[3][0] == "m0"  # the retry, not m1
+    window.answered(3, 0, "id-m0", now=1.0)
+    assert [wire.sent[s][0] for s in wire.send_all(now=1.0)] == ["m1"]
+
+
+def test_an_unsendable_submission_fails_without_being_sent() -> None:
+    submission = Submission("m0", "agent", "RCS_AGENT", "+33612345678", "hi", "GSM7")
+    window = Window([Job.refused(0, submission, "unsupported_sender_type:RCS_AGENT"), job(1, "+33612345678")], size=5)
+    wire = Wire(window)
+    assert [wire.sent[s][0] for s in wire.send_all()] == ["m1"]  # not sent, and not holding up its destination
+    [refused, _pending] = window.results(link_up=True)
+    assert (refused.accepted, refused.transient, refused.detail) == (False, False, "unsupported_sender_type:RCS_AGENT")
+
+
+def test_unsent_messages_without_a_link_are_not_bound() -> None:
+    window = Window([job(0)], size=1)
+    [result] = window.results(link_up=False)
+    assert (result.accepted, result.transient, result.detail) == (False, True, "not_bound")
+
+
+def test_an_answer_from_an_earlier_run_is_not_this_runs() -> None:
+    window = Window([job(0)], size=1)
+    assert window.answered(99, 0, "late", now=0.0) is False
