@@ -1,16 +1,35 @@
-"""Pure render rules: the template's text in the recipient's language, its exact SMS encoding, and the RCS payload."""
+"""Pure render rules: the template's content in the recipient's language, the opt-out footer, exact SMS encoding, RCS and MMS."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from typing import Mapping
 
 from processors.receipts import receipt
+from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count
-from processors.render.templates import MissingVariables, Template, language_for
+from processors.render.templates import Template, language_for
 from processors.runtime.stage import Event, Output
 
 STAGE = "render"
-MAX_SMS_SEGMENTS = 10  # longer texts cost more than they are worth and some carriers drop them
+MAX_SMS_SEGMENTS = 10  # longer texts cost more than they are worth, and some carriers drop them
+DEFAULT_FOOTERS = Path(__file__).resolve().parent / "data" / "opt_out.json"
+
+
+def load_footers(path: Path = DEFAULT_FOOTERS) -> dict[str, str]:
+    """Opt-out footers by region, with a ``default``; keys starting with ``_`` are comments."""
+    footers = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+    if "default" not in footers:
+        raise ValueError(f"{path}: opt-out footers need a 'default'")
+    return footers
+
+
+def with_footer(text: str, lane: str, region: str, footers: Mapping[str, str]) -> str:
+    """A marketing text ends with its recipient country's opt-out footer; transactional texts are left alone."""
+    if lane != "MARKETING":
+        return text
+    return f"{text}\n{footers.get(region, footers['default'])}"
 
 
 def sms_content(text: str) -> Event:
@@ -19,26 +38,39 @@ def sms_content(text: str) -> Event:
     return {"text": text, "encoding": info.encoding, "segments": info.segments, "units": info.units}
 
 
-def render_message(event: Event, templates: Mapping[str, Template], now: datetime) -> list[Output]:
-    """``channel-resolved`` → ``rendered`` keyed by sender, or a rejected receipt naming what is wrong."""
-    context, recipient = event["context"], event["recipient"]
+def render_message(event: Event, templates: Mapping[str, Template], footers: Mapping[str, str], now: datetime) -> list[Output]:
+    """``channel-resolved`` → ``rendered`` keyed by sender id, or a rejected receipt naming what is wrong."""
+    context, recipient, channel = event["context"], event["recipient"], event["channel"]
     e164 = recipient["e164"]
+
+    def rejected(reason: str, detail: str) -> list[Output]:
+        return [receipt(context, e164, "REJECTED", STAGE, now, reason=reason, detail=detail, channel=channel)]
+
     template = templates.get(event["template_id"])
     if template is None:
-        return [receipt(context, e164, "REJECTED", STAGE, now, reason="unknown_template",
-                        detail=f"no template {event['template_id']!r}; known: {', '.join(sorted(templates)) or 'none'}")]
-    variables = event.get("variables") or {}
+        return rejected("unknown_template", f"no template {event['template_id']!r}; known: {', '.join(sorted(templates)) or 'none'}")
+    language = language_for(event.get("locale"), recipient["region"])
     try:
-        sms = sms_content(template.sms_text(variables, language_for(event.get("locale"), recipient["region"])))
-        rcs = template.rcs_json(variables) if event["channel"] == "RCS" else None
+        content = template.render(event.get("variables") or {}, language, channel)
     except MissingVariables as exc:
-        return [receipt(context, e164, "REJECTED", STAGE, now, reason="missing_variables",
-                        detail=f"template {template.id} v{template.version} needs: {', '.join(exc.names)}")]
-    if sms["segments"] > MAX_SMS_SEGMENTS:
-        return [receipt(context, e164, "REJECTED", STAGE, now, reason="sms_too_long",
-                        detail=f"{sms['segments']} segments ({sms['encoding']}), the limit is {MAX_SMS_SEGMENTS}")]
+        return rejected("missing_variables", f"template {template.id} v{template.version} needs: {', '.join(exc.names)}")
+    except RenderFailed as exc:
+        return rejected("render_failed", f"template {template.id} v{template.version}: {exc}")
+    sms = sms_content(with_footer(content.sms_text, context["lane"], recipient["region"], footers))
+    if channel != "MMS" and sms["segments"] > MAX_SMS_SEGMENTS:
+        return rejected("sms_too_long", f"{sms['segments']} segments ({sms['encoding']}); the limit is {MAX_SMS_SEGMENTS}")
+    rcs = None
+    if channel == "RCS":  # a template without an RCS section is sent as an RCS text message of its SMS text
+        rcs = json.dumps(content.rcs if content.rcs is not None else {"text": sms["text"]}, ensure_ascii=False, separators=(",", ":"))
     return [Output("rendered", event["sender"]["sender_id"], {
-        "context": context, "recipient": recipient, "channel": event["channel"], "fallback_reason": event.get("fallback_reason"),
-        "sender": event["sender"], "template_id": template.id, "sms": sms, "rcs_json": rcs, "media_urls": [],
+        "context": context,
+        "recipient": recipient,
+        "channel": channel,
+        "fallback_reason": event.get("fallback_reason"),
+        "sender": event["sender"],
+        "template_id": template.id,
+        "sms": sms,
+        "rcs_json": rcs,
+        "media_urls": content.media_urls,
         "expires_at": event.get("expires_at"),
     })]

@@ -1,21 +1,22 @@
-"""The render stage: ``channel-resolved`` → ``rendered`` (keyed by sender) or a rejected receipt."""
+"""The render stage: ``channel-resolved`` → ``rendered`` (keyed by sender id), or a rejected receipt."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from processors.render.logic import render_message
+from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_message
 from processors.render.templates import DEFAULT_DIR, load
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
 class RenderStage:
-    """Fills the request's template (loaded once from a folder of TOML files) for its channel and language."""
+    """Fills each request's template (a folder of TOML files, loaded once) for its channel, language and lane."""
 
     name = "render"
     inputs = ("channel-resolved",)
 
-    def __init__(self, templates_dir: Path = DEFAULT_DIR) -> None:
-        self._templates = load(templates_dir)
+    def __init__(self, templates_dir: Path = DEFAULT_DIR, footers_path: Path = DEFAULT_FOOTERS) -> None:
+        self._templates = load(Path(templates_dir))
+        self._footers = load_footers(footers_path)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        return render_message(event, self._templates, meta.now)
+        return render_message(event, self._templates, self._footers, meta.now)

@@ -1,132 +1,123 @@
-"""Templates as versioned TOML files: SMS text per language and the RCS content, all Liquid, compiled once.
+"""Templates: one TOML file per template id in a folder, every text compiled as Liquid when loaded.
 
-Liquid runs sandboxed (no code execution exists in the language) with python-liquid's resource
-limits on, and strict about undefined variables unless a ``default`` filter gives one.
+A file ``<id>.toml`` holds::
+
+    id = "<id>"            # the file name without .toml
+    version = 1
+    [sms]                  # the SMS text: `default`, and optional language variants (fr, sv…)
+    default = "Your code is {{ code }}."
+    fr = "Votre code est {{ code }}."
+    [rcs]                  # optional: a text message {text, suggestions}
+                           # or a rich card {title, description, media_url, suggestions}
+    [mms]                  # optional: media_urls = ["https://…"]
+
+TOML, not YAML: the standard library reads it (``tomllib``) and multi-line texts stay readable.
+Opt-out footers are not part of templates: render adds the recipient country's one to marketing.
 """
 from __future__ import annotations
 
-import json
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from liquid import Environment
-from liquid.exceptions import LiquidError, UndefinedError
 from liquid.template import BoundTemplate
-from liquid.undefined import StrictDefaultUndefined
+
+from processors.render.sandbox import compile_text, render_tree
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
-# A language per region when the request names no locale; others get the template's default text.
-REGION_LANGUAGE = {"FR": "fr", "BE": "fr", "LU": "fr", "MC": "fr", "SE": "sv", "FI": "sv"}
-_UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
+# The usual language of a region, used when the request names no locale.
+REGION_LANGUAGE = {"FR": "fr", "MC": "fr", "SE": "sv"}
+RCS_TEXT_KEYS = frozenset({"text", "suggestions"})
+RCS_CARD_KEYS = frozenset({"title", "description", "media_url", "suggestions"})
+SUGGESTION_TYPES = frozenset({"reply", "open_url", "dial"})
 
 
-class SandboxedLiquid(Environment):
-    """Liquid with resource limits: bounded loops, output, nesting and context depth."""
+@dataclass(frozen=True)
+class Content:
+    """A template rendered for one message: the SMS text, the RCS section (on RCS) and the media (on MMS)."""
 
-    loop_iteration_limit = 1_000
-    output_stream_limit = 20_000
-    context_depth_limit = 30
-    local_namespace_limit = 10_000
-
-
-ENV = SandboxedLiquid(undefined=StrictDefaultUndefined)
-
-
-class MissingVariables(Exception):
-    """The variables a template needs that the request did not give."""
-
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(", ".join(names))
-        self.names = names
+    sms_text: str
+    rcs: dict[str, Any] | None
+    media_urls: list[str]
 
 
 @dataclass(frozen=True)
 class Template:
-    """One template id and version: SMS texts by language (``default`` always present) and an optional RCS section."""
+    """One template id and version, compiled: SMS texts by language (``default`` always there), RCS section, MMS media."""
 
     id: str
     version: int
-    sms: dict[str, BoundTemplate]
+    sms: Mapping[str, BoundTemplate]
     rcs: dict[str, Any] | None
+    media_urls: tuple[BoundTemplate, ...]
 
-    def sms_text(self, variables: Mapping[str, str], language: str | None) -> str:
-        source = self.sms.get(language or "") or self.sms["default"]
-        return render(source, variables)
-
-    def rcs_json(self, variables: Mapping[str, str]) -> str | None:
-        """The RCS agent message as JSON: a text message or a rich card, with its suggestions, every string rendered."""
-        if self.rcs is None:
-            return None
-        return json.dumps(_render_tree(self.rcs, variables), ensure_ascii=False, separators=(",", ":"))
-
-
-def render(template: BoundTemplate, variables: Mapping[str, str]) -> str:
-    """Render, naming every missing variable at once (not just the first) when some are missing."""
-    given = dict(variables)
-    missing: list[str] = []
-    for _ in range(len(template.global_variables()) + 1):
-        try:
-            text = template.render(**given)
-        except UndefinedError as exc:
-            match = _UNDEFINED_NAME.search(str(exc))
-            name = match.group(1) if match else str(exc)
-            if name in given:  # an undefined *inside* a given value (e.g. a missing key): report it, do not loop
-                raise
-            missing.append(name)
-            given[name] = ""
-            continue
-        if missing:
-            raise MissingVariables(missing)
-        return text
-    raise MissingVariables(missing)
+    def render(self, variables: Mapping[str, str], language: str | None, channel: str) -> Content:
+        """Render what ``channel`` sends; ``MissingVariables`` names every variable it lacks, ``RenderFailed`` otherwise."""
+        tree = {
+            "sms": self.sms.get(language or "", self.sms["default"]),
+            "rcs": self.rcs if channel == "RCS" else None,
+            "media_urls": list(self.media_urls) if channel == "MMS" else [],
+        }
+        rendered = render_tree(tree, variables)
+        return Content(rendered["sms"], rendered["rcs"], rendered["media_urls"])
 
 
-def _compile_tree(node: Any) -> Any:
-    """Every string of a TOML tree compiled as Liquid (syntax errors surface at load, not at send)."""
-    if isinstance(node, str):
-        return ENV.from_string(node)
-    if isinstance(node, list):
-        return [_compile_tree(item) for item in node]
-    if isinstance(node, dict):
-        return {key: _compile_tree(value) for key, value in node.items()}
-    return node
-
-
-def _render_tree(node: Any, variables: Mapping[str, str]) -> Any:
-    if isinstance(node, BoundTemplate):
-        return render(node, variables)
-    if isinstance(node, list):
-        return [_render_tree(item, variables) for item in node]
-    if isinstance(node, dict):
-        return {key: _render_tree(value, variables) for key, value in node.items()}
-    return node
+def language_for(locale: str | None, region: str) -> str | None:
+    """``fr-FR`` → ``fr``; without a locale, the region's usual language when the table knows it."""
+    if locale and locale.strip():
+        return locale.strip().replace("_", "-").split("-")[0].lower()
+    return REGION_LANGUAGE.get(region)
 
 
 def parse(path: Path) -> Template:
     """One template file; ``ValueError`` naming the file and the problem when it is not a usable template."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        sms = raw["sms"]
-        if "default" not in sms:
+        if raw.get("id") != path.stem:
+            raise ValueError(f"id {raw.get('id')!r} must be the file name {path.stem!r}")
+        sms = raw.get("sms")
+        if not isinstance(sms, dict) or not isinstance(sms.get("default"), str):
             raise ValueError("[sms] needs a `default` text")
-        compiled = {language: ENV.from_string(text) for language, text in sms.items()}
-        rcs = _compile_tree(raw["rcs"]) if raw.get("rcs") is not None else None
-        return Template(str(raw["id"]), int(raw.get("version", 1)), compiled, rcs)
-    except (tomllib.TOMLDecodeError, KeyError, LiquidError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+        rcs = raw.get("rcs")
+        if rcs is not None:
+            _check_rcs(rcs)
+        media = (raw.get("mms") or {}).get("media_urls", [])
+        return Template(
+            id=path.stem,
+            version=int(raw.get("version", 1)),
+            sms={language: compile_text(text) for language, text in sms.items()},
+            rcs=_compile_tree(rcs) if rcs is not None else None,
+            media_urls=tuple(compile_text(url) for url in media),
+        )
+    except (tomllib.TOMLDecodeError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"template {path}: {exc}") from exc
 
 
 def load(directory: Path = DEFAULT_DIR) -> dict[str, Template]:
-    """Every ``*.toml`` template in ``directory`` by id."""
-    templates = [parse(path) for path in sorted(directory.glob("*.toml"))]
-    return {t.id: t for t in templates}
+    """Every ``*.toml`` template of ``directory`` by id; a missing folder is an error (a wrong setting, not an empty catalog)."""
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no template folder at {directory}")
+    return {path.stem: parse(path) for path in sorted(directory.glob("*.toml"))}
 
 
-def language_for(locale: str | None, region: str) -> str | None:
-    """``fr-FR`` → ``fr``; without a locale, the region's usual language if the table knows it."""
-    if locale:
-        return locale.replace("_", "-").split("-")[0].lower()
-    return REGION_LANGUAGE.get(region)
+def _check_rcs(rcs: Any) -> None:
+    if not isinstance(rcs, dict):
+        raise ValueError("[rcs] must be a table")
+    keys = set(rcs)
+    if not (("text" in keys and keys <= RCS_TEXT_KEYS) or (keys & (RCS_CARD_KEYS - {"suggestions"}) and keys <= RCS_CARD_KEYS)):
+        raise ValueError(f"[rcs] is a text message ({sorted(RCS_TEXT_KEYS)}) or a rich card ({sorted(RCS_CARD_KEYS)}), not {sorted(keys)}")
+    for suggestion in rcs.get("suggestions", []):
+        if suggestion.get("type") not in SUGGESTION_TYPES or not suggestion.get("text"):
+            raise ValueError(f"an RCS suggestion needs a text and a type among {sorted(SUGGESTION_TYPES)}: {suggestion}")
+
+
+def _compile_tree(node: Any) -> Any:
+    """Every string of a TOML tree compiled as Liquid (errors surface at load, not at send)."""
+    if isinstance(node, str):
+        return compile_text(node)
+    if isinstance(node, list):
+        return [_compile_tree(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _compile_tree(value) for key, value in node.items()}
+    return node

@@ -1,0 +1,134 @@
+"""The render stage: rendered values per channel, footers, keys, rejections, and schemas."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from processors.render.logic import load_footers, with_footer
+from processors.render.stage import RenderStage
+from processors.runtime.stage import Output, RecordMeta
+
+NOW = datetime(2026, 3, 2, 9, 2, tzinfo=timezone.utc)
+META = RecordMeta(topic="channel-resolved", partition=0, offset=0, key="k", now=NOW)
+STAGE = RenderStage()
+PROMO = {"first_name": "Léa", "discount": "20"}
+
+
+def only(outputs: list[Output]) -> Output:
+    assert len(outputs) == 1
+    return outputs[0]
+
+
+def test_stage_contract() -> None:
+    assert (STAGE.name, STAGE.inputs) == ("render", ("channel-resolved",))
+
+
+def test_sms_is_keyed_by_sender_with_exact_encoding(resolved_event, assert_valid) -> None:
+    event = resolved_event()
+    out = only(STAGE.process(event, META))
+    assert_valid(out)
+    assert (out.topic, out.key) == ("rendered", "COURRIER")
+    assert out.value == {
+        "context": event["context"], "recipient": event["recipient"], "channel": "SMS", "fallback_reason": None,
+        "sender": event["sender"], "template_id": "otp",
+        "sms": {"text": "Votre code est 123456. Il expire dans 10 minutes.", "encoding": "GSM7", "segments": 1, "units": 49},
+        "rcs_json": None, "media_urls": [], "expires_at": event["expires_at"],
+    }
+
+
+def test_locale_wins_over_the_region(resolved_event) -> None:
+    out = only(STAGE.process(resolved_event(locale="en-GB"), META))
+    assert out.value["sms"]["text"] == "Your code is 123456. It expires in 10 minutes."
+
+
+@pytest.mark.parametrize(("region", "footer"), [("FR", "STOP au 36180"), ("SE", "Reply STOP to opt out"), ("US", "Reply STOP to opt out")])
+def test_marketing_gets_the_regions_opt_out_footer(resolved_event, assert_valid, region: str, footer: str) -> None:
+    out = only(STAGE.process(resolved_event("promo_spring", PROMO, region=region, lane="MARKETING"), META))
+    assert_valid(out)
+    assert out.value["sms"]["text"].endswith("\n" + footer)
+
+
+def test_french_promo_in_full(resolved_event) -> None:
+    sms = only(STAGE.process(resolved_event("promo_spring", PROMO, lane="MARKETING"), META)).value["sms"]
+    assert sms == {"text": "Léa, soldes de printemps : -20 % sur tout jusqu'à dimanche.\nSTOP au 36180",
+                   "encoding": "GSM7", "segments": 1, "units": 73}
+
+
+def test_transactional_gets_no_footer(resolved_event) -> None:
+    assert "STOP" not in only(STAGE.process(resolved_event(), META)).value["sms"]["text"]
+    assert with_footer("hi", "TRANSACTIONAL", "FR", load_footers()) == "hi"
+
+
+def test_rcs_carries_the_card_and_the_sms_fallback(resolved_event, assert_valid) -> None:
+    event = resolved_event("order_shipped", {"first_name": "Oskar", "order_id": "A7"}, channel="RCS", region="SE", locale="sv-SE")
+    out = only(STAGE.process(event, META))
+    assert_valid(out)
+    assert (out.key, out.value["channel"]) == ("courrier-agent-fr", "RCS")
+    card = json.loads(out.value["rcs_json"])
+    assert card["title"] == "Order A7 shipped" and card["media_url"] == "https://example.com/img/parcel.png"
+    assert [s["type"] for s in card["suggestions"]] == ["open_url", "reply"]
+    assert out.value["sms"]["text"].startswith("Hej Oskar, din order A7 är på väg.")
+
+
+def test_rcs_without_an_rcs_section_sends_the_sms_text(tmp_path: Path, resolved_event) -> None:
+    (tmp_path / "plain.toml").write_text('id = "plain"\n[sms]\ndefault = "Hello {{ name }}"')
+    out = only(RenderStage(tmp_path).process(resolved_event("plain", {"name": "Jo"}, channel="RCS"), META))
+    assert json.loads(out.value["rcs_json"]) == {"text": "Hello Jo"}
+
+
+def test_mms_carries_the_templates_media(resolved_event, assert_valid) -> None:
+    out = only(STAGE.process(resolved_event("promo_spring", PROMO, channel="MMS", region="US", lane="MARKETING"), META))
+    assert_valid(out)
+    assert (out.key, out.value["media_urls"], out.value["rcs_json"]) == ("+12025550102", ["https://example.com/img/spring.jpg"], None)
+    assert out.value["sms"]["text"] == "Léa, spring sale: 20% off everything until Sunday.\nReply STOP to opt out"
+
+
+def test_fallback_reason_is_kept(resolved_event) -> None:
+    out = only(STAGE.process(resolved_event(fallback_reason="rcs_capability_unknown"), META))
+    assert out.value["fallback_reason"] == "rcs_capability_unknown"
+
+
+def rejection(out: Output) -> tuple[str, str, str | None]:
+    assert (out.topic, out.key, out.value["terminal"], out.value["stage"]) == ("receipt", "+33612345678", True, "render")
+    return out.value["status"], out.value["reason"], out.value["detail"]
+
+
+def test_unknown_template(resolved_event, assert_valid) -> None:
+    out = only(STAGE.process(resolved_event("nope"), META))
+    assert_valid(out)
+    assert rejection(out) == ("REJECTED", "unknown_template", "no template 'nope'; known: order_shipped, otp, promo_spring")
+
+
+def test_missing_variables_are_all_named(resolved_event, assert_valid) -> None:
+    out = only(STAGE.process(resolved_event("order_shipped", {}, channel="RCS"), META))
+    assert_valid(out)
+    assert rejection(out) == ("REJECTED", "missing_variables", "template order_shipped v1 needs: first_name, order_id")
+    assert out.value["channel"] == "RCS"
+
+
+def test_render_failure_is_a_rejection(tmp_path: Path, resolved_event) -> None:
+    (tmp_path / "loop.toml").write_text('id = "loop"\n[sms]\ndefault = "{% for i in (1..n) %}x{% endfor %}"')
+    out = only(RenderStage(tmp_path).process(resolved_event("loop", {"n": "100000"}), META))
+    assert rejection(out)[:2] == ("REJECTED", "render_failed")
+    assert "loop iteration limit" in out.value["detail"]
+
+
+def test_too_many_segments_is_a_rejection(tmp_path: Path, resolved_event, assert_valid) -> None:
+    (tmp_path / "echo.toml").write_text('id = "echo"\n[sms]\ndefault = "{{ text }}"')
+    stage = RenderStage(tmp_path)
+    assert only(stage.process(resolved_event("echo", {"text": "a" * 1530}), META)).value["sms"]["segments"] == 10
+    out = only(stage.process(resolved_event("echo", {"text": "a" * 1531}), META))
+    assert_valid(out)
+    assert rejection(out) == ("REJECTED", "sms_too_long", "11 segments (GSM7); the limit is 10")
+    mms = only(stage.process(resolved_event("echo", {"text": "a" * 1531}, channel="MMS", region="US"), META))
+    assert mms.topic == "rendered"  # an MMS body is not cut into SMS segments
+
+
+def test_footers_need_a_default(tmp_path: Path) -> None:
+    path = tmp_path / "footers.json"
+    path.write_text('{"FR": "STOP"}')
+    with pytest.raises(ValueError, match="default"):
+        load_footers(path)
