@@ -1,0 +1,179 @@
+"""The SMPP provider against jsmpp's SMSC simulator: the shared one for traffic, a private one to kill and restart."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import infra
+from courrier.config import Settings
+from infra.parts import SMSC
+from processors.dispatch import smpp
+from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
+from processors.dispatch.smpp import SmppProvider
+from processors.runtime.errors import UnreachableError
+
+pytestmark = pytest.mark.integration
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+class Received:
+    """What the provider's callbacks were given (list appends are atomic, so the link thread may write here)."""
+
+    def __init__(self) -> None:
+        self.reports: list[DeliveryReport] = []
+        self.inbound: list[InboundSms] = []
+
+    def reported(self, ids: set[str]) -> set[str]:
+        return ids & {r.provider_message_id for r in self.reports}
+
+
+def answers(settings: Settings) -> bool:
+    """Whether the peer accepts a bind. A bare TCP probe would not do: jsmpp 3.0.1 then stops accepting for 30 s."""
+    try:
+        open_provider(settings, Received(), bind_attempts=1, bind_timeout_s=40).close()
+    except UnreachableError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def smsc_settings() -> Iterator[Settings]:
+    """The configured SMPP peer; the local simulator is started when none answers (and stopped after)."""
+    settings = Settings()
+    started = [] if settings.smpp_host or answers(settings) else infra.ensure_running(settings, parts=("smsc",))
+    yield settings
+    if started:
+        infra.stop(settings, started)
+
+
+def open_provider(settings: Settings, received: Received, port: int | None = None, **options) -> SmppProvider:
+    host, default_port = settings.smpp_address
+    provider = SmppProvider(host, port or default_port, settings.smpp_system_id, settings.smpp_password,
+                            on_report=received.reports.append, on_inbound=received.inbound.append,
+                            decimal_receipt_ids=settings.smpp_host is None, **options)  # jsmpp writes receipt ids in decimal
+    provider.open()
+    return provider
+
+
+@pytest.fixture
+def received() -> Received:
+    return Received()
+
+
+@pytest.fixture
+def provider(smsc_settings: Settings, received: Received) -> Iterator[SmppProvider]:
+    opened = open_provider(smsc_settings, received, window=10)
+    yield opened
+    opened.close()
+
+
+def sms(message_id: str, destination: str, text: str, sender_type: str = "LONG_CODE", sender_id: str = "+33757000101",
+        encoding: str = "GSM7") -> Submission:
+    return Submission(message_id, sender_id, sender_type, destination, text, encoding)
+
+
+def ids_of(results) -> set[str]:
+    return {i for r in results for i in r.provider_message_ids}
+
+
+def test_fifty_messages_in_a_window_of_ten_are_accepted_and_reported(provider: SmppProvider, received: Received) -> None:
+    results = provider.submit_many([sms(f"m{i}", f"+336100{i:05d}", f"Code {i}") for i in range(50)])
+    assert [r.message_id for r in results] == [f"m{i}" for i in range(50)]
+    assert all(r.accepted and len(r.provider_message_ids) == 1 for r in results)
+    ids = ids_of(results)
+    assert len(ids) == 50
+    assert wait_until(lambda: received.reported(ids) == ids, timeout_s=30)
+    assert {r.raw_status for r in received.reports if r.provider_message_id in ids} == {"DELIVRD"}
+
+
+def test_a_400_character_gsm_text_goes_as_three_parts_with_three_reports(provider: SmppProvider, received: Received) -> None:
+    text = ("Votre colis est en route. " * 16)[:400]
+    [result] = provider.submit_many([sms("long", "+33610099999", text)])
+    assert result.accepted and len(result.provider_message_ids) == 3
+    ids = set(result.provider_message_ids)
+    assert wait_until(lambda: received.reported(ids) == ids, timeout_s=30)
+
+
+def test_a_ucs2_text_is_accepted_and_reported(provider: SmppProvider, received: Received) -> None:
+    [result] = provider.submit_many([sms("ucs2", "+33610088888", "Привет 👋 ваш код 4711", encoding="UCS2")])
+    assert result.accepted
+    ids = set(result.provider_message_ids)
+    assert wait_until(lambda: received.reported(ids) == ids, timeout_s=30)
+
+
+def test_an_alphanumeric_sender_reaches_the_smsc_as_ton_5(provider: SmppProvider, received: Received,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    receipts = []  # jsmpp returns the submit's addresses, swapped, in the receipt's deliver_sm
+
+    def spy(pdu, *args):
+        receipts.append(pdu)
+        return read(pdu, *args)
+
+    read = smpp.read_deliver_sm
+    monkeypatch.setattr(smpp, "read_deliver_sm", spy)
+    [result] = provider.submit_many([sms("alpha", "+33610077777", "Bonjour", "ALPHANUMERIC", "COURRIER")])
+    assert result.accepted
+    assert wait_until(lambda: any(p.destination_addr == b"COURRIER" for p in receipts), timeout_s=30)
+    receipt = next(p for p in receipts if p.destination_addr == b"COURRIER")
+    assert (receipt.dest_addr_ton, receipt.dest_addr_npi) == (5, 0)
+    assert (receipt.source_addr_ton, receipt.source_addr_npi, receipt.source_addr) == (1, 1, b"33610077777")
+
+
+def test_the_simulators_mobile_originated_hello_reaches_on_inbound(provider: SmppProvider, received: Received) -> None:
+    assert wait_until(lambda: bool(received.inbound), timeout_s=10)
+    message = received.inbound[0]
+    assert (message.from_number, message.to_sender, message.text) == ("+555", "12345", "Hello World")
+
+
+@pytest.fixture
+def private_smsc(smsc_settings: Settings) -> Iterator[Callable[[], None]]:
+    """A jsmpp simulator of this test's own on a free port; calling the fixture's value kills and restarts it.
+
+    Nothing probes its port: the provider's bind retries wait for it (see ``answers``)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    infra.fetch(smsc_settings, ["smsc"])
+    launch = SMSC.launch(smsc_settings.model_copy(update={"smpp_port": port}))
+    processes: list[subprocess.Popen] = []
+
+    def start() -> None:
+        processes.append(subprocess.Popen(launch.argv, cwd=launch.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          start_new_session=True))
+
+    def restart() -> None:
+        os.kill(processes[-1].pid, signal.SIGKILL)
+        processes[-1].wait(timeout=10)
+        start()
+
+    start()
+    restart.port = port  # type: ignore[attr-defined]
+    yield restart
+    for process in processes:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def test_the_provider_binds_again_after_the_smsc_restarts(smsc_settings: Settings, private_smsc, received: Received) -> None:
+    provider = open_provider(smsc_settings, received, port=private_smsc.port, window=10, bind_attempts=8)
+    try:
+        assert provider.submit_many([sms("before", "+33610066666", "before")])[0].accepted
+        private_smsc()
+        results = provider.submit_many([sms(f"after{i}", f"+3361005555{i}", "after") for i in range(5)], timeout_s=30)
+        assert all(r.accepted for r in results), results
+        ids = ids_of(results)
+        assert wait_until(lambda: received.reported(ids) == ids, timeout_s=30)
+    finally:
+        provider.close()
