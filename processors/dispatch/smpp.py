@@ -41,6 +41,7 @@ logging.getLogger("smpplib.command").addFilter(lambda record: not record.getMess
 
 LINK_ERRORS = (smpplib.exceptions.ConnectionError, OSError)
 MAX_BIND_BACKOFF_S = 5.0
+STABLE_SESSION_S = 10.0
 CLOSE_GRACE_S = 2.0
 ESME_RX_T_APPN = 0x64  # deliver_sm_resp status "temporary application error": the SMSC keeps the message and retries
 ESME_RINVCMDID = 0x03
@@ -228,7 +229,7 @@ class SmppProvider:
     # The link thread -----------------------------------------------------------------------------------------
 
     def _run_link(self) -> None:
-        failures = 0
+        failures = short_sessions = 0
         while not self._closing.is_set():
             try:
                 client = self._bind()
@@ -250,6 +251,7 @@ class SmppProvider:
                 self._client, self._generation, self._state = client, self._generation + 1, "bound"
                 self._cond.notify_all()
             log.info("SMPP bound", extra={"peer": self._peer, "generation": self._generation})
+            bound_at = time.monotonic()
             try:
                 self._read(client)
             except Exception as exc:  # whatever broke the link, the next round binds again
@@ -261,6 +263,10 @@ class SmppProvider:
                     self._state = "connecting"
                     self._cond.notify_all()
                 self._disconnect(client)
+            # An SMSC that accepts binds but drops them at once must not be rebound in a tight loop.
+            short_sessions = short_sessions + 1 if time.monotonic() - bound_at < STABLE_SESSION_S else 0
+            if short_sessions:
+                self._closing.wait(min(MAX_BIND_BACKOFF_S, 0.25 * 2 ** (short_sessions - 1)))
 
     def _bind(self) -> smpplib.client.Client:
         client = smpplib.client.Client(*self._address, timeout=self._bind_timeout_s, sequence_generator=self._sequences,

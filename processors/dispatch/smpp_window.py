@@ -67,11 +67,13 @@ class Window:
     _ready: deque[Job] = field(default_factory=deque)
     _behind: dict[str, deque[Job]] = field(default_factory=dict)  # destination → its later messages
     _started: OrderedDict[int, Job] = field(default_factory=OrderedDict)
+    _unfinished: int = 0
 
     def __post_init__(self) -> None:
         for job in self.jobs:
             if job.finished:
                 continue
+            self._unfinished += 1
             queue = self._behind.get(job.submission.destination)
             if queue is None:
                 self._behind[job.submission.destination] = deque()
@@ -80,7 +82,7 @@ class Window:
                 queue.append(job)
 
     def done(self) -> bool:
-        return all(job.finished for job in self.jobs)
+        return self._unfinished == 0
 
     def next_part(self, now: float) -> tuple[Job, int] | None:
         """The next ``(job, part)`` to send, or None while the window is full, the SMSC is throttling, or nothing is left."""
@@ -138,6 +140,7 @@ class Window:
         """A finished message lets the next one to its destination start."""
         if not job.finished or self._started.pop(job.index, None) is None:
             return
+        self._unfinished -= 1
         queue = self._behind.get(job.submission.destination)
         if queue:
             self._ready.appendleft(queue.popleft())
