@@ -41,10 +41,11 @@ class StageProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def terminate(self, timeout_s: float = 20.0) -> int | None:
-        """SIGTERM (finish the batch, commit, close), then SIGKILL if it does not exit in time."""
+    def terminate(self, timeout_s: float = 20.0, signalled: bool = False) -> int | None:
+        """SIGTERM (finish the batch, commit, close) unless already ``signalled``, then SIGKILL if it does not exit in time."""
         if self.alive():
-            self.process.send_signal(signal.SIGTERM)
+            if not signalled:
+                self.process.send_signal(signal.SIGTERM)
             try:
                 return self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
@@ -85,4 +86,4 @@ def stop_all(processes: Iterable[StageProcess]) -> None:
         if p.alive():
             p.process.send_signal(signal.SIGTERM)
     for p in processes:
-        p.terminate()
+        p.terminate(signalled=True)  # a second SIGTERM during interpreter shutdown would kill it with -15
