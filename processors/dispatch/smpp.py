@@ -26,7 +26,8 @@ import smpplib.smpp
 from courrier.logs import mask_phone
 from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
 from processors.dispatch.smpp_codec import (
-    DELIVERY_RECEIPT, Unsendable, destination_address, encode_message, read_deliver_sm, source_address, status_code, submit_id,
+    DELIVERY_RECEIPT, Unsendable, as_text, destination_address, encode_message, read_deliver_sm, source_address, status_code,
+    submit_id,
 )
 from processors.dispatch.smpp_window import Job, Window
 from processors.runtime.errors import UnreachableError
@@ -311,7 +312,7 @@ class SmppProvider:
         if command in ("submit_sm_resp", "generic_nack"):
             status = int(pdu.status) or (ESME_RINVCMDID if command == "generic_nack" else 0)
             with self._cond:
-                self._answers.append((pdu.sequence, status, _text(getattr(pdu, "message_id", None))))
+                self._answers.append((pdu.sequence, status, as_text(getattr(pdu, "message_id", None))))
                 self._cond.notify_all()
         elif command == "deliver_sm":
             self._answer(client, "deliver_sm_resp", pdu.sequence, self._deliver(pdu))
@@ -369,7 +370,3 @@ class SmppProvider:
     def _disconnect(client: smpplib.client.Client) -> None:
         with suppress(OSError):
             client.disconnect()
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else (value or "")

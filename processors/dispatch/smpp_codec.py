@@ -168,7 +168,8 @@ def receipt_id(raw: str, decimal: bool) -> str:
     return str(int(raw)) if decimal and raw.isdigit() else raw
 
 
-def _text(value: bytes | str | None) -> str:
+def as_text(value: bytes | str | None) -> str:
+    """A C-octet string field as smpplib parsed it (bytes), as text."""
     if isinstance(value, bytes):
         return value.decode("latin-1")
     return value or ""
@@ -186,7 +187,7 @@ def read_deliver_sm(pdu, provider: str, received_at: datetime, decimal_ids: bool
     if esm_class & DELIVERY_RECEIPT:
         raw = payload.decode("latin-1")  # receipt texts are ASCII (appendix B)
         fields = parse_receipt_text(raw)
-        tlv_id = _text(getattr(pdu, "receipted_message_id", None))
+        tlv_id = as_text(getattr(pdu, "receipted_message_id", None))
         message_id = submit_id(tlv_id, decimal_ids) if tlv_id else receipt_id(fields.get("id", ""), decimal_ids)
         if not message_id:
             return None
@@ -195,6 +196,6 @@ def read_deliver_sm(pdu, provider: str, received_at: datetime, decimal_ids: bool
         network_error = getattr(pdu, "network_error_code", None)
         err = fields.get("err") or (str(int.from_bytes(network_error[1:], "big")) if network_error else None)
         return DeliveryReport(provider, message_id, stat, err, raw, received_at)
-    source = _text(pdu.source_addr)
+    source = as_text(pdu.source_addr)
     from_number = f"+{source}" if int(pdu.source_addr_ton or 0) == INTERNATIONAL and source.isdigit() else source
-    return InboundSms(provider, from_number, _text(pdu.destination_addr), decode_text(payload, data_coding, esm_class), received_at)
+    return InboundSms(provider, from_number, as_text(pdu.destination_addr), decode_text(payload, data_coding, esm_class), received_at)
