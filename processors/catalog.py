@@ -42,7 +42,7 @@ def _dispatch(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
     def provider(on_report, on_inbound) -> SmppProvider:
         return SmppProvider(host, port, settings.smpp_system_id, settings.smpp_password, window=settings.smpp_window,
-                            on_report=on_report, on_inbound=on_inbound, decimal_receipt_ids=settings.smpp_decimal_receipt_ids)
+                            on_report=on_report, on_inbound=on_inbound, decimal_receipt_ids=settings.smpp_receipt_ids_decimal)
 
     return DispatchStage(provider), []
 
