@@ -21,12 +21,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": settings.registry_url,
         "S3_ENDPOINT_URL": settings.s3_url,
-        "COURRIER_SMPP_HOST": settings.smpp_address[0],
-        "COURRIER_SMPP_PORT": str(settings.smpp_address[1]),
+        "COURRIER_SMPP_PORT": str(settings.smpp_port),
+        "COURRIER_SMPP_DECIMAL_RECEIPT_IDS": str(settings.smpp_receipt_ids_decimal).lower(),
         "COURRIER_TOPIC_PREFIX": settings.topic_prefix,
         "COURRIER_STATE_DIR": str(settings.state_dir),
         "COURRIER_PARTITIONS": str(settings.partitions),
     })
+    if settings.smpp_host:
+        env["COURRIER_SMPP_HOST"] = settings.smpp_host
     return env
 
 
