@@ -33,13 +33,17 @@ class TopicTable(Mapping[str, Event]):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._caught_up = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name=f"table-{logical_topic}", daemon=True)
+        self._thread = threading.Thread(target=self._follow_or_fail, name=f"table-{logical_topic}", daemon=True)
+        self._error: BaseException | None = None
         self.skipped = 0
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Load the topic up to its end as of now, then keep following it in the background."""
         self._thread.start()
-        if not self._caught_up.wait(timeout_s):
+        loaded = self._caught_up.wait(timeout_s)
+        if self._error is not None:
+            raise self._error
+        if not loaded:
             raise UnreachableError(f"table {self._settings.topic(self._logical)} did not load within {timeout_s:.0f}s from {self._settings.bootstrap_servers}")
 
     def stop(self) -> None:
@@ -57,6 +61,15 @@ class TopicTable(Mapping[str, Event]):
     def __len__(self) -> int:
         with self._lock:
             return len(self._rows)
+
+    def _follow_or_fail(self) -> None:
+        try:
+            self._follow()
+        except BaseException as exc:  # handed to start(), which raises it in the caller's thread
+            if self._caught_up.is_set():
+                log.error("table stopped following its topic", extra={"topic": self._logical, "error": str(exc)})
+            self._error = exc
+            self._caught_up.set()
 
     def _follow(self) -> None:
         physical = self._settings.topic(self._logical)
