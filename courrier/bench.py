@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -22,7 +22,7 @@ import infra
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from courrier.processes import settings_env, start_pipeline, stop_all
-from processors.runtime.clients import consumer_config, producer_config
+from processors.runtime.clients import assign_at_end, consumer_config, producer_config
 from processors.runtime.serde import AvroSerde
 from topology.apply import apply as apply_topology
 
@@ -114,10 +114,7 @@ class _EndCounter:
     def __init__(self, settings: Settings, physical: str, serde: AvroSerde | None = None) -> None:
         self._consumer = Consumer(consumer_config(settings, f"bench-end-{uuid.uuid4()}"))
         self._serde = serde
-        metadata = self._consumer.list_topics(physical, timeout=10).topics[physical]
-        self._consumer.assign([
-            TopicPartition(physical, p, self._consumer.get_watermark_offsets(TopicPartition(physical, p), timeout=10)[1])
-            for p in metadata.partitions])
+        assign_at_end(self._consumer, [physical])
         self.seen = 0
 
     def poll(self) -> None:

@@ -7,11 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from courrier.config import Settings
 from processors.runtime import policy
-from processors.runtime.clients import consumer_config
+from processors.runtime.clients import assign_at_end, consumer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 
@@ -40,13 +40,7 @@ class OutcomeWatcher:
         self._receipt_topic = settings.topic("receipt")
         self._dlq_topic = settings.topic("dead-letter")
         self.outcomes = Outcomes()
-        assignment = []
-        for physical in (self._receipt_topic, self._dlq_topic):
-            metadata = self._consumer.list_topics(physical, timeout=10).topics[physical]
-            for partition in metadata.partitions:
-                _low, high = self._consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
-                assignment.append(TopicPartition(physical, partition, high))
-        self._consumer.assign(assignment)
+        assign_at_end(self._consumer, [self._receipt_topic, self._dlq_topic])
 
     def poll(self, timeout_s: float = 0.2) -> int:
         """Read what arrived; returns how many records were read."""

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from courrier.config import Settings
@@ -62,3 +64,24 @@ def require_broker(settings: Settings, timeout_s: float = 10.0) -> None:
             f"Kafka broker {settings.bootstrap_servers} did not answer within {timeout_s:.0f}s; "
             "run `courrier infra up kafka` or set KAFKA_BOOTSTRAP_SERVERS"
         ) from exc
+
+
+def assign_at_end(consumer: Consumer, physical_topics: list[str], timeout_s: float = 30.0) -> None:
+    """Assign every partition of these topics at its current end, so only records written from now on are read.
+
+    A topic created a moment ago answers NOT_LEADER for a while: that is retried until ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    assignment: list[TopicPartition] = []
+    for physical in physical_topics:
+        for partition in sorted(consumer.list_topics(physical, timeout=10).topics[physical].partitions):
+            while True:
+                try:
+                    _low, high = consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
+                    break
+                except KafkaException:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            assignment.append(TopicPartition(physical, partition, high))
+    consumer.assign(assignment)
