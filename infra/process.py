@@ -19,6 +19,22 @@ def port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
         return False
 
 
+def listening(port: int) -> bool:
+    """Whether a local socket listens on ``port``, read from /proc without connecting (some peers punish idle probes)."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not any(t.exists() for t in tables):
+        return port_open("127.0.0.1", port)
+    wanted = f":{port:04X}"
+    for table in tables:
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(wanted) and fields[3] == "0A":  # 0A: TCP_LISTEN
+                return True
+    return False
+
+
 def read_pid(pid_file: Path) -> int | None:
     """The pid in ``pid_file`` if that process is alive, else None."""
     try:
