@@ -59,6 +59,77 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command()
+def phone(
+    number: str = typer.Argument(..., help="A phone number in any format."),
+    region: Optional[str] = typer.Option(None, "--region", help="ISO country code to read a national number in, e.g. FR."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Can NUMBER receive SMS? Prints valid, e164, region, type (phonenumbers' line type) and the reason when not."""
+    import json
+
+    from processors.consent.numbers import describe
+
+    facts = describe(number, region)
+    if as_json:
+        typer.echo(json.dumps(facts, ensure_ascii=False))
+    else:
+        typer.echo("  ".join(f"{k}={v if v is not None else '-'}" for k, v in facts.items()))
+
+
+@app.command()
+def segments(
+    text: Optional[str] = typer.Argument(None, help="The SMS text (omit with --jsonl)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    jsonl: Optional[str] = typer.Option(None, "--jsonl", help="Read JSON lines {\"text\": …} from this file ('-' for stdin), print one result per line."),
+) -> None:
+    """How TEXT travels as SMS: encoding (GSM-7 or UCS-2), segments, characters (septets or UTF-16 units), per_segment, ucs2_triggers."""
+    import json
+
+    from processors.render.segments import count
+
+    def facts(value: str) -> dict[str, object]:
+        info = count(value)
+        return {"encoding": "GSM-7" if info.encoding == "GSM7" else "UCS-2", "segments": info.segments, "characters": info.units,
+                "per_segment": info.per_segment, "ucs2_triggers": list(info.ucs2_triggers)}
+
+    if jsonl is not None:
+        stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")
+        with stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)["text"]
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise click.UsageError(f"line {number} is not a JSON object with a \"text\" string ({exc.__class__.__name__})")
+                typer.echo(json.dumps(facts(value), ensure_ascii=False))
+        return
+    if text is None:
+        raise click.UsageError("give TEXT or --jsonl FILE")
+    result = facts(text)
+    typer.echo(json.dumps(result, ensure_ascii=False) if as_json else "  ".join(f"{k}={v}" for k, v in result.items()))
+
+
+@app.command("dlr-status")
+def dlr_status(
+    stat: str = typer.Argument(..., help="A provider status word, e.g. DELIVRD."),
+    protocol: str = typer.Option("smpp", "--protocol", help="Whose status words: smpp."),
+) -> None:
+    """The normalized receipt status (and whether it is final) of a provider's delivery-report status."""
+    from processors.receipt.logic import UnknownProviderStatus, normalize_stat
+    from processors.receipts import TERMINAL_STATUSES
+
+    if protocol != "smpp":
+        raise click.UsageError(f"unknown protocol {protocol!r}; supported: smpp")
+    try:
+        normalized = normalize_stat(stat)
+    except UnknownProviderStatus as exc:
+        raise click.UsageError(str(exc))
+    final = "terminal" if normalized.status in TERMINAL_STATUSES else "not terminal"
+    typer.echo(f"{normalized.status} ({final}{', ' + normalized.reason if normalized.reason else ''})")
+
+
 @dlq_app.command("list")
 def dlq_list(
     stage: Optional[str] = typer.Option(None, help="Only records dead-lettered by this stage."),

@@ -74,3 +74,20 @@ def normalize(raw: str, default_region: str | None) -> Event | Refusal:
         "number_type": number_type_name(number_type),
         "time_zone": zones[0] if zones else None,
     }
+
+
+def describe(raw: str, default_region: str | None) -> dict[str, object]:
+    """What ``courrier phone`` prints: validity for SMS, and the E.164 form, region and line type whenever the number parses."""
+    verdict = normalize(raw, default_region)
+    facts: dict[str, object] = {"valid": not isinstance(verdict, Refusal), "e164": None, "region": None, "type": None,
+                                "reason": verdict.reason if isinstance(verdict, Refusal) else None}
+    try:
+        parsed = phonenumbers.parse(raw, default_region.upper() if default_region else None)
+    except NumberParseException:
+        return facts
+    region = phonenumbers.region_code_for_number(parsed)
+    facts["region"] = None if region in NO_REGION else region
+    if phonenumbers.is_possible_number(parsed):
+        facts["e164"] = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+        facts["type"] = number_type_name(phonenumbers.number_type(parsed))
+    return facts

@@ -14,7 +14,9 @@ def courrier(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["bench", "chain"], ["infra"], ["infra", "up"], ["infra", "status"],
-                                     ["topology"], ["topology", "apply"], ["topology", "check"]])
+                                     ["topology"], ["topology", "apply"], ["topology", "check"], ["topology", "list"],
+                                     ["phone"], ["segments"], ["dlr-status"], ["dlq"], ["dlq", "list"], ["dlq", "requeue"],
+                                     ["infra", "down"], ["infra", "fetch"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = courrier(*command, "--help")
     assert result.returncode == 0, result.stderr
@@ -46,3 +48,32 @@ def test_an_unreachable_broker_is_one_line_naming_the_address_and_what_to_run() 
     assert result.returncode == 1
     line = result.stderr.strip()
     assert "\n" not in line and "127.0.0.1:1" in line and "courrier infra up" in line
+
+
+def test_phone_reports_validity_and_facts_as_json() -> None:
+    import json
+
+    ok = json.loads(courrier("phone", "+33612345678", "--json").stdout)
+    assert ok == {"valid": True, "e164": "+33612345678", "region": "FR", "type": "mobile", "reason": None}
+    landline = json.loads(courrier("phone", "01 42 68 53 00", "--region", "FR", "--json").stdout)
+    assert landline == {"valid": False, "e164": "+33142685300", "region": "FR", "type": "fixed_line",
+                        "reason": "number_type_cannot_receive_sms"}
+
+
+def test_segments_counts_septets_and_names_ucs2_triggers() -> None:
+    import json
+
+    gsm = json.loads(courrier("segments", "Price: 10€ [now]", "--json").stdout)
+    assert gsm == {"encoding": "GSM-7", "segments": 1, "characters": 19, "per_segment": 160, "ucs2_triggers": []}
+    ucs2 = json.loads(courrier("segments", "Hej 😀" * 20, "--json").stdout)
+    assert ucs2["encoding"] == "UCS-2" and ucs2["characters"] == 120 and ucs2["segments"] == 2 and ucs2["ucs2_triggers"] == ["😀"]
+    lines = subprocess.run([sys.executable, "-m", "courrier.cli", "segments", "--jsonl", "-"], input='{"text": "a"}\n{"text": "ü€"}\n',
+                           capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert [json.loads(line)["characters"] for line in lines] == [1, 3]
+
+
+def test_dlr_status_normalizes_smpp_words() -> None:
+    assert courrier("dlr-status", "DELIVRD").stdout.strip() == "DELIVERED (terminal)"
+    assert courrier("dlr-status", "UNDELIV", "--protocol", "smpp").stdout.startswith("UNDELIVERED (terminal")
+    unknown = courrier("dlr-status", "BOGUS")
+    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
