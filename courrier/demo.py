@@ -1,6 +1,7 @@
 """``courrier demo``: the whole chain on the local real parts, end to end, with a summary of every outcome."""
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import Counter
@@ -73,6 +74,7 @@ def demo_requests(count: int, seed: int = 7) -> tuple[list[DemoRequest], dict[st
 def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, keep_parts: bool = False) -> bool:
     """Run the demo; True when every message got exactly one terminal receipt."""
     console = Console()
+    logging.getLogger("librdkafka").setLevel(logging.ERROR)  # "coordinator load in progress" on a fresh broker is retried, not a problem
     started_parts: list[str] = []
     stages = []
     try:
