@@ -8,7 +8,6 @@ import pytest
 from fastavro.validation import validate
 
 import schemas
-from topology.topics import topic
 
 RECIPIENTS = {
     "FR": {"e164": "+33612345678", "region": "FR", "number_type": "mobile", "time_zone": "Europe/Paris"},
@@ -17,14 +16,6 @@ RECIPIENTS = {
     "SE": {"e164": "+46701234567", "region": "SE", "number_type": "mobile", "time_zone": "Europe/Stockholm"},
     "JP": {"e164": "+819012345678", "region": "JP", "number_type": "mobile", "time_zone": "Asia/Tokyo"},
 }
-
-
-@pytest.fixture
-def assert_valid() -> Callable[[Any], None]:
-    """Validate an output's value against its topic's schema, raising with the offending field."""
-    def check(output: Any) -> None:
-        validate(output.value, schemas.parsed_schema(topic(output.topic).value_schema), raise_errors=True)
-    return check
 
 
 @pytest.fixture

@@ -8,18 +8,9 @@ import pytest
 from fastavro.validation import validate
 
 import schemas
-from topology.topics import topic
 
 SUBMITTED_AT = datetime(2026, 3, 2, 9, 3, tzinfo=timezone.utc)
 DELIVERED_AT = datetime(2026, 3, 2, 9, 3, 4, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def assert_valid() -> Callable[[Any], None]:
-    """Validate an output's value against its topic's schema, raising with the offending field."""
-    def check(output: Any) -> None:
-        validate(output.value, schemas.parsed_schema(topic(output.topic).value_schema), raise_errors=True)
-    return check
 
 
 @pytest.fixture
