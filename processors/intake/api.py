@@ -1,0 +1,128 @@
+"""The HTTP intake as a FastAPI app: one message, a batch of up to 1,000, and a health check.
+
+Answers: 202 ``{"message_id"}`` for a new message; 200 with the first ``message_id`` and
+``Idempotent-Replayed: true`` for an idempotency key seen within the window; 413 for a body over the
+cap; 422 ``{"errors": [...]}`` naming the fields, the missing variables or the known templates;
+503 when Kafka did not take the message. A batch answers 207 with one such result per item.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from courrier.config import Settings
+from processors.intake.limits import BodySizeLimit
+from processors.intake.models import (BatchItemResult, BatchRequest, BatchResponse, ErrorBody, MessageAccepted, MessageRequest,
+                                      Problem)
+from processors.intake.service import Accepted, IntakeService, Refused
+from processors.intake.settings import IntakeSettings
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+# The scope each endpoint needs, in one place: an access-control layer reads it and nothing else
+# (None: open, e.g. for load-balancer probes).
+SCOPES: dict[tuple[str, str], str | None] = {
+    ("POST", "/v1/messages"): "messages:send",
+    ("POST", "/v1/messages/batch"): "messages:send",
+    ("GET", "/healthz"): None,
+}
+# Given a scope, a FastAPI dependency that lets the request through or raises (401/403/429…).
+Guard = Callable[[str], Callable[..., Any]]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorBody, "description": "Body over the size cap."},
+    422: {"model": ErrorBody, "description": "Invalid fields, number, template or variables."},
+    503: {"model": ErrorBody, "description": "Kafka did not take the message; retry with the same idempotency key."},
+}
+
+
+def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: Guard | None = None) -> FastAPI:
+    """The intake app for ``settings``; its lifespan loads the idempotency table and closes the producer."""
+    intake = intake or IntakeSettings()
+    service = IntakeService(settings, intake)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(title="Courrier intake", version="1", lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(BodySizeLimit, max_bytes=intake.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_failed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _problems(list(exc.errors())))
+
+    def route(method: str, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        scope = SCOPES[(method, path)]
+        dependencies = [Depends(guard(scope))] if guard is not None and scope is not None else None
+        app.add_api_route(path, endpoint, methods=[method], dependencies=dependencies, **options)
+
+    def send_one(message: MessageRequest,
+                 idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> JSONResponse:
+        """Send one message; ``Idempotency-Key`` (header) and ``idempotency_key`` (body) are the same thing."""
+        if idempotency_key is not None and message.idempotency_key not in (None, idempotency_key):
+            problem = Problem(code="idempotency_key_conflict", message="the Idempotency-Key header and the body's idempotency_key differ",
+                              field="idempotency_key")
+            return _error(422, [problem])
+        if idempotency_key is not None:
+            message = message.model_copy(update={"idempotency_key": idempotency_key})
+        result = service.submit([message])[0]
+        if isinstance(result, Refused):
+            return _error(result.status, result.problems)
+        body = MessageAccepted(message_id=result.message_id).model_dump()
+        if result.replayed:
+            return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})
+        return JSONResponse(body, status_code=202)
+
+    def send_batch(batch: BatchRequest) -> JSONResponse:
+        """Send up to 1,000 messages; each item is judged on its own and answered at its index (207)."""
+        results: dict[int, BatchItemResult] = {}
+        valid: list[tuple[int, MessageRequest]] = []
+        for index, item in enumerate(batch.messages):
+            try:
+                valid.append((index, MessageRequest.model_validate(item)))
+            except ValidationError as exc:
+                results[index] = BatchItemResult(index=index, status=422, errors=_problems(exc.errors()))
+        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid])):
+            results[index] = _item(index, outcome)
+        response = BatchResponse(results=[results[i] for i in range(len(batch.messages))])
+        return JSONResponse(response.model_dump(exclude_none=True), status_code=207)
+
+    def healthz() -> dict[str, Any]:
+        """Alive, with the loaded templates and idempotency keys."""
+        return {"status": "ok", "templates": len(service.templates), "idempotency_keys": service.idempotency_keys_loaded()}
+
+    route("POST", "/v1/messages", send_one, status_code=202, response_model=MessageAccepted,
+          responses={200: {"model": MessageAccepted, "description": f"Replay of an idempotency key ({REPLAYED_HEADER}: true)."}, **_ERRORS})
+    route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS)
+    route("GET", "/healthz", healthz)
+    return app
+
+
+def _item(index: int, outcome: Accepted | Refused) -> BatchItemResult:
+    if isinstance(outcome, Refused):
+        return BatchItemResult(index=index, status=outcome.status, errors=outcome.problems)
+    return BatchItemResult(index=index, status=200 if outcome.replayed else 202, message_id=outcome.message_id, replayed=outcome.replayed)
+
+
+def _problems(errors: list[ErrorDetails]) -> list[Problem]:
+    """pydantic's errors as problems naming the field (``variables.code``), never echoing the input."""
+    found = []
+    for error in errors:
+        field = ".".join(str(part) for part in error["loc"] if part != "body") or None
+        found.append(Problem(code=error["type"], message=f"{field}: {error['msg']}" if field else error["msg"], field=field))
+    return found
+
+
+def _error(status: int, problems: list[Problem]) -> JSONResponse:
+    return JSONResponse(ErrorBody(errors=problems).model_dump(exclude_none=True), status_code=status)

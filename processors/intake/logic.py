@@ -1,0 +1,96 @@
+"""Pure intake rules: what makes a valid request refusable, and the events an accepted one becomes.
+
+Refusals here are the ones the caller can fix at once (a bad number, an unknown template, a missing
+variable); they are the same rules the consent and render stages apply, checked up front so the
+caller gets an HTTP error instead of a ``rejected`` receipt later.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from processors.consent.numbers import Refusal, normalize
+from processors.intake.models import MessageRequest, Problem
+from processors.render.sandbox import MissingVariables, RenderFailed
+from processors.render.templates import Template, language_for
+from processors.runtime.stage import Event, Output
+
+# The channels a policy can end on, as render sees them. Rendering for RCS also renders the SMS text
+# (its fallback) and MMS renders the SMS text too, so these cover every text the message may use.
+RENDERED_CHANNELS: dict[str, tuple[str, ...]] = {
+    "RCS_WITH_SMS_FALLBACK": ("RCS",),
+    "RCS_ONLY": ("RCS",),
+    "SMS": ("SMS",),
+    "MMS": ("MMS",),
+}
+
+
+def avro_policy(request: MessageRequest) -> str:
+    """The Avro ``ChannelPolicy`` symbol of the request's lower-case wire value."""
+    return request.channel_policy.upper()
+
+
+def problems(request: MessageRequest, templates: Mapping[str, Template]) -> list[Problem]:
+    """Every reason to refuse ``request``: a number that cannot receive SMS, an unknown template, missing variables."""
+    found: list[Problem] = []
+    recipient = normalize(request.recipient, request.default_region)
+    if isinstance(recipient, Refusal):
+        found.append(Problem(code=recipient.reason, message=recipient.detail, field="recipient"))
+    template = templates.get(request.template_id)
+    if template is None:
+        found.append(Problem(code="unknown_template", message=f"no template {request.template_id!r}", field="template_id",
+                             known_templates=sorted(templates)))
+        return found
+    region = None if isinstance(recipient, Refusal) else recipient["region"]
+    found.extend(_render_problems(request, template, language_for(request.locale, region or "")))
+    return found
+
+
+def _render_problems(request: MessageRequest, template: Template, language: str | None) -> list[Problem]:
+    """Render as the render stage will, so a ``default`` filter makes a variable optional exactly as it does there."""
+    missing: list[str] = []
+    for channel in RENDERED_CHANNELS[avro_policy(request)]:
+        try:
+            template.render(request.variables, language, channel)
+        except MissingVariables as exc:
+            missing.extend(exc.names)
+        except RenderFailed as exc:
+            return [Problem(code="render_failed", message=f"template {template.id!r} does not render: {exc}", field="variables")]
+    if not missing:
+        return []
+    names = list(dict.fromkeys(missing))
+    return [Problem(code="missing_variables", message=f"template {template.id!r} needs {', '.join(names)}", field="variables",
+                    missing_variables=names)]
+
+
+def new_message_id() -> str:
+    """A fresh message id: assigned once, here, and carried unchanged through the chain."""
+    return str(uuid.uuid4())
+
+
+def send_requested(request: MessageRequest, message_id: str, now: datetime, source: str) -> Output:
+    """The ``send-requested`` record of an accepted request, keyed by the recipient as given (as the topology says)."""
+    value: Event = {
+        "context": {
+            "message_id": message_id, "idempotency_key": request.idempotency_key, "campaign_id": request.campaign_id,
+            "variant": request.variant, "lane": request.lane.upper(), "subscription_group": request.subscription_group,
+            "requested_at": now, "source": source,
+        },
+        "recipient": request.recipient, "default_region": request.default_region, "template_id": request.template_id,
+        "variables": dict(request.variables), "channel_policy": avro_policy(request), "send_at": request.send_at,
+        "validity_seconds": request.validity, "locale": request.locale,
+    }
+    return Output("send-requested", request.recipient, value)
+
+
+def idempotency_record(key: str, message_id: str, now: datetime, window: timedelta) -> Output:
+    """The compacted ``idempotency`` record saying ``key`` produced ``message_id`` until ``now + window``."""
+    return Output("idempotency", key, {"idempotency_key": key, "message_id": message_id, "first_seen_at": now, "expires_at": now + window})
+
+
+def live_message_id(record: Event | None, now: datetime) -> str | None:
+    """The message id a key already produced, when its window is still open at ``now``."""
+    if record is None or record["expires_at"] <= now:
+        return None
+    return str(record["message_id"])

@@ -1,0 +1,83 @@
+"""Test helpers: the intake served by uvicorn on an ephemeral loopback port, and a reader of what it published."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from fastapi import FastAPI
+
+from courrier.config import Settings
+from processors.intake.api import create_app
+from processors.intake.service import IntakeService
+from processors.intake.settings import IntakeSettings
+from processors.runtime.clients import consumer_config
+from processors.runtime.serde import AvroSerde
+from processors.runtime.stage import Event
+
+
+@dataclass
+class Served:
+    """A running intake: its base URL and its service (to look at its idempotency table)."""
+
+    url: str
+    app: FastAPI
+
+    @property
+    def service(self) -> IntakeService:
+        return self.app.state.service
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+@contextmanager
+def serve(settings: Settings, intake: IntakeSettings | None = None) -> Iterator[Served]:
+    """uvicorn in a background thread on 127.0.0.1, port chosen by the OS; stopped (lifespan shutdown included) on exit."""
+    app = create_app(settings, intake)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, name="intake-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 90
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        server.should_exit = True
+        thread.join(10)
+        raise RuntimeError("the intake did not start (see the log above)")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Served(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def read_topic(settings: Settings, logical: str, expected: int, timeout_s: float = 30.0, settle_s: float = 1.0) -> list[tuple[str, Event]]:
+    """Every (key, value) of a topic from the beginning: at least ``expected``, plus whatever lands within ``settle_s`` after."""
+    serde = AvroSerde(settings.registry_url, settings.topic)
+    physical = settings.topic(logical)
+    consumer = Consumer(consumer_config(settings, f"intake-reader-{uuid.uuid4()}"))
+    partitions = consumer.list_topics(physical, timeout=10).topics[physical].partitions
+    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
+    found: list[tuple[str, Event]] = []
+    deadline = time.monotonic() + timeout_s
+    settled_at: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.2):
+                if message.error() is None:
+                    found.append((message.key().decode(), serde.decode(logical, message.value())))
+            if len(found) >= expected:
+                settled_at = settled_at or time.monotonic() + settle_s
+                if time.monotonic() >= settled_at:
+                    break
+    finally:
+        consumer.close()
+    return found
