@@ -1,58 +1,74 @@
-"""``courrier topology check``: is every local schema compatible (BACKWARD_TRANSITIVE) with every registered version?"""
+"""``courrier topology check``: can every local schema read what every registered version wrote (BACKWARD_TRANSITIVE)?"""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-import httpx
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 import schemas
 from courrier.config import Settings
-from processors.runtime.errors import UnreachableError
 from topology.compat import backward_problems
+from topology.registry import is_subject_not_found, registry_client, registry_errors
 from topology.topics import TOPICS, subject
+
+UNLOCATED = "the registry reports an incompatibility that no field explains (see the registry's rules)"
 
 
 @dataclass(frozen=True)
 class Incompatibility:
-    """One subject whose local schema cannot read what an earlier version wrote, and why (naming the field)."""
+    """One reason a subject's local schema cannot read what one registered version wrote, naming the field."""
 
     subject: str
     version: int
     problem: str
 
 
-def check(settings: Settings, local_schemas: Mapping[str, str] | None = None) -> tuple[list[Incompatibility], int]:
-    """Problems of every declared subject against all its registered versions, and how many subjects were checked.
+def check(settings: Settings, local_schemas: Mapping[str, str] | None = None) -> list[Incompatibility]:
+    """Every problem of every declared subject against all its registered versions; empty when all are compatible.
 
-    ``local_schemas`` overrides schema texts by schema name (``SendRequested``…), to try a change before writing it.
+    ``local_schemas`` replaces schema texts by schema name (``"Receipt"``), to try a change before writing it to ``schemas/``.
+    A subject with no registered version has nothing to be incompatible with.
     """
     overrides = local_schemas or {}
-    registry = SchemaRegistryClient.new_client({"url": settings.registry_url, "timeout": 10})
+    registry = registry_client(settings)
     problems: list[Incompatibility] = []
-    checked = 0
-    for declared in TOPICS:
-        if declared.value_schema is None:
-            continue
-        name = subject(settings.topic(declared.name))
-        local_text = overrides.get(declared.value_schema) or schemas.schema_json(declared.value_schema)
-        try:
-            versions = registry.get_versions(name)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                continue  # never registered: nothing to be compatible with yet
-            raise UnreachableError(f"schema registry {settings.registry_url} refused {name}: {exc}") from exc
-        except (httpx.HTTPError, OSError) as exc:
-            raise UnreachableError(f"schema registry {settings.registry_url} did not answer ({exc}); run `courrier infra up registry` "
-                                   "or set SCHEMA_REGISTRY_URL") from exc
-        checked += 1
-        local = json.loads(local_text)
-        for version in versions:
-            registered = json.loads(registry.get_version(name, version).schema.schema_str)
-            problems.extend(Incompatibility(name, version, p) for p in backward_problems(registered, local))
-        if not any(p.subject == name for p in problems) and not registry.test_compatibility(name, Schema(local_text, "AVRO")):
-            problems.append(Incompatibility(name, versions[-1], "the registry reports an incompatibility this check could not locate"))
-    return problems, checked
+    for name, schema_name in declared_subjects(settings).items():
+        local_text = overrides.get(schema_name) or schemas.schema_json(schema_name)
+        with registry_errors(settings, f"check {name}"):
+            problems.extend(subject_problems(registry, name, local_text))
+    return problems
+
+
+def declared_subjects(settings: Settings) -> dict[str, str]:
+    """Registry subject → schema name, for every declared topic that has a value schema."""
+    return {subject(settings.topic(t.name)): t.value_schema for t in TOPICS if t.value_schema is not None}
+
+
+def subject_problems(registry: SchemaRegistryClient, subject_name: str, local_text: str) -> list[Incompatibility]:
+    """Problems of ``local_text`` against each registered version of ``subject_name``.
+
+    The field-by-field comparison names the problems; the registry is asked about each version the comparison finds
+    no fault with, so an incompatibility only the registry sees is still reported.
+    """
+    local = json.loads(local_text)
+    found: list[Incompatibility] = []
+    for version in registered_versions(registry, subject_name):
+        registered = json.loads(registry.get_version(subject_name, version).schema.schema_str)
+        problems = backward_problems(registered, local)
+        if not problems and not registry.test_compatibility(subject_name, Schema(local_text, "AVRO"), version=version):
+            problems = [UNLOCATED]
+        found.extend(Incompatibility(subject_name, version, problem) for problem in problems)
+    return found
+
+
+def registered_versions(registry: SchemaRegistryClient, subject_name: str) -> list[int]:
+    """Version numbers registered under a subject, oldest first; empty when the subject does not exist yet."""
+    try:
+        return sorted(registry.get_versions(subject_name))
+    except SchemaRegistryError as exc:
+        if is_subject_not_found(exc):
+            return []
+        raise
