@@ -13,6 +13,7 @@ import typer
 
 import infra.cli
 import processors.intake.cli
+import processors.render.cli
 import topology.cli
 from courrier import logs
 from courrier.config import get_settings
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC).")
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
+app.add_typer(processors.render.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
 app.add_typer(processors.intake.cli.app, name="api", help="Serve the HTTP intake (POST /v1/messages, /v1/messages/batch).")
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")
 app.add_typer(dlq_app, name="dlq")
@@ -84,16 +86,20 @@ def segments(
     text: Optional[str] = typer.Argument(None, help="The SMS text (omit with --jsonl)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     jsonl: Optional[str] = typer.Option(None, "--jsonl", help="Read JSON lines {\"text\": …} from this file ('-' for stdin), print one result per line."),
+    smart_encoding: bool = typer.Option(False, "--smart-encoding", help="Replace look-alikes (curly quotes, dashes…) when that makes the text GSM-7; adds `text`."),
 ) -> None:
     """How TEXT travels as SMS: encoding (GSM-7 or UCS-2), segments, characters (septets or UTF-16 units), per_segment, ucs2_triggers."""
     import json
 
     from processors.render.segments import count
+    from processors.render.smart_encoding import smart_encode
 
     def facts(value: str) -> dict[str, object]:
-        info = count(value)
-        return {"encoding": "GSM-7" if info.encoding == "GSM7" else "UCS-2", "segments": info.segments, "characters": info.units,
-                "per_segment": info.per_segment, "ucs2_triggers": list(info.ucs2_triggers)}
+        sent = smart_encode(value) if smart_encoding else value
+        info = count(sent)
+        replaced: dict[str, object] = {"text": sent} if smart_encoding else {}
+        return {**replaced, "encoding": "GSM-7" if info.encoding == "GSM7" else "UCS-2", "segments": info.segments,
+                "characters": info.units, "per_segment": info.per_segment, "ucs2_triggers": list(info.ucs2_triggers)}
 
     if jsonl is not None:
         stream = sys.stdin if jsonl == "-" else open(jsonl, encoding="utf-8")

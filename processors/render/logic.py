@@ -1,4 +1,5 @@
-"""Pure render rules: the template's content in the recipient's language, the opt-out footer, exact SMS encoding, RCS and MMS."""
+"""Pure render rules: the template's content in the recipient's language, the opt-out footer, smart and exact SMS encoding,
+RCS within its limits, and MMS."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,11 @@ from pathlib import Path
 from typing import Mapping
 
 from processors.receipts import receipt
+from processors.render.rcs import RcsLimits, rcs_problems
+from processors.render.issues import Issue
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count
+from processors.render.smart_encoding import smart_encode
 from processors.render.templates import Template, language_for
 from processors.runtime.stage import Event, Output
 
@@ -38,7 +42,18 @@ def sms_content(text: str) -> Event:
     return {"text": text, "encoding": info.encoding, "segments": info.segments, "units": info.units}
 
 
-def render_message(event: Event, templates: Mapping[str, Template], footers: Mapping[str, str], now: datetime) -> list[Output]:
+def sms_text(template: Template, text: str) -> str:
+    """The text as sent by SMS: smart-encoded when the template asks for it."""
+    return smart_encode(text) if template.smart_encoding else text
+
+
+def rcs_rejection(issues: list[Issue]) -> str:
+    """The reason for RCS content that does not fit: too long when lengths are all that is wrong, else invalid."""
+    return "rcs_content_too_long" if all(issue.too_long for issue in issues) else "invalid_rcs_content"
+
+
+def render_message(event: Event, templates: Mapping[str, Template], footers: Mapping[str, str], now: datetime,
+                   rcs_limits: RcsLimits = RcsLimits()) -> list[Output]:
     """``channel-resolved`` → ``rendered`` keyed by sender id, or a rejected receipt naming what is wrong."""
     context, recipient, channel = event["context"], event["recipient"], event["channel"]
     e164 = recipient["e164"]
@@ -56,12 +71,17 @@ def render_message(event: Event, templates: Mapping[str, Template], footers: Map
         return rejected("missing_variables", f"template {template.id} v{template.version} needs: {', '.join(exc.names)}")
     except RenderFailed as exc:
         return rejected("render_failed", f"template {template.id} v{template.version}: {exc}")
-    sms = sms_content(with_footer(content.sms_text, context["lane"], recipient["region"], footers))
+    text = with_footer(content.sms_text, context["lane"], recipient["region"], footers)
+    sms = sms_content(sms_text(template, text))
     if channel != "MMS" and sms["segments"] > MAX_SMS_SEGMENTS:
         return rejected("sms_too_long", f"{sms['segments']} segments ({sms['encoding']}); the limit is {MAX_SMS_SEGMENTS}")
     rcs = None
-    if channel == "RCS":  # a template without an RCS section is sent as an RCS text message of its SMS text
-        rcs = json.dumps(content.rcs if content.rcs is not None else {"text": sms["text"]}, ensure_ascii=False, separators=(",", ":"))
+    if channel == "RCS":  # a template without an RCS section is sent as an RCS text message of its SMS text (UTF-8: not smart-encoded)
+        section = content.rcs if content.rcs is not None else {"text": text}
+        issues = rcs_problems(section, rcs_limits, rendered=True)
+        if issues:
+            return rejected(rcs_rejection(issues), f"template {template.id} v{template.version}: {'; '.join(map(str, issues))}")
+        rcs = json.dumps(section, ensure_ascii=False, separators=(",", ":"))
     return [Output("rendered", event["sender"]["sender_id"], {
         "context": context,
         "recipient": recipient,

@@ -112,8 +112,9 @@ def compile_text(source: str) -> BoundTemplate:
     return template
 
 
-def render_tree(node: Any, variables: Mapping[str, str]) -> Any:
-    """Render every template in a tree of dicts and lists; ``MissingVariables`` naming all of them, or ``RenderFailed``."""
+def render_tree(node: Any, variables: Mapping[str, str], *, strict: bool = True) -> Any:
+    """Render every template in a tree of dicts and lists; ``MissingVariables`` naming all of them (when ``strict``;
+    otherwise a missing variable renders empty), or ``RenderFailed``."""
     missing: list[str] = []
     token = _missing.set(missing)
     try:
@@ -122,7 +123,7 @@ def render_tree(node: Any, variables: Mapping[str, str]) -> Any:
         raise RenderFailed(exc.message) from exc
     finally:
         _missing.reset(token)
-    if missing:
+    if missing and strict:
         raise MissingVariables(list(dict.fromkeys(missing)))
     return rendered
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_message
+from processors.render.rcs import RcsLimits
 from processors.render.templates import DEFAULT_DIR, load
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -14,9 +15,11 @@ class RenderStage:
     name = "render"
     inputs = ("channel-resolved",)
 
-    def __init__(self, templates_dir: Path = DEFAULT_DIR, footers_path: Path = DEFAULT_FOOTERS) -> None:
-        self._templates = load(Path(templates_dir))
+    def __init__(self, templates_dir: Path = DEFAULT_DIR, footers_path: Path = DEFAULT_FOOTERS,
+                 rcs_limits: RcsLimits = RcsLimits()) -> None:
+        self._rcs_limits = rcs_limits
+        self._templates = load(Path(templates_dir), rcs_limits)
         self._footers = load_footers(footers_path)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        return render_message(event, self._templates, self._footers, meta.now)
+        return render_message(event, self._templates, self._footers, meta.now, self._rcs_limits)

@@ -77,3 +77,32 @@ def test_dlr_status_normalizes_smpp_words() -> None:
     assert courrier("dlr-status", "UNDELIV", "--protocol", "smpp").stdout.startswith("UNDELIVERED (terminal")
     unknown = courrier("dlr-status", "BOGUS")
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+
+
+def test_segments_smart_encoding_adds_the_replaced_text_and_counts_it() -> None:
+    import json
+
+    text = "It’s “done” — see you…"
+    plain = json.loads(courrier("segments", text, "--json").stdout)
+    assert plain["encoding"] == "UCS-2" and "text" not in plain
+    smart = json.loads(courrier("segments", text, "--json", "--smart-encoding").stdout)
+    assert smart == {"text": "It's \"done\" - see you...", "encoding": "GSM-7", "segments": 1, "characters": 24,
+                     "per_segment": 160, "ucs2_triggers": []}
+    kept = json.loads(courrier("segments", "It’s 😀", "--json", "--smart-encoding").stdout)
+    assert kept["text"] == "It’s 😀" and kept["ucs2_triggers"] == ["’", "😀"]
+    lines = subprocess.run([sys.executable, "-m", "courrier.cli", "segments", "--jsonl", "-", "--smart-encoding"],
+                           input='{"text": "a\\u2019"}\n', capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert json.loads(lines[0]) == {"text": "a'", "encoding": "GSM-7", "segments": 1, "characters": 2, "per_segment": 160,
+                                    "ucs2_triggers": []}
+
+
+def test_templates_validate(tmp_path) -> None:
+    from processors.render.templates import DEFAULT_DIR
+
+    assert courrier("templates", "validate", str(DEFAULT_DIR)).returncode == 0
+    (tmp_path / "bad.toml").write_text('id = "bad"\n[sms]\ndefault = "hi"\n[rcs]\ntext = "hi"\n'
+                                       'suggestions = [{ type = "reply", text = "a reply longer than 25 chars" }]', encoding="utf-8")
+    result = courrier("templates", "validate", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["bad.toml: rcs.suggestions[0].text: 28 characters; the limit is 25"]
+    assert courrier("templates", "--help").returncode == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from processors.render.logic import load_footers, with_footer
+from processors.render.rcs import RcsLimits
 from processors.render.stage import RenderStage
 from processors.runtime.stage import Output, RecordMeta
 
@@ -132,3 +133,57 @@ def test_footers_need_a_default(tmp_path: Path) -> None:
     path.write_text('{"FR": "STOP"}')
     with pytest.raises(ValueError, match="default"):
         load_footers(path)
+
+
+def test_smart_encoding_keeps_an_sms_in_gsm7(tmp_path: Path, resolved_event) -> None:
+    (tmp_path / "quote.toml").write_text('id = "quote"\n[sms]\ndefault = "It’s “{{ what }}” — see you…"', encoding="utf-8")
+    (tmp_path / "raw.toml").write_text('id = "raw"\nsmart_encoding = false\n[sms]\ndefault = "It’s “{{ what }}”"', encoding="utf-8")
+    stage = RenderStage(tmp_path)
+    sms = only(stage.process(resolved_event("quote", {"what": "done"}), META)).value["sms"]
+    assert sms == {"text": "It's \"done\" - see you...", "encoding": "GSM7", "segments": 1, "units": 24}
+    kept = only(stage.process(resolved_event("raw", {"what": "done"}), META)).value["sms"]
+    assert (kept["text"], kept["encoding"]) == ("It’s “done”", "UCS2")
+    emoji = only(stage.process(resolved_event("quote", {"what": "😀"}), META)).value["sms"]
+    assert (emoji["text"], emoji["encoding"]) == ("It’s “😀” — see you…", "UCS2")  # stays UCS-2 anyway: left as written
+
+
+def test_rcs_text_of_a_template_without_rcs_is_not_smart_encoded(tmp_path: Path, resolved_event) -> None:
+    (tmp_path / "quote.toml").write_text('id = "quote"\n[sms]\ndefault = "It’s {{ what }}"', encoding="utf-8")
+    out = only(RenderStage(tmp_path).process(resolved_event("quote", {"what": "done"}, channel="RCS"), META))
+    assert json.loads(out.value["rcs_json"]) == {"text": "It’s done"}
+    assert out.value["sms"]["text"] == "It's done"
+
+
+def test_a_carousel_goes_out_as_rendered(resolved_event, assert_valid) -> None:
+    out = only(STAGE.process(resolved_event("promo_spring", PROMO, channel="RCS", lane="MARKETING"), META))
+    assert_valid(out)
+    message = json.loads(out.value["rcs_json"])
+    assert [card["title"] for card in message["carousel"]] == ["Spring sale: 20% off", "Linen shirts", "Canvas sneakers"]
+    assert message["carousel"][0]["description"] == "Léa, everything is 20% off until Sunday."
+    assert [s["text"] for s in message["suggestions"]] == ["Shop now", "STOP"]
+
+
+def test_rcs_made_too_long_by_a_variable_is_rejected(resolved_event, assert_valid) -> None:
+    ok = only(STAGE.process(resolved_event("order_shipped", {"first_name": "Ava", "order_id": "x" * 186}, channel="RCS"), META))
+    assert ok.topic == "rendered"  # "Order " + 186 + " shipped" = 200 characters
+    out = only(STAGE.process(resolved_event("order_shipped", {"first_name": "Ava", "order_id": "x" * 187}, channel="RCS"), META))
+    assert_valid(out)
+    assert rejection(out) == ("REJECTED", "rcs_content_too_long", "template order_shipped v1: rcs.title: 201 characters; the limit is 200")
+
+
+def test_rcs_content_that_renders_invalid_is_rejected(tmp_path: Path, resolved_event, assert_valid) -> None:
+    (tmp_path / "card.toml").write_text(
+        'id = "card"\n[sms]\ndefault = "hi"\n[rcs]\ntitle = "{{ title }}"\nmedia_url = "{{ image }}"\n'
+        'suggestions = [{ type = "reply", text = "{{ label }}" }]', encoding="utf-8")
+    stage = RenderStage(tmp_path)
+    out = only(stage.process(resolved_event("card", {"title": "t" * 300, "image": "file:///etc/passwd", "label": ""}, channel="RCS"), META))
+    assert_valid(out)
+    assert rejection(out) == ("REJECTED", "invalid_rcs_content", "template card v1: rcs.title: 300 characters; the limit is 200; "
+                              "rcs.media_url: must be an http(s) URL, not 'file:///etc/passwd'; rcs.suggestions[0].text: renders empty")
+    assert only(stage.process(resolved_event("card", {"title": "t" * 300, "image": "file:///x", "label": ""}), META)).topic == "rendered"
+
+
+def test_the_rcs_text_limit_is_a_setting_of_the_stage(tmp_path: Path, resolved_event) -> None:
+    stage = RenderStage(rcs_limits=RcsLimits(text=40))
+    out = only(stage.process(resolved_event("otp", channel="RCS"), META))
+    assert rejection(out) == ("REJECTED", "rcs_content_too_long", "template otp v1: rcs.text: 46 characters; the limit is 40")

@@ -105,3 +105,29 @@ def test_a_template_folder_from_settings(tmp_path: Path) -> None:
 def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "nowhere")
+
+
+def test_load_names_every_problem_of_a_file(tmp_path: Path) -> None:
+    write(tmp_path, "t", 'id = "t"\nversion = "two"\n[sms]\ndefault = "{{ x | shout }}"\n[rcs]\n[[rcs.carousel]]\ntitle = "one"')
+    with pytest.raises(ValueError) as caught:
+        load(tmp_path)
+    message = str(caught.value)
+    assert "version: must be a positive integer" in message
+    assert "rcs.carousel: 1 card; a carousel has 2 to 10" in message
+    assert "sms.default: unknown Liquid filters: shout" in message
+
+
+def test_a_carousel_template_renders_every_card(tmp_path: Path) -> None:
+    write(tmp_path, "c", 'id = "c"\n[sms]\ndefault = "hi"\n[rcs]\nsuggestions = [{ type = "reply", text = "More" }]\n'
+          '[[rcs.carousel]]\ntitle = "{{ a }}"\n[[rcs.carousel]]\ndescription = "{{ b }}"\n'
+          'suggestions = [{ type = "dial", text = "Call", phone_number = "{{ phone }}" }]')
+    template = parse(tmp_path / "c.toml")
+    assert template.smart_encoding is True
+    rcs = template.render({"a": "A", "b": "B", "phone": "+33140000000"}, None, "RCS").rcs
+    assert rcs == {"suggestions": [{"type": "reply", "text": "More"}], "carousel": [
+        {"title": "A"}, {"description": "B", "suggestions": [{"type": "dial", "text": "Call", "phone_number": "+33140000000"}]}]}
+
+
+def test_a_lenient_render_leaves_missing_variables_empty() -> None:
+    template = load()["otp"]
+    assert template.render({}, None, "SMS", strict=False).sms_text == "Your code is . It expires in 10 minutes."
