@@ -35,6 +35,7 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
 
 def _dispatch(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from processors.dispatch.ledger import SubmissionLedger
     from processors.dispatch.smpp import SmppProvider
     from processors.dispatch.stage import DispatchStage
 
@@ -44,7 +45,7 @@ def _dispatch(settings: Settings) -> tuple[Stage, list[TopicTable]]:
         return SmppProvider(host, port, settings.smpp_system_id, settings.smpp_password, window=settings.smpp_window,
                             on_report=on_report, on_inbound=on_inbound, decimal_receipt_ids=settings.smpp_receipt_ids_decimal)
 
-    return DispatchStage(provider), []
+    return DispatchStage(provider, SubmissionLedger(settings)), []
 
 
 def _receipt(settings: Settings) -> tuple[Stage, list[TopicTable]]:
@@ -53,12 +54,19 @@ def _receipt(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     return ReceiptStage(), []
 
 
+def _keywords(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from processors.keywords.stage import KeywordsStage
+
+    return KeywordsStage(), []
+
+
 BUILDERS: dict[str, Callable[[Settings], tuple[Stage, list[TopicTable]]]] = {
     "consent": _consent,
     "channel": _channel,
     "render": _render,
     "dispatch": _dispatch,
     "receipt": _receipt,
+    "keywords": _keywords,
 }
 STAGE_NAMES = (*BUILDERS, "scheduler")
 

@@ -67,3 +67,34 @@ def inbound_event(message: InboundSms) -> Output:
         "from_e164": message.from_number, "to_sender_id": message.to_sender, "text": message.text, "media_urls": [],
         "provider": message.provider, "provider_message_id": None, "received_at": message.received_at,
     })
+
+
+# Transient answers after which the provider may or may not have the message: never submit those again.
+UNKNOWN_OUTCOMES = frozenset({"timeout", "connection_lost"})
+
+
+def ledger_record(message_id: str, state: str, provider: str, ids: list[str], previous: Event | None, now: datetime) -> Event:
+    """A ``submissions`` record; the attempt counts the submits tried for this message."""
+    attempt = (previous["attempt"] if previous else 0) + (1 if state == "SUBMITTING" else 0)
+    return {"message_id": message_id, "state": state, "provider": provider, "provider_message_ids": ids,
+            "attempt": max(attempt, 1), "updated_at": now}
+
+
+def after_answer(result: SubmitResult) -> str | None:
+    """The ledger state an answer leads to; None keeps SUBMITTING (the outcome is unknown)."""
+    if result.accepted:
+        return "SUBMITTED"
+    if result.transient and (result.detail or "") in UNKNOWN_OUTCOMES:
+        return None
+    return "FAILED"
+
+
+def from_ledger(event: Event, record: Event, now: datetime) -> list[Output]:
+    """A message the ledger says was already handed over: re-announce it if accepted, never submit it again."""
+    recipient = event["recipient"]["e164"]
+    if record["state"] == "SUBMITTED":
+        accepted = SubmitResult(record["message_id"], True, list(record["provider_message_ids"]), None, False, None)
+        return [Output("dispatched", recipient, dispatched(event, record["provider"], accepted, record["updated_at"]))]
+    return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason="submission_outcome_unknown",
+                    detail=f"a submit to {record['provider']} (attempt {record['attempt']}) got no answer; not submitted again",
+                    channel=event["channel"], provider=record["provider"])]

@@ -9,13 +9,25 @@ from __future__ import annotations
 import queue
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 from processors.dispatch import logic
 from processors.dispatch.provider import DeliveryReport, InboundSms, Provider, Submission
 from processors.runtime.stage import Event, Output, RecordMeta
 
 ProviderFactory = Callable[[Callable[[DeliveryReport], None], Callable[[InboundSms], None]], Provider]
+
+
+class Ledger(Protocol):
+    """What dispatch needs of the submissions ledger (``processors.dispatch.ledger.SubmissionLedger`` in production)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def state(self, message_id: str) -> Event | None: ...
+
+    def write(self, records: Iterable[Event]) -> None: ...
 
 
 @dataclass
@@ -33,9 +45,10 @@ class DispatchStage:
     name = "dispatch"
     inputs = ("rendered",)
 
-    def __init__(self, provider_factory: ProviderFactory, channels: frozenset[str] = frozenset({"SMS"}),
+    def __init__(self, provider_factory: ProviderFactory, ledger: Ledger, channels: frozenset[str] = frozenset({"SMS"}),
                  submit_timeout_s: float = 30.0, max_in_flight: int = 1_000_000) -> None:
         self._factory = provider_factory
+        self._ledger = ledger
         self._channels = channels
         self._timeout_s = submit_timeout_s
         self._max_in_flight = max_in_flight
@@ -45,12 +58,14 @@ class DispatchStage:
         self._by_part: dict[str, str] = {}
 
     def open(self) -> None:
+        self._ledger.start()
         self._provider = self._factory(self._events.put, self._events.put)
         self._provider.open()
 
     def close(self) -> None:
         if self._provider is not None:
             self._provider.close()
+        self._ledger.stop()
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         result = self.process_batch([(event, meta)])[0]
@@ -59,24 +74,41 @@ class DispatchStage:
         return result
 
     def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
-        """Plan every record, submit the plannable ones in one windowed call, and map each answer to outputs."""
+        """Plan every record, submit in one windowed call what the ledger has never seen handed over, map each answer to outputs.
+
+        Never twice: the ledger says SUBMITTING before the submit and SUBMITTED/FAILED after, durably, so a
+        message reprocessed after a crash, a rebalance or a replay is re-announced or failed, not resubmitted.
+        """
         assert self._provider is not None, "open() first"
+        provider = self._provider.name
         results: list[list[Output] | BaseException | None] = []
-        to_submit: list[tuple[int, Submission]] = []
+        to_submit: list[tuple[int, Submission, Event | None]] = []
         for index, (event, meta) in enumerate(items):
             planned = logic.plan(event, meta.now, self._channels)
-            if isinstance(planned, Submission):
-                to_submit.append((index, planned))
-                results.append(None)
-            else:
+            previous = self._ledger.state(planned.message_id) if isinstance(planned, Submission) else None
+            if isinstance(planned, Output):
                 results.append([planned])
-        answers = self._provider.submit_many([s for _i, s in to_submit], self._timeout_s) if to_submit else []
-        for (index, _submission), answer in zip(to_submit, answers):
-            event, meta = items[index]
-            outcome = logic.outcome(event, self._provider.name, answer, meta.now)
-            if not isinstance(outcome, BaseException):
-                self._remember([o.value for o in outcome if o.topic == "dispatched"])
-            results[index] = outcome
+            elif previous is not None and previous["state"] != "FAILED":
+                results.append(logic.from_ledger(event, previous, meta.now))
+            else:
+                to_submit.append((index, planned, previous))
+                results.append(None)
+        if to_submit:
+            now = items[to_submit[0][0]][1].now
+            self._ledger.write(logic.ledger_record(s.message_id, "SUBMITTING", provider, [], prev, now) for _i, s, prev in to_submit)
+            answers = self._provider.submit_many([s for _i, s, _prev in to_submit], self._timeout_s)
+            settled = []
+            for (index, submission, previous), answer in zip(to_submit, answers):
+                event, meta = items[index]
+                state = logic.after_answer(answer)
+                if state is not None:
+                    settled.append(logic.ledger_record(submission.message_id, state, provider, list(answer.provider_message_ids),
+                                                       self._ledger.state(submission.message_id), meta.now))
+                results[index] = logic.outcome(event, provider, answer, meta.now)
+            self._ledger.write(settled)
+        for result in results:
+            if isinstance(result, list):
+                self._remember([o.value for o in result if o.topic == "dispatched"])
         return [r if r is not None else [] for r in results]
 
     def poll_outputs(self) -> Iterable[Output]:

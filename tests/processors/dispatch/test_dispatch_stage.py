@@ -36,6 +36,24 @@ class ScriptedProvider:
                 for s in submissions]
 
 
+class MemoryLedger:
+    """The ledger's contract in memory: last record per message id."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def state(self, message_id: str) -> dict | None:
+        return self.records.get(message_id)
+
+    def write(self, records) -> None:
+        for record in records:
+            self.records[record["message_id"]] = record
+
+
 def rendered(message_id: str, e164: str = "+33612345678", channel: str = "SMS", expires_at: datetime | None = None,
              segments: int = 1) -> dict:
     return {
@@ -53,17 +71,21 @@ def meta(offset: int = 0) -> RecordMeta:
     return RecordMeta("rendered", 0, offset, "COURRIER", NOW)
 
 
-@pytest.fixture
-def stage_and_provider() -> tuple[DispatchStage, list[ScriptedProvider]]:
+def started_stage(ledger: MemoryLedger) -> tuple[DispatchStage, list[ScriptedProvider]]:
     made: list[ScriptedProvider] = []
 
     def factory(on_report, on_inbound):
         made.append(ScriptedProvider(on_report, on_inbound))
         return made[-1]
 
-    stage = DispatchStage(factory)
+    stage = DispatchStage(factory, ledger)
     stage.open()
     return stage, made
+
+
+@pytest.fixture
+def stage_and_provider() -> tuple[DispatchStage, list[ScriptedProvider]]:
+    return started_stage(MemoryLedger())
 
 
 def valid(topic_schema: str, value: dict) -> None:
@@ -133,3 +155,38 @@ def test_reports_and_inbound_messages_this_process_cannot_attribute_still_flow(s
     assert (inbound.topic, inbound.key, inbound.value["text"]) == ("inbound", "+33612345678", "STOP")
     valid("ProviderEvent", report.value)
     valid("InboundMessage", inbound.value)
+
+
+def test_a_message_the_ledger_saw_accepted_is_announced_again_not_resubmitted() -> None:
+    ledger = MemoryLedger()
+    first, first_provider = started_stage(ledger)
+    first.process_batch([(rendered("m1"), meta())])
+    assert ledger.records["m1"]["state"] == "SUBMITTED" and ledger.records["m1"]["provider_message_ids"] == ["p-m1"]
+    again, again_provider = started_stage(ledger)  # a new process after a crash, a rebalance or a replay
+    [outputs] = again.process_batch([(rendered("m1"), meta())])
+    assert again_provider[0].submitted == []
+    assert [(o.topic, o.value["provider_message_ids"]) for o in outputs] == [("dispatched", ["p-m1"])]
+    assert len(first_provider[0].submitted) == 1
+
+
+def test_an_unanswered_submit_is_never_resubmitted() -> None:
+    ledger = MemoryLedger()
+    stage, made = started_stage(ledger)
+    made[0].answers = {"+33612345678": SubmitResult("m1", False, [], None, True, "connection_lost")}
+    [first] = stage.process_batch([(rendered("m1"), meta())])
+    assert isinstance(first, TransientError) and ledger.records["m1"]["state"] == "SUBMITTING"
+    [retried] = stage.process_batch([(rendered("m1"), meta(1))])
+    assert (retried[0].value["status"], retried[0].value["reason"]) == ("FAILED", "submission_outcome_unknown")
+    assert len(made[0].submitted) == 1
+
+
+def test_a_refused_submit_may_be_tried_again() -> None:
+    ledger = MemoryLedger()
+    stage, made = started_stage(ledger)
+    made[0].answers = {"+33612345678": SubmitResult("m1", False, [], "0x00000058", True, "throttled")}
+    [first] = stage.process_batch([(rendered("m1"), meta())])
+    assert isinstance(first, TransientError) and ledger.records["m1"]["state"] == "FAILED"
+    made[0].answers = {}
+    [second] = stage.process_batch([(rendered("m1"), meta(1))])
+    assert second[0].topic == "dispatched" and ledger.records["m1"]["attempt"] == 2
+    assert len(made[0].submitted) == 2

@@ -1,0 +1,61 @@
+"""The submissions ledger: the compacted ``submissions`` topic as dispatch's memory of what it handed to a provider.
+
+Read into memory at start; written synchronously, outside any batch transaction, *before* a submit
+(SUBMITTING) and right after the provider's answer (SUBMITTED or FAILED). A crash between the two
+leaves SUBMITTING, which tells the next owner the outcome is unknown: it must not submit again.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from confluent_kafka import Producer
+
+from courrier.config import Settings
+from processors.runtime.clients import producer_config
+from processors.runtime.errors import TransientError
+from processors.runtime.serde import AvroSerde
+from processors.runtime.stage import Event
+from processors.runtime.table import TopicTable
+
+
+class SubmissionLedger:
+    """Latest SubmissionRecord per message id: this process's own writes first, then what the topic says."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._serde = AvroSerde(settings.registry_url, settings.topic)
+        self._table = TopicTable(settings, "submissions", self._serde)
+        self._producer: Producer | None = None
+        self._own: dict[str, Event] = {}
+
+    def start(self) -> None:
+        self._table.start()
+        self._producer = Producer(producer_config(self._settings))
+
+    def stop(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(10)
+        self._table.stop()
+
+    def state(self, message_id: str) -> Event | None:
+        """The last record written for ``message_id``, by this process or any before it."""
+        return self._own.get(message_id) or self._table.get(message_id)
+
+    def write(self, records: Iterable[Event], timeout_s: float = 30.0) -> None:
+        """Make records durable before returning; ``TransientError`` (nothing is submitted then) when the broker does not confirm."""
+        assert self._producer is not None, "start() first"
+        failures: list[str] = []
+
+        def delivered(error, _message) -> None:
+            if error is not None:
+                failures.append(str(error))
+
+        topic = self._settings.topic("submissions")
+        written = list(records)
+        for record in written:
+            self._producer.produce(topic, key=record["message_id"], value=self._serde.encode("submissions", record), on_delivery=delivered)
+        remaining = self._producer.flush(timeout_s)
+        if remaining or failures:
+            raise TransientError(f"submissions ledger not confirmed ({remaining} pending, {failures[:1]}); nothing was submitted")
+        for record in written:
+            self._own[record["message_id"]] = record
