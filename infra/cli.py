@@ -1,7 +1,8 @@
-"""``courrier infra``: fetch, start, stop and inspect the local real parts."""
+"""``courrier infra``: fetch, start, stop and inspect the local real parts; failures end in one line and exit code 1."""
 from __future__ import annotations
 
-from typing import List, Optional
+from contextlib import contextmanager
+from typing import Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -9,47 +10,65 @@ from rich.table import Table
 
 import infra
 from courrier.config import get_settings
+from processors.runtime.errors import CourrierError
 
-app = typer.Typer(no_args_is_help=True, help="Fetch, start, stop and inspect the local real parts (kafka, registry, s3, smsc).")
-PARTS_HELP = "Parts to act on (default: all): " + ", ".join(infra.PARTS)
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Fetch, start, stop and inspect the local real parts (kafka, registry, s3, smsc).")
+PARTS_HELP = "Parts to act on (default: all): " + ", ".join(infra.PARTS) + "."
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except CourrierError as exc:
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"error: {exc}", markup=False)
+        raise typer.Exit(1) from None
 
 
 @app.command()
-def up(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP)) -> None:
-    """Fetch what is missing and start every part that is not already running (external parts are left alone)."""
+def up(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP, show_default=False)) -> None:
+    """Fetch what is missing, reuse what already answers, start the rest and wait until each is ready."""
     console = Console()
-    with console.status("starting…") as status:
-        started = infra.ensure_running(get_settings(), parts or infra.PARTS, progress=lambda line: status.update(line))
-    console.print(f"started: {', '.join(started) or 'nothing (already running or external)'}")
-    _print_status(console)
+    settings = get_settings()
+    with _one_line_errors(), console.status("checking the parts…") as spinner:
+        started = infra.ensure_running(settings, parts or infra.PARTS, progress=spinner.update)
+    chosen = set(parts or infra.PARTS)
+    for part in infra.status(settings):
+        if part.name in chosen:
+            how = "started" if part.name in started else ("external" if part.state == "external" else "reused")
+            console.print(f"[green]✓[/] {part.name:<8} {how:<8} {part.address}")
 
 
 @app.command()
-def down(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP)) -> None:
-    """Stop local parts started by `up` (SIGTERM, then SIGKILL after 20 s)."""
-    stopped = infra.stop(get_settings(), parts or infra.PARTS)
-    typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+def down(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP, show_default=False)) -> None:
+    """Stop the local parts `up` started from this state directory (SIGTERM, then SIGKILL after 20 s)."""
+    with _one_line_errors():
+        stopped = infra.stop(get_settings(), parts or infra.PARTS)
+    typer.echo(f"stopped: {', '.join(stopped) or 'nothing (none of them was running from this state directory)'}")
 
 
 @app.command()
 def status() -> None:
-    """Show each part: running, stopped or external, with its address, pid and log."""
-    _print_status(Console())
+    """Show each part: running, stopped or external, with its address, pid and log file."""
+    table = Table()
+    for column in ("part", "state", "address", "pid", "log"):
+        table.add_column(column, overflow="fold")
+    colours = {"running": "green", "stopped": "red", "external": "cyan"}
+    for part in infra.status(get_settings()):
+        table.add_row(part.name, f"[{colours[part.state]}]{part.state}[/]", part.address, str(part.pid or "-"), str(part.log or "-"))
+    Console().print(table)
 
 
 @app.command()
-def fetch(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP)) -> None:
-    """Download the jars and binaries the local parts need (cached in the state directory and ~/.m2)."""
+def fetch(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP, show_default=False)) -> None:
+    """Download the jars and the registry the local parts need (cached in the state directory and ~/.m2)."""
     console = Console()
-    with console.status("fetching…") as spinner:
-        infra.fetch(get_settings(), parts or infra.PARTS, progress=lambda line: spinner.update(line))
-    console.print(f"fetched into {get_settings().state_dir}")
+    settings = get_settings()
+    with _one_line_errors(), console.status("checking what is fetched…") as spinner:
+        infra.fetch(settings, parts or infra.PARTS, progress=spinner.update)
+    console.print(f"[green]✓[/] fetched into {settings.state_dir}")
 
 
-def _print_status(console: Console) -> None:
-    table = Table()
-    for column in ("part", "state", "address", "pid", "log"):
-        table.add_column(column)
-    for part in infra.status(get_settings()):
-        table.add_row(part.name, part.state, part.address, str(part.pid or "-"), str(part.log or "-"))
-    console.print(table)
+if __name__ == "__main__":
+    app()

@@ -39,6 +39,7 @@ def read_pid(pid_file: Path) -> int | None:
     """The pid in ``pid_file`` if that process is alive, else None."""
     try:
         pid = int(pid_file.read_text().strip())
+        _reap(pid)
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None
@@ -91,6 +92,17 @@ def terminate(pid_file: Path, timeout_s: float = 20.0) -> bool:
         pass
     _reap(pid)
     return True
+
+
+def last_line(log_path: Path, limit: int = 200) -> str | None:
+    """The last non-empty line of a log (at most ``limit`` characters), to name why a process died."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return None
+    return lines[-1][:limit] if lines else None
 
 
 def _reap(pid: int) -> None:
