@@ -36,6 +36,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("dispatched", "E.164", "Dispatched", "dispatch", ("receipt", "analytics")),
     Topic("receipt", "E.164", "Receipt", "every stage (terminal outcomes), receipt", ("analytics", "fallback"), retention_ms=30 * DAY_MS),
     Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports", ("consent",), retention_ms=-1, compacted=True),
+    Topic("consent-history", "E.164", "ConsentChange", "keywords, API, imports", ("operators", "audits"), retention_ms=-1),
     Topic("inbound", "E.164", "InboundMessage", "webhook receiver, dispatch (SMPP deliver_sm)", ("keywords",)),
     Topic("provider-events", "provider message id", "ProviderEvent", "webhook receiver, dispatch (SMPP receipts)", ("receipt",)),
     Topic("retry", "as input", None, "runtime (transient failures)", ("scheduler",)),
