@@ -8,7 +8,7 @@ import typer
 
 from processors.render.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS
-from processors.render.rcs import RcsLimits
+from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.validate import validate_source
 
 app = typer.Typer(no_args_is_help=True, help="Check template files: RCS limits, Liquid syntax, SMS segments with sample variables.")
@@ -23,7 +23,7 @@ def templates() -> None:
 def validate(
     directory: Path = typer.Argument(..., exists=True, file_okay=False, dir_okay=True, help="Folder of <id>.toml template files."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object {templates, errors: [{file, path, message}]}."),
-    rcs_text_max: int = typer.Option(RcsLimits().text, min=1, help="Longest RCS text message, in characters."),
+    rcs_text_max: int = typer.Option(DEFAULT_LIMITS.text, min=1, help="Longest RCS text message, in characters."),
     max_segments: int = typer.Option(MAX_SMS_SEGMENTS, min=1, help="Most SMS segments a text may render to."),
 ) -> None:
     """Every error of every template in DIRECTORY, one line each (file: path: message); exit 1 when there is any."""

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Mapping
 
 from processors.receipts import receipt
-from processors.render.rcs import RcsLimits, rcs_problems
 from processors.render.issues import Issue
+from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count
 from processors.render.smart_encoding import smart_encode
@@ -53,7 +53,7 @@ def rcs_rejection(issues: list[Issue]) -> str:
 
 
 def render_message(event: Event, templates: Mapping[str, Template], footers: Mapping[str, str], now: datetime,
-                   rcs_limits: RcsLimits = RcsLimits()) -> list[Output]:
+                   rcs_limits: RcsLimits = DEFAULT_LIMITS) -> list[Output]:
     """``channel-resolved`` → ``rendered`` keyed by sender id, or a rejected receipt naming what is wrong."""
     context, recipient, channel = event["context"], event["recipient"], event["channel"]
     e164 = recipient["e164"]

@@ -45,6 +45,9 @@ class RcsLimits:
     suggestion_text: int = 25
 
 
+DEFAULT_LIMITS = RcsLimits()
+
+
 def rcs_problems(rcs: Any, limits: RcsLimits, *, rendered: bool) -> list[Issue]:
     """Every problem of an RCS section: shape and counts always; lengths, empty texts and URLs when ``rendered``."""
     check = _Checker(limits, rendered)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_message
-from processors.render.rcs import RcsLimits
+from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.templates import DEFAULT_DIR, load
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -16,7 +16,7 @@ class RenderStage:
     inputs = ("channel-resolved",)
 
     def __init__(self, templates_dir: Path = DEFAULT_DIR, footers_path: Path = DEFAULT_FOOTERS,
-                 rcs_limits: RcsLimits = RcsLimits()) -> None:
+                 rcs_limits: RcsLimits = DEFAULT_LIMITS) -> None:
         self._rcs_limits = rcs_limits
         self._templates = load(Path(templates_dir), rcs_limits)
         self._footers = load_footers(footers_path)

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from liquid.template import BoundTemplate
 
 from processors.render.issues import Issue
-from processors.render.rcs import RcsLimits, rcs_problems
+from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
 from processors.render.sandbox import compile_text, render_tree
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
@@ -94,7 +94,7 @@ class Draft:
     issues: list[Issue]
 
 
-def draft_source(source: str, name: str, limits: RcsLimits = RcsLimits()) -> Draft:
+def draft_source(source: str, name: str, limits: RcsLimits = DEFAULT_LIMITS) -> Draft:
     """Read a template file's text (``name``: the file name without .toml), collecting every issue of shape, counts and
     Liquid syntax instead of stopping at the first."""
     try:
@@ -116,7 +116,7 @@ def draft_source(source: str, name: str, limits: RcsLimits = RcsLimits()) -> Dra
     return Draft(raw, template, issues + sms_issues + rcs_issues + media_issues)
 
 
-def compile_source(source: str, name: str, limits: RcsLimits = RcsLimits()) -> Template:
+def compile_source(source: str, name: str, limits: RcsLimits = DEFAULT_LIMITS) -> Template:
     """The template in a file's text; ``TemplateInvalid`` with every issue when there is any."""
     draft = draft_source(source, name, limits)
     if draft.issues or draft.template is None:
@@ -124,7 +124,7 @@ def compile_source(source: str, name: str, limits: RcsLimits = RcsLimits()) -> T
     return draft.template
 
 
-def parse(path: Path, limits: RcsLimits = RcsLimits()) -> Template:
+def parse(path: Path, limits: RcsLimits = DEFAULT_LIMITS) -> Template:
     """One template file; ``ValueError`` naming the file and every problem when it is not a usable template."""
     try:
         return compile_source(path.read_text(encoding="utf-8"), path.stem, limits)
@@ -132,7 +132,7 @@ def parse(path: Path, limits: RcsLimits = RcsLimits()) -> Template:
         raise ValueError(f"template {path}: {exc}") from exc
 
 
-def load(directory: Path = DEFAULT_DIR, limits: RcsLimits = RcsLimits()) -> dict[str, Template]:
+def load(directory: Path = DEFAULT_DIR, limits: RcsLimits = DEFAULT_LIMITS) -> dict[str, Template]:
     """Every ``*.toml`` template of ``directory`` by id; a missing folder is an error (a wrong setting, not an empty catalog)."""
     if not directory.is_dir():
         raise FileNotFoundError(f"no template folder at {directory}")

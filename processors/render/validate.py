@@ -12,13 +12,13 @@ from typing import Any, Mapping
 
 from processors.render.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS, sms_text
-from processors.render.rcs import RcsLimits, is_web_url, rcs_problems
+from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, is_web_url, rcs_problems
 from processors.render.sandbox import MissingVariables, RenderFailed, render_tree
 from processors.render.segments import count
 from processors.render.templates import Template, draft_source
 
 
-def validate_source(name: str, source: str, rcs_limits: RcsLimits = RcsLimits(),
+def validate_source(name: str, source: str, rcs_limits: RcsLimits = DEFAULT_LIMITS,
                     max_sms_segments: int = MAX_SMS_SEGMENTS) -> list[Issue]:
     """Every issue of the template file ``<name>.toml`` whose text is ``source``, each once; empty when it is clean."""
     draft = draft_source(source, name, rcs_limits)
