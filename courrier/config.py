@@ -63,6 +63,7 @@ class Settings(BaseSettings):
         "instance with the same id fences its dead predecessor at once instead of waiting for its transaction to time out.")
     metrics_port: int = Field(0, description="Port for /metrics and /healthz of a stage; 0 picks a free one.")
     log_level: str = "INFO"
+    rcs_text_max_chars: int = Field(2000, ge=1, description="Longest RCS text message, in characters (the product docs we follow say 2,000).")
     templates_dir: Path | None = Field(None, description="Folder of template files; the bundled examples when unset.")
 
     @classmethod

@@ -29,9 +29,14 @@ def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
 
 def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
-    from processors.render.stage import RenderStage
+    from dataclasses import replace
 
-    return (RenderStage(settings.templates_dir) if settings.templates_dir else RenderStage()), []
+    from processors.render.rcs import DEFAULT_LIMITS
+    from processors.render.stage import RenderStage
+    from processors.render.templates import DEFAULT_DIR
+
+    limits = replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars)
+    return RenderStage(settings.templates_dir or DEFAULT_DIR, rcs_limits=limits), []
 
 
 def _dispatch(settings: Settings) -> tuple[Stage, list[TopicTable]]:
