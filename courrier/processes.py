@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 from courrier.config import Settings
 
-PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "scheduler")
+PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

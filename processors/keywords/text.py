@@ -9,9 +9,13 @@ _WORD = re.compile(r"[^\W_]+")
 
 def fold(text: str) -> str:
     """``text`` casefolded, NFKD-decomposed and stripped of combining marks (``ARRÊT`` → ``arret``, ``ﬁ`` → ``fi``)."""
-    # Decompose before casefolding (𝐀 is only an A once decomposed) and after (some folds, İ → i̇, add combining marks).
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Marks go before casefolding (it turns U+0345 into the letter ι) and after it (İ folds to i + a combining dot);
+    # decomposing first also makes 𝐀 an A that casefold knows.
+    return _without_marks(_without_marks(text).casefold())
+
+
+def _without_marks(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def compact(text: str) -> str:

@@ -12,7 +12,7 @@ from processors.keywords.text import compact, fold, phrase
 
 @pytest.mark.parametrize(("raw", "folded"), [
     ("ARRÊT", "arret"), ("Arrêt", "arret"), ("HJÄLP", "hjalp"), ("ﬁn", "fin"), ("STRASSE", "strasse"), ("Straße", "strasse"),
-    ("İNFO", "info"), ("ＳＴＯＰ", "stop"), ("𝐒𝐓𝐎𝐏", "stop"),
+    ("İNFO", "info"), ("ＳＴＯＰ", "stop"), ("𝐒𝐓𝐎𝐏", "stop"), ("s\u0345top", "stop"),
 ])
 def test_fold_drops_accents_case_and_compatibility_forms(raw: str, folded: str) -> None:
     assert fold(raw) == folded
