@@ -11,6 +11,7 @@ from typing import Optional
 import click
 import typer
 
+import courrier.consent_history
 import infra.cli
 import processors.intake.cli
 import processors.render.cli
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC).")
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
 app.add_typer(processors.render.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
+app.add_typer(courrier.consent_history.app, name="consent", help="Show how and when a number opted in or out.")
 app.add_typer(processors.intake.cli.app, name="api", help="Serve the HTTP intake (POST /v1/messages, /v1/messages/batch).")
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")
 app.add_typer(dlq_app, name="dlq")
@@ -35,7 +37,7 @@ app.add_typer(bench_app, name="bench")
 
 @app.command()
 def run(
-    stage: str = typer.Argument(..., help="Stage to run: consent, channel, render, dispatch, receipt or scheduler."),
+    stage: str = typer.Argument(..., help="Stage to run: consent, channel, render, dispatch, receipt, keywords or scheduler."),
     exactly_once: bool = typer.Option(False, "--exactly-once", help="Kafka transactions: read-process-write exactly once."),
     batch_size: int = typer.Option(500, min=1, max=100_000, help="Records consumed per batch."),
     metrics_port: Optional[int] = typer.Option(None, min=0, max=65535, help="Port for /metrics and /healthz (0 = any free port)."),

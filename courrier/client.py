@@ -62,12 +62,13 @@ class CourrierClient:
 
     def record_consent(self, e164: str, subscription_group: str, opted_in: bool, *, lane: str = "MARKETING",
                        source: str = "api", evidence: str | None = None) -> None:
-        """Publish the latest consent state of a recipient for a group to the compacted ``consent`` topic."""
+        """Publish a consent change: the latest state to the compacted ``consent`` topic, the change itself to ``consent-history``."""
         value = {
             "e164": e164, "subscription_group": subscription_group, "status": "OPTED_IN" if opted_in else "OPTED_OUT",
             "basis": lane, "source": source, "evidence": evidence, "changed_at": datetime.now(timezone.utc),
         }
         self._produce("consent", f"{e164}|{subscription_group}", self._serde.encode("consent", value))
+        self._produce("consent-history", e164, self._serde.encode("consent-history", value))
 
     def _produce(self, logical_topic: str, key: str, value: bytes) -> None:
         while True:

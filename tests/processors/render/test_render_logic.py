@@ -10,6 +10,7 @@ import pytest
 from processors.render.logic import load_footers, with_footer
 from processors.render.rcs import RcsLimits
 from processors.render.stage import RenderStage
+from processors.render.templates import DEFAULT_DIR
 from processors.runtime.stage import Output, RecordMeta
 
 NOW = datetime(2026, 3, 2, 9, 2, tzinfo=timezone.utc)
@@ -100,7 +101,8 @@ def rejection(out: Output) -> tuple[str, str, str | None]:
 def test_unknown_template(resolved_event, assert_valid) -> None:
     out = only(STAGE.process(resolved_event("nope"), META))
     assert_valid(out)
-    assert rejection(out) == ("REJECTED", "unknown_template", "no template 'nope'; known: order_shipped, otp, promo_spring")
+    shipped = ", ".join(sorted(p.stem for p in DEFAULT_DIR.glob("*.toml")))
+    assert rejection(out) == ("REJECTED", "unknown_template", f"no template 'nope'; known: {shipped}")
 
 
 def test_missing_variables_are_all_named(resolved_event, assert_valid) -> None:
