@@ -4,6 +4,7 @@ It listens on every interface: jsmpp 3.0.1's ``SMPPServerSimulator`` opens ``new
 bind-address property, so only the port is ours to choose."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from courrier.config import Settings
@@ -20,7 +21,10 @@ def _launch(settings: Settings) -> Launch:
             f"-Djsmpp.simulator.port={settings.smpp_port}", f"-Djsmpp.client.systemId={settings.smpp_system_id}",
             f"-Djsmpp.client.password={settings.smpp_password}", "-cp", str(SMSC.home(settings) / "libs" / "*"),
             "org.jsmpp.examples.SMPPServerSimulator"]
-    return Launch(argv, SMSC.home(settings), {})
+    # The simulator's accept loop dies on the first session that closes before it sends its "Hello World"
+    # deliver_sm, and its receipt threads keep the JVM alive without a listening port: a supervisor restarts it.
+    supervised = [sys.executable, "-m", "infra.supervise", str(settings.smpp_port), "--", *argv]
+    return Launch(supervised, SMSC.home(settings), {})
 
 
 SMSC = Part(
