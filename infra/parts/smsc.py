@@ -13,6 +13,7 @@ from infra.part import Launch, Part
 from infra.process import listening
 
 POM_DIR = Path(__file__).resolve().parent.parent / "smsc"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the `infra` package is importable from, for the supervisor
 
 
 def _launch(settings: Settings) -> Launch:
@@ -24,7 +25,7 @@ def _launch(settings: Settings) -> Launch:
     # The simulator's accept loop dies on the first session that closes before it sends its "Hello World"
     # deliver_sm, and its receipt threads keep the JVM alive without a listening port: a supervisor restarts it.
     supervised = [sys.executable, "-m", "infra.supervise", str(settings.smpp_port), "--", *argv]
-    return Launch(supervised, SMSC.home(settings), {})
+    return Launch(supervised, SMSC.home(settings), {"PYTHONPATH": str(PROJECT_ROOT)})
 
 
 SMSC = Part(

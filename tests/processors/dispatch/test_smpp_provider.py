@@ -150,10 +150,10 @@ def private_smsc(smsc_settings: Settings) -> Iterator[Callable[[], None]]:
 
     def start() -> None:
         processes.append(subprocess.Popen(launch.argv, cwd=launch.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          start_new_session=True))
+                                          env={**os.environ, **launch.env}, start_new_session=True))
 
     def restart() -> None:
-        os.kill(processes[-1].pid, signal.SIGKILL)
+        os.killpg(processes[-1].pid, signal.SIGKILL)  # the whole group: the launch is a supervisor and its JVM
         processes[-1].wait(timeout=10)
         start()
 
@@ -162,7 +162,7 @@ def private_smsc(smsc_settings: Settings) -> Iterator[Callable[[], None]]:
     yield restart
     for process in processes:
         if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
 
