@@ -99,5 +99,8 @@ def test_stop_suppresses_the_next_marketing_message_and_is_confirmed(topic_setti
     reply_id = reply["context"]["message_id"]
     assert read_until(settings, serde, "consent-checked", lambda c: c["context"]["message_id"] == reply_id) is not None
 
-    history = read_until(settings, serde, "consent-history", lambda c: c["e164"] == E164 and c["subscription_group"] == GROUP)
-    assert history is not None and (history["status"], history["source"]) == ("OPTED_OUT", "keyword")
+    # The history keeps both changes: the form's opt-in (written by the client) and the keyword's opt-out.
+    opt_in = read_until(settings, serde, "consent-history", lambda c: c["e164"] == E164 and c["source"] == "form")
+    history = read_until(settings, serde, "consent-history", lambda c: c["e164"] == E164 and c["source"] == "keyword")
+    assert opt_in is not None and opt_in["status"] == "OPTED_IN"
+    assert history is not None and (history["status"], history["subscription_group"]) == ("OPTED_OUT", GROUP)
