@@ -25,7 +25,10 @@ class Topic:
 
     @property
     def cleanup_policy(self) -> str:
-        return "compact" if self.compacted else "delete"
+        """Compacted topics with a retention also delete old segments: the latest value per key, for a bounded time."""
+        if not self.compacted:
+            return "delete"
+        return "compact" if self.retention_ms < 0 else "compact,delete"
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -42,8 +45,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic("retry", "as input", None, "runtime (transient failures)", ("scheduler",)),
     Topic("scheduled", "as input", None, "consent (quiet hours, send_at)", ("scheduler",)),
     Topic("dead-letter", "original key", None, "runtime", ("operators",), retention_ms=30 * DAY_MS),
-    Topic("idempotency", "idempotency key", "IdempotencyRecord", "intake/consent", ("intake/consent",), retention_ms=-1, compacted=True),
-    Topic("submissions", "message id", "SubmissionRecord", "dispatch", ("dispatch", "replay"), retention_ms=-1, compacted=True),
+    # Keys matter for the dedupe window (24 h by default) only: two days bound the topic and every instance's table.
+    Topic("idempotency", "idempotency key", "IdempotencyRecord", "intake/consent", ("intake/consent",), retention_ms=2 * DAY_MS, compacted=True),
+    # Longer than any input topic keeps records (7 days), so no replay can reach a message the ledger has forgotten.
+    Topic("submissions", "message id", "SubmissionRecord", "dispatch", ("dispatch", "replay"), retention_ms=30 * DAY_MS, compacted=True),
     Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics",)),
 )
 
