@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import logging
 import os
 import subprocess
 from pathlib import Path
@@ -72,22 +71,9 @@ def _launch(settings: Settings) -> Launch:
 def _ready(settings: Settings) -> bool:
     if not port_open("127.0.0.1", settings.kafka_port):
         return False
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+    from processors.runtime.clients import broker_answers
 
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": _silent_logger()})
-    try:
-        return bool(admin.list_topics(timeout=2).brokers)
-    except KafkaException:  # still loading its metadata
-        return False
-
-
-def _silent_logger() -> logging.Logger:
-    """librdkafka complains on stderr while the broker starts; those complaints are expected while we poll."""
-    quiet = logging.getLogger("courrier.infra.kafka-probe")
-    quiet.setLevel(logging.CRITICAL)
-    quiet.propagate = False
-    return quiet
+    return broker_answers(settings, timeout_s=2)
 
 
 KAFKA = Part(

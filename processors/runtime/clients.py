@@ -53,17 +53,23 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
     return config
 
 
-def require_broker(settings: Settings, timeout_s: float = 10.0) -> None:
-    """Fail with one clear line when the broker does not answer a metadata request."""
+def broker_answers(settings: Settings, timeout_s: float = 10.0) -> bool:
+    """Whether the broker answers a metadata request with at least one broker, quietly (no librdkafka retry lines)."""
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": int(timeout_s * 1000),
                          "logger": _PROBE_LOG})
     try:
-        admin.list_topics(timeout=timeout_s)
-    except Exception as exc:  # KafkaException carries only a transport message; the address is what the user needs
+        return bool(admin.list_topics(timeout=timeout_s).brokers)
+    except KafkaException:  # unreachable, or still loading its metadata
+        return False
+
+
+def require_broker(settings: Settings, timeout_s: float = 10.0) -> None:
+    """Fail with one clear line when the broker does not answer a metadata request."""
+    if not broker_answers(settings, timeout_s):
         raise UnreachableError(
             f"Kafka broker {settings.bootstrap_servers} did not answer within {timeout_s:.0f}s; "
             "run `courrier infra up kafka` or set KAFKA_BOOTSTRAP_SERVERS"
-        ) from exc
+        )
 
 
 def assign_at_end(consumer: Consumer, physical_topics: list[str], timeout_s: float = 30.0) -> None:
