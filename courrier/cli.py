@@ -11,10 +11,17 @@ from typing import Optional
 import click
 import typer
 
+import courrier.bench_campaign
+import courrier.bench_otp
 import courrier.consent_history
 import infra.cli
+import processors.access.cli
+import processors.campaigns.cli
+import processors.channel.cli
 import processors.intake.cli
+import processors.links.cli
 import processors.render.cli
+import processors.webhooks.cli
 import topology.cli
 from courrier import logs
 from courrier.config import get_settings
@@ -24,15 +31,22 @@ app = typer.Typer(
     name="courrier", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Kafka-native SMS, MMS and RCS pipeline: consent → channel → render → dispatch → receipt.",
 )
-app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC).")
+app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC, provider simulator).")
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
 app.add_typer(processors.render.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
+app.add_typer(processors.channel.cli.app, name="rcs", help="Check the RCS capability of a list of numbers in bulk.")
 app.add_typer(courrier.consent_history.app, name="consent", help="Show how and when a number opted in or out.")
 app.add_typer(processors.intake.cli.app, name="api", help="Serve the HTTP intake (POST /v1/messages, /v1/messages/batch).")
+app.add_typer(processors.webhooks.cli.app, name="webhooks", help="Serve the provider webhook receiver (POST /webhooks/{provider}).")
+app.add_typer(processors.links.cli.app, name="links", help="Serve short links: a 302 to the original URL and a CLICKED receipt per click.")
+app.add_typer(processors.access.cli.app, name="keys", help="Create, list and revoke API keys (scopes, rate limits) for the HTTP APIs.")
+app.add_typer(processors.campaigns.cli.app, name="campaign", help="Send a campaign from a CSV or Parquet audience (A/B variants), cancel it, show its state.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")
 app.add_typer(dlq_app, name="dlq")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints figures and ratios, never pass/fail.")
 app.add_typer(bench_app, name="bench")
+bench_app.command("campaign")(courrier.bench_campaign.command)
+bench_app.command("otp")(courrier.bench_otp.command)
 
 
 @app.command()
@@ -124,16 +138,16 @@ def segments(
 @app.command("dlr-status")
 def dlr_status(
     stat: str = typer.Argument(..., help="A provider status word, e.g. DELIVRD."),
-    protocol: str = typer.Option("smpp", "--protocol", help="Whose status words: smpp."),
+    protocol: str = typer.Option("smpp", "--protocol", help="Whose status words: smpp (DELIVRD, UNDELIV…) or http (DELIVERED, READ…)."),
 ) -> None:
     """The normalized receipt status (and whether it is final) of a provider's delivery-report status."""
-    from processors.receipt.logic import UnknownProviderStatus, normalize_stat
+    from processors.receipt.statuses import PROTOCOLS, UnknownProviderStatus, normalize
     from processors.receipts import TERMINAL_STATUSES
 
-    if protocol != "smpp":
-        raise click.UsageError(f"unknown protocol {protocol!r}; supported: smpp")
+    if protocol not in PROTOCOLS:
+        raise click.UsageError(f"unknown protocol {protocol!r}; supported: {', '.join(PROTOCOLS)}")
     try:
-        normalized = normalize_stat(stat)
+        normalized = normalize(stat, protocol)
     except UnknownProviderStatus as exc:
         raise click.UsageError(str(exc))
     final = "terminal" if normalized.status in TERMINAL_STATUSES else "not terminal"
@@ -183,6 +197,43 @@ def bench_chain(
     settings = get_settings()
     logs.configure("WARNING")
     run_bench(settings, count=count)
+
+
+@bench_app.command("chaos")
+def bench_chaos(
+    count: int = typer.Option(10_000, min=10, max=1_000_000, help="OTPs sent, each to its own number."),
+    kills: int = typer.Option(5, min=0, max=100, help="How many times dispatch is SIGKILLed (and restarted) at a random moment."),
+    seed: int = typer.Option(None, help="Random seed for the numbers and the kill times."),
+) -> None:
+    """SIGKILL dispatch at random points during a run; count lost messages and duplicate submissions at the SMSC."""
+    import uuid
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from courrier.chaos import run_chaos
+    from topology.apply import apply as apply_topology
+
+    settings = get_settings()
+    logs.configure("WARNING")
+    started_parts = infra.ensure_running(settings)
+    chaos_settings = settings.model_copy(update={"topic_prefix": f"chaos-{uuid.uuid4().hex[:8]}-"})
+    try:
+        apply_topology(chaos_settings)
+        with Progress(TextColumn("terminal receipts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+            task = progress.add_task("chaos", total=count)
+            report = run_chaos(chaos_settings, count, kills, settings.state_dir / "logs" / "chaos", seed,
+                               on_progress=lambda done: progress.update(task, completed=done))
+    finally:
+        if started_parts:
+            infra.stop(settings, started_parts)
+    console = Console()
+    console.print(f"{report.messages} messages, dispatch SIGKILLed {report.kills} times, {report.seconds:.1f} s")
+    console.print(f"lost (no terminal receipt): {len(report.lost)}; several terminal receipts: {len(report.duplicated_receipts)}")
+    console.print(f"numbers submitted to the SMSC: {report.submitted}; submitted more than once: {len(report.duplicate_submissions)}")
+    for (status, reason), n in report.outcomes.most_common():
+        console.print(f"  {status:<12} {reason or '':<28} {n}")
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,15 +1,25 @@
-"""A small Python client for apps that publish to Kafka directly: one call per message, no fallback code to write."""
+"""Small Python clients: ``CourrierClient`` publishes to Kafka directly, ``HttpClient`` calls the HTTP intake with an API key.
+
+Either way one call sends one message, with no fallback code to write.
+"""
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Mapping
+from typing import Any, Mapping
 
+import httpx
 from confluent_kafka import Producer
 
 from courrier.config import Settings
 from processors.runtime.clients import producer_config
+from processors.runtime.errors import CourrierError
 from processors.runtime.serde import AvroSerde
+
+API_KEY_ENV = "COURRIER_API_KEY"
+API_URL_ENV = "COURRIER_API_URL"
 
 LANES = ("TRANSACTIONAL", "MARKETING")
 POLICIES = ("RCS_WITH_SMS_FALLBACK", "RCS_ONLY", "SMS", "MMS")
@@ -40,6 +50,7 @@ class CourrierClient:
         validity_seconds: int | None = None,
         default_region: str | None = None,
         locale: str | None = None,
+        time_zone: str | None = None,
         message_id: str | None = None,
     ) -> str:
         """Queue one message and return its ``message_id``; ``ValueError`` for a lane or policy that does not exist."""
@@ -55,7 +66,7 @@ class CourrierClient:
             },
             "recipient": recipient, "default_region": default_region, "template_id": template_id,
             "variables": dict(variables or {}), "channel_policy": channel_policy, "send_at": send_at,
-            "validity_seconds": validity_seconds, "locale": locale,
+            "validity_seconds": validity_seconds, "locale": locale, "time_zone": time_zone,
         }
         self._produce("send-requested", recipient, self._serde.encode("send-requested", value))
         return message_id
@@ -82,3 +93,66 @@ class CourrierClient:
     def flush(self, timeout_s: float = 30.0) -> int:
         """Wait for every queued record; returns how many are still undelivered."""
         return self._producer.flush(timeout_s)
+
+
+class ApiError(CourrierError):
+    """The HTTP API refused a call: its status, the ``errors`` it gave (code, message, field…) and, on 429, when to retry."""
+
+    def __init__(self, status: int, errors: list[dict[str, Any]], retry_after_s: int | None = None) -> None:
+        summary = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or "no error body"
+        super().__init__(f"HTTP {status}: {summary}")
+        self.status = status
+        self.errors = errors
+        self.retry_after_s = retry_after_s
+
+
+class HttpClient:
+    """Calls the HTTP intake with an API key: the ``api_key`` argument, else ``$COURRIER_API_KEY``; use it as a context manager.
+
+    The key travels only in the ``Authorization: Bearer`` header; it is not kept anywhere else on the object.
+    """
+
+    def __init__(self, base_url: str | None = None, api_key: str | None = None, *, timeout_s: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        key = api_key or os.environ.get(API_KEY_ENV)
+        if not key:
+            raise CourrierError(f"no API key: pass api_key= or set {API_KEY_ENV} (create one with `courrier keys create`)")
+        self._http = httpx.Client(base_url=base_url or os.environ.get(API_URL_ENV, "http://127.0.0.1:8080"), timeout=timeout_s,
+                                  headers={"Authorization": f"Bearer {key}"}, transport=transport)
+
+    def send(self, recipient: str, template_id: str, variables: Mapping[str, str] | None = None, *,
+             idempotency_key: str | None = None, **fields: Any) -> str:
+        """``POST /v1/messages``: the ``message_id`` (the first one's on an idempotent replay); ``ApiError`` when refused.
+
+        ``fields`` are the other request fields as the API names them (``channel_policy="rcs_with_sms_fallback"``, ``lane``…).
+        """
+        body = {"template_id": template_id, "recipient": recipient, "variables": dict(variables or {}), **fields}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        answer = self._http.post("/v1/messages", json=body, headers=headers)
+        return str(self._json(answer)["message_id"])
+
+    def send_batch(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``POST /v1/messages/batch``: one result per message, in order (``status``, ``message_id`` or ``errors``)."""
+        answer = self._http.post("/v1/messages/batch", json={"messages": [dict(m) for m in messages]})
+        return list(self._json(answer)["results"])
+
+    @staticmethod
+    def _json(answer: httpx.Response) -> dict[str, Any]:
+        try:
+            body = answer.json()
+        except ValueError:
+            body = {}
+        if answer.status_code >= 400:
+            retry = answer.headers.get("Retry-After", "")
+            raise ApiError(answer.status_code, list(body.get("errors", [])) if isinstance(body, dict) else [],
+                           int(retry) if retry.isdigit() else None)
+        return body
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

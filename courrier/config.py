@@ -46,16 +46,44 @@ class Settings(BaseSettings):
     smpp_port: int = 2775
     smpp_system_id: str = "j"
     smpp_password: str = "jpwd"
-    smpp_decimal_receipt_ids: bool | None = Field(
-        None, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts, as jsmpp's simulator does; "
-        "unset means: only for the local simulator.")
+    smpp_decimal_receipt_ids: bool = Field(
+        False, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts, as jsmpp's example simulator does.")
+    smsc_control_port: int = Field(12775, description="The local SMSC's control port: submission journal, stats, mobile-originated injection.")
+    smsc_receipt_delay_ms: int = Field(200, description="How long the local SMSC waits before sending a delivery receipt.")
+    smsc_undeliverable_suffixes: str = Field("", description="Comma-separated destination suffixes the local SMSC reports UNDELIV for.")
     smpp_window: int = Field(10, description="Outstanding submit_sm per bind (the SMSC answers ESME_RTHROTTLED past its limit).")
+    smpp_failover: str | None = Field(None, description="host:port of a second SMPP peer dispatch fails over to while the first one's breaker is open.")
+    dispatch_lanes: str = Field("transactional,marketing", description="Lanes one dispatch process serves, each with its own "
+                                "consumer: transactional reads rendered-transactional, marketing reads rendered.")
+    dispatch_pacing: bool = Field(True, description="Pace every sender to its limit in segments per second; off only against a simulator (benchmarks).")
+    dispatch_pacing_file: Path | None = Field(None, description="Pacing limits (JSON); processors/dispatch/data/pacing.json when unset.")
+    dispatch_hold_s: float = Field(1.0, gt=0, le=60, description="Longest a batch holds a message for its sender's budget; "
+                                   "longer waits go to the retry topic, in order.")
+    dispatch_breaker_failures: int = Field(5, ge=1, le=20, description="Failed answers among a provider's last 20 that open its circuit breaker.")
+    dispatch_breaker_cooldown_s: float = Field(10.0, gt=0, description="How long an open breaker keeps traffic away before one trial call.")
+    dispatch_providers: str = Field("smpp", description="Dispatch's providers in order of preference: smpp (SMS to the SMPP peer, "
+                                    "then COURRIER_SMPP_FAILOVER when set), http (aggregator SMS and MMS, RBM RCS, at COURRIER_SIM_URL).")
     s3_access_key: str = "courrier"
     s3_secret_key: str = "courrier-secret"
     s3_region: str = "us-east-1"
     media_bucket: str = "courrier-media"
+    sim_url: str | None = Field(None, description="External provider simulator (base URL); when unset the local one is used.")
+    sim_port: int = Field(18090, description="Port of the local provider simulator (RBM- and aggregator-shaped HTTP API).")
+    sim_token: str = Field("courrier-dev-token", description="Bearer token of the HTTP provider APIs (the simulator's).")
+    sim_webhook_url: str = Field("http://127.0.0.1:18091/webhooks/sim", description="Where the simulator posts its events.")
+    webhook_secret: str = Field("courrier-dev-webhook-secret", description="HMAC-SHA256 key of provider webhook signatures.")
+    rbm_url: str | None = Field(
+        None, description="Base URL of the RBM-shaped API for RCS capability checks (e.g. the simulator, http://127.0.0.1:18090); "
+        "when unset there is no RCS provider and every RCS capability is unknown.")
+    rcs_capability_ttl_s: float = Field(86400.0, ge=0, description="How long a channel instance trusts an 'RCS-capable' answer.")
+    rcs_capability_negative_ttl_s: float = Field(3600.0, ge=0, description="How long it trusts a 'not RCS-capable' answer.")
+    rcs_capability_cache_size: int = Field(100_000, ge=1, description="Numbers whose RCS capability a channel instance remembers.")
+    rcs_capability_timeout_s: float = Field(2.0, gt=0, description="Longest wait for the capability API before the answer is 'unknown'.")
+    mms_regions: str = Field("US,CA", description="Comma-separated regions where MMS is sent as MMS; elsewhere it becomes an SMS with a link.")
 
     topic_prefix: str = Field("", description="Prepended to every topic name, to run several pipelines on one cluster.")
+    session_timeout_ms: int = Field(10_000, ge=6_000, le=300_000, description="How long a consumer group waits for a silent "
+                                    "member before giving its partitions to another (a killed stage's downtime).")
     partitions: int = Field(6, description="Default partition count for topics that do not set their own.")
     replication_factor: int = 1
     instance_id: str | None = Field(
@@ -65,6 +93,33 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     rcs_text_max_chars: int = Field(2000, ge=1, description="Longest RCS text message, in characters (the product docs we follow say 2,000).")
     templates_dir: Path | None = Field(None, description="Folder of template files; the bundled examples when unset.")
+    quiet_hours_enabled: bool = Field(
+        True, description="Defer marketing messages outside the recipient's allowed local hours; turn off only where no "
+        "person receives anything (demos, load tests).")
+    quiet_hours_file: Path | None = Field(None, description="Quiet-hour rules per country (TOML); the bundled ones when unset.")
+    frequency_cap_max: int = Field(3, ge=0, description="Marketing messages a recipient may receive per subscription group "
+                                   "within the window, for groups the caps file does not name; 0 means no cap.")
+    frequency_cap_window_days: float = Field(7.0, gt=0, le=30, description="The default frequency cap's sliding window, in days.")
+    frequency_caps_file: Path | None = Field(None, description="Frequency caps per subscription group (TOML); the bundled ones when unset.")
+    link_domain: str | None = Field(
+        None, description="Base URL of short links (e.g. https://go.example.com, served by `courrier links serve`); "
+        "when unset, URLs in SMS texts are sent as written and clicks are not tracked.")
+    media_allow_hosts: str = Field(
+        "", description="Comma-separated host or host:port a media fetch may reach whatever they resolve to (e.g. "
+        "127.0.0.1:8000); the only way past the SSRF rules (public addresses, ports 80 and 443).")
+    media_max_fetch_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest media download, in bytes; more is media_too_large.")
+    media_fetch_timeout_s: float = Field(30.0, gt=0, description="Longest a media fetch may take, redirects included.")
+    media_public_url: str | None = Field(
+        None, description="Base URL providers and recipients fetch stored media from (a CDN or the bucket's public "
+        "address); default: the S3 endpoint + bucket.")
+    media_cache_ttl_s: float = Field(300.0, ge=0, description="How long a render instance reuses a media URL's stored copy.")
+    campaign_cancel_check_s: float = Field(1.0, gt=0, description="How often a running `campaign send` looks for a cancel of its "
+                                           "campaign in the campaigns topic, in seconds.")
+    key_rate_per_s: float = Field(100.0, gt=0, description="API keys: default token-bucket refill, messages per second (a key may set its own).")
+    key_burst: int = Field(1000, ge=1, description="API keys: default token-bucket size in messages (one full batch).")
+    key_rate_instances: int = Field(1, ge=1, description="HTTP instances sharing each key's limit: each enforces rate/N and burst/N.")
+    key_usage_flush_s: float = Field(60.0, gt=0, description="How often an HTTP instance publishes its keys' last-used times.")
+    insecure_no_auth: bool = Field(False, description="Serve the HTTP API without API keys (loopback only, logged); for local development.")
 
     @classmethod
     def settings_customise_sources(
@@ -94,8 +149,25 @@ class Settings(BaseSettings):
         return (self.smpp_host or "127.0.0.1", self.smpp_port)
 
     @property
-    def smpp_receipt_ids_decimal(self) -> bool:
-        return self.smpp_decimal_receipt_ids if self.smpp_decimal_receipt_ids is not None else self.smpp_host is None
+    def sim_address(self) -> str:
+        """Base URL of the provider simulator: the external one, else the local part."""
+        return (self.sim_url or f"http://127.0.0.1:{self.sim_port}").rstrip("/")
+
+    @property
+    def mms_region_codes(self) -> frozenset[str]:
+        return frozenset(code.strip().upper() for code in self.mms_regions.split(",") if code.strip())
+
+    def as_env(self) -> dict[str, str]:
+        """Environment variables that give a child process these same settings (every field that has a value)."""
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            alias = field.validation_alias
+            key = alias.choices[0] if isinstance(alias, AliasChoices) else f"COURRIER_{name.upper()}"
+            env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
 
     def topic(self, name: str) -> str:
         """The physical topic name for a logical topic of the topology."""

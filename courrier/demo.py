@@ -15,7 +15,7 @@ import infra
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher, Outcomes
-from courrier.processes import start_pipeline, stop_all
+from courrier.processes import start_pipeline, start_webhooks, stop_all
 from topology.apply import apply as apply_topology
 
 GROUP = "promotions"
@@ -72,8 +72,17 @@ def demo_requests(count: int, seed: int = 7) -> tuple[list[DemoRequest], dict[st
 
 
 def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, keep_parts: bool = False) -> bool:
-    """Run the demo; True when every message got exactly one terminal receipt."""
+    """Run the demo; True when every message got exactly one terminal receipt.
+
+    Quiet hours and pacing are off: the demo runs at any hour and waits for terminal receipts, while a
+    marketing message sent at night is (rightly) deferred until morning, and a 1-MPS long code would
+    take minutes over a few hundred messages. ``courrier bench pacing`` shows pacing at work."""
     console = Console()
+    # RCS goes to the provider simulator: capability checks (RBM), RCS and fallback sends over HTTP, reports back as
+    # signed webhooks to the receiver started below; SMS keeps going over SMPP first.
+    settings = settings.model_copy(update={"quiet_hours_enabled": False, "dispatch_pacing": False,
+                                           "rbm_url": settings.rbm_url or settings.sim_address,
+                                           "dispatch_providers": "smpp,http"})
     logging.getLogger("librdkafka").setLevel(logging.ERROR)  # "coordinator load in progress" on a fresh broker is retried, not a problem
     started_parts: list[str] = []
     stages = []
@@ -83,7 +92,8 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
         console.print(f"[green]✓[/] parts ready (started: {', '.join(started_parts) or 'none, reused running ones'})")
         with console.status("Applying the topology…"):
             apply_topology(settings)
-        stages = start_pipeline(settings, settings.state_dir / "logs" / "demo")
+        log_dir = settings.state_dir / "logs" / "demo"
+        stages = [*start_pipeline(settings, log_dir), start_webhooks(settings, log_dir)]
         console.print(f"[green]✓[/] stages running: {', '.join(s.name for s in stages)} (logs in {settings.state_dir / 'logs' / 'demo'})")
         watcher = OutcomeWatcher(settings)
         requests, consents = demo_requests(count)

@@ -16,20 +16,7 @@ PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """Environment that makes a child process read the same settings as ``settings``."""
-    env = dict(os.environ)
-    env.update({
-        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": settings.registry_url,
-        "S3_ENDPOINT_URL": settings.s3_url,
-        "COURRIER_SMPP_PORT": str(settings.smpp_port),
-        "COURRIER_SMPP_DECIMAL_RECEIPT_IDS": str(settings.smpp_receipt_ids_decimal).lower(),
-        "COURRIER_TOPIC_PREFIX": settings.topic_prefix,
-        "COURRIER_STATE_DIR": str(settings.state_dir),
-        "COURRIER_PARTITIONS": str(settings.partitions),
-    })
-    if settings.smpp_host:
-        env["COURRIER_SMPP_HOST"] = settings.smpp_host
-    return env
+    return {**os.environ, **settings.as_env()}
 
 
 @dataclass
@@ -74,6 +61,23 @@ def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterab
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     return StageProcess(name, process, log_path)
+
+
+def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None) -> StageProcess:
+    """The webhook receiver (``courrier webhooks serve``) on 127.0.0.1:``port``, by default where the simulator posts
+    (the port of ``COURRIER_SIM_WEBHOOK_URL``), for a pipeline whose providers report over HTTP."""
+    from urllib.parse import urlsplit
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "webhooks.log"
+    env = {**settings_env(settings), "COURRIER_WEBHOOK_SECRET": settings.webhook_secret}
+    listen = port if port is not None else urlsplit(settings.sim_webhook_url).port or 80
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "courrier.cli", "webhooks", "serve", "--port", str(listen)],
+            stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    return StageProcess("webhooks", process, log_path)
 
 
 def start_pipeline(settings: Settings, log_dir: Path, stages: Iterable[str] = PIPELINE) -> list[StageProcess]:

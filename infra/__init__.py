@@ -2,7 +2,8 @@
 
 ``ensure_running`` fetches what is missing, reuses what already answers, starts the rest detached and waits until each
 is ready; ``stop`` ends what a state directory started; ``status`` reports each part. A part whose external address is
-set (``KAFKA_BOOTSTRAP_SERVERS``, ``SCHEMA_REGISTRY_URL``, ``S3_ENDPOINT_URL``, ``COURRIER_SMPP_HOST``) is never started.
+set (``KAFKA_BOOTSTRAP_SERVERS``, ``SCHEMA_REGISTRY_URL``, ``S3_ENDPOINT_URL``, ``COURRIER_SMPP_HOST``,
+``COURRIER_SIM_URL``) is never started.
 """
 from __future__ import annotations
 

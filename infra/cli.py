@@ -13,7 +13,7 @@ from courrier.config import get_settings
 from processors.runtime.errors import CourrierError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Fetch, start, stop and inspect the local real parts (kafka, registry, s3, smsc).")
+                  help="Fetch, start, stop and inspect the local real parts (kafka, registry, s3, smsc, sim).")
 PARTS_HELP = "Parts to act on (default: all): " + ", ".join(infra.PARTS) + "."
 
 

@@ -6,18 +6,26 @@ so tests never see each other's records.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 import infra
 from courrier.config import Settings
 
+if TYPE_CHECKING:
+    from sim.testing import SimControl
+
 
 @pytest.fixture(scope="session")
 def real_parts() -> Iterator[Settings]:
-    """Settings pointing at a running Kafka, registry, S3 and SMPP peer for the whole session."""
+    """Settings pointing at a running Kafka, registry, S3, SMPP peer and provider simulator for the whole session.
+
+    The simulator's base URL is ``settings.sim_address`` (its token ``settings.sim_token``); it is shared by the whole
+    session, so a test that changes its faults runs its own instead (``sim.testing.private_sim``)."""
     settings = Settings()
     started: list[str] = []
     stop_containers = None
@@ -31,15 +39,25 @@ def real_parts() -> Iterator[Settings]:
         overrides, stop_containers = containers.start_with_testcontainers(settings)
         os.environ.update(overrides)
         settings = Settings()
-        started = infra.ensure_running(settings, parts=("smsc",)) if not settings.smpp_host else []
+        started = infra.ensure_running(settings, parts=("smsc", "sim"))  # each skips itself when external
         print(f"local parts failed ({local_error}); using testcontainers")
     before = _topics(settings)
     yield settings
-    _delete_topics(settings, _topics(settings) - before)
+    _delete_topics(settings, {n for n in _topics(settings) - before if _ours(n)})
     if started:
         infra.stop(settings, started)
     if stop_containers:
         stop_containers()
+
+
+# Per-test topic prefixes (topic_settings) handed out by this session: several sessions may share one broker, and a
+# session must not delete another's per-test topics while its tests still run.
+_PREFIXES: list[str] = []
+_PER_TEST = re.compile(r"t-[0-9a-f]{10}-")
+
+
+def _ours(name: str) -> bool:
+    return not _PER_TEST.match(name) or name.startswith(tuple(_PREFIXES))
 
 
 def _topics(settings: Settings) -> set[str]:
@@ -69,8 +87,25 @@ def topic_settings(real_parts: Settings) -> Settings:
     from topology.apply import apply
 
     settings = real_parts.model_copy(update={"topic_prefix": f"t-{uuid.uuid4().hex[:10]}-", "partitions": 3})
+    _PREFIXES.append(settings.topic_prefix)
     apply(settings)
     return settings
+
+
+@pytest.fixture(scope="module")
+def module_sim() -> Iterator["SimControl"]:
+    """A provider simulator of this test module's own (``sim.testing.private_sim``), free to change its faults."""
+    from sim.testing import private_sim
+
+    with private_sim() as control:
+        yield control
+
+
+@pytest.fixture
+def sim(module_sim: "SimControl") -> "SimControl":
+    """The module's simulator, back to its defaults (no webhooks, no faults, nothing stored)."""
+    module_sim.reset()
+    return module_sim
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

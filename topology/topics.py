@@ -36,6 +36,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("consent-checked", "E.164", "ConsentChecked", "consent", ("channel",)),
     Topic("channel-resolved", "E.164", "ChannelResolved", "channel", ("render",)),
     Topic("rendered", "sender id", "Rendered", "render", ("dispatch",)),
+    # The transactional lane (OTP, alerts): its own topic and dispatch consumer, never behind a campaign in `rendered`.
+    Topic("rendered-transactional", "sender id", "Rendered", "render (transactional lane)", ("dispatch",)),
     Topic("dispatched", "E.164", "Dispatched", "dispatch", ("receipt", "analytics")),
     Topic("receipt", "E.164", "Receipt", "every stage (terminal outcomes), receipt", ("analytics", "fallback"), retention_ms=30 * DAY_MS),
     Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports", ("consent",), retention_ms=-1, compacted=True),
@@ -49,10 +51,29 @@ TOPICS: tuple[Topic, ...] = (
     Topic("idempotency", "idempotency key", "IdempotencyRecord", "intake/consent", ("intake/consent",), retention_ms=2 * DAY_MS, compacted=True),
     # Longer than any input topic keeps records (7 days), so no replay can reach a message the ledger has forgotten.
     Topic("submissions", "message id", "SubmissionRecord", "dispatch", ("dispatch", "replay"), retention_ms=30 * DAY_MS, compacted=True),
+    Topic("campaigns", "campaign id", "CampaignControl", "campaign CLI/API (start, cancel)", ("dispatch",), retention_ms=-1, compacted=True),
+    # Frequency caps look back at most 30 days (processors/consent/frequency.py): a record unwritten for 31 is of no use.
+    Topic("frequency", "E.164|subscription group", "FrequencyRecord", "consent", ("consent",), retention_ms=31 * DAY_MS, compacted=True),
     Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics",)),
+    # Reports arrive within a message's validity (at most 7 days): a day more bounds the topic and every receipt instance's table.
+    Topic("message-state", "message id", "MessageState", "receipt", ("receipt",), retention_ms=8 * DAY_MS, compacted=True),
+    # Short links must answer as long as a message can be read; after 90 days a click finds a 404 page.
+    Topic("links", "link token", "ShortLink", "render", ("links",), retention_ms=90 * DAY_MS, compacted=True),
+    # Kept forever: revoked keys stay (with revoked_at) so an api_key_id on an old event still names its holder.
+    Topic("api-keys", "API key id", "ApiKey", "courrier keys (create, revoke)", ("HTTP APIs (access guard)", "courrier keys list"),
+          retention_ms=-1, compacted=True),
+    Topic("api-key-usage", "API key id", "ApiKeyUsage", "HTTP APIs (access guard)", ("courrier keys list",), retention_ms=-1, compacted=True),
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
+
+# Priority lanes: each courrier.Lane has its own rendered topic, so an OTP never queues behind a campaign.
+LANE_TOPICS = {"TRANSACTIONAL": "rendered-transactional", "MARKETING": "rendered"}
+
+
+def rendered_topic(lane: str) -> str:
+    """The ``rendered`` topic of a ``courrier.Lane`` (render writes there, that lane's dispatch consumer reads it)."""
+    return LANE_TOPICS[lane]
 
 
 def topic(name: str) -> Topic:

@@ -1,31 +1,66 @@
-"""jsmpp's SMSC simulator (an SMPP 3.4 peer that answers submit_sm and sends delivery receipts) from Maven Central jars.
+"""Courrier's SMPP 3.4 test peer (``infra/smsc/CourrierSmsc.java``), built on jsmpp's server session from Maven Central.
 
-It listens on every interface: jsmpp 3.0.1's ``SMPPServerSimulator`` opens ``new ServerSocket(port)`` and reads no
-bind-address property, so only the port is ours to choose."""
+It binds loopback only, answers submit_sm, sends a delivery receipt per submit (same decimal id) after
+``COURRIER_SMSC_RECEIPT_DELAY_MS``, journals every accepted submit_sm, and injects mobile-originated messages;
+the journal and the injection are served on ``COURRIER_SMSC_CONTROL_PORT`` (``/submissions``, ``/stats``, ``/mo``).
+The class is compiled with ``javac`` at fetch time; a changed source is compiled again."""
 from __future__ import annotations
 
-import sys
+import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
 from courrier.config import Settings
 from infra.fetch import copy_dependencies, java
 from infra.part import Launch, Part
 from infra.process import listening
+from processors.runtime.errors import UnreachableError
 
-POM_DIR = Path(__file__).resolve().parent.parent / "smsc"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the `infra` package is importable from, for the supervisor
+SMSC_DIR = Path(__file__).resolve().parent.parent / "smsc"
+SOURCE = SMSC_DIR / "CourrierSmsc.java"
+MAIN_CLASS = "CourrierSmsc"
+
+
+def _classes(settings: Settings) -> Path:
+    return SMSC.home(settings) / "classes"
+
+
+def _source_stamp() -> str:
+    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+
+
+def _fetched(settings: Settings) -> bool:
+    stamp = _classes(settings) / "source.sha256"
+    libs_ok = any((SMSC.home(settings) / "libs").glob("telecom-charsets-*.jar"))
+    return libs_ok and stamp.exists() and stamp.read_text() == _source_stamp()
+
+
+def _fetch(settings: Settings) -> None:
+    libs = SMSC.home(settings) / "libs"
+    if not any(libs.glob("telecom-charsets-*.jar")):
+        copy_dependencies(SMSC_DIR, libs)
+    javac = shutil.which("javac")
+    if javac is None:
+        raise UnreachableError("javac is not on PATH: install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless)")
+    classes = _classes(settings)
+    shutil.rmtree(classes, ignore_errors=True)
+    classes.mkdir(parents=True)
+    done = subprocess.run([javac, "-d", str(classes), "-cp", str(libs / "*"), str(SOURCE)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise UnreachableError(f"compiling {SOURCE.name} failed: {done.stderr.strip()[:500]}")
+    (classes / "source.sha256").write_text(_source_stamp())
 
 
 def _launch(settings: Settings) -> Launch:
-    # Warnings only: the jar's simplelogger.properties sets org.jsmpp to trace, several lines per PDU.
-    argv = [java(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-Dorg.slf4j.simpleLogger.log.org.jsmpp=warn",
-            f"-Djsmpp.simulator.port={settings.smpp_port}", f"-Djsmpp.client.systemId={settings.smpp_system_id}",
-            f"-Djsmpp.client.password={settings.smpp_password}", "-cp", str(SMSC.home(settings) / "libs" / "*"),
-            "org.jsmpp.examples.SMPPServerSimulator"]
-    # The simulator's accept loop dies on the first session that closes before it sends its "Hello World"
-    # deliver_sm, and its receipt threads keep the JVM alive without a listening port: a supervisor restarts it.
-    supervised = [sys.executable, "-m", "infra.supervise", str(settings.smpp_port), "--", *argv]
-    return Launch(supervised, SMSC.home(settings), {"PYTHONPATH": str(PROJECT_ROOT)})
+    home = SMSC.home(settings)
+    argv = [java(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            f"-Dcourrier.smsc.port={settings.smpp_port}", f"-Dcourrier.smsc.controlPort={settings.smsc_control_port}",
+            f"-Dcourrier.smsc.systemId={settings.smpp_system_id}", f"-Dcourrier.smsc.password={settings.smpp_password}",
+            f"-Dcourrier.smsc.receiptDelayMs={settings.smsc_receipt_delay_ms}",
+            f"-Dcourrier.smsc.undelivSuffixes={settings.smsc_undeliverable_suffixes}",
+            "-cp", f"{home / 'libs' / '*'}:{_classes(settings)}", MAIN_CLASS]
+    return Launch(argv, home, {})
 
 
 SMSC = Part(
@@ -33,12 +68,10 @@ SMSC = Part(
     port_setting="COURRIER_SMPP_PORT",
     address=lambda s: f"{s.smpp_address[0]}:{s.smpp_address[1]}",
     external=lambda s: f"{s.smpp_host}:{s.smpp_port}" if s.smpp_host else None,
-    # slf4j-api 2 marks a fetch from the current POM (an older one copied 1.7, which silenced the log).
-    fetched=lambda s: any((SMSC.home(s) / "libs").glob("slf4j-api-2.*.jar")),
-    fetch=lambda s: copy_dependencies(POM_DIR, SMSC.home(s) / "libs"),
+    fetched=_fetched,
+    fetch=_fetch,
     launch=_launch,
-    # Never a TCP probe: a connection that does not bind makes jsmpp 3.0.1 stop accepting binds for 30 s.
     answers=lambda s: listening(s.smpp_port),
-    ready=lambda s: listening(s.smpp_port),
+    ready=lambda s: listening(s.smpp_port) and (s.smsc_control_port == 0 or listening(s.smsc_control_port)),
     start_timeout_s=30,
 )

@@ -3,18 +3,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 from processors.channel.senders import SenderPools
 from processors.receipts import receipt
+from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 
 STAGE = "channel"
 MMS_REGIONS = frozenset({"US", "CA"})
+RCS_POLICIES = frozenset({"RCS_WITH_SMS_FALLBACK", "RCS_ONLY"})
 
-# e164 → True (RCS capable), False (not capable), None (unknown: no RCS provider, or it did not answer).
-# A lookup may raise TransientError to have the record retried later.
+# e164 → True (RCS capable), False (not capable), None (unknown: no RCS provider is configured).
+# A lookup raises CapabilityUnknown when its provider did not answer now.
 CapabilityLookup = Callable[[str], Optional[bool]]
+
+
+class CapabilityUnknown(TransientError):
+    """The capability API did not answer: RCS with SMS fallback sends SMS (``rcs_capability_unknown``), RCS only retries."""
 
 
 def no_rcs_provider(_e164: str) -> bool | None:
@@ -39,15 +45,33 @@ def choose_channel(policy: str, region: str, e164: str, rcs_capable: CapabilityL
         return Choice("SMS")
     if policy == "MMS":
         return Choice("MMS") if region in mms_regions else Choice("SMS", fallback_reason="mms_unsupported_in_region")
-    if policy not in ("RCS_WITH_SMS_FALLBACK", "RCS_ONLY"):
+    if policy not in RCS_POLICIES:
         raise ValueError(f"unknown channel policy {policy!r}")
-    capable = rcs_capable(e164)
+    try:
+        capable = rcs_capable(e164)
+    except CapabilityUnknown:
+        # RCS only must not be suppressed for an outage of the test it depends on: the record is retried later.
+        if policy == "RCS_ONLY":
+            raise
+        capable = None
     if capable:
         return Choice("RCS")
     if policy == "RCS_ONLY":
         known = "is not RCS capable" if capable is False else "has an unknown RCS capability"
         return Choice(None, suppressed="rcs_unsupported", detail=f"policy RCS_ONLY and the recipient {known}")
     return Choice("SMS", fallback_reason="rcs_not_capable" if capable is False else "rcs_capability_unknown")
+
+
+def rcs_recipients(events: Iterable[Event]) -> list[str]:
+    """The distinct E.164 numbers whose RCS capability these events will ask for (malformed events are skipped)."""
+    numbers: dict[str, None] = {}
+    for event in events:
+        if not isinstance(event, dict) or event.get("channel_policy") not in RCS_POLICIES:
+            continue
+        recipient = event.get("recipient")
+        if isinstance(recipient, dict) and isinstance(recipient.get("e164"), str):
+            numbers[recipient["e164"]] = None
+    return list(numbers)
 
 
 def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now: datetime,

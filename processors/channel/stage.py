@@ -1,13 +1,18 @@
 """The channel stage: ``consent-checked`` → ``channel-resolved``, or a suppressed receipt."""
 from __future__ import annotations
 
-from processors.channel.logic import MMS_REGIONS, CapabilityLookup, no_rcs_provider, resolve
+from typing import Sequence
+
+from processors.channel.logic import MMS_REGIONS, CapabilityLookup, no_rcs_provider, rcs_recipients, resolve
 from processors.channel.senders import SenderPools
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
 class ChannelStage:
-    """Picks the channel by policy, MMS regions and RCS capability, and a sticky sender from the region's pools."""
+    """Picks the channel by policy, MMS regions and RCS capability, and a sticky sender from the region's pools.
+
+    A lookup with a ``prefetch(numbers)`` method (``capability.CapabilityClient``) is asked once per batch for every
+    RCS recipient it has not cached, so a batch costs one bulk capability call instead of one call per record."""
 
     name = "channel"
     inputs = ("consent-checked",)
@@ -20,3 +25,21 @@ class ChannelStage:
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         return resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions)
+
+    def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
+        """Prefetch the batch's RCS capabilities, then resolve each record on its own (one record's error is its own)."""
+        prefetch = getattr(self._rcs_capable, "prefetch", None)
+        if prefetch is not None:
+            prefetch(rcs_recipients(event for event, _meta in items))
+        results: list[list[Output] | BaseException] = []
+        for event, meta in items:
+            try:
+                results.append(self.process(event, meta))
+            except Exception as exc:  # the runtime dead-letters (or retries) this record alone
+                results.append(exc)
+        return results
+
+    def close(self) -> None:
+        closer = getattr(self._rcs_capable, "close", None)
+        if closer is not None:
+            closer()

@@ -1,19 +1,52 @@
-"""Pure consent rules: a usable number, a message still worth sending, and the consent it relies on.
+"""Pure consent rules: a usable number, a message still worth sending, the consent it relies on, when it may go, and how often.
 
-Quiet hours, keywords, idempotency and frequency caps are not decided here yet.
+The checks run in this order, the first that says no deciding the message's path:
+number → validity → consent → time (``send_at``, then quiet hours for marketing) → frequency cap.
+A message that may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt,
+and the request itself back to ``send-requested`` at the release time (the scheduler holds it),
+where this check runs again, so a STOP or an expiry in between still counts. A message whose
+validity ends before its release time is ``EXPIRED`` at once. Idempotency is not decided here.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Mapping
 
-from processors.consent.numbers import Refusal, normalize
+from processors.consent import quiet_hours
+from processors.consent.frequency import FrequencyCaps, admit, load_caps
+from processors.consent.numbers import Refusal, examine
+from processors.consent.quiet_hours import QuietHours
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output
 
 STAGE = "consent"
 # Reasons that are the caller's mistake (REJECTED) rather than the recipient's choice (SUPPRESSED).
 REJECTING_REASONS = frozenset({"missing_subscription_group"})
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the check applies beyond the recipient's own consent: quiet hours (None turns them off) and frequency caps."""
+
+    quiet_hours: QuietHours | None = field(default_factory=quiet_hours.bundled)
+    caps: FrequencyCaps = field(default_factory=load_caps)
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> Rules:
+    """The bundled quiet hours and caps, with the default cap."""
+    return Rules()
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """Why a message may not go now, and when it may."""
+
+    until: datetime
+    reason: str
+    detail: str
 
 
 def expiry(event: Event) -> datetime | None:
@@ -23,7 +56,7 @@ def expiry(event: Event) -> datetime | None:
 
 
 def consent_key(e164: str, subscription_group: str) -> str:
-    """Key of the compacted ``consent`` topic and of the consent view."""
+    """Key of the compacted ``consent`` topic and of the consent view (and of the ``frequency`` topic)."""
     return f"{e164}|{subscription_group}"
 
 
@@ -43,13 +76,46 @@ def consent_basis(context: Event, e164: str, consents: Mapping[str, Event]) -> s
     return f"opt-in:{state['source']}@{state['changed_at'].isoformat()}"
 
 
-def check(event: Event, consents: Mapping[str, Event], now: datetime) -> list[Output]:
-    """``send-requested`` → ``consent-checked`` keyed by E.164, or one terminal receipt saying why not."""
+def deferral(event: Event, recipient: Event, number_zones: tuple[str, ...], now: datetime, rules: Rules) -> Deferral | None:
+    """When the message may go if that is later than ``now``: its ``send_at``, then, for marketing, the recipient's next allowed hour."""
+    send_at = event.get("send_at")
+    earliest = send_at if send_at is not None and send_at > now else now
+    until, hours = earliest, ""
+    if event["context"]["lane"] == "MARKETING" and rules.quiet_hours is not None:
+        region = recipient["region"]
+        zones = rules.quiet_hours.zones(region, number_zones, event.get("time_zone"))
+        until = quiet_hours.next_allowed(earliest, region, zones, rules.quiet_hours)
+        hours = f"outside the allowed hours in {', '.join(zones)} ({region} rule)"
+    if until <= now:
+        return None
+    if earliest > now:
+        shifted = f", then {hours}" if until > earliest else ""
+        return Deferral(until, "scheduled_send", f"send_at {earliest.isoformat()}{shifted}; released at {until.isoformat()}")
+    return Deferral(until, "quiet_hours", f"{hours}; released at {until.isoformat()}")
+
+
+def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: Rules | None = None,
+          sends: Mapping[str, Event] | None = None, key: str | None = None) -> list[Output]:
+    """``send-requested`` → ``consent-checked`` keyed by E.164, a deferral, or one terminal receipt saying why not.
+
+    ``sends`` is the frequency view keyed ``E164|group`` (``FrequencyRecord`` values); ``key`` is the
+    record's Kafka key: a marketing message about to be counted for a capped group under another key
+    than its E.164 is put back on ``send-requested`` under its E.164 first, so one partition owns a
+    recipient's count (None: the caller is not reading Kafka, count here).
+    """
+    rules = rules or default_rules()
     context = event["context"]
-    recipient = normalize(event["recipient"], event.get("default_region"))
-    if isinstance(recipient, Refusal):
-        return [receipt(context, event["recipient"], "REJECTED", STAGE, now, reason=recipient.reason, detail=recipient.detail)]
+    number = examine(event["recipient"], event.get("default_region"))
+    if isinstance(number, Refusal):
+        return [receipt(context, event["recipient"], "REJECTED", STAGE, now, reason=number.reason, detail=number.detail)]
+    recipient = number.recipient
     e164 = recipient["e164"]
+    given_zone = event.get("time_zone")
+    if given_zone is not None:
+        if not quiet_hours.valid_zone(given_zone):
+            return [receipt(context, e164, "REJECTED", STAGE, now, reason="invalid_time_zone",
+                            detail=f"{given_zone!r} is not an IANA time zone (e.g. Europe/Paris)")]
+        recipient = {**recipient, "time_zone": given_zone}
     expires_at = expiry(event)
     if expires_at is not None and expires_at <= now:
         return [receipt(context, e164, "EXPIRED", STAGE, now, reason="validity_elapsed",
@@ -58,6 +124,24 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime) -> list[Ou
     if isinstance(basis, Refusal):
         status = "REJECTED" if basis.reason in REJECTING_REASONS else "SUPPRESSED"
         return [receipt(context, e164, status, STAGE, now, reason=basis.reason, detail=basis.detail)]
+    later = deferral(event, recipient, number.zones, now, rules)
+    if later is not None:
+        if expires_at is not None and expires_at <= later.until:
+            return [receipt(context, e164, "EXPIRED", STAGE, now, reason="validity_ends_before_release",
+                            detail=f"validity ends at {expires_at.isoformat()}, before the message may go ({later.reason}: {later.detail})")]
+        return [receipt(context, e164, "DEFERRED", STAGE, now, reason=later.reason, detail=later.detail),
+                Output("send-requested", e164, event, deliver_at=later.until)]
+    counted: list[Output] = []
+    group = context.get("subscription_group")
+    cap = rules.caps.cap(group) if context["lane"] == "MARKETING" and group else None
+    if cap is not None and cap.max_messages:
+        if key is not None and key != e164:
+            return [Output("send-requested", e164, event)]
+        view = sends if sends is not None else {}
+        record = admit(view.get(consent_key(e164, group)), e164, group, context["message_id"], cap, now)
+        if isinstance(record, Refusal):
+            return [receipt(context, e164, "SUPPRESSED", STAGE, now, reason=record.reason, detail=record.detail)]
+        counted = [record]
     return [Output("consent-checked", e164, {
         "context": context,
         "recipient": recipient,
@@ -67,4 +151,4 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime) -> list[Ou
         "expires_at": expires_at,
         "locale": event.get("locale"),
         "consent_basis": basis,
-    })]
+    }), *counted]

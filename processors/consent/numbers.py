@@ -47,8 +47,22 @@ def number_type_name(number_type: int) -> str:
     return _TYPE_NAMES.get(number_type, "unknown")
 
 
+@dataclass(frozen=True)
+class Number:
+    """A number able to receive SMS: its ``Recipient`` record, and every zone phonenumbers gives for it (several when its area spans zones)."""
+
+    recipient: Event
+    zones: tuple[str, ...]
+
+
 def normalize(raw: str, default_region: str | None) -> Event | Refusal:
     """The ``Recipient`` record of ``raw`` (parsed in ``default_region`` when it has no ``+``), or why it cannot receive SMS."""
+    found = examine(raw, default_region)
+    return found if isinstance(found, Refusal) else found.recipient
+
+
+def examine(raw: str, default_region: str | None) -> Number | Refusal:
+    """What ``normalize`` answers, with the number's candidate time zones."""
     region_hint = default_region.strip().upper() if default_region and default_region.strip() else None
     try:
         parsed = phonenumbers.parse(raw, region_hint)
@@ -67,13 +81,13 @@ def normalize(raw: str, default_region: str | None) -> Event | Refusal:
     region = phonenumbers.region_code_for_number(parsed)
     if region in NO_REGION:
         return Refusal("unknown_region", f"+{parsed.country_code} numbers belong to no country")
-    zones = [zone for zone in number_timezone.time_zones_for_number(parsed) if zone != number_timezone.UNKNOWN_TIMEZONE]
-    return {
+    zones = tuple(zone for zone in number_timezone.time_zones_for_number(parsed) if zone != number_timezone.UNKNOWN_TIMEZONE)
+    return Number({
         "e164": phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
         "region": region,
         "number_type": number_type_name(number_type),
         "time_zone": zones[0] if zones else None,
-    }
+    }, zones)
 
 
 def describe(raw: str, default_region: str | None) -> dict[str, object]:

@@ -1,24 +1,53 @@
-"""The consent stage: ``send-requested`` → ``consent-checked``, or a rejected, suppressed or expired receipt."""
+"""The consent stage: ``send-requested`` → ``consent-checked`` (+ ``frequency``), a deferral, or a terminal receipt."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Mapping
 
-from processors.consent.logic import check
+from courrier.config import Settings
+from processors.consent import quiet_hours
+from processors.consent.frequency import Cap, RecentSends, load_caps
+from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate
+from processors.consent.logic import Rules, check, default_rules
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
-class ConsentStage:
-    """Checks each request against the number rules and a read-only consent view keyed ``E164|group``.
+def rules_from_settings(settings: Settings) -> Rules:
+    """Quiet hours (unless turned off) and frequency caps as the settings and their data files say."""
+    hours = quiet_hours.load(settings.quiet_hours_file) if settings.quiet_hours_enabled else None
+    default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
+    return Rules(hours, load_caps(settings.frequency_caps_file, default_cap))
 
-    The view's values are ``ConsentChange`` dicts; in production it is a table of the compacted
-    ``consent`` topic, in tests a plain dict.
+
+class ConsentStage:
+    """Checks each request against its idempotency key, the number rules, a read-only consent view, quiet hours and frequency caps.
+
+    ``consents`` is keyed ``E164|group`` with ``ConsentChange`` values, ``sends`` keyed the same with
+    ``FrequencyRecord`` values, ``keys`` by idempotency key with ``IdempotencyRecord`` values; in
+    production they are tables of compacted topics (``consent``, ``frequency``, ``idempotency``), in
+    tests plain dicts.
     """
 
     name = "consent"
     inputs = ("send-requested",)
 
-    def __init__(self, consents: Mapping[str, Event]) -> None:
+    def __init__(self, consents: Mapping[str, Event], sends: Mapping[str, Event] | None = None, rules: Rules | None = None,
+                 keys: Mapping[str, Event] | None = None, idempotency_window: timedelta = DEFAULT_WINDOW) -> None:
         self._consents = consents
+        self._sends = RecentSends(sends if sends is not None else {})
+        self._rules = rules or default_rules()
+        self._keys = KeyClaims(keys if keys is not None else {}, idempotency_window)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        return check(event, self._consents, meta.now)
+        idempotency_key = event["context"].get("idempotency_key")
+        message_id = event["context"]["message_id"]
+        claimed: list[Output] = []
+        if idempotency_key:
+            first = self._keys.earlier(idempotency_key, message_id, meta.now)
+            if first is not None:
+                return [duplicate(event, first, meta.now)]
+            record = self._keys.claim(idempotency_key, message_id, meta.now)
+            claimed = [record] if record is not None else []
+        outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=meta.key or "")
+        self._sends.remember(outputs)
+        return [*claimed, *outputs]

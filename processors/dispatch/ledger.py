@@ -6,6 +6,7 @@ leaves SUBMITTING, which tells the next owner the outcome is unknown: it must no
 """
 from __future__ import annotations
 
+import threading
 from typing import Iterable
 
 from confluent_kafka import Producer
@@ -27,15 +28,25 @@ class SubmissionLedger:
         self._table = TopicTable(settings, "submissions", self._serde)
         self._producer: Producer | None = None
         self._own: dict[str, Event] = {}
+        self._users = 0
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._table.start()
-        self._producer = Producer(producer_config(self._settings))
+        """Load the topic and open the producer; the lanes' stages share one ledger, so only the first start does."""
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                self._table.start()
+                self._producer = Producer(producer_config(self._settings))
 
     def stop(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(10)
-        self._table.stop()
+        """Flush and stop once the last stage that started it stops."""
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                if self._producer is not None:
+                    self._producer.flush(10)
+                self._table.stop()
 
     def state(self, message_id: str) -> Event | None:
         """The last record written for ``message_id``, by this process or any before it."""

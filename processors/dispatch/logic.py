@@ -25,7 +25,8 @@ def plan(event: Event, now: datetime, channels: frozenset[str]) -> Submission | 
                        detail=f"no configured provider sends {channel}", channel=channel)
     return Submission(
         message_id=event["context"]["message_id"], sender_id=event["sender"]["sender_id"], sender_type=event["sender"]["type"],
-        destination=recipient, text=sms["text"], encoding=sms["encoding"],
+        destination=recipient, text=sms["text"], encoding=sms["encoding"], channel=channel, rcs_json=event.get("rcs_json"),
+        media_urls=tuple(event.get("media_urls") or ()),
     )
 
 

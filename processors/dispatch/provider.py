@@ -13,7 +13,11 @@ from typing import Callable, Protocol, Sequence
 
 @dataclass(frozen=True)
 class Submission:
-    """One message to submit; ``parts`` are the segments render already cut, when it did."""
+    """One message to submit; ``parts`` are the segments render already cut, when it did.
+
+    ``text``/``encoding`` are the SMS body (the whole message on SMS, the fallback on RCS, the text beside an
+    MMS's media); ``rcs_json`` and ``media_urls`` are the RCS agent message and the MMS media, when there are.
+    """
 
     message_id: str
     sender_id: str
@@ -22,6 +26,12 @@ class Submission:
     text: str
     encoding: str  # "GSM7" or "UCS2"
     parts: list[str] | None = None
+    channel: str = "SMS"  # a courrier.Channel symbol
+    rcs_json: str | None = None
+    media_urls: tuple[str, ...] = ()
+    channel: str = "SMS"  # SMS, MMS or RCS: the API an HTTP provider sends through (SMPP carries SMS only)
+    media_urls: tuple[str, ...] = ()  # MMS media the provider fetches
+    rcs_json: str | None = None  # RCS content as render wrote it (shapes in processors.render.rcs); None on RCS sends ``text``
 
 
 @dataclass(frozen=True)

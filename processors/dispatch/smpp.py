@@ -146,6 +146,17 @@ class SmppProvider:
         with self._cond:
             self._state = "closed"
 
+    @property
+    def ready(self) -> bool:
+        """Bound right now: a submit would go out at once (the router sends elsewhere while it is not)."""
+        with self._cond:
+            return self._client is not None
+
+    def reconnect(self) -> None:
+        """Ask the link thread for another round of binds if the last round gave up (no effect while it is trying)."""
+        with self._cond:
+            self._want_link()
+
     # Submitting ----------------------------------------------------------------------------------------------
 
     def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
@@ -274,6 +285,9 @@ class SmppProvider:
                                        logger_name=WIRE_LOGGER, allow_unknown_opt_params=True)
         try:
             client.connect()
+            # One small PDU often waits for the answer to the last one (an OTP's submit_sm after a deliver_sm_resp):
+            # with Nagle's algorithm it would wait for the peer's delayed ACK (~40 ms) instead.
+            client._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             system_id, password = self._credentials
             client.bind_transceiver(system_id=system_id, password=password)
         except BaseException:

@@ -1,33 +1,39 @@
-"""The dispatch stage: submits a batch of rendered messages through a provider, windowed, and forwards its reports.
+"""The dispatch stage: submits rendered messages at their senders' pace, after a last check, through a provider router.
 
-Delivery reports arrive on the provider's own thread; they are queued and produced by the runtime
-(``poll_outputs``) in its next batch. A long SMS has one report per part: they are gathered and
-forwarded as one event once every part has reported.
+For each batch the runtime hands over: plan every message (expired, no provider for its channel),
+skip what the ledger says was already handed over, then release the rest in waves as their senders'
+budgets allow (``processors.dispatch.release``). Delivery reports arrive on the providers' own
+threads; they are queued and produced by the runtime (``poll_outputs``) in its next batch. A long SMS
+has one report per part: they are gathered and forwarded as one event once every part has reported.
 """
 from __future__ import annotations
 
+import logging
 import queue
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from processors.dispatch import logic
-from processors.dispatch.provider import DeliveryReport, InboundSms, Provider, Submission
+from processors.dispatch.breaker import BreakerPolicy
+from processors.dispatch.pacing import Pacer
+from processors.dispatch.provider import DeliveryReport, InboundSms, Provider
+from processors.dispatch.release import Ledger, Release, Waiting
+from processors.dispatch.router import Route, Router
+from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 
+log = logging.getLogger(__name__)
 ProviderFactory = Callable[[Callable[[DeliveryReport], None], Callable[[InboundSms], None]], Provider]
 
 
-class Ledger(Protocol):
-    """What dispatch needs of the submissions ledger (``processors.dispatch.ledger.SubmissionLedger`` in production)."""
+@dataclass(frozen=True)
+class ProviderSpec:
+    """How to build one provider (given the report and inbound callbacks) and the channels it may send."""
 
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-    def state(self, message_id: str) -> Event | None: ...
-
-    def write(self, records: Iterable[Event]) -> None: ...
+    factory: ProviderFactory
+    channels: frozenset[str]
 
 
 @dataclass
@@ -40,31 +46,49 @@ class _InFlight:
 
 
 class DispatchStage:
-    """``rendered`` → ``dispatched`` (or a terminal receipt); provider reports → ``provider-events``, inbound → ``inbound``."""
+    """``rendered`` (or a lane's topic) → ``dispatched`` or a terminal receipt; provider reports → ``provider-events``,
+    inbound → ``inbound``.
+
+    ``providers``: one factory (sending ``channels``) or several ``ProviderSpec`` in order of preference.
+    ``consents``/``campaigns``: the compacted tables the last check reads. ``pacer``: the senders' budgets
+    (None: no pacing); ``priority`` marks the transactional lane's stage. A batch holds a message at most
+    ``hold_s`` for its sender's budget; what must wait longer goes to the retry topic, in order.
+    """
 
     name = "dispatch"
-    inputs = ("rendered",)
 
-    def __init__(self, provider_factory: ProviderFactory, ledger: Ledger, channels: frozenset[str] = frozenset({"SMS"}),
-                 submit_timeout_s: float = 30.0, max_in_flight: int = 1_000_000) -> None:
-        self._factory = provider_factory
+    def __init__(self, providers: ProviderFactory | Sequence[ProviderSpec], ledger: Ledger,
+                 channels: frozenset[str] = frozenset({"SMS"}), submit_timeout_s: float = 30.0, max_in_flight: int = 1_000_000,
+                 *, inputs: tuple[str, ...] = ("rendered",), consents: Mapping[str, Event] | None = None,
+                 campaigns: Mapping[str, Event] | None = None, pacer: Pacer | None = None, priority: bool = False,
+                 hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(),
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.inputs = inputs
+        self._specs = [ProviderSpec(providers, channels)] if callable(providers) else list(providers)
         self._ledger = ledger
-        self._channels = channels
-        self._timeout_s = submit_timeout_s
+        self._breaker = breaker
+        self._release = Release(ledger, consents if consents is not None else {}, campaigns if campaigns is not None else {},
+                                pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs))
+        self._clock = clock
         self._max_in_flight = max_in_flight
-        self._provider: Provider | None = None
+        self.router: Router | None = None
         self._events: queue.SimpleQueue[DeliveryReport | InboundSms] = queue.SimpleQueue()
         self._in_flight: OrderedDict[str, _InFlight] = OrderedDict()
         self._by_part: dict[str, str] = {}
 
     def open(self) -> None:
         self._ledger.start()
-        self._provider = self._factory(self._events.put, self._events.put)
-        self._provider.open()
+        routes = [Route(spec.factory(self._events.put, self._events.put), spec.channels) for spec in self._specs]
+        self.router = Router(routes, self._breaker, self._clock)
+        try:
+            self.router.open()
+        except BaseException:
+            self._ledger.stop()
+            raise
 
     def close(self) -> None:
-        if self._provider is not None:
-            self._provider.close()
+        if self.router is not None:
+            self.router.close()
         self._ledger.stop()
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
@@ -74,42 +98,63 @@ class DispatchStage:
         return result
 
     def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
-        """Plan every record, submit in one windowed call what the ledger has never seen handed over, map each answer to outputs.
+        """Plan every record, answer from the ledger what was already handed over, release the rest at their senders' pace.
 
         Never twice: the ledger says SUBMITTING before the submit and SUBMITTED/FAILED after, durably, so a
-        message reprocessed after a crash, a rebalance or a replay is re-announced or failed, not resubmitted.
+        message reprocessed after a crash, a rebalance or a replay is re-announced, looked up at its provider
+        (``reconcile``), or failed — submitted again only when its provider says it never got it.
         """
-        assert self._provider is not None, "open() first"
-        provider = self._provider.name
-        results: list[list[Output] | BaseException | None] = []
-        to_submit: list[tuple[int, Submission, Event | None]] = []
+        assert self.router is not None, "open() first"
+        started = self._clock()
+        results: list[list[Output] | BaseException | None] = [None] * len(items)
+        waiting: list[Waiting] = []
+        in_batch: set[str] = set()
         for index, (event, meta) in enumerate(items):
-            planned = logic.plan(event, meta.now, self._channels)
-            previous = self._ledger.state(planned.message_id) if isinstance(planned, Submission) else None
+            planned = logic.plan(event, meta.now, self.router.channels)
             if isinstance(planned, Output):
-                results.append([planned])
-            elif previous is not None and previous["state"] != "FAILED":
-                results.append(logic.from_ledger(event, previous, meta.now))
+                results[index] = [planned]
+            elif planned.message_id in in_batch:  # a replayed or re-sent copy: the ledger answers it once this batch wrote it
+                results[index] = TransientError(f"{planned.message_id} is already being submitted in this batch; checked again later")
+                continue
             else:
-                to_submit.append((index, planned, previous))
-                results.append(None)
-        if to_submit:
-            now = items[to_submit[0][0]][1].now
-            self._ledger.write(logic.ledger_record(s.message_id, "SUBMITTING", provider, [], prev, now) for _i, s, prev in to_submit)
-            answers = self._provider.submit_many([s for _i, s, _prev in to_submit], self._timeout_s)
-            settled = []
-            for (index, submission, previous), answer in zip(to_submit, answers):
-                event, meta = items[index]
-                state = logic.after_answer(answer)
-                if state is not None:
-                    settled.append(logic.ledger_record(submission.message_id, state, provider, list(answer.provider_message_ids),
-                                                       self._ledger.state(submission.message_id), meta.now))
-                results[index] = logic.outcome(event, provider, answer, meta.now)
-            self._ledger.write(settled)
+                previous = self._ledger.state(planned.message_id)
+                if previous is not None and previous["state"] == "SUBMITTING":
+                    results[index] = self._reconcile(event, previous, meta)
+                elif previous is not None and previous["state"] != "FAILED":
+                    results[index] = logic.from_ledger(event, previous, meta.now)
+                if results[index] is None:
+                    in_batch.add(planned.message_id)
+                    waiting.append(Waiting(index, planned, event, meta, previous))
+                    continue
+            self._release.settled(event)
+        self._release.run(waiting, self.router, results, started)
         for result in results:
             if isinstance(result, list):
                 self._remember([o.value for o in result if o.topic == "dispatched"])
         return [r if r is not None else [] for r in results]
+
+    def _reconcile(self, event: Event, previous: Event, meta: RecordMeta) -> list[Output] | BaseException | None:
+        """A message whose last submit has no known outcome: ask the provider it went to (by client reference) when it
+        can say. Accepted → announced; never received → None, it may be submitted again; no way to know → failed."""
+        assert self.router is not None
+        provider = self.router.provider(previous["provider"])
+        lookup = getattr(provider, "reconcile", None)
+        if lookup is None:  # SMPP has no lookup by our id: never risk a second submit
+            return logic.from_ledger(event, previous, meta.now)
+        message_id = previous["message_id"]
+        if not self.router.is_open(previous["provider"]):
+            return TransientError(f"{previous['provider']} is not reachable to look up {message_id}; asked again later")
+        try:
+            found = lookup(message_id, event["channel"])
+            if found is None:
+                log.info("unknown outcome reconciled: the provider never got it", extra={"message_id": message_id, "provider": previous["provider"]})
+                return None
+            self._ledger.write([logic.ledger_record(message_id, "SUBMITTED", previous["provider"], list(found.provider_message_ids),
+                                                    previous, meta.now)])
+        except TransientError as exc:  # the provider cannot say now: ask again later
+            return exc
+        log.info("unknown outcome reconciled: the provider had it", extra={"message_id": message_id, "provider": previous["provider"]})
+        return [Output("dispatched", event["recipient"]["e164"], logic.dispatched(event, previous["provider"], found, meta.now))]
 
     def poll_outputs(self) -> Iterable[Output]:
         """Provider events received since the last call, as records to produce."""

@@ -1,12 +1,14 @@
 """The HTTP intake as a FastAPI app: one message, a batch of up to 1,000, and a health check.
 
 Answers: 202 ``{"message_id"}`` for a new message; 200 with the first ``message_id`` and
-``Idempotent-Replayed: true`` for an idempotency key seen within the window; 413 for a body over the
-cap; 422 ``{"errors": [...]}`` naming the fields, the missing variables or the known templates;
-503 when Kafka did not take the message. A batch answers 207 with one such result per item.
+``Idempotent-Replayed: true`` for an idempotency key seen within the window; 401/403/429 from the
+API-key guard (``processors.access``); 413 for a body over the cap; 422 ``{"errors": [...]}`` naming the
+fields, the missing variables or the known templates; 503 when Kafka did not take the message. A batch
+answers 207 with one such result per item.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,22 +20,22 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from courrier.config import Settings
+from processors.access.guard import AccessDenied, KeyGuard, denied_response
+from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
 from processors.intake.limits import BodySizeLimit
 from processors.intake.models import (BatchItemResult, BatchRequest, BatchResponse, ErrorBody, MessageAccepted, MessageRequest,
                                       Problem)
 from processors.intake.service import Accepted, IntakeService, Refused
 from processors.intake.settings import IntakeSettings
 
+log = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
-# The scope each endpoint needs, in one place: an access-control layer reads it and nothing else
-# (None: open, e.g. for load-balancer probes).
-SCOPES: dict[tuple[str, str], str | None] = {
-    ("POST", "/v1/messages"): "messages:send",
-    ("POST", "/v1/messages/batch"): "messages:send",
-    ("GET", "/healthz"): None,
-}
 # Given a scope, a FastAPI dependency that lets the request through or raises (401/403/429…).
 Guard = Callable[[str], Callable[..., Any]]
+_GUARDED: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No API key, or an unknown, wrong or revoked one (WWW-Authenticate says which)."},
+    429: {"model": ErrorBody, "description": "The key is over its rate limit; Retry-After says when to try again."},
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Body over the size cap."},
     422: {"model": ErrorBody, "description": "Invalid fields, number, template or variables."},
@@ -41,33 +43,56 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: Guard | None = None) -> FastAPI:
-    """The intake app for ``settings``; its lifespan loads the idempotency table and closes the producer."""
+def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: Guard | None = None, *,
+               insecure_no_auth: bool | None = None) -> FastAPI:
+    """The intake app for ``settings``; its lifespan loads the idempotency and API-key tables and closes the producer.
+
+    Routes need an API key (a ``KeyGuard`` following ``api-keys``) unless another ``guard`` is given or
+    ``insecure_no_auth`` (default: the ``insecure_no_auth`` setting) turns access control off, which is logged.
+    """
     intake = intake or IntakeSettings()
     service = IntakeService(settings, intake)
+    insecure = settings.insecure_no_auth if insecure_no_auth is None else insecure_no_auth
+    if guard is None and not insecure:
+        guard = KeyGuard(settings)
+    keys = guard if isinstance(guard, KeyGuard) else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if guard is None:
+            log.warning("access control is OFF: every HTTP request is accepted without an API key (insecure_no_auth); "
+                        "never expose this instance beyond this machine")
         service.start()
+        if keys is not None:
+            keys.start()
         try:
             yield
         finally:
+            if keys is not None:
+                keys.close()
             service.close()
 
     app = FastAPI(title="Courrier intake", version="1", lifespan=lifespan)
     app.state.service = service
+    app.state.guard = guard
     app.add_middleware(BodySizeLimit, max_bytes=intake.max_body_bytes)
+    app.add_exception_handler(AccessDenied, denied_response)
 
     @app.exception_handler(RequestValidationError)
     async def validation_failed(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return _error(422, _problems(list(exc.errors())))
 
     def route(method: str, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        scope = SCOPES[(method, path)]
-        dependencies = [Depends(guard(scope))] if guard is not None and scope is not None else None
-        app.add_api_route(path, endpoint, methods=[method], dependencies=dependencies, **options)
+        scope = required_scope(method, path)
+        if guard is None or scope is None:
+            app.add_api_route(path, endpoint, methods=[method], **options)
+            return
+        responses = {**_GUARDED, 403: {"model": ErrorBody, "description": f"The API key lacks the scope `{scope}` (or `admin`)."},
+                     **options.pop("responses", {})}
+        app.add_api_route(path, endpoint, methods=[method], dependencies=[Depends(guard(scope))], responses=responses,
+                          openapi_extra={"x-required-scope": scope}, **options)
 
-    def send_one(message: MessageRequest,
+    def send_one(request: Request, message: MessageRequest,
                  idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> JSONResponse:
         """Send one message; ``Idempotency-Key`` (header) and ``idempotency_key`` (body) are the same thing."""
         if idempotency_key is not None and message.idempotency_key not in (None, idempotency_key):
@@ -76,7 +101,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return _error(422, [problem])
         if idempotency_key is not None:
             message = message.model_copy(update={"idempotency_key": idempotency_key})
-        result = service.submit([message])[0]
+        result = service.submit([message], _key_id(request))[0]
         if isinstance(result, Refused):
             return _error(result.status, result.problems)
         body = MessageAccepted(message_id=result.message_id).model_dump()
@@ -84,8 +109,10 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})
         return JSONResponse(body, status_code=202)
 
-    def send_batch(batch: BatchRequest) -> JSONResponse:
+    def send_batch(request: Request, batch: BatchRequest) -> JSONResponse:
         """Send up to 1,000 messages; each item is judged on its own and answered at its index (207)."""
+        if keys is not None:  # the guard took one token for the request; the key pays for every message
+            keys.debit(request, len(batch.messages) - 1)
         results: dict[int, BatchItemResult] = {}
         valid: list[tuple[int, MessageRequest]] = []
         for index, item in enumerate(batch.messages):
@@ -93,7 +120,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
                 valid.append((index, MessageRequest.model_validate(item)))
             except ValidationError as exc:
                 results[index] = BatchItemResult(index=index, status=422, errors=_problems(exc.errors()))
-        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid])):
+        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid], _key_id(request))):
             results[index] = _item(index, outcome)
         response = BatchResponse(results=[results[i] for i in range(len(batch.messages))])
         return JSONResponse(response.model_dump(exclude_none=True), status_code=207)
@@ -107,6 +134,11 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS)
     route("GET", "/healthz", healthz)
     return app
+
+
+def _key_id(request: Request) -> str | None:
+    """The id of the API key the guard accepted for this request (None without access control)."""
+    return getattr(request.state, "api_key_id", None)
 
 
 def _item(index: int, outcome: Accepted | Refused) -> BatchItemResult:

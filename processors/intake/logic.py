@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from processors.consent.numbers import Refusal, normalize
+from processors.consent.quiet_hours import valid_zone
 from processors.intake.models import MessageRequest, Problem
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.templates import Template, language_for
@@ -42,6 +43,9 @@ def problems(request: MessageRequest, templates: Mapping[str, Template]) -> list
         found.append(Problem(code="unknown_template", message=f"no template {request.template_id!r}", field="template_id",
                              known_templates=sorted(templates)))
         return found
+    if request.time_zone is not None and not valid_zone(request.time_zone):
+        found.append(Problem(code="invalid_time_zone", message=f"{request.time_zone!r} is not an IANA time zone (e.g. Europe/Paris)",
+                             field="time_zone"))
     region = None if isinstance(recipient, Refusal) else recipient["region"]
     found.extend(_render_problems(request, template, language_for(request.locale, region or "")))
     return found
@@ -69,17 +73,20 @@ def new_message_id() -> str:
     return str(uuid.uuid4())
 
 
-def send_requested(request: MessageRequest, message_id: str, now: datetime, source: str) -> Output:
-    """The ``send-requested`` record of an accepted request, keyed by the recipient as given (as the topology says)."""
+def send_requested(request: MessageRequest, message_id: str, now: datetime, source: str, api_key_id: str | None = None) -> Output:
+    """The ``send-requested`` record of an accepted request, keyed by the recipient as given (as the topology says).
+
+    ``api_key_id`` names the API key that sent it; the context carries it to every later event and receipt.
+    """
     value: Event = {
         "context": {
             "message_id": message_id, "idempotency_key": request.idempotency_key, "campaign_id": request.campaign_id,
             "variant": request.variant, "lane": request.lane.upper(), "subscription_group": request.subscription_group,
-            "requested_at": now, "source": source,
+            "requested_at": now, "source": source, "api_key_id": api_key_id,
         },
         "recipient": request.recipient, "default_region": request.default_region, "template_id": request.template_id,
         "variables": dict(request.variables), "channel_policy": avro_policy(request), "send_at": request.send_at,
-        "validity_seconds": request.validity, "locale": request.locale,
+        "validity_seconds": request.validity, "locale": request.locale, "time_zone": request.time_zone,
     }
     return Output("send-requested", request.recipient, value)
 

@@ -45,6 +45,8 @@ class MessageRequest(BaseModel):
         None, description="ISO country code to read a national number in, e.g. FR.")
     locale: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$")] | None = Field(
         None, description="Recipient's locale for the template's language, e.g. fr-FR.")
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None, description="Recipient's IANA time zone (e.g. America/Chicago) for quiet hours; taken from the number when absent.")
 
     @model_validator(mode="after")
     def _marketing_names_its_group(self) -> MessageRequest:

@@ -67,8 +67,8 @@ class IntakeService:
         self._table.stop()
         self._publisher.close()
 
-    def submit(self, requests: Sequence[MessageRequest]) -> list[Accepted | Refused]:
-        """One result per request, in order; every accepted one is on ``send-requested`` when this returns."""
+    def submit(self, requests: Sequence[MessageRequest], api_key_id: str | None = None) -> list[Accepted | Refused]:
+        """One result per request, in order; every accepted one is on ``send-requested`` (with ``api_key_id``) when this returns."""
         now = datetime.now(timezone.utc)
         results: list[Accepted | Refused | None] = [None] * len(requests)
         pending: list[_Pending] = []
@@ -83,7 +83,7 @@ class IntakeService:
                 results[index] = Accepted(earlier, replayed=True)
                 continue
             pending.append(_Pending(index, message_id, request))
-        errors = self._publisher.publish([send_requested(p.request, p.message_id, now, self._intake.source) for p in pending])
+        errors = self._publisher.publish([send_requested(p.request, p.message_id, now, self._intake.source, api_key_id) for p in pending])
         failed: dict[str, str] = {}
         for item, error in zip(pending, errors):
             if error is None:

@@ -1,5 +1,8 @@
-"""Pure render rules: the template's content in the recipient's language, the opt-out footer, smart and exact SMS encoding,
-RCS within its limits, and MMS."""
+"""Pure render rules: the template's content in the recipient's language, short links, the opt-out footer, smart and
+exact SMS encoding, RCS within its limits, and MMS media (or, outside MMS regions, links to them in the SMS).
+
+Media and links are the two effects render has beyond its outputs; both come in as arguments (a ``MediaPreparer``
+that stores media, a link base), so the rules stay testable without a network."""
 from __future__ import annotations
 
 import json
@@ -9,16 +12,22 @@ from typing import Mapping
 
 from processors.receipts import receipt
 from processors.render.issues import Issue
+from processors.render.links import Shortened, link_records, shorten
+from processors.render.media import MediaPreparer
+from processors.render.media_rejected import MediaRejected
 from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count
 from processors.render.smart_encoding import smart_encode
 from processors.render.templates import Template, language_for
 from processors.runtime.stage import Event, Output
+from topology.topics import rendered_topic
 
 STAGE = "render"
 MAX_SMS_SEGMENTS = 10  # longer texts cost more than they are worth, and some carriers drop them
 DEFAULT_FOOTERS = Path(__file__).resolve().parent / "data" / "opt_out.json"
+# The channel stage's reason for an MMS request outside MMS regions: sent as SMS, its media as links in the text.
+MMS_AS_SMS = "mms_unsupported_in_region"
 
 
 def load_footers(path: Path = DEFAULT_FOOTERS) -> dict[str, str]:
@@ -53,8 +62,11 @@ def rcs_rejection(issues: list[Issue]) -> str:
 
 
 def render_message(event: Event, templates: Mapping[str, Template], footers: Mapping[str, str], now: datetime,
-                   rcs_limits: RcsLimits = DEFAULT_LIMITS) -> list[Output]:
-    """``channel-resolved`` → ``rendered`` keyed by sender id, or a rejected receipt naming what is wrong."""
+                   rcs_limits: RcsLimits = DEFAULT_LIMITS, *, media: MediaPreparer | None = None,
+                   link_base: str | None = None) -> list[Output]:
+    """``channel-resolved`` → ``rendered`` keyed by sender id (after the ``links`` records of its short links, when
+    ``link_base`` is set), or a rejected receipt naming what is wrong. ``media`` stores an MMS's media; it may raise
+    ``TransientError``, which the runtime retries."""
     context, recipient, channel = event["context"], event["recipient"], event["channel"]
     e164 = recipient["e164"]
 
@@ -65,13 +77,23 @@ def render_message(event: Event, templates: Mapping[str, Template], footers: Map
     if template is None:
         return rejected("unknown_template", f"no template {event['template_id']!r}; known: {', '.join(sorted(templates)) or 'none'}")
     language = language_for(event.get("locale"), recipient["region"])
+    media_as_links = channel == "SMS" and event.get("fallback_reason") == MMS_AS_SMS
     try:
-        content = template.render(event.get("variables") or {}, language, channel)
+        content = template.render(event.get("variables") or {}, language, "MMS" if media_as_links else channel)
     except MissingVariables as exc:
         return rejected("missing_variables", f"template {template.id} v{template.version} needs: {', '.join(exc.names)}")
     except RenderFailed as exc:
         return rejected("render_failed", f"template {template.id} v{template.version}: {exc}")
-    text = with_footer(content.sms_text, context["lane"], recipient["region"], footers)
+    body, stored = content.sms_text, []
+    try:
+        if media_as_links and content.media_urls:
+            body = "\n".join([body, *_stored(media, content.media_urls, 0)])
+        short = shorten(body, context["message_id"], link_base) if link_base else Shortened(body, ())
+        text = with_footer(short.text, context["lane"], recipient["region"], footers)
+        if channel == "MMS" and content.media_urls:
+            stored = _stored(media, content.media_urls, len(text.encode("utf-8")))
+    except MediaRejected as exc:
+        return rejected(exc.reason, f"template {template.id} v{template.version}: {exc.detail}")
     sms = sms_content(sms_text(template, text))
     if channel != "MMS" and sms["segments"] > MAX_SMS_SEGMENTS:
         return rejected("sms_too_long", f"{sms['segments']} segments ({sms['encoding']}); the limit is {MAX_SMS_SEGMENTS}")
@@ -82,7 +104,8 @@ def render_message(event: Event, templates: Mapping[str, Template], footers: Map
         if issues:
             return rejected(rcs_rejection(issues), f"template {template.id} v{template.version}: {'; '.join(map(str, issues))}")
         rcs = json.dumps(section, ensure_ascii=False, separators=(",", ":"))
-    return [Output("rendered", event["sender"]["sender_id"], {
+    # The links first: a link's record is written before the message that carries it can be clicked.
+    return [*link_records(short.links, event, channel, now), Output(rendered_topic(context["lane"]), event["sender"]["sender_id"], {
         "context": context,
         "recipient": recipient,
         "channel": channel,
@@ -91,6 +114,12 @@ def render_message(event: Event, templates: Mapping[str, Template], footers: Map
         "template_id": template.id,
         "sms": sms,
         "rcs_json": rcs,
-        "media_urls": content.media_urls,
+        "media_urls": stored,
         "expires_at": event.get("expires_at"),
     })]
+
+
+def _stored(media: MediaPreparer | None, urls: list[str], text_bytes: int) -> list[str]:
+    if media is None:  # a wiring error, not bad input: the record dead-letters with this message
+        raise RuntimeError("this render stage was built without a media store, so it cannot send media")
+    return media(urls, text_bytes)

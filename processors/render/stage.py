@@ -1,25 +1,35 @@
-"""The render stage: ``channel-resolved`` → ``rendered`` (keyed by sender id), or a rejected receipt."""
+"""The render stage: ``channel-resolved`` → ``rendered`` (keyed by sender id) and ``links``, or a rejected receipt."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from processors.render.links import link_base
 from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_message
+from processors.render.media import MediaPreparer
 from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.templates import DEFAULT_DIR, load
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
 class RenderStage:
-    """Fills each request's template (a folder of TOML files, loaded once) for its channel, language and lane."""
+    """Fills each request's template (a folder of TOML files, loaded once) for its channel, language and lane.
+
+    ``media`` fetches and stores MMS media (``MediaPipeline.from_settings``; without one, a message with media
+    dead-letters); ``link_domain`` turns on short links (without it, URLs are sent as written).
+    """
 
     name = "render"
     inputs = ("channel-resolved",)
 
     def __init__(self, templates_dir: Path = DEFAULT_DIR, footers_path: Path = DEFAULT_FOOTERS,
-                 rcs_limits: RcsLimits = DEFAULT_LIMITS) -> None:
+                 rcs_limits: RcsLimits = DEFAULT_LIMITS, *, media: MediaPreparer | None = None,
+                 link_domain: str | None = None) -> None:
         self._rcs_limits = rcs_limits
         self._templates = load(Path(templates_dir), rcs_limits)
         self._footers = load_footers(footers_path)
+        self._media = media
+        self._link_base = link_base(link_domain) if link_domain else None
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        return render_message(event, self._templates, self._footers, meta.now, self._rcs_limits)
+        return render_message(event, self._templates, self._footers, meta.now, self._rcs_limits,
+                              media=self._media, link_base=self._link_base)

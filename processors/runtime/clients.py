@@ -46,6 +46,10 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
         "partition.assignment.strategy": "cooperative-sticky",
+        # A killed instance's partitions wait this long for a new owner (librdkafka's default is 45 s); heartbeats run
+        # on librdkafka's own thread every 2 s, so a busy stage is not mistaken for a dead one.
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": 2000,
         "client.id": "courrier",
         "logger": _LIBRDKAFKA_LOG,
     }
@@ -81,13 +85,16 @@ def assign_at_end(consumer: Consumer, physical_topics: list[str], timeout_s: flo
     assignment: list[TopicPartition] = []
     for physical in physical_topics:
         for partition in sorted(consumer.list_topics(physical, timeout=10).topics[physical].partitions):
-            while True:
-                try:
-                    _low, high = consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
-                    break
-                except KafkaException:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-            assignment.append(TopicPartition(physical, partition, high))
+            assignment.append(TopicPartition(physical, partition, end_offset(consumer, physical, partition, deadline)))
     consumer.assign(assignment)
+
+
+def end_offset(consumer: Consumer, physical: str, partition: int, deadline: float) -> int:
+    """The partition's high watermark; NOT_LEADER (a topic created a moment ago) is retried until ``deadline`` (monotonic)."""
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)[1]
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -2,7 +2,8 @@
 
 Failures are data: a record that cannot be decoded, or makes the stage raise, goes to
 ``dead-letter`` with its original bytes and the stage goes on; a ``TransientError`` sends it to
-``retry`` (the scheduler brings it back when due). SIGTERM finishes the batch, commits, closes.
+``retry`` (the scheduler brings it back when due). An output with a ``deliver_at`` goes to
+``scheduled`` the same way, to reach its topic at that time. SIGTERM finishes the batch, commits, closes.
 """
 from __future__ import annotations
 
@@ -203,13 +204,22 @@ class Runner:
             return
         headers = policy.carried_headers(message.headers())
         for output, value in encoded:
-            self._send(self.settings.topic(output.topic), output.key, value, headers)
-            self.metrics.count_produced(output.topic)
+            self._emit(output, value, headers)
 
     def _produce_outputs(self, outputs: Iterable[Output]) -> None:
         for output in outputs:
-            self._send(self.settings.topic(output.topic), output.key, self._serde.encode(output.topic, output.value), [])
+            self._emit(output, self._serde.encode(output.topic, output.value), [])
+
+    def _emit(self, output: Output, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+        """Produce one encoded output to its topic, or, when it has a ``deliver_at``, to ``scheduled`` for the scheduler to release then."""
+        target = self.settings.topic(output.topic)
+        if output.deliver_at is None:
+            self._send(target, output.key, value, headers)
             self.metrics.count_produced(output.topic)
+            return
+        due_ms = int(output.deliver_at.timestamp() * 1000)
+        self._send(self.settings.topic("scheduled"), output.key, value, headers + policy.retry_headers(target, due_ms, 0))
+        self.metrics.count_produced("scheduled")
 
     def _dead_letter(self, message: Message, error: BaseException, now: datetime) -> None:
         headers = policy.carried_headers(message.headers()) + policy.failure_headers(

@@ -14,11 +14,20 @@ Event = dict[str, Any]
 
 @dataclass(frozen=True)
 class Output:
-    """One record to produce: a logical topic name from ``topology.topics``, a string key and an Avro-shaped value."""
+    """One record to produce: a logical topic name from ``topology.topics``, a string key and an Avro-shaped value.
+
+    With ``deliver_at`` (timezone-aware) the record is delayed: the runtime writes it, encoded with
+    ``topic``'s schema, to the ``scheduled`` delay topic, and the scheduler puts it on ``topic`` at that time.
+    """
 
     topic: str
     key: str
     value: Event
+    deliver_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.deliver_at is not None and self.deliver_at.utcoffset() is None:
+            raise ValueError(f"deliver_at must be timezone-aware, not {self.deliver_at!r}")
 
 
 @dataclass(frozen=True)

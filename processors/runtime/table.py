@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from courrier.config import Settings
-from processors.runtime.clients import consumer_config
+from processors.runtime.clients import consumer_config, end_offset
 from processors.runtime.errors import DecodeError, UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
@@ -77,7 +77,8 @@ class TopicTable(Mapping[str, Event]):
         try:
             metadata = consumer.list_topics(physical, timeout=10).topics.get(physical)
             partitions = sorted(metadata.partitions) if metadata and not metadata.error else []
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(physical, p), timeout=10)[1] for p in partitions}
+            deadline = time.monotonic() + 30
+            ends = {p: end_offset(consumer, physical, p, deadline) for p in partitions}
             consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
             behind = {p for p, end in ends.items() if end > 0}
             if not behind:

@@ -53,6 +53,15 @@ class PendingRecords(Generic[T]):
         """The record is safely on its target topic."""
         self._held.get(partition, set()).discard(offset)
 
+    def retake(self, partition: Partition, offset: int, due_ms: int, item: T) -> None:
+        """Hold again a record whose release failed, so the next ``due`` offers it again; forgotten if its partition was dropped."""
+        if offset in self._held.get(partition, ()):
+            heapq.heappush(self._heap, _Held(due_ms, next(self._seq), partition, offset, item))
+
+    def held_in(self, topic: str) -> int:
+        """How many records of ``topic`` are held."""
+        return sum(len(offsets) for (held_topic, _p), offsets in self._held.items() if held_topic == topic)
+
     def next_due_ms(self) -> int | None:
         while self._heap and self._heap[0].offset not in self._held.get(self._heap[0].partition, ()):
             heapq.heappop(self._heap)

@@ -1,8 +1,12 @@
 """The scheduler process: hold delayed records in memory, release each to its target topic when due.
 
 It reads ``retry`` (the runtime's backoff) and ``scheduled`` (quiet hours, ``send_at``). Records
-are held in memory up to ``max_pending``; past that it pauses its partitions, so memory stays
-bounded and nothing is dropped. Offsets are committed only below the lowest held record.
+are held in memory up to ``max_pending`` per input topic; past that it pauses that topic's
+partitions, so memory stays bounded, nothing is dropped, and a campaign deferred overnight never
+holds back retries. Offsets are committed only below the lowest held record, so a restart
+releases every held record at least once: a record already released above a lower one still
+held is read and released again by the next owner (consent re-checks it; dispatch's ledger never
+submits a message twice).
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ class Scheduler:
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._pending: PendingRecords[Message] = PendingRecords()
         self._stopping = threading.Event()
-        self._paused = False
+        self._paused: set[str] = set()
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
 
@@ -96,19 +100,34 @@ class Scheduler:
         due = self._pending.due(self._clock_ms())
         if not due:
             return
-        for _partition, _offset, message in due:
+        for partition, offset, message in due:
             target = policy.header(message.headers(), policy.TARGET_TOPIC)
             attempt = str(policy.attempt_of(message.headers())).encode()
             headers = policy.carried_headers(message.headers()) + [(policy.ATTEMPT, attempt)]
-            self._producer.produce(target, value=message.value(), key=message.key(), headers=headers)
+            while True:
+                try:
+                    self._producer.produce(target, value=message.value(), key=message.key(), headers=headers,
+                                           on_delivery=self._on_released(partition, offset, message))
+                    break
+                except BufferError:  # the local queue is full: serve delivery callbacks until there is room
+                    self._producer.poll(0.05)
             self.metrics.produced.labels(self.name, target).inc()
         remaining = self._producer.flush(30)
         if remaining:
-            log.error("released records not acknowledged; they will be released again", extra={"count": remaining})
-            return
-        for partition, offset, _message in due:
-            self._pending.released(partition, offset)
+            log.error("released records not acknowledged yet; each is offered again if its delivery fails", extra={"count": remaining})
         self._commit()
+
+    def _on_released(self, partition: tuple[str, int], offset: int, message: Message) -> Callable[[KafkaError | None, Message], None]:
+        """Delivery callback of one release: acknowledged → no longer held; failed → held again for the next loop."""
+        due_ms = int(policy.header(message.headers(), policy.DUE_MS) or 0)
+
+        def done(error: KafkaError | None, _delivered: Message) -> None:
+            if error is None:
+                self._pending.released(partition, offset)
+                return
+            log.warning("release failed, offered again", extra={"stage": self.name, "error": str(error)})
+            self._pending.retake(partition, offset, due_ms, message)
+        return done
 
     def _commit(self) -> None:
         assert self._consumer
@@ -117,14 +136,20 @@ class Scheduler:
             self._consumer.commit(offsets=offsets, asynchronous=False)
 
     def _apply_backpressure(self) -> None:
+        """Pause an input topic holding ``max_pending`` records (again each loop, for partitions assigned since); resume below half."""
         assert self._consumer
-        held = len(self._pending)
-        if not self._paused and held >= self.max_pending:
-            self._consumer.pause(self._consumer.assignment())
-            self._paused = True
-        elif self._paused and held < self.max_pending // 2:
-            self._consumer.resume(self._consumer.assignment())
-            self._paused = False
+        for logical in INPUTS:
+            physical = self.settings.topic(logical)
+            held = self._pending.held_in(physical)
+            if held < self.max_pending and physical not in self._paused:
+                continue
+            partitions = [tp for tp in self._consumer.assignment() if tp.topic == physical]
+            if held >= self.max_pending:
+                self._consumer.pause(partitions)
+                self._paused.add(physical)
+            elif held < self.max_pending // 2:
+                self._consumer.resume(partitions)
+                self._paused.discard(physical)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._pending.drop([(tp.topic, tp.partition) for tp in partitions])

@@ -59,11 +59,12 @@ def test_seaweed_opens_one_block_of_ports_after_the_s3_port() -> None:
 
 def test_external_parts_are_reported_and_never_started(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path, kafka_bootstrap_servers="broker.example:9092", schema_registry_url="http://registry.example",
-                        s3_endpoint_url="http://s3.example", smpp_host="smsc.example")
+                        s3_endpoint_url="http://s3.example", smpp_host="smsc.example", sim_url="http://sim.example")
     assert infra.ensure_running(settings) == []
     assert {(p.name, p.state, p.address, p.pid) for p in infra.status(settings)} == {
         ("kafka", "external", "broker.example:9092", None), ("registry", "external", "http://registry.example", None),
-        ("s3", "external", "http://s3.example", None), ("smsc", "external", "smsc.example:2775", None)}
+        ("s3", "external", "http://s3.example", None), ("smsc", "external", "smsc.example:2775", None),
+        ("sim", "external", "http://sim.example", None)}
     assert not any(tmp_path.iterdir())
 
 
@@ -76,7 +77,7 @@ def test_the_cli_reports_an_error_in_one_line_and_exits_1(tmp_path: Path, monkey
     monkeypatch.setattr(infra.cli, "get_settings", lambda: Settings(state_dir=tmp_path))
     result = CliRunner().invoke(infra.cli.app, ["up", "zookeeper"])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == ["error: unknown part 'zookeeper'; the parts are kafka, registry, s3, smsc"]
+    assert result.output.strip().splitlines() == ["error: unknown part 'zookeeper'; the parts are kafka, registry, s3, smsc, sim"]
 
 
 # A stand-in part, so the lifecycle's errors can be checked without Java: a Python process that never listens,
@@ -151,16 +152,17 @@ def test_fetch_is_cached(tmp_path: Path) -> None:
     said: list[str] = []
     infra.fetch(settings, ["smsc"], progress=said.append)
     jars = sorted(p.name for p in (tmp_path / "smsc" / "libs").iterdir())
-    assert said == ["fetching smsc…"] and any(j.startswith("jsmpp-examples-") for j in jars)
+    assert said == ["fetching smsc…"] and any(j.startswith("jsmpp-3.") for j in jars) and (tmp_path / "smsc" / "classes" / "CourrierSmsc.class").exists()
     infra.fetch(settings, ["smsc"], progress=said.append)
     assert said == ["fetching smsc…"] and sorted(p.name for p in (tmp_path / "smsc" / "libs").iterdir()) == jars
 
 
 @pytest.mark.integration
 def test_up_status_down_on_spare_ports(tmp_path: Path) -> None:
-    base = free_port_block(5 + PORT_BLOCK)
+    base = free_port_block(7 + PORT_BLOCK)  # the registry also takes registry_port + 1
     settings = Settings(state_dir=tmp_path, kafka_port=base, kafka_controller_port=base + 1, registry_port=base + 2,
-                        smpp_port=base + 4, s3_port=base + 5, media_bucket="infra-test-media")
+                        smpp_port=base + 4, smsc_control_port=base + 5 + PORT_BLOCK, s3_port=base + 5,
+                        sim_port=base + 6 + PORT_BLOCK, media_bucket="infra-test-media")
     started = infra.ensure_running(settings)  # fetches into tmp_path from ~/.m2: seconds, not a download
     try:
         assert started == list(infra.PARTS)

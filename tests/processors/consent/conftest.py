@@ -20,7 +20,7 @@ def request_event() -> Callable[..., dict[str, Any]]:
                    "lane": overrides.pop("lane", "TRANSACTIONAL"), "subscription_group": overrides.pop("subscription_group", None),
                    "requested_at": REQUESTED_AT, "source": "test"}
         event = {"context": context, "recipient": "+33612345678", "default_region": None, "template_id": "otp",
-                 "variables": {"code": "123456"}, "channel_policy": "SMS", "send_at": None, "validity_seconds": None, "locale": None}
+                 "variables": {"code": "123456"}, "channel_policy": "SMS", "send_at": None, "validity_seconds": None, "locale": None, "time_zone": None}
         event.update(overrides)
         validate(event, schemas.parsed_schema("SendRequested"), raise_errors=True)
         return event

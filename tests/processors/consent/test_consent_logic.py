@@ -14,8 +14,9 @@ NOW = datetime(2026, 3, 2, 9, 0, 30, tzinfo=timezone.utc)
 OPTED_IN_AT = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def meta(now: datetime = NOW) -> RecordMeta:
-    return RecordMeta(topic="send-requested", partition=0, offset=0, key="k", now=now)
+def meta(now: datetime = NOW, key: str = "+33612345678") -> RecordMeta:
+    """Records keyed by their E.164, as the client publishes them (a Monday 10:00 in Paris: inside every quiet-hour window)."""
+    return RecordMeta(topic="send-requested", partition=0, offset=0, key=key, now=now)
 
 
 def change(e164: str, group: str, status: str, source: str = "keyword") -> dict[str, Any]:
@@ -55,10 +56,13 @@ def test_transactional_goes_on_keyed_by_e164(stage: ConsentStage, request_event:
 
 
 def test_marketing_with_opt_in_names_its_source_and_time(stage: ConsentStage, request_event, assert_valid) -> None:
-    out = only(stage.process(request_event(lane="MARKETING", subscription_group="promotions"), meta()))
+    out, counted = stage.process(request_event(lane="MARKETING", subscription_group="promotions"), meta())
     assert_valid(out)
+    assert_valid(counted)
     assert out.topic == "consent-checked"
     assert out.value["consent_basis"] == "opt-in:form@2026-02-01T12:00:00+00:00"
+    assert (counted.topic, counted.key) == ("frequency", "+33612345678|promotions")
+    assert counted.value["sends"] == [{"message_id": "m-1", "sent_at": NOW}]
 
 
 @pytest.mark.parametrize(("recipient", "group", "status", "reason"), [

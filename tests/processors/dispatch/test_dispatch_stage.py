@@ -190,3 +190,14 @@ def test_a_refused_submit_may_be_tried_again() -> None:
     [second] = stage.process_batch([(rendered("m1"), meta(1))])
     assert second[0].topic == "dispatched" and ledger.records["m1"]["attempt"] == 2
     assert len(made[0].submitted) == 2
+
+
+def test_one_message_twice_in_a_batch_is_submitted_once() -> None:
+    """A replay or a re-run campaign can put one message id twice into a batch: the copy waits for the ledger's answer."""
+    ledger = MemoryLedger()
+    stage, made = started_stage(ledger)
+    first, copy = stage.process_batch([(rendered("m1"), meta()), (rendered("m1"), meta(1))])
+    assert [o.topic for o in first] == ["dispatched"] and isinstance(copy, TransientError)
+    [later] = stage.process_batch([(rendered("m1"), meta(2))])
+    assert [(o.topic, o.value["provider_message_ids"]) for o in later] == [("dispatched", ["p-m1"])]
+    assert len(made[0].submitted) == 1

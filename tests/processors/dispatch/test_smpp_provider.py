@@ -1,11 +1,15 @@
-"""The SMPP provider against jsmpp's SMSC simulator: the shared one for traffic, a private one to kill and restart."""
+"""The SMPP provider against Courrier's SMSC (jsmpp server sessions): the shared one for traffic, a private one to kill and restart."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -62,7 +66,7 @@ def open_provider(settings: Settings, received: Received, port: int | None = Non
     host, default_port = settings.smpp_address
     provider = SmppProvider(host, port or default_port, settings.smpp_system_id, settings.smpp_password,
                             on_report=received.reports.append, on_inbound=received.inbound.append,
-                            decimal_receipt_ids=settings.smpp_host is None, **options)  # jsmpp writes receipt ids in decimal
+                            decimal_receipt_ids=settings.smpp_decimal_receipt_ids, **options)
     provider.open()
     return provider
 
@@ -131,21 +135,40 @@ def test_an_alphanumeric_sender_reaches_the_smsc_as_ton_5(provider: SmppProvider
     assert (receipt.source_addr_ton, receipt.source_addr_npi, receipt.source_addr) == (1, 1, b"33610077777")
 
 
-def test_the_simulators_mobile_originated_hello_reaches_on_inbound(provider: SmppProvider, received: Received) -> None:
-    assert wait_until(lambda: bool(received.inbound), timeout_s=10)
-    message = received.inbound[0]
-    assert (message.from_number, message.to_sender, message.text) == ("+555", "12345", "Hello World")
+def test_a_mobile_originated_message_reaches_on_inbound(provider: SmppProvider, received: Received, smsc_settings: Settings) -> None:
+    query = urllib.parse.urlencode({"from": "+33610088888", "to": "COURRIER", "text": "ARRÊT svp"})
+    assert wait_until(lambda: _inject_mo(smsc_settings, query), timeout_s=10), "the SMSC had no bound session to deliver to"
+    assert wait_until(lambda: any(m.from_number == "+33610088888" for m in received.inbound), timeout_s=10)
+    message = next(m for m in received.inbound if m.from_number == "+33610088888")
+    assert (message.to_sender, message.text) == ("COURRIER", "ARRÊT svp")
+
+
+def test_the_smsc_journals_each_accepted_submit_once(provider: SmppProvider, smsc_settings: Settings) -> None:
+    marker = f"journal-{time.time_ns()}"
+    assert all(r.accepted for r in provider.submit_many([sms(f"{marker}-{i}", "+33610099999", f"{marker} {i} é") for i in range(3)]))
+    with urllib.request.urlopen(f"http://127.0.0.1:{smsc_settings.smsc_control_port}/submissions", timeout=5) as answer:
+        texts = [json.loads(line)["text"] for line in answer.read().decode().splitlines()]
+    assert sorted(t for t in texts if t.startswith(marker)) == [f"{marker} {i} é" for i in range(3)]
+
+
+def _inject_mo(settings: Settings, query: str) -> bool:
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.smsc_control_port}/mo?{query}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status == 200
+    except urllib.error.HTTPError:
+        return False
 
 
 @pytest.fixture
 def private_smsc(smsc_settings: Settings) -> Iterator[Callable[[], None]]:
-    """A jsmpp simulator of this test's own on a free port; calling the fixture's value kills and restarts it.
+    """An SMSC of this test's own on a free port (no control port); calling the fixture's value kills and restarts it.
 
     Nothing probes its port: the provider's bind retries wait for it (see ``answers``)."""
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
     infra.fetch(smsc_settings, ["smsc"])
-    launch = SMSC.launch(smsc_settings.model_copy(update={"smpp_port": port}))
+    launch = SMSC.launch(smsc_settings.model_copy(update={"smpp_port": port, "smsc_control_port": 0}))
     processes: list[subprocess.Popen] = []
 
     def start() -> None:
@@ -153,7 +176,7 @@ def private_smsc(smsc_settings: Settings) -> Iterator[Callable[[], None]]:
                                           env={**os.environ, **launch.env}, start_new_session=True))
 
     def restart() -> None:
-        os.killpg(processes[-1].pid, signal.SIGKILL)  # the whole group: the launch is a supervisor and its JVM
+        os.killpg(processes[-1].pid, signal.SIGKILL)
         processes[-1].wait(timeout=10)
         start()
 

@@ -1,4 +1,4 @@
-"""Test helpers: the intake served by uvicorn on an ephemeral loopback port, and a reader of what it published."""
+"""Test helpers: the intake served by uvicorn on an ephemeral loopback port with an API key of its own, and a reader of what it published."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import httpx
 import uvicorn
@@ -14,33 +15,51 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi import FastAPI
 
 from courrier.config import Settings
-from processors.intake.api import create_app
+from processors.access.keys import NewKey, new_key
+from processors.access.store import KEYS_TOPIC, publish
+from processors.intake.api import Guard, create_app
 from processors.intake.service import IntakeService
 from processors.intake.settings import IntakeSettings
 from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde
-from processors.runtime.stage import Event
+from processors.runtime.stage import Event, Output
 
 
 @dataclass
 class Served:
-    """A running intake: its base URL and its service (to look at its idempotency table)."""
+    """A running intake: its base URL, its app (service, guard) and a ``messages:send`` key made for it."""
 
     url: str
     app: FastAPI
+    key: NewKey
 
     @property
     def service(self) -> IntakeService:
         return self.app.state.service
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+    def client(self, api_key: str | None = None, authorized: bool = True) -> httpx.Client:
+        """A client sending ``api_key`` (default: this intake's own key), or no key at all when not ``authorized``."""
+        headers = {"Authorization": f"Bearer {api_key or self.key.key}"} if authorized else {}
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+
+def create_key(settings: Settings, scopes: tuple[str, ...] = ("messages:send",), name: str = "test", rate_per_s: float | None = None,
+               burst: int | None = None) -> NewKey:
+    """A key written to the ``api-keys`` topic as `courrier keys create` writes it."""
+    made = new_key(name, scopes, datetime.now(timezone.utc), rate_per_s, burst)
+    publish(settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
+    return made
 
 
 @contextmanager
-def serve(settings: Settings, intake: IntakeSettings | None = None) -> Iterator[Served]:
-    """uvicorn in a background thread on 127.0.0.1, port chosen by the OS; stopped (lifespan shutdown included) on exit."""
-    app = create_app(settings, intake)
+def serve(settings: Settings, intake: IntakeSettings | None = None, guard: Guard | None = None,
+          insecure_no_auth: bool | None = None) -> Iterator[Served]:
+    """uvicorn in a background thread on 127.0.0.1, port chosen by the OS; stopped (lifespan shutdown included) on exit.
+
+    A ``messages:send`` key is written before the app starts, so its key table loads it.
+    """
+    key = create_key(settings)
+    app = create_app(settings, intake, guard, insecure_no_auth=insecure_no_auth)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
     thread = threading.Thread(target=server.run, name="intake-test-server", daemon=True)
     thread.start()
@@ -53,7 +72,7 @@ def serve(settings: Settings, intake: IntakeSettings | None = None) -> Iterator[
         raise RuntimeError("the intake did not start (see the log above)")
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield Served(f"http://127.0.0.1:{port}", app)
+        yield Served(f"http://127.0.0.1:{port}", app, key)
     finally:
         server.should_exit = True
         thread.join(30)

@@ -1,4 +1,4 @@
-"""A message posted over HTTP goes the whole way: intake → consent → channel → render → dispatch (SMPP) → receipt."""
+"""A message posted over HTTP with an API key goes the whole way: intake → consent → channel → render → dispatch (SMPP) → receipt."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,6 +26,7 @@ def test_a_message_posted_over_http_is_delivered(topic_settings: Settings, tmp_p
         terminal = outcomes.terminal(message_id)
         assert [(r["status"], r["channel"]) for r in terminal] == [("DELIVERED", "SMS")]
         assert terminal[0]["context"]["source"] == "api" and terminal[0]["context"]["idempotency_key"] == "e2e-1"
+        assert terminal[0]["context"]["api_key_id"] == intake.key.key_id  # who sent it, answered from the receipt alone
         assert outcomes.dead_letters == []
     finally:
         stop_all(stages)

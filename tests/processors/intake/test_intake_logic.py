@@ -86,3 +86,13 @@ def test_idempotency_records_open_a_window_that_closes() -> None:
 
 def test_message_ids_are_fresh_uuids() -> None:
     assert len({new_message_id() for _ in range(1000)}) == 1000
+
+
+def test_a_time_zone_reaches_send_requested_and_an_unknown_one_is_refused() -> None:
+    from processors.intake.logic import send_requested
+
+    good = request(time_zone="America/Chicago")
+    assert problems(good, load()) == []
+    assert send_requested(good, "m-1", datetime.now(timezone.utc), "test").value["time_zone"] == "America/Chicago"
+    bad = request(time_zone="Mars/Olympus")
+    assert [(p.code, p.field) for p in problems(bad, load())] == [("invalid_time_zone", "time_zone")]

@@ -8,13 +8,16 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from courrier.config import Settings
-from processors.intake.api import SCOPES, create_app
+from processors.access.scopes import SCOPES, undeclared
+from processors.intake.api import create_app
 
 
 def test_every_route_declares_its_scope() -> None:
     app = create_app(Settings())
-    declared = {(method, route.path) for route in app.routes if isinstance(route, APIRoute) for method in route.methods}
-    assert declared == set(SCOPES)
+    routes = {(method, route.path) for route in app.routes if isinstance(route, APIRoute) for method in route.methods}
+    assert undeclared(app) == [] and routes == {("POST", "/v1/messages"), ("POST", "/v1/messages/batch"), ("GET", "/healthz")}
+    assert {route: SCOPES[route] for route in routes} == {("POST", "/v1/messages"): "messages:send",
+                                                          ("POST", "/v1/messages/batch"): "messages:send", ("GET", "/healthz"): None}
 
 
 def test_a_guard_sees_the_route_scope_and_can_refuse() -> None:

@@ -1,4 +1,4 @@
-"""Builders for receipt-stage inputs and a check that outputs match their Avro schema."""
+"""Builders for receipt-stage inputs, and a feeder that runs the stage on them as the runtime would (one offset each)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import pytest
 from fastavro.validation import validate
+
+from receipt_feeder import Feeder
 
 import schemas
 
@@ -46,3 +48,22 @@ def provider_event(dispatched_event) -> Callable[..., dict[str, Any]]:
         validate(event, schemas.parsed_schema("ProviderEvent"), raise_errors=True)
         return event
     return build
+
+
+@pytest.fixture
+def http_report() -> Callable[..., dict[str, Any]]:
+    """A valid ``provider-events`` value as the webhook receiver writes it: attributed by ``message_id`` only."""
+    def build(raw_status: str = "DELIVERED", kind: str = "DELIVERY_REPORT", **overrides: Any) -> dict[str, Any]:
+        event = {
+            "provider": "http:sim", "provider_message_id": "p1", "kind": kind, "raw_status": raw_status, "error_code": None,
+            "raw": "{}", "occurred_at": DELIVERED_AT, "dispatched": None, "message_id": "m-1",
+        }
+        event.update(overrides)
+        validate(event, schemas.parsed_schema("ProviderEvent"), raise_errors=True)
+        return event
+    return build
+
+
+@pytest.fixture
+def feeder() -> Feeder:
+    return Feeder()

@@ -31,9 +31,9 @@ def serde(registry: SchemaRegistryClient) -> AvroSerde:
 def request() -> dict:
     return {
         "context": {"message_id": "m-1", "idempotency_key": "k-1", "campaign_id": "c", "variant": "A", "lane": "MARKETING",
-                    "subscription_group": "news", "requested_at": NOW, "source": "test"},
+                    "subscription_group": "news", "requested_at": NOW, "source": "test", "api_key_id": None},
         "recipient": "+33612345678", "default_region": None, "template_id": "otp", "variables": {"code": "123"},
-        "channel_policy": "RCS_WITH_SMS_FALLBACK", "send_at": None, "validity_seconds": 60, "locale": "fr-FR",
+        "channel_policy": "RCS_WITH_SMS_FALLBACK", "send_at": None, "validity_seconds": 60, "locale": "fr-FR", "time_zone": None,
     }
 
 

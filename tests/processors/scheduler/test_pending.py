@@ -62,3 +62,34 @@ def test_commit_point_never_passes_a_held_record(records: list[tuple[int, int]],
     for partition, offset, due in held:
         if due > now:
             assert points[("t", partition)] <= offset
+
+
+def test_a_record_whose_release_failed_is_offered_again() -> None:
+    pending: PendingRecords[str] = PendingRecords()
+    pending.hold(P0, 3, 100, "x")
+    [(partition, offset, item)] = pending.due(200)
+    assert pending.due(200) == []
+    pending.retake(partition, offset, 100, item)
+    assert pending.due(200) == [(P0, 3, "x")]
+    assert pending.commit_points() == {P0: 3}
+
+
+def test_a_failed_release_of_a_dropped_partition_is_forgotten() -> None:
+    pending: PendingRecords[str] = PendingRecords()
+    pending.hold(P0, 3, 100, "x")
+    [(partition, offset, item)] = pending.due(200)
+    pending.drop([P0])
+    pending.retake(partition, offset, 100, item)
+    assert pending.due(200) == [] and len(pending) == 0
+
+
+def test_held_records_are_counted_per_topic() -> None:
+    pending: PendingRecords[str] = PendingRecords()
+    pending.hold(("scheduled", 0), 0, 100, "a")
+    pending.hold(("scheduled", 1), 0, 100, "b")
+    pending.hold(P0, 0, 100, "c")
+    assert (pending.held_in("scheduled"), pending.held_in("retry"), pending.held_in("other")) == (2, 1, 0)
+    for partition, offset, _item in pending.due(100):
+        if partition[0] == "scheduled":
+            pending.released(partition, offset)
+    assert (pending.held_in("scheduled"), pending.held_in("retry")) == (0, 1)

@@ -1,0 +1,46 @@
+"""Courrier's own provider simulator (``python -m sim``): RBM- and aggregator-shaped HTTP API with signed webhooks.
+
+Nothing to fetch: it is Python in this repository. It listens on 127.0.0.1:``COURRIER_SIM_PORT``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from courrier.config import Settings
+from infra.part import Launch, Part
+from infra.process import port_open
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the `sim` package is importable from, wherever this runs
+
+
+def _launch(settings: Settings) -> Launch:
+    # The token and secret travel in the environment, not in argv (readable by every user through ps).
+    env = {"PYTHONPATH": str(PROJECT_ROOT), "COURRIER_SIM_PORT": str(settings.sim_port), "COURRIER_SIM_TOKEN": settings.sim_token,
+           "COURRIER_SIM_WEBHOOK_URL": settings.sim_webhook_url, "COURRIER_WEBHOOK_SECRET": settings.webhook_secret,
+           "COURRIER_LOG_LEVEL": "WARNING"}
+    return Launch([sys.executable, "-m", "sim", "--port", str(settings.sim_port)], SIM.home(settings), env)
+
+
+def _ready(settings: Settings) -> bool:
+    """The simulator itself answers (not just anything on its port)."""
+    import httpx
+
+    try:
+        answer = httpx.get(f"{settings.sim_address}/_sim/health", timeout=2)
+        return answer.status_code == 200 and answer.json().get("service") == "courrier-sim"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+SIM = Part(
+    name="sim",
+    port_setting="COURRIER_SIM_PORT",
+    address=lambda s: s.sim_address,
+    external=lambda s: s.sim_url,
+    fetched=lambda s: True,
+    fetch=lambda s: None,
+    launch=_launch,
+    answers=lambda s: port_open("127.0.0.1", s.sim_port),
+    ready=_ready,
+    start_timeout_s=30,
+)

@@ -1,0 +1,79 @@
+"""The redirect service as a FastAPI app: ``GET /{token}`` → 302 to the original URL, and a ``CLICKED`` receipt.
+
+The ``links`` table (a compacted topic, loaded at start and followed) answers the lookup in memory; the
+receipt is queued, never awaited. ``HEAD`` redirects without counting a click (link previewers and
+crawlers probe with it). An unknown or malformed token gets a small 404 page.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from courrier.config import Settings
+from processors.links.clicks import ClickRecorder
+from processors.links.logic import click_receipt, is_token
+from processors.runtime.table import TopicTable
+
+NOT_FOUND_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Link not found</title></head>
+<body style="font-family: sans-serif; max-width: 30em; margin: 4em auto; padding: 0 1em">
+<h1>This link does not exist</h1><p>It may be mistyped, or it has expired.</p></body></html>
+"""
+# Each click must reach this service (no cached redirect), and the destination need not learn where it came from.
+_REDIRECT_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def create_app(settings: Settings, table: Any = None, recorder: ClickRecorder | None = None,
+               clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> FastAPI:
+    """The redirect app; its lifespan loads the ``links`` table and closes the producer (``table``/``recorder`` replace them)."""
+    links = table if table is not None else TopicTable(settings, "links")
+    clicks = recorder or ClickRecorder(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        clicks.start()
+        if isinstance(links, TopicTable):
+            links.start()
+        try:
+            yield
+        finally:
+            if isinstance(links, TopicTable):
+                links.stop()
+            clicks.close()
+
+    app = FastAPI(title="Courrier links", version="1", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.links = links
+    app.state.clicks = clicks
+
+    @app.exception_handler(HTTPException)
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        """Any path that is no link (two segments, nothing at all) gets the same page as an unknown token."""
+        return _not_found() if exc.status_code == 404 else await http_exception_handler(request, exc)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "links": len(links), "clicks_written": clicks.written, "clicks_failed": clicks.failed,
+                "clicks_dropped": clicks.dropped}
+
+    @app.api_route("/{token}", methods=["GET", "HEAD"])
+    async def follow(token: str, request: Request) -> Response:
+        link = links.get(token) if is_token(token) else None
+        if link is None:
+            return _not_found()
+        if request.method == "GET":
+            clicks.record(click_receipt(link, clock()))
+        return RedirectResponse(link["url"], status_code=302, headers=_REDIRECT_HEADERS)
+
+    return app
+
+
+def _not_found() -> HTMLResponse:
+    return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers={"Cache-Control": "no-store"})

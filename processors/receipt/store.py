@@ -1,0 +1,69 @@
+"""The receipt stage's view of ``message-state``: the compacted topic as read back, plus this instance's own writes.
+
+The table (``processors.runtime.table.TopicTable`` in production) holds every instance's writes once the broker has
+them; this instance's own writes are seen at once from memory, so two reports of one message in one batch see each
+other. Of two views of a message, the one with the higher revision (then the further status) wins. Own writes are
+dropped from memory once the table shows them, so memory beyond the table stays bounded by what is in flight.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from processors.receipt.statuses import STEP
+from processors.runtime.stage import Event, Output
+
+
+class MessageStates:
+    """Looks up and records message states; ``put`` returns the ``message-state`` record the runtime must produce."""
+
+    def __init__(self, table: Mapping[str, Event], keep: int = 10_000, reindex_after_s: float = 2.0) -> None:
+        self._table = table
+        self._mine: dict[str, Event] = {}
+        self._keep = keep
+        self._prune_above = keep
+        self._by_provider_id: dict[tuple[str, str], str] = {}
+        self._indexed_at = float("-inf")
+        self._reindex_after_s = reindex_after_s
+
+    def by_provider_id(self, provider: str, provider_message_id: str) -> str | None:
+        """The message a provider's id belongs to, for a report that names neither (an SMPP receipt that reached a
+        dispatcher which had not submitted it, e.g. after a crash). The index of the table is rebuilt on a miss, at most
+        every ``reindex_after_s``: such reports are rare, and the table may be large."""
+        key = (provider, provider_message_id)
+        found = self._by_provider_id.get(key)
+        if found is None and time.monotonic() - self._indexed_at >= self._reindex_after_s:
+            self._indexed_at = time.monotonic()
+            self._by_provider_id = {(state["provider"], part): message_id
+                                    for message_id, state in [*self._table.items(), *self._mine.items()]
+                                    for part in state["provider_message_ids"]}
+            found = self._by_provider_id.get(key)
+        return found
+
+    def get(self, message_id: str) -> Event | None:
+        mine, seen = self._mine.get(message_id), self._table.get(message_id)
+        if mine is None or seen is None:
+            return mine or seen
+        return max(mine, seen, key=_progress)
+
+    def put(self, state: Event) -> Output:
+        self._mine[state["message_id"]] = state
+        if len(self._mine) > self._prune_above:
+            self._prune()
+        return Output("message-state", state["message_id"], state)
+
+    def pending(self) -> int:
+        """Own writes the table has not shown yet (or not yet been pruned)."""
+        return len(self._mine)
+
+    def _prune(self) -> None:
+        for message_id, state in list(self._mine.items()):
+            seen = self._table.get(message_id)
+            if seen is not None and seen["revision"] >= state["revision"]:
+                del self._mine[message_id]
+        # Amortized: when the table lags, do not scan the whole dict again on every write.
+        self._prune_above = max(self._keep, 2 * len(self._mine))
+
+
+def _progress(state: Event) -> tuple[int, bool, int, int]:
+    return state["revision"], state["terminal"], STEP[state["status"]], len(state["engaged"])

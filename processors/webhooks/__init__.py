@@ -1,0 +1,1 @@
+"""Webhook receiver: signed provider callbacks (delivery, read, inbound) → ``provider-events`` and ``inbound``."""

@@ -1,0 +1,18 @@
+"""The providers whose webhooks this receiver serves, each with its verifier and parser.
+
+To add one: write its parser (a module like ``sim.py``) and register it here with its verifier.
+"""
+from __future__ import annotations
+
+from courrier.config import Settings
+from processors.webhooks import sim
+from processors.webhooks.contract import WebhookProvider
+from processors.webhooks.settings import WebhookSettings
+from processors.webhooks.signature import HmacVerifier
+
+
+def providers(settings: Settings, webhook: WebhookSettings) -> dict[str, WebhookProvider]:
+    """Every provider by the name in its URL path."""
+    return {
+        "sim": WebhookProvider("sim", HmacVerifier(settings.webhook_secret, webhook.tolerance_s).verify, sim.parse),
+    }

@@ -1,0 +1,115 @@
+"""One webhook request, start to answer: authenticate, read, refuse replays, publish, answer — and count every refusal.
+
+Answers:
+
+| status | reason | when |
+|---|---|---|
+| 200 | – | the event's records are on their topics (Kafka acknowledged them) |
+| 200 | replayed | an event accepted within the replay window, sent again: nothing is published twice, and the provider stops retrying |
+| 400 | malformed_json, unknown_field, invalid_event | a body the provider's parser cannot read |
+| 401 | unsigned, bad_timestamp, bad_signature, stale_timestamp | a request the provider's verifier cannot authenticate |
+| 404 | unknown_provider | no provider by that name |
+| 409 | in_progress | the same event is being published by another request right now: retry |
+| 413 | too_large | a body over the cap (checked while it streams in) |
+| 503 | publish_failed | Kafka did not acknowledge the records: retry, nothing is lost |
+
+Every answer but a plain 200 is counted in ``courrier_webhook_rejected_total{provider, reason}`` and logged (reason
+and message only: no secret, no signature, no body; phone numbers masked by the log formatter).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+
+from processors.runtime.stage import Output
+from processors.webhooks.contract import Rejected, WebhookProvider
+from processors.webhooks.replay import Claim, ReplayGuard
+
+log = logging.getLogger(__name__)
+
+# Records to publish → per record None (acknowledged) or why not; blocks until every report is in.
+Publish = Callable[[Sequence[Output]], list[str | None]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer: status and JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class WebhookMetrics:
+    """The receiver's counters, in a registry of its own (several receivers may share a test process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter("courrier_webhook_accepted", "Webhook events published, by provider and topic", ["provider", "topic"],
+                                registry=self.registry)
+        self.rejected = Counter("courrier_webhook_rejected", "Webhook requests not published, by provider and reason", ["provider", "reason"],
+                                registry=self.registry)
+
+
+class WebhookService:
+    """Handles requests for a set of providers; thread-safe (requests are served from a thread pool)."""
+
+    def __init__(self, providers: Mapping[str, WebhookProvider], publish: Publish, replays: ReplayGuard, metrics: WebhookMetrics,
+                 max_body_bytes: int, clock: Callable[[], float] = time.time) -> None:
+        self.providers = providers
+        self.replays = replays
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self._publish = publish
+        self._clock = clock
+
+    def handle(self, provider: str, headers: Mapping[str, str], body: bytes) -> Answer:
+        """Answer one request; ``headers`` with lower-case names."""
+        now = self._clock()
+        hook = self.providers.get(provider)
+        try:
+            if hook is None:
+                raise Rejected(404, "unknown_provider", f"no webhook provider by that name; known: {', '.join(sorted(self.providers))}")
+            if len(body) > self.max_body_bytes:
+                raise self.too_large()
+            signature = hook.verify(headers, body, now)
+            parsed = hook.parse(body)
+        except Rejected as rejected:
+            return self.refuse(provider, rejected)
+        key = f"{provider}:{parsed.event_id or signature}"
+        claim = self.replays.claim(key, now)
+        if claim is Claim.SEEN:
+            self._count_refusal(provider, Rejected(200, "replayed", "this event was accepted already; it is not published again"))
+            return Answer(200, {"status": "duplicate", "event_id": parsed.event_id})
+        if claim is Claim.PENDING:
+            return self.refuse(provider, Rejected(409, "in_progress", "the same event is being accepted by another request; retry"))
+        failures = [error for error in self._publish(parsed.outputs) if error is not None]
+        if failures:
+            self.replays.release(key)
+            log.error("webhook event not acknowledged by Kafka", extra={"provider": provider, "error": failures[0][:300]})
+            return self.refuse(provider, Rejected(503, "publish_failed", "Kafka did not acknowledge the event; retry later"))
+        self.replays.confirm(key, now)
+        for output in parsed.outputs:
+            self.metrics.accepted.labels(provider, output.topic).inc()
+        return Answer(200, {"status": "accepted", "event_id": parsed.event_id})
+
+    def too_large(self) -> Rejected:
+        return Rejected(413, "too_large", f"the body exceeds {self.max_body_bytes} bytes")
+
+    def refuse(self, provider: str, rejected: Rejected) -> Answer:
+        """The answer to a refused request, counted and logged."""
+        self._count_refusal(provider, rejected)
+        return Answer(rejected.status, {"errors": [{"code": rejected.reason, "message": rejected.message}]})
+
+    def _count_refusal(self, provider: str, rejected: Rejected) -> None:
+        # A name from the URL becomes a label only when it is a provider: strangers cannot grow the metric.
+        label = provider if provider in self.providers else "unknown"
+        self.metrics.rejected.labels(label, rejected.reason).inc()
+        # A provider re-sending what it already delivered is routine, not a warning.
+        level = logging.INFO if rejected.status < 300 else logging.WARNING
+        log.log(level, "webhook request refused", extra={"provider": label, "status": rejected.status, "reason": rejected.reason,
+                                                         "detail": rejected.message})

@@ -1,0 +1,73 @@
+"""What the simulator does wrong on purpose, and who is RCS-capable: the body of ``POST /_sim/config``.
+
+Every rate is a probability in [0, 1] drawn per request (or per message, for the outcome). A send is refused
+permanently (``error_rate``), transiently (``transient_error_rate``: 503) or throttled (``throttle_rate``: 429 with
+Retry-After) before it is accepted; an accepted send is answered late (``timeout_rate``: the message is kept and
+counted, then the answer waits ``timeout_hold_ms``, past any sane client timeout). An accepted message ends
+UNDELIVERED, EXPIRED, silent (no event at all) or DELIVERED (then READ on RCS with ``read_rate``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Rate = Field(0.0, ge=0.0, le=1.0)
+
+
+class RcsCapability(BaseModel):
+    """Who is RCS-capable: numbers ending in a ``capable_suffixes`` entry are, then those ending in a
+    ``not_capable_suffixes`` entry are not, then ``default`` decides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: bool = True
+    not_capable_suffixes: list[str] = Field(default_factory=lambda: ["0", "5"])
+    capable_suffixes: list[str] = Field(default_factory=list)
+
+    def capable(self, e164: str) -> bool:
+        if any(suffix and e164.endswith(suffix) for suffix in self.capable_suffixes):
+            return True
+        if any(suffix and e164.endswith(suffix) for suffix in self.not_capable_suffixes):
+            return False
+        return self.default
+
+
+class Faults(BaseModel):
+    """The simulator's whole behaviour; ``POST /_sim/config`` replaces the fields it names and keeps the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate: float = Rate
+    transient_error_rate: float = Rate
+    throttle_rate: float = Rate
+    timeout_rate: float = Rate
+    timeout_hold_ms: int = Field(30_000, ge=0, le=600_000)
+    latency_ms: int = Field(0, ge=0, le=60_000)
+    delivery_delay_ms: int = Field(100, ge=0, le=3_600_000)
+    read_delay_ms: int = Field(100, ge=0, le=3_600_000)
+    read_rate: float = Field(1.0, ge=0.0, le=1.0)
+    undelivered_rate: float = Rate
+    expired_rate: float = Rate
+    silent_rate: float = Rate
+    duplicate_rate: float = Rate
+    reorder: bool = False
+    sent_events: bool = Field(False, description="Aggregator messages also report SENT before their final status.")
+    rcs_capable: RcsCapability = Field(default_factory=RcsCapability)
+    capability_down: bool = False
+    down: bool = False
+    seed: int | None = Field(None, description="Seed of the random draws, for reproducible runs; None draws from the OS.")
+    webhook_url: str | None = Field(None, description="Where events go; None means no webhooks at all.")
+    webhook_attempts: int = Field(4, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _rates_add_up(self) -> "Faults":
+        if self.error_rate + self.transient_error_rate + self.throttle_rate > 1.0:
+            raise ValueError("error_rate + transient_error_rate + throttle_rate must not exceed 1")
+        if self.undelivered_rate + self.expired_rate + self.silent_rate > 1.0:
+            raise ValueError("undelivered_rate + expired_rate + silent_rate must not exceed 1")
+        return self
+
+    def updated(self, changes: dict[str, Any]) -> "Faults":
+        """A new configuration with ``changes`` applied (validated as a whole); raises ``pydantic.ValidationError``."""
+        return Faults.model_validate({**self.model_dump(), **changes})

@@ -1,0 +1,147 @@
+"""For tests: a private simulator in a thread, a client of its control routes, and a webhook collector.
+
+A test that changes faults runs its own simulator (``private_sim``) so it never disturbs the session's shared one
+(``Settings.sim_address``), which other tests count submissions on. Everything listens on 127.0.0.1, port chosen by the OS.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import uvicorn
+
+from sim.app import create_app
+from sim.simulator import SimOptions
+
+
+@dataclass
+class SimControl:
+    """A simulator's base URL and token, and its ``/_sim/*`` routes as methods."""
+
+    url: str
+    token: str = "courrier-dev-token"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = httpx.request(method, f"{self.url}{path}", timeout=10, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change faults (``/_sim/config``); returns the whole configuration now in force."""
+        return self._call("POST", "/_sim/config", json=changes)
+
+    def stats(self, prefix: str = "") -> dict[str, Any]:
+        return self._call("GET", "/_sim/stats", params={"prefix": prefix})
+
+    def reset(self) -> None:
+        self._call("POST", "/_sim/reset")
+
+    def inbound(self, sender: str, to: str, text: str) -> str:
+        """Make the simulator post an inbound message from ``sender`` (E.164) to ``to`` (our sender); its event id."""
+        return self._call("POST", "/_sim/inbound", json={"from": sender, "to": to, "text": text})["event_id"]
+
+
+@contextmanager
+def private_sim(options: SimOptions | None = None, **faults: Any) -> Iterator[SimControl]:
+    """A simulator of this test's own, served by uvicorn in a thread (no webhooks unless ``options`` names a URL)."""
+    options = options or SimOptions(webhook_url=None)
+    # A held answer (timeout_rate) must not keep the test waiting at shutdown.
+    server = uvicorn.Server(uvicorn.Config(create_app(options), host="127.0.0.1", port=0, log_config=None, access_log=False,
+                                           lifespan="on", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, name="private-sim", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        server.should_exit = True
+        thread.join(10)
+        raise RuntimeError("the private simulator did not start")
+    control = SimControl(f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", options.token)
+    try:
+        if faults:
+            control.configure(**faults)
+        yield control
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@dataclass
+class Received:
+    """One webhook post as it arrived."""
+
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookCollector:
+    """A tiny HTTP receiver that keeps every post; it answers ``fail_first`` posts with 500 before it answers 204."""
+
+    fail_first: int = 0
+    received: list[Received] = field(default_factory=list)
+    refused: int = 0
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r.event for r in self.received]
+
+    def wait_for(self, count: int, timeout_s: float = 30.0) -> list[Received]:
+        """At least ``count`` posts (or what came within ``timeout_s``)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.02)
+        with self._lock:
+            return list(self.received)
+
+    def _take(self, headers: dict[str, str], body: bytes) -> int:
+        with self._lock:
+            if self.refused < self.fail_first:
+                self.refused += 1
+                return 500
+            self.received.append(Received(headers, body))
+            return 204
+
+
+@contextmanager
+def webhook_collector(fail_first: int = 0) -> Iterator[WebhookCollector]:
+    """A ``WebhookCollector`` listening on 127.0.0.1 until the block ends; its ``url`` is the webhook URL to configure."""
+    collector = WebhookCollector(fail_first)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(collector._take({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:  # quiet: the test reads what arrived
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    collector.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/sim"
+    thread = threading.Thread(target=server.serve_forever, name="webhook-collector", daemon=True)
+    thread.start()
+    try:
+        yield collector
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

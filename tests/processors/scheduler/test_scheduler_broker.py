@@ -1,0 +1,61 @@
+"""The scheduler through a real broker, on an injected clock: a full ``scheduled`` topic pauses alone, retries still flow."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from courrier.config import Settings
+from processors.runtime import policy
+from processors.runtime.clients import consumer_config
+from processors.scheduler.scheduler import Scheduler
+
+NOW_MS = 1_900_000_000_000
+LATER_MS = NOW_MS + 8 * 3600 * 1000
+
+
+def read_values(settings: Settings, logical: str, expected: int, timeout_s: float = 60.0) -> Counter[bytes]:
+    consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
+    physical = settings.topic(logical)
+    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in consumer.list_topics(physical, timeout=10).topics[physical].partitions])
+    found: Counter[bytes] = Counter()
+    deadline = time.monotonic() + timeout_s
+    while sum(found.values()) < expected and time.monotonic() < deadline:
+        found.update(m.value() for m in consumer.consume(500, 0.2) if m.error() is None)
+    consumer.close()
+    return found
+
+
+def test_a_campaign_deferred_overnight_does_not_hold_back_retries(topic_settings: Settings) -> None:
+    settings = topic_settings
+    clock = {"ms": NOW_MS}
+    target = settings.topic("dead-letter")  # any topic: the scheduler moves bytes, it does not decode them
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 20})
+    for i in range(2000):
+        producer.produce(settings.topic("scheduled"), key=f"k{i % 50}", value=f"deferred-{i}".encode(),
+                         headers=policy.retry_headers(target, LATER_MS, 0))
+    producer.flush(30)
+    scheduler = Scheduler(settings, max_pending=100, metrics_port=0, clock_ms=lambda: clock["ms"])
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler._paused and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler._paused == {settings.topic("scheduled")}
+        consumed = scheduler.metrics.consumed.labels("scheduler", settings.topic("scheduled"))._value.get()
+        assert 100 <= consumed < 2000  # paused after a batch: the rest waits in Kafka, not in memory
+
+        producer.produce(settings.topic("retry"), key="r", value=b"retry-now", headers=policy.retry_headers(target, NOW_MS, 1))
+        producer.flush(30)
+        assert read_values(settings, "dead-letter", expected=1) == Counter({b"retry-now": 1})
+
+        clock["ms"] = LATER_MS
+        released = read_values(settings, "dead-letter", expected=2001)
+        assert released == Counter({b"retry-now": 1, **{f"deferred-{i}".encode(): 1 for i in range(2000)}})
+    finally:
+        scheduler.stop()
+        thread.join(30)
