@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     rcs_capability_negative_ttl_s: float = Field(3600.0, ge=0, description="How long it trusts a 'not RCS-capable' answer.")
     rcs_capability_cache_size: int = Field(100_000, ge=1, description="Numbers whose RCS capability a channel instance remembers.")
     rcs_capability_timeout_s: float = Field(2.0, gt=0, description="Longest wait for the capability API before the answer is 'unknown'.")
+    rcs_sms_fallback_after_s: int = Field(
+        300, ge=1, le=7 * 86400, description="RCS with SMS fallback: seconds an RCS message may go without a delivery "
+        "report before the SMS is sent instead (sooner when the provider reports it undelivered or expired).")
     mms_regions: str = Field("US,CA", description="Comma-separated regions where MMS is sent as MMS; elsewhere it becomes an SMS with a link.")
 
     topic_prefix: str = Field("", description="Prepended to every topic name, to run several pipelines on one cluster.")

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,6 +20,8 @@ from courrier.processes import start_pipeline, start_webhooks, stop_all
 from topology.apply import apply as apply_topology
 
 GROUP = "promotions"
+DEMO_FALLBACK_AFTER_S = 5
+DEMO_RCS_FAULTS = {"undelivered_rate": 0.05, "silent_rate": 0.05}
 
 # Mobile prefixes that phonenumbers accepts as valid, per region; the demo appends random digits.
 MOBILE_PREFIXES = {"FR": ("+3361", 7), "SE": ("+4670", 7), "GB": ("+447400", 6), "DE": ("+49151", 8), "US": ("+1201555", 4)}
@@ -80,9 +83,11 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
     console = Console()
     # RCS goes to the provider simulator: capability checks (RBM), RCS and fallback sends over HTTP, reports back as
     # signed webhooks to the receiver started below; SMS keeps going over SMPP first.
+    # RCS fallback: the simulator leaves a few RCS messages undelivered or silent, which go out as SMS (at once, or
+    # after DEMO_FALLBACK_AFTER_S without a report).
     settings = settings.model_copy(update={"quiet_hours_enabled": False, "dispatch_pacing": False,
                                            "rbm_url": settings.rbm_url or settings.sim_address,
-                                           "dispatch_providers": "smpp,http"})
+                                           "dispatch_providers": "smpp,http", "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S})
     logging.getLogger("librdkafka").setLevel(logging.ERROR)  # "coordinator load in progress" on a fresh broker is retried, not a problem
     started_parts: list[str] = []
     stages = []
@@ -92,6 +97,7 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
         console.print(f"[green]✓[/] parts ready (started: {', '.join(started_parts) or 'none, reused running ones'})")
         with console.status("Applying the topology…"):
             apply_topology(settings)
+        httpx.post(f"{settings.sim_address}/_sim/config", json={"by_provider": {"rbm": DEMO_RCS_FAULTS}}, timeout=10).raise_for_status()
         log_dir = settings.state_dir / "logs" / "demo"
         stages = [*start_pipeline(settings, log_dir), start_webhooks(settings, log_dir)]
         console.print(f"[green]✓[/] stages running: {', '.join(s.name for s in stages)} (logs in {settings.state_dir / 'logs' / 'demo'})")
@@ -130,7 +136,7 @@ def _progress(console: Console) -> Progress:
 
 
 def _summarise(console: Console, message_ids: list[str], outcomes: Outcomes, elapsed: float) -> bool:
-    counts: Counter[tuple[str, str, str]] = Counter()
+    counts: Counter[tuple[str, str, str, str]] = Counter()
     missing = duplicated = 0
     for message_id in message_ids:
         terminal = outcomes.terminal(message_id)
@@ -139,12 +145,12 @@ def _summarise(console: Console, message_ids: list[str], outcomes: Outcomes, ela
             continue
         duplicated += len(terminal) > 1
         final = terminal[-1]
-        counts[(final["status"], final["channel"] or "-", final["reason"] or "-")] += 1
+        counts[(final["status"], final["channel"] or "-", final["reason"] or "-", final["fallback_reason"] or "-")] += 1
     table = Table(title=f"{len(message_ids)} messages, terminal receipts by status and channel")
-    for column in ("status", "channel", "reason", "count"):
+    for column in ("status", "channel", "reason", "channel fallback", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
-    for (status, channel, reason), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(status, channel, reason, str(n))
+    for (status, channel, reason, fallback), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(status, channel, reason, fallback, str(n))
     console.print(table)
     done = len(message_ids) - missing
     console.print(f"elapsed {elapsed:.1f}s · {done / elapsed:.0f} msg/s to a terminal receipt · "

@@ -34,7 +34,8 @@ def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from processors.channel.capability import capability_lookup
     from processors.channel.stage import ChannelStage
 
-    return ChannelStage(rcs_capable=capability_lookup(settings), mms_regions=settings.mms_region_codes), []
+    return ChannelStage(rcs_capable=capability_lookup(settings), mms_regions=settings.mms_region_codes,
+                        sms_fallback_after_s=settings.rcs_sms_fallback_after_s), []
 
 
 def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:

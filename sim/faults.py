@@ -5,12 +5,13 @@ permanently (``error_rate``), transiently (``transient_error_rate``: 503) or thr
 Retry-After) before it is accepted; an accepted send is answered late (``timeout_rate``: the message is kept and
 counted, then the answer waits ``timeout_hold_ms``, past any sane client timeout). An accepted message ends
 UNDELIVERED, EXPIRED, silent (no event at all) or DELIVERED (then READ on RCS with ``read_rate``).
+``by_provider`` sets any of these for one provider only (``rbm`` or ``aggregator``): RCS silent while SMS delivers.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 Rate = Field(0.0, ge=0.0, le=1.0)
 
@@ -59,6 +60,9 @@ class Faults(BaseModel):
     seed: int | None = Field(None, description="Seed of the random draws, for reproducible runs; None draws from the OS.")
     webhook_url: str | None = Field(None, description="Where events go; None means no webhooks at all.")
     webhook_attempts: int = Field(4, ge=1, le=20)
+    by_provider: dict[Literal["rbm", "aggregator"], dict[str, Any]] = Field(
+        default_factory=dict, description="Fields that apply to one provider only, e.g. {\"rbm\": {\"silent_rate\": 1}}.")
+    _per_provider: dict[str, "Faults"] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _rates_add_up(self) -> "Faults":
@@ -66,7 +70,15 @@ class Faults(BaseModel):
             raise ValueError("error_rate + transient_error_rate + throttle_rate must not exceed 1")
         if self.undelivered_rate + self.expired_rate + self.silent_rate > 1.0:
             raise ValueError("undelivered_rate + expired_rate + silent_rate must not exceed 1")
+        for provider, changes in self.by_provider.items():
+            if "by_provider" in changes:
+                raise ValueError("by_provider cannot be nested")
+            self._per_provider[provider] = Faults.model_validate({**self.model_dump(exclude={"by_provider"}), **changes})
         return self
+
+    def for_provider(self, provider: str) -> "Faults":
+        """The faults that apply to ``provider``'s messages (its ``by_provider`` fields over the common ones)."""
+        return self._per_provider.get(provider, self)
 
     def updated(self, changes: dict[str, Any]) -> "Faults":
         """A new configuration with ``changes`` applied (validated as a whole); raises ``pydantic.ValidationError``."""

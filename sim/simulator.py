@@ -238,7 +238,7 @@ class Simulator:
         return reply
 
     def _plan(self, message: SimMessage, now: datetime) -> None:
-        planned = events.plan(message, self.faults, self.rng, now)
+        planned = events.plan(message, self.faults.for_provider(message.provider), self.rng, now)
         self.webhooks.schedule(self.faults.webhook_url, planned, self.faults.webhook_attempts)
 
     @staticmethod

@@ -12,6 +12,8 @@ from processors.runtime.stage import Event, Output
 
 STAGE = "channel"
 MMS_REGIONS = frozenset({"US", "CA"})
+# How long an RCS message may stay without a delivery report before its SMS fallback goes (COURRIER_RCS_SMS_FALLBACK_AFTER_S).
+SMS_FALLBACK_AFTER_S = 300
 RCS_POLICIES = frozenset({"RCS_WITH_SMS_FALLBACK", "RCS_ONLY"})
 
 # e164 → True (RCS capable), False (not capable), None (unknown: no RCS provider is configured).
@@ -75,13 +77,19 @@ def rcs_recipients(events: Iterable[Event]) -> list[str]:
 
 
 def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now: datetime,
-            mms_regions: frozenset[str] = MMS_REGIONS) -> list[Output]:
-    """``consent-checked`` → ``channel-resolved`` keyed by E.164 with a sticky sender, or a suppressed receipt."""
+            mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S) -> list[Output]:
+    """``consent-checked`` → ``channel-resolved`` keyed by E.164 with a sticky sender, or a suppressed receipt.
+
+    RCS under ``RCS_WITH_SMS_FALLBACK`` also gets its SMS fallback's sender and deadline (``sms_fallback_after_s``
+    after the RCS submission), so dispatch can send the SMS if the RCS message is not delivered in time."""
     recipient = event["recipient"]
     e164 = recipient["e164"]
     choice = choose_channel(event["channel_policy"], recipient["region"], e164, rcs_capable, mms_regions)
     if choice.channel is None:
         return [receipt(event["context"], e164, "SUPPRESSED", STAGE, now, reason=choice.suppressed, detail=choice.detail)]
+    sms_fallback = None
+    if choice.channel == "RCS" and event["channel_policy"] == "RCS_WITH_SMS_FALLBACK":
+        sms_fallback = {"sender": pools.choose(recipient["region"], "SMS", e164), "after_s": sms_fallback_after_s}
     return [Output("channel-resolved", e164, {
         "context": event["context"],
         "recipient": recipient,
@@ -93,4 +101,5 @@ def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now
         "sender": pools.choose(recipient["region"], choice.channel, e164),
         "expires_at": event.get("expires_at"),
         "locale": event.get("locale"),
+        "sms_fallback": sms_fallback,
     })]

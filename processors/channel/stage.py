@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from processors.channel.logic import MMS_REGIONS, CapabilityLookup, no_rcs_provider, rcs_recipients, resolve
+from processors.channel.logic import MMS_REGIONS, SMS_FALLBACK_AFTER_S, CapabilityLookup, no_rcs_provider, rcs_recipients, resolve
 from processors.channel.senders import SenderPools
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -18,13 +18,14 @@ class ChannelStage:
     inputs = ("consent-checked",)
 
     def __init__(self, pools: SenderPools | None = None, rcs_capable: CapabilityLookup = no_rcs_provider,
-                 mms_regions: frozenset[str] = MMS_REGIONS) -> None:
+                 mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S) -> None:
         self._pools = pools if pools is not None else SenderPools.load()
+        self._sms_fallback_after_s = sms_fallback_after_s
         self._rcs_capable = rcs_capable
         self._mms_regions = frozenset(mms_regions)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        return resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions)
+        return resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions, self._sms_fallback_after_s)
 
     def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
         """Prefetch the batch's RCS capabilities, then resolve each record on its own (one record's error is its own)."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from processors import fallback
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.receipts import receipt
 from processors.runtime.errors import TransientError
@@ -24,30 +25,53 @@ def plan(event: Event, now: datetime, channels: frozenset[str]) -> Submission | 
         return receipt(event["context"], recipient, "FAILED", STAGE, now, reason="no_provider_for_channel",
                        detail=f"no configured provider sends {channel}", channel=channel)
     return Submission(
-        message_id=event["context"]["message_id"], sender_id=event["sender"]["sender_id"], sender_type=event["sender"]["type"],
+        message_id=fallback.submission_id(event), sender_id=event["sender"]["sender_id"], sender_type=event["sender"]["type"],
         destination=recipient, text=sms["text"], encoding=sms["encoding"], channel=channel, rcs_json=event.get("rcs_json"),
         media_urls=tuple(event.get("media_urls") or ()),
     )
 
 
 def dispatched(event: Event, provider: str, result: SubmitResult, now: datetime) -> Event:
-    """The ``dispatched`` value for an accepted submission."""
+    """The ``dispatched`` value for an accepted submission; an RCS attempt with an SMS fallback carries it, and its deadline."""
     return {
         "context": event["context"], "recipient": event["recipient"], "channel": event["channel"],
         "fallback_reason": event.get("fallback_reason"), "sender": event["sender"], "provider": provider,
         "provider_message_ids": list(result.provider_message_ids),
         "segments": max(len(result.provider_message_ids), (event.get("sms") or {}).get("segments", 1)),
         "submitted_at": now,
+        "fallback": fallback.prepared(event),
+        "fallback_due_at": fallback.due_at(event, now),
     }
 
 
+def announced(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output]:
+    """An accepted submission's records: ``dispatched``, and for an RCS attempt with an SMS fallback its deadline, parked
+    in the scheduler until due (the receipt stage then sends the SMS if the RCS message was not delivered)."""
+    value = dispatched(event, provider, result, now)
+    outputs = [Output("dispatched", event["recipient"]["e164"], value)]
+    due = value["fallback_due_at"]
+    if due is not None:
+        message_id = event["context"]["message_id"]
+        outputs.append(Output("fallback-due", message_id, {"message_id": message_id, "provider": provider,
+                                                            "provider_message_ids": value["provider_message_ids"], "due_at": due},
+                              deliver_at=due))
+    return outputs
+
+
 def outcome(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output] | TransientError:
-    """Accepted → ``dispatched``; permanent refusal → ``failed`` receipt; transient → retry later."""
+    """Accepted → ``dispatched``; permanent refusal → ``failed`` receipt (of an RCS attempt with an SMS fallback: a
+    receipt that is not terminal, and the fallback at once); transient → retry later."""
     recipient = event["recipient"]["e164"]
     if result.accepted:
-        return [Output("dispatched", recipient, dispatched(event, provider, result, now))]
+        return announced(event, provider, result, now)
     if result.transient:
         return TransientError(f"{provider} did not accept {result.message_id} yet: {result.detail or result.error_code}")
+    sms = fallback.prepared(event)
+    if sms is not None:
+        return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason=result.detail or "provider_rejected",
+                        detail=f"{provider} answered {result.error_code}; the SMS fallback is on its way", channel=event["channel"],
+                        provider=provider, provider_status=result.error_code, terminal=False),
+                fallback.send(sms, "rcs_rejected")]
     return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason=result.detail or "provider_rejected",
                     detail=f"{provider} answered {result.error_code}", channel=event["channel"], provider=provider,
                     provider_status=result.error_code)]
@@ -95,7 +119,7 @@ def from_ledger(event: Event, record: Event, now: datetime) -> list[Output]:
     recipient = event["recipient"]["e164"]
     if record["state"] == "SUBMITTED":
         accepted = SubmitResult(record["message_id"], True, list(record["provider_message_ids"]), None, False, None)
-        return [Output("dispatched", recipient, dispatched(event, record["provider"], accepted, record["updated_at"]))]
+        return announced(event, record["provider"], accepted, record["updated_at"])
     return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason="submission_outcome_unknown",
                     detail=f"a submit to {record['provider']} (attempt {record['attempt']}) got no answer; not submitted again",
                     channel=event["channel"], provider=record["provider"])]

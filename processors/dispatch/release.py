@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping, Protocol
 
+from processors import fallback
 from processors.dispatch import gate, logic, pacing
 from processors.dispatch.pacing import Admission, Deferral, Pacer
 from processors.dispatch.provider import Provider, Submission
@@ -111,7 +112,7 @@ class Release:
     def settled(self, event: Event) -> None:
         """A message of the batch that ended before pacing (expired, answered from the ledger): it holds no one back."""
         if self._pacer is not None:
-            self._pacer.forget(f"{self._scope}|{pacing.budget_key(event)}", event["context"]["message_id"])
+            self._pacer.forget(f"{self._scope}|{pacing.budget_key(event)}", fallback.submission_id(event))
 
     def _paced(self, item: Waiting) -> _Paced:
         if self._pacer is None:
@@ -120,7 +121,8 @@ class Release:
 
     def _waves(self, queues: dict[str, list[_Paced]], router: Router, results: list[Result], started: float,
                claimed: set[str]) -> None:
-        deadline = started + self._hold_s
+        # The hold counts from the first wave: lookups of unknown outcomes after a crash may have taken longer than it.
+        deadline = max(started, self._clock()) + self._hold_s
         heads = {key: 0 for key in queues}
         while heads:
             now = self._clock()
@@ -132,7 +134,7 @@ class Release:
                 while heads[key] < len(queue):
                     paced = queue[heads[key]]
                     ready = self._ready_at(paced, now)
-                    if ready > deadline:
+                    if ready > max(now, deadline):  # a message its budget takes now goes now, whatever the clock says
                         self._defer_rest(queue[heads[key]:], ready, started, results)
                         heads[key] = len(queue)
                         break

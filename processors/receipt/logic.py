@@ -73,10 +73,12 @@ def classify(report: Event, state: Event) -> tuple[Normalized, bool]:
     return normalize(stats[0], "smpp"), len(state["provider_message_ids"]) > 1
 
 
-def reported(report: Event, state: Event, status: str, normalized: Normalized, part: bool, prices: Mapping[str, Any]) -> Output:
+def reported(report: Event, state: Event, status: str, normalized: Normalized, part: bool, prices: Mapping[str, Any],
+             *, not_final: str | None = None) -> Output:
     """The receipt of ``status`` for the message in ``state``, from a provider ``report`` (normalized as ``normalized``).
 
     ``status`` is the report's own status, or ``DELIVERED`` implied by an engagement report that came first.
+    ``not_final``: why the receipt is about an attempt that no longer decides the outcome (never terminal then).
     """
     notes = []
     if part:
@@ -88,7 +90,9 @@ def reported(report: Event, state: Event, status: str, normalized: Normalized, p
     reason = normalized.reason
     if status != normalized.status:
         reason, notes = None, [f"implied by a {normalized.status} report"]
-    fields: dict[str, Any] = {"terminal": False} if part else {}
+    fields: dict[str, Any] = {"terminal": False} if part or not_final else {}
+    if not_final:
+        notes.append(not_final)
     recipient = state["recipient"]
     return receipt(state["context"], recipient["e164"], status, STAGE, report["occurred_at"],
                    reason=reason, detail="; ".join(notes) or None, channel=state["channel"],

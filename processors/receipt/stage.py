@@ -1,17 +1,22 @@
-"""The receipt stage: ``dispatched`` → ``SENT``; ``provider-events`` → delivered, undelivered, expired, read…
+"""The receipt stage: ``dispatched`` → ``SENT``; ``provider-events`` → delivered, undelivered, expired, read…;
+``fallback-due`` → the SMS fallback of an RCS message not delivered in time.
 
-Both inputs go through the message's state (``message-state``, keyed by message id): ``dispatched`` opens it, a
+Every input goes through the message's state (``message-state``, keyed by message id): ``dispatched`` opens it, a
 report is attributed through it (HTTP reports carry only Courrier's message id) and may only move it forward.
-Every input that changes the state also writes the new state, after its receipts.
+Every input that changes the state also writes the new state, after its receipts (and the fallback, when it sends it).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from processors import fallback
 from processors.receipt.logic import classify, load_prices, reported, sent, unattributable, unknown_message
-from processors.receipt.state import message_id_of, on_dispatched, on_report, source_of
+from processors.receipt.state import Step, message_id_of, on_dispatched, on_fallback_due, on_report, source_of
 from processors.receipt.store import MessageStates
 from processors.runtime.stage import Event, Output, RecordMeta
+
+FALLING_BACK = "the SMS fallback is on its way"
+SUPERSEDED = "a late report on an attempt the SMS fallback replaced"
 
 
 class ReceiptStage:
@@ -21,7 +26,7 @@ class ReceiptStage:
     """
 
     name = "receipt"
-    inputs = ("dispatched", "provider-events")
+    inputs = ("dispatched", "provider-events", "fallback-due")
 
     def __init__(self, states: Mapping[str, Event], prices: Mapping[str, Any] | None = None) -> None:
         self._states = MessageStates(states)
@@ -32,12 +37,14 @@ class ReceiptStage:
             return self._dispatched(event, meta)
         if meta.topic == "provider-events":
             return self._report(event, meta)
+        if meta.topic == "fallback-due":
+            return self._fallback_due(event, meta)
         raise ValueError(f"the receipt stage reads {self.inputs}, not {meta.topic!r}")
 
     def _dispatched(self, event: Event, meta: RecordMeta) -> list[Output]:
         step = on_dispatched(self._states.get(event["context"]["message_id"]), event, source_of(meta), meta.now)
         outputs = [sent(event, self._prices) for _status in step.statuses]
-        return outputs + ([self._states.put(step.state)] if step.state is not None else [])
+        return outputs + self._written(step)
 
     def _report(self, event: Event, meta: RecordMeta) -> list[Output]:
         message_id = message_id_of(event) or self._states.by_provider_id(event["provider"], event["provider_message_id"])
@@ -47,6 +54,30 @@ class ReceiptStage:
         if state is None:
             raise unknown_message(event, message_id)
         normalized, part = classify(event, state)
-        step = on_report(state, normalized.status, source_of(meta), meta.now, part=part)
-        outputs = [reported(event, state, status, normalized, part, self._prices) for status in step.statuses]
-        return outputs + ([self._states.put(step.state)] if step.state is not None else [])
+        step = on_report(state, normalized.status, source_of(meta), meta.now, part=part, provider=event["provider"],
+                         provider_message_id=event["provider_message_id"])
+        about = {**state, **step.earlier} if step.earlier is not None else state
+        not_final = FALLING_BACK if step.fallback else SUPERSEDED if step.earlier is not None else None
+        outputs = [reported(event, about, status, normalized, part, self._prices, not_final=not_final) for status in step.statuses]
+        return outputs + self._written(step)
+
+    def _fallback_due(self, event: Event, meta: RecordMeta) -> list[Output]:
+        state = self._states.get(event["message_id"])
+        if state is None:
+            raise unknown_message({"provider": event["provider"], "raw_status": "fallback due",
+                                   "provider_message_id": ",".join(event["provider_message_ids"])}, event["message_id"])
+        return self._written(on_fallback_due(state, event, source_of(meta), meta.now))
+
+    def _written(self, step: Step) -> list[Output]:
+        """The fallback (when the step sends it), then the state; after the step's receipts."""
+        if step.state is None:
+            return []
+        sends = [fallback.send(step.state["fallback"], _fallback_reason(step.state))] if step.fallback else []
+        return [*sends, self._states.put(step.state)]
+
+
+def _fallback_reason(state: Event) -> str:
+    """Why the message left as SMS: how its RCS attempt ended (the superseded attempt's last status)."""
+    attempt = state["superseded"][-1] if state.get("superseded") else None
+    status = attempt["status"] if attempt else "SENT"
+    return "rcs_not_delivered_in_time" if status == "SENT" else f"rcs_{status.lower()}"

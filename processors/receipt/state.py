@@ -7,6 +7,11 @@ that writes nothing — no receipt, not even a ``DUPLICATE`` one, since nothing 
 and ``CLICKED`` are engagement after the outcome, written once each; one that arrives before any outcome is proof
 of delivery, so a ``DELIVERED`` receipt (detail: implied) is written first.
 
+RCS with SMS fallback: the state keeps the prepared SMS (``fallback``). An RCS attempt reported failed (``FALLS_BACK``)
+or still undelivered when its deadline (``fallback-due``) comes is superseded: its report's receipt is not terminal,
+the fallback is sent, once (``fallback_at``), and the message's outcome is the SMS attempt's. Reports on a superseded
+attempt — a late RCS ``DELIVERED``, say — are recorded as receipts that are not terminal and never move the message.
+
 Each state keeps the last ``APPLIED_KEPT`` inputs that changed it and the statuses they produced. An input read
 again — its batch failed before the commit, the stage was killed, an operator replayed the range — gives the same
 receipts again rather than none: otherwise a receipt lost with its failed batch would stay lost, because the state
@@ -14,23 +19,32 @@ written in that batch already says "done".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from processors import fallback as sms_fallback
 from processors.receipt.statuses import ENGAGEMENT, STEP
 from processors.receipts import TERMINAL_STATUSES
 from processors.runtime.stage import Event, RecordMeta
 
 APPLIED_KEPT = 16
 IMPLIED = "DELIVERED"
+# An RCS attempt reported with one of these is replaced by its SMS fallback, when it has one.
+FALLS_BACK = frozenset({"UNDELIVERED", "EXPIRED", "FAILED", "REJECTED"})
 
 
 @dataclass(frozen=True)
 class Step:
-    """What one input does: the receipts to write (their statuses, in order) and the state to write (None: unchanged)."""
+    """What one input does: the receipts to write (their statuses, in order) and the state to write (None: unchanged).
+
+    ``fallback``: the input also sends the SMS fallback. ``earlier``: the receipts are about this superseded attempt,
+    not the latest one. Either way they are not terminal: the message's outcome is still to come, or came already.
+    """
 
     statuses: tuple[str, ...]
     state: Event | None
+    fallback: bool = False
+    earlier: Event | None = None
 
 
 def source_of(meta: RecordMeta) -> str:
@@ -41,12 +55,16 @@ def source_of(meta: RecordMeta) -> str:
 def message_id_of(report: Event) -> str | None:
     """The message a provider report is about: the id the provider echoed, else the dispatched event it carries."""
     dispatched = report.get("dispatched")
-    return report.get("message_id") or (dispatched["context"]["message_id"] if dispatched else None)
+    reference = report.get("message_id")
+    if reference:
+        return sms_fallback.message_id_of(reference)
+    return dispatched["context"]["message_id"] if dispatched else None
 
 
 def on_dispatched(state: Event | None, dispatched: Event, source: str, now: datetime) -> Step:
     """A message handed to a provider: ``SENT`` once; the same ids announced again are a no-op; other ids are a new attempt
-    (a fallback), ``SENT`` again unless the message already has its outcome."""
+    (the SMS fallback, a resubmission), ``SENT`` again unless the message already has its outcome; the attempt it
+    replaces is superseded."""
     again = _replayed(state, source)
     if again is not None:
         return again
@@ -58,22 +76,42 @@ def on_dispatched(state: Event | None, dispatched: Event, source: str, now: date
     if state is None:
         opened = {"message_id": dispatched["context"]["message_id"], "context": dispatched["context"],
                   "recipient": dispatched["recipient"], **attempt, "status": "SENT", "terminal": False, "engaged": [],
-                  "applied": [], "revision": 0, "updated_at": now}
+                  "applied": [], "revision": 0, "updated_at": now, "fallback": dispatched.get("fallback"), "fallback_at": None,
+                  "superseded": []}
         return _applied(opened, source, ("SENT",), now)
     if (state["provider"], state["provider_message_ids"]) == (attempt["provider"], attempt["provider_message_ids"]):
         return Step((), None)
     statuses = () if state["terminal"] else ("SENT",)
-    return _applied({**state, **attempt}, source, statuses, now)
+    return _applied({**_superseding(state, state["status"]), **attempt}, source, statuses, now)
 
 
-def on_report(state: Event, status: str, source: str, now: datetime, *, part: bool = False) -> Step:
-    """A provider report normalized to ``status``; ``part``: it reports on one part of a long message (never terminal)."""
+def on_fallback_due(state: Event, due: Event, source: str, now: datetime) -> Step:
+    """An RCS attempt's deadline: its SMS fallback goes unless it was delivered, failed over already, or is not the latest."""
     again = _replayed(state, source)
     if again is not None:
         return again
+    latest = (state["provider"], state["provider_message_ids"]) == (due["provider"], due["provider_message_ids"])
+    if not latest or not _may_fall_back(state):
+        return Step((), None)
+    return _fall_back(state, (), state["status"], source, now)
+
+
+def on_report(state: Event, status: str, source: str, now: datetime, *, part: bool = False,
+              provider: str | None = None, provider_message_id: str | None = None) -> Step:
+    """A provider report normalized to ``status``; ``part``: it reports on one part of a long message (never terminal).
+
+    ``provider``/``provider_message_id`` name the attempt reported on: a superseded one gets its own forward-only receipts."""
+    earlier = superseded_attempt(state, provider, provider_message_id)
+    again = _replayed(state, source)
+    if again is not None:
+        return replace(again, earlier=earlier)
+    if earlier is not None:
+        return _on_earlier(state, earlier, status, source, now)
     statuses = advance(state, status, part)
     if not statuses:
         return Step((), None)
+    if not part and statuses == (status,) and status in FALLS_BACK and _may_fall_back(state):
+        return _fall_back(state, statuses, status, source, now)
     moved = dict(state)
     for written in ([] if part else statuses):
         if written in ENGAGEMENT:
@@ -96,15 +134,67 @@ def advance(state: Event, status: str, part: bool = False) -> tuple[str, ...]:
     return (status,) if STEP[status] > STEP[state["status"]] else ()
 
 
+def superseded_attempt(state: Event, provider: str | None, provider_message_id: str | None) -> Event | None:
+    """The superseded attempt a report is about (by provider and provider id), if it is about one."""
+    for attempt in state.get("superseded") or ():
+        if attempt["provider"] == provider and provider_message_id in attempt["provider_message_ids"]:
+            return attempt
+    return None
+
+
+def advance_earlier(attempt: Event, status: str) -> tuple[str, ...]:
+    """The receipts a report writes for a superseded attempt: forward moves only, each engagement once (after an implied
+    ``DELIVERED``); its outcome never makes the message terminal, so there is no "outcome once" rule beyond that."""
+    if status in ENGAGEMENT:
+        if status in attempt["engaged"]:
+            return ()
+        return (status,) if STEP[attempt["status"]] >= STEP[IMPLIED] else (IMPLIED, status)
+    return (status,) if STEP[status] > STEP[attempt["status"]] else ()
+
+
+def _on_earlier(state: Event, earlier: Event, status: str, source: str, now: datetime) -> Step:
+    statuses = advance_earlier(earlier, status)
+    if not statuses:
+        return Step((), None)
+    moved = dict(earlier)
+    for written in statuses:
+        if written in ENGAGEMENT:
+            moved["engaged"] = [*moved["engaged"], written]
+        else:
+            moved["status"] = written
+    superseded = [moved if attempt is earlier else attempt for attempt in state["superseded"]]
+    return replace(_applied({**state, "superseded": superseded}, source, statuses, now), earlier=earlier)
+
+
+def _may_fall_back(state: Event) -> bool:
+    return state.get("fallback") is not None and state.get("fallback_at") is None and not state["terminal"]
+
+
+def _fall_back(state: Event, statuses: tuple[str, ...], attempt_status: str, source: str, now: datetime) -> Step:
+    """Supersede the latest attempt (last reported as ``attempt_status``) and send the fallback, once."""
+    moved = {**_superseding(state, attempt_status), "fallback_at": now}
+    return _applied(moved, source, statuses, now, fallback=True)
+
+
+def _superseding(state: Event, status: str) -> Event:
+    """``state`` with its latest attempt (reported as ``status``) among the superseded ones, once."""
+    superseded = list(state.get("superseded") or ())
+    if superseded_attempt(state, state["provider"], (state["provider_message_ids"] or [None])[0]) is None:
+        superseded.append({"channel": state["channel"], "provider": state["provider"],
+                           "provider_message_ids": list(state["provider_message_ids"]), "segments": state["segments"],
+                           "status": status, "engaged": list(state["engaged"])})
+    return {**state, "superseded": superseded}
+
+
 def _replayed(state: Event | None, source: str) -> Step | None:
     """The same receipts (and the same state, written again) for an input this state has applied already."""
     for applied in (state or {}).get("applied", ()):
         if applied["source"] == source:
-            return Step(tuple(applied["statuses"]), state)
+            return Step(tuple(applied["statuses"]), state, bool(applied.get("fallback")))
     return None
 
 
-def _applied(state: Event, source: str, statuses: tuple[str, ...], now: datetime) -> Step:
-    record = {"source": source, "statuses": list(statuses)}
+def _applied(state: Event, source: str, statuses: tuple[str, ...], now: datetime, *, fallback: bool = False) -> Step:
+    record = {"source": source, "statuses": list(statuses), "fallback": fallback}
     written = {**state, "applied": [*state["applied"], record][-APPLIED_KEPT:], "revision": state["revision"] + 1, "updated_at": now}
-    return Step(statuses, written)
+    return Step(statuses, written, fallback)

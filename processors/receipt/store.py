@@ -34,9 +34,10 @@ class MessageStates:
         found = self._by_provider_id.get(key)
         if found is None and time.monotonic() - self._indexed_at >= self._reindex_after_s:
             self._indexed_at = time.monotonic()
-            self._by_provider_id = {(state["provider"], part): message_id
+            self._by_provider_id = {(attempt["provider"], part): message_id
                                     for message_id, state in [*self._table.items(), *self._mine.items()]
-                                    for part in state["provider_message_ids"]}
+                                    for attempt in [state, *(state.get("superseded") or ())]
+                                    for part in attempt["provider_message_ids"]}
             found = self._by_provider_id.get(key)
         return found
 

@@ -116,6 +116,8 @@ def render_message(event: Event, templates: Mapping[str, Template], footers: Map
         "rcs_json": rcs,
         "media_urls": stored,
         "expires_at": event.get("expires_at"),
+        "sms_fallback": event.get("sms_fallback") if channel == "RCS" else None,
+        "attempt": 1,
     })]
 
 

@@ -86,6 +86,18 @@ def test_outcomes_and_duplicates_follow_their_rates() -> None:
     assert doubled[0].event["event_id"] == doubled[1].event["event_id"] != doubled[2].event["event_id"]
 
 
+def test_by_provider_sets_faults_for_one_provider_only() -> None:
+    faults = Faults().updated({"delivery_delay_ms": 50, "by_provider": {"rbm": {"silent_rate": 1}}})
+    rng = random.Random(4)
+    assert events.plan(message("rbm"), faults.for_provider("rbm"), rng, NOW) == []
+    assert [(p.event["status"], p.delay_s) for p in events.plan(message(), faults.for_provider("aggregator"), rng, NOW)] == [
+        ("DELIVERED", 0.05)]
+    with pytest.raises(ValidationError):
+        Faults().updated({"by_provider": {"rbm": {"silent_rate": 2}}})
+    with pytest.raises(ValidationError):
+        Faults().updated({"by_provider": {"smpp": {}}})
+
+
 def test_reorder_posts_the_last_status_first_with_true_times() -> None:
     planned = events.plan(message(), Faults(sent_events=True, reorder=True), random.Random(3), NOW)
     by_posting = sorted(planned, key=lambda p: p.delay_s)

@@ -93,6 +93,30 @@ def test_a_slow_sender_is_spaced_while_a_fast_one_goes_at_once(clock: FakeClock)
     assert [handed[f"s{i}"] for i in range(3)] == pytest.approx([0.0, 0.5, 1.0])
 
 
+class SlowLedger(MemoryLedger):
+    """Each lookup costs 10 ms on the fake clock, as looking up unknown outcomes after a crash does on a real one."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def state(self, message_id: str) -> dict | None:
+        self.clock.t += 0.01
+        return super().state(message_id)
+
+
+@pytest.mark.parametrize("paced", [False, True])
+def test_a_batch_that_took_longer_than_the_hold_to_plan_still_sends_what_its_budgets_take_now(clock: FakeClock, paced: bool) -> None:
+    provider = TimedProvider(clock)
+    stage = DispatchStage(lambda _r, _i: provider, SlowLedger(clock), consents=OPTED_IN, hold_s=1.0, clock=clock, sleep=clock.sleep,
+                          pacer=Pacer(PacingLimits({"ALPHANUMERIC": 1000})) if paced else None)
+    stage.open()
+    events = [rendered(f"m{i}", "FAST", 1000.0) for i in range(300)]  # 3 s of lookups, three times the hold
+    results = stage.process_batch(batch(events, clock))
+    assert [r for r in results if not isinstance(r, list) or r[0].topic != "dispatched"] == []
+    assert len(provider.handed) == 300
+
+
 def test_segments_count_not_messages(clock: FakeClock) -> None:
     stage, provider = paced_stage(clock)
     stage.process_batch(batch([rendered("long", rate=4.0, segments=3), rendered("next", rate=4.0)], clock))

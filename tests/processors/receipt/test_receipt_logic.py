@@ -20,7 +20,7 @@ def only(outputs: list[Output]) -> Output:
 
 
 def test_stage_contract(feeder: Feeder) -> None:
-    assert (feeder.stage.name, feeder.stage.inputs) == ("receipt", ("dispatched", "provider-events"))
+    assert (feeder.stage.name, feeder.stage.inputs) == ("receipt", ("dispatched", "provider-events", "fallback-due"))
     with pytest.raises(ValueError, match="not 'rendered'"):
         feeder.feed("rendered", {})
 
@@ -38,7 +38,7 @@ def test_dispatched_is_a_non_terminal_sent_receipt_and_opens_the_message_state(f
     state = outputs[1].value
     assert (state["status"], state["terminal"], state["provider_message_ids"], state["segments"]) == ("SENT", False, ["p1", "p2", "p3"], 3)
     assert (state["context"], state["recipient"], state["sender"]) == (event["context"], event["recipient"], event["sender"])
-    assert state["applied"] == [{"source": "dispatched:0:0", "statuses": ["SENT"]}] and state["revision"] == 1
+    assert state["applied"] == [{"source": "dispatched:0:0", "statuses": ["SENT"], "fallback": False}] and state["revision"] == 1
 
 
 def test_cost_per_segment_on_sms_per_message_otherwise() -> None:

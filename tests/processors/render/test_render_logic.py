@@ -42,7 +42,7 @@ def test_sms_is_keyed_by_sender_with_exact_encoding(resolved_event, assert_valid
         "context": event["context"], "recipient": event["recipient"], "channel": "SMS", "fallback_reason": None,
         "sender": event["sender"], "template_id": "otp",
         "sms": {"text": "Votre code est 123456. Il expire dans 10 minutes.", "encoding": "GSM7", "segments": 1, "units": 49},
-        "rcs_json": None, "media_urls": [], "expires_at": event["expires_at"],
+        "rcs_json": None, "media_urls": [], "expires_at": event["expires_at"], "sms_fallback": None, "attempt": 1,
     }
 
 

@@ -1,0 +1,69 @@
+"""Dispatch's part of RCS with SMS fallback: the deadline parked with each RCS submission, the SMS attempt's own
+submission id, and an RCS refusal that falls back at once instead of failing the message."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from fastavro.validation import validate
+
+import schemas
+from dispatch_broker import rendered  # noqa: I001 (same folder)
+from processors import fallback
+from processors.dispatch import logic
+from processors.dispatch.provider import SubmitResult
+from topology.topics import topic
+
+NOW = datetime(2026, 3, 2, 9, 3, tzinfo=timezone.utc)
+SMS_SENDER = {"sender_id": "COURRIER", "type": "ALPHANUMERIC", "country": "FR", "segments_per_second": 10.0}
+
+
+def rcs_message(after_s: int | None = 300) -> dict:
+    event = rendered("m-1", "+33612345678", "courrier-agent", rate=10.0)
+    event["sender"]["type"] = "RCS_AGENT"
+    event.update(channel="RCS", rcs_json='{"text":"Spring sale"}',
+                 sms_fallback=None if after_s is None else {"sender": SMS_SENDER, "after_s": after_s})
+    validate(event, schemas.parsed_schema("Rendered"), raise_errors=True)
+    return event
+
+
+def valid(outputs: list) -> list:
+    for output in outputs:
+        validate(output.value, schemas.parsed_schema(topic(output.topic).value_schema), raise_errors=True)
+    return outputs
+
+
+def test_an_accepted_rcs_attempt_parks_its_deadline_and_carries_the_prepared_sms() -> None:
+    accepted, event = SubmitResult("m-1", True, ["m-1"], None, False, None), rcs_message()
+    announced, deadline = valid(logic.outcome(event, "http:sim", accepted, NOW))
+    assert announced.topic == "dispatched" and announced.value["fallback_due_at"] == NOW + timedelta(seconds=300)
+    sms = announced.value["fallback"]
+    assert (sms["channel"], sms["sender"], sms["attempt"], sms["rcs_json"], sms["sms_fallback"]) == ("SMS", SMS_SENDER, 2, None, None)
+    assert sms["sms"] == event["sms"] and sms["context"] == event["context"]
+    assert (deadline.topic, deadline.key, deadline.deliver_at) == ("fallback-due", "m-1", NOW + timedelta(seconds=300))
+    assert deadline.value == {"message_id": "m-1", "provider": "http:sim", "provider_message_ids": ["m-1"],
+                              "due_at": NOW + timedelta(seconds=300)}
+
+
+def test_rcs_only_and_sms_have_no_deadline() -> None:
+    accepted = SubmitResult("m-1", True, ["p1"], None, False, None)
+    for event in (rcs_message(after_s=None), rendered("m-1", "+33612345678", "COURRIER", rate=10.0)):
+        [announced] = valid(logic.outcome(event, "http:sim", accepted, NOW))
+        assert announced.value["fallback"] is None and announced.value["fallback_due_at"] is None
+
+
+def test_the_fallback_is_submitted_under_its_own_id_and_a_re_announcement_parks_the_deadline_again() -> None:
+    sms = fallback.prepared(rcs_message())
+    assert logic.plan(sms, NOW, frozenset({"SMS"})).message_id == "m-1" + fallback.SUFFIX
+    assert logic.plan(rcs_message(), NOW, frozenset({"RCS"})).message_id == "m-1"
+    assert fallback.message_id_of("m-1" + fallback.SUFFIX) == "m-1"
+    record = logic.ledger_record("m-1", "SUBMITTED", "http:sim", ["m-1"], None, NOW)
+    assert [o.topic for o in valid(logic.from_ledger(rcs_message(), record, NOW + timedelta(hours=1)))] == ["dispatched", "fallback-due"]
+
+
+def test_an_rcs_refusal_falls_back_at_once_with_a_receipt_that_is_not_terminal() -> None:
+    refused = SubmitResult("m-1", False, [], "NOT_RCS_CAPABLE", False, "rcs_not_capable")
+    failed, sent = valid(logic.outcome(rcs_message(), "http:sim", refused, NOW))
+    assert (failed.value["status"], failed.value["terminal"], failed.value["channel"]) == ("FAILED", False, "RCS")
+    assert (sent.topic, sent.key, sent.value["channel"], sent.value["fallback_reason"]) == ("rendered", "COURRIER", "SMS", "rcs_rejected")
+    [alone] = logic.outcome(rcs_message(after_s=None), "http:sim", refused, NOW)
+    assert alone.value["terminal"] is True
