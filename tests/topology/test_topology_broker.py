@@ -54,10 +54,23 @@ def register_forcibly(settings: Settings, name: str, schema: dict) -> None:
 
 
 def with_context_as_text(schema_name: str) -> dict:
-    """The schema with its ``context`` record replaced by a string: what the current schema cannot read."""
+    """The schema with its ``context`` record replaced by a string: what the current schema cannot read. The record's
+    definition moves to its next use by name (a nested record may refer to it), so the schema stays valid."""
     schema = json.loads(schemas.schema_json(schema_name))
+    [definition] = [f["type"] for f in schema["fields"] if f["name"] == "context"]
     schema["fields"] = [{"name": "context", "type": "string"} if f["name"] == "context" else f for f in schema["fields"]]
-    return schema
+    pending = [definition]
+
+    def define_at_first_use(node):
+        if pending and node == "courrier.MessageContext":
+            return pending.pop()
+        if isinstance(node, dict):
+            return {key: define_at_first_use(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [define_at_first_use(item) for item in node]
+        return node
+
+    return define_at_first_use(schema)
 
 
 def test_apply_creates_every_topic_and_is_idempotent(real_parts: Settings) -> None:
