@@ -2,8 +2,9 @@
 
 An RCS message rendered under ``RCS_WITH_SMS_FALLBACK`` carries ``sms`` (the fallback text) and ``sms_fallback`` (the
 SMS sender and how long the RCS attempt may go without a delivery report). Dispatch builds the fallback (attempt 2)
-when it submits the RCS attempt; the receipt stage sends it, once, when the RCS attempt is reported failed or its
-time runs out. Both attempts share the message id; dispatch's ledger and the provider's client reference use
+when it submits the RCS attempt, and parks the attempt's deadline (``rcs-deadline``); the receipt stage sends the
+fallback, once, when the RCS attempt is reported failed or its deadline comes first. An RCS attempt without a
+fallback gets its validity's end as deadline: RBM may never report on a phone that stays offline. Both attempts share the message id; dispatch's ledger and the provider's client reference use
 ``submission_id``, so the SMS is a submission of its own that is never sent twice.
 """
 from __future__ import annotations
@@ -38,10 +39,14 @@ def prepared(rendered: Event) -> Event | None:
             "fallback_reason": None, "attempt": FALLBACK_ATTEMPT}
 
 
-def due_at(rendered: Event, submitted_at: datetime) -> datetime | None:
-    """When an RCS attempt submitted at ``submitted_at`` must have been delivered; None without a fallback."""
-    fallback = rendered.get("sms_fallback")
-    return None if prepared(rendered) is None else submitted_at + timedelta(seconds=fallback["after_s"])
+def deadline_at(rendered: Event, submitted_at: datetime) -> datetime | None:
+    """When an RCS attempt submitted at ``submitted_at`` must have been delivered: its fallback's time, else the end of
+    its validity; None for other channels and for RCS without either (then only a report ends it)."""
+    if rendered["channel"] != "RCS":
+        return None
+    if prepared(rendered) is not None:
+        return submitted_at + timedelta(seconds=rendered["sms_fallback"]["after_s"])
+    return rendered.get("expires_at")
 
 
 def send(fallback: Event, reason: str) -> Output:

@@ -3,7 +3,8 @@ aggregator APIs, signed webhooks back through the receiver.
 
 An RCS message reported UNDELIVERED, or silent past its deadline, is sent as SMS exactly once (counted at the
 simulator, by client reference); an RCS delivery that arrives late is recorded beside the SMS, which stays the
-message's one terminal outcome; an RCS message delivered in time never costs an SMS.
+message's one terminal outcome; an RCS message delivered in time never costs an SMS; an RCS-only message still
+without a report when its validity ends is EXPIRED.
 """
 from __future__ import annotations
 
@@ -65,10 +66,10 @@ def wait_healthy(url: str, process: StageProcess) -> None:
     raise AssertionError(process.log_path.read_text()[-2000:])
 
 
-def send(settings: Settings, numbers: list[str], policy: str = "RCS_WITH_SMS_FALLBACK") -> list[str]:
+def send(settings: Settings, numbers: list[str], policy: str = "RCS_WITH_SMS_FALLBACK", validity_s: int | None = None) -> list[str]:
     client = CourrierClient(settings, source="test")
     ids = [client.send(n, "order_shipped", {"first_name": "Léa", "order_id": f"F{i:03d}"}, channel_policy=policy,
-                       lane="TRANSACTIONAL") for i, n in enumerate(numbers)]
+                       lane="TRANSACTIONAL", validity_seconds=validity_s) for i, n in enumerate(numbers)]
     client.flush()
     return ids
 
@@ -104,12 +105,13 @@ def test_undelivered_silent_and_late_rcs_fall_back_to_one_sms_and_delivered_rcs_
     wait_for(watcher, lambda: watcher.outcomes.done(undelivered) == len(undelivered), 120)
     sim.configure(by_provider={"rbm": {"silent_rate": 0.5, "delivery_delay_ms": LATE_MS}})
     silent_or_late = send(settings, numbers(100, 12))
+    rcs_only = send(settings, numbers(300, 4), "RCS_ONLY", validity_s=AFTER_S + 2)
     deadline = time.monotonic() + 60  # the RCS attempts reach the simulator with these faults before the next change
-    while time.monotonic() < deadline and any(sim.stats()["submissions"].get(m, 0) == 0 for m in silent_or_late):
+    while time.monotonic() < deadline and any(sim.stats()["submissions"].get(m, 0) == 0 for m in silent_or_late + rcs_only):
         time.sleep(0.1)
     sim.configure(by_provider={})
     in_time = send(settings, numbers(200, 6))
-    every = undelivered + silent_or_late + in_time
+    every = undelivered + silent_or_late + rcs_only + in_time
     receipts = watcher.outcomes.receipts
     late = lambda m: any(r["channel"] == "RCS" and r["status"] == "DELIVERED" for r in receipts[m])  # noqa: E731
     wait_for(watcher, lambda: watcher.outcomes.done(every) == len(every)
@@ -127,9 +129,13 @@ def test_undelivered_silent_and_late_rcs_fall_back_to_one_sms_and_delivered_rcs_
         assert (outcome["status"], outcome["channel"], outcome["fallback_reason"]) == ("DELIVERED", "SMS", "rcs_not_delivered_in_time")
         assert all(not r["terminal"] for r in receipts[m] if r["channel"] == "RCS")
     assert 1 <= sum(map(late, silent_or_late)) < len(silent_or_late), "some RCS reports arrive late, some never"
+    for m in rcs_only:
+        [outcome] = watcher.outcomes.terminal(m)
+        assert (outcome["status"], outcome["channel"], outcome["reason"]) == ("EXPIRED", "RCS", "no_report_within_validity")
     for m in in_time:
         assert rows(watcher.outcomes.terminal(m)) == [("DELIVERED", "RCS", True)] and all(r["channel"] == "RCS" for r in receipts[m])
     sent = submissions(sim, every)
-    assert {ref: n for ref, n in sent.items() if ref.endswith(SUFFIX) and n != (0 if ref[:-len(SUFFIX)] in in_time else 1)} == {}
+    no_sms = set(in_time + rcs_only)
+    assert {ref: n for ref, n in sent.items() if ref.endswith(SUFFIX) and n != (0 if ref[:-len(SUFFIX)] in no_sms else 1)} == {}
     assert {ref: n for ref, n in sent.items() if not ref.endswith(SUFFIX) and n != 1} == {}
     assert watcher.outcomes.dead_letters == []

@@ -57,8 +57,9 @@ TOPICS: tuple[Topic, ...] = (
     Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics",)),
     # Reports arrive within a message's validity (at most 7 days): a day more bounds the topic and every receipt instance's table.
     Topic("message-state", "message id", "MessageState", "receipt", ("receipt",), retention_ms=8 * DAY_MS, compacted=True),
-    # An RCS attempt's deadline, parked in `scheduled` until due: the receipt stage then sends the SMS fallback if it was not delivered.
-    Topic("fallback-due", "message id", "FallbackDue", "dispatch (RCS with SMS fallback), through the scheduler", ("receipt",),
+    # An RCS attempt's deadline, parked in `scheduled` until due: the receipt stage then sends the SMS fallback if it was not
+    # delivered (RBM may never report on a phone that stays offline; an SMSC always reports at the end of the validity).
+    Topic("rcs-deadline", "message id", "RcsDeadline", "dispatch (RCS attempts), through the scheduler", ("receipt",),
           retention_ms=8 * DAY_MS),
     # Short links must answer as long as a message can be read; after 90 days a click finds a 404 page.
     Topic("links", "link token", "ShortLink", "render", ("links",), retention_ms=90 * DAY_MS, compacted=True),

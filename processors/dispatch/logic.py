@@ -40,19 +40,20 @@ def dispatched(event: Event, provider: str, result: SubmitResult, now: datetime)
         "segments": max(len(result.provider_message_ids), (event.get("sms") or {}).get("segments", 1)),
         "submitted_at": now,
         "fallback": fallback.prepared(event),
-        "fallback_due_at": fallback.due_at(event, now),
+        "rcs_deadline_at": fallback.deadline_at(event, now),
     }
 
 
 def announced(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output]:
-    """An accepted submission's records: ``dispatched``, and for an RCS attempt with an SMS fallback its deadline, parked
-    in the scheduler until due (the receipt stage then sends the SMS if the RCS message was not delivered)."""
+    """An accepted submission's records: ``dispatched``, and for an RCS attempt its deadline (``fallback.deadline_at``),
+    parked in the scheduler until due (the receipt stage then sends the SMS fallback, or expires the message, if the RCS
+    message was not delivered)."""
     value = dispatched(event, provider, result, now)
     outputs = [Output("dispatched", event["recipient"]["e164"], value)]
-    due = value["fallback_due_at"]
+    due = value["rcs_deadline_at"]
     if due is not None:
         message_id = event["context"]["message_id"]
-        outputs.append(Output("fallback-due", message_id, {"message_id": message_id, "provider": provider,
+        outputs.append(Output("rcs-deadline", message_id, {"message_id": message_id, "provider": provider,
                                                             "provider_message_ids": value["provider_message_ids"], "due_at": due},
                               deliver_at=due))
     return outputs

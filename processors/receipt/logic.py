@@ -102,6 +102,16 @@ def reported(report: Event, state: Event, status: str, normalized: Normalized, p
                    **fields)
 
 
+def no_report(state: Event, deadline: Event, prices: Mapping[str, Any]) -> Output:
+    """The terminal ``EXPIRED`` receipt of an RCS message without a fallback whose validity ended with no report."""
+    recipient = state["recipient"]
+    return receipt(state["context"], recipient["e164"], "EXPIRED", STAGE, deadline["due_at"], reason="no_report_within_validity",
+                   detail=f"{state['provider']} reported nothing by the end of the message's validity", channel=state["channel"],
+                   fallback_reason=state.get("fallback_reason"), segments=state["segments"], provider=state["provider"],
+                   provider_message_id=state["provider_message_ids"][0] if state["provider_message_ids"] else None,
+                   **_billing(state["channel"], recipient["region"], state["segments"], prices))
+
+
 def unknown_message(report: Event, message_id: str) -> UnknownMessage:
     """Why a report waits: its message's ``dispatched`` may not have been read yet (it travels on another topic)."""
     return UnknownMessage(f"unknown message id {message_id!r}: {report['provider']} reported {report['raw_status'][:40]!r} "

@@ -1,5 +1,5 @@
 """The receipt stage: ``dispatched`` → ``SENT``; ``provider-events`` → delivered, undelivered, expired, read…;
-``fallback-due`` → the SMS fallback of an RCS message not delivered in time.
+``rcs-deadline`` → the SMS fallback of an RCS message not delivered in time (without one: ``EXPIRED``).
 
 Every input goes through the message's state (``message-state``, keyed by message id): ``dispatched`` opens it, a
 report is attributed through it (HTTP reports carry only Courrier's message id) and may only move it forward.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from processors import fallback
-from processors.receipt.logic import classify, load_prices, reported, sent, unattributable, unknown_message
-from processors.receipt.state import Step, message_id_of, on_dispatched, on_fallback_due, on_report, source_of
+from processors.receipt.logic import classify, load_prices, no_report, reported, sent, unattributable, unknown_message
+from processors.receipt.state import Step, message_id_of, on_dispatched, on_rcs_deadline, on_report, source_of
 from processors.receipt.store import MessageStates
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -26,7 +26,7 @@ class ReceiptStage:
     """
 
     name = "receipt"
-    inputs = ("dispatched", "provider-events", "fallback-due")
+    inputs = ("dispatched", "provider-events", "rcs-deadline")
 
     def __init__(self, states: Mapping[str, Event], prices: Mapping[str, Any] | None = None) -> None:
         self._states = MessageStates(states)
@@ -37,8 +37,8 @@ class ReceiptStage:
             return self._dispatched(event, meta)
         if meta.topic == "provider-events":
             return self._report(event, meta)
-        if meta.topic == "fallback-due":
-            return self._fallback_due(event, meta)
+        if meta.topic == "rcs-deadline":
+            return self._rcs_deadline(event, meta)
         raise ValueError(f"the receipt stage reads {self.inputs}, not {meta.topic!r}")
 
     def _dispatched(self, event: Event, meta: RecordMeta) -> list[Output]:
@@ -61,12 +61,13 @@ class ReceiptStage:
         outputs = [reported(event, about, status, normalized, part, self._prices, not_final=not_final) for status in step.statuses]
         return outputs + self._written(step)
 
-    def _fallback_due(self, event: Event, meta: RecordMeta) -> list[Output]:
+    def _rcs_deadline(self, event: Event, meta: RecordMeta) -> list[Output]:
         state = self._states.get(event["message_id"])
         if state is None:
-            raise unknown_message({"provider": event["provider"], "raw_status": "fallback due",
+            raise unknown_message({"provider": event["provider"], "raw_status": "deadline",
                                    "provider_message_id": ",".join(event["provider_message_ids"])}, event["message_id"])
-        return self._written(on_fallback_due(state, event, source_of(meta), meta.now))
+        step = on_rcs_deadline(state, event, source_of(meta), meta.now)
+        return [no_report(state, event, self._prices) for _status in step.statuses] + self._written(step)
 
     def _written(self, step: Step) -> list[Output]:
         """The fallback (when the step sends it), then the state; after the step's receipts."""

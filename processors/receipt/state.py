@@ -8,7 +8,7 @@ and ``CLICKED`` are engagement after the outcome, written once each; one that ar
 of delivery, so a ``DELIVERED`` receipt (detail: implied) is written first.
 
 RCS with SMS fallback: the state keeps the prepared SMS (``fallback``). An RCS attempt reported failed (``FALLS_BACK``)
-or still undelivered when its deadline (``fallback-due``) comes is superseded: its report's receipt is not terminal,
+or still undelivered when its deadline (``rcs-deadline``) comes is superseded: its report's receipt is not terminal,
 the fallback is sent, once (``fallback_at``), and the message's outcome is the SMS attempt's. Reports on a superseded
 attempt — a late RCS ``DELIVERED``, say — are recorded as receipts that are not terminal and never move the message.
 
@@ -85,15 +85,20 @@ def on_dispatched(state: Event | None, dispatched: Event, source: str, now: date
     return _applied({**_superseding(state, state["status"]), **attempt}, source, statuses, now)
 
 
-def on_fallback_due(state: Event, due: Event, source: str, now: datetime) -> Step:
-    """An RCS attempt's deadline: its SMS fallback goes unless it was delivered, failed over already, or is not the latest."""
+def on_rcs_deadline(state: Event, due: Event, source: str, now: datetime) -> Step:
+    """An RCS attempt's deadline, when it is still the latest attempt and has no outcome: its SMS fallback goes (once);
+    without a fallback the message is ``EXPIRED`` (the deadline is then its validity's end)."""
     again = _replayed(state, source)
     if again is not None:
         return again
     latest = (state["provider"], state["provider_message_ids"]) == (due["provider"], due["provider_message_ids"])
-    if not latest or not _may_fall_back(state):
+    if not latest or state["terminal"]:
         return Step((), None)
-    return _fall_back(state, (), state["status"], source, now)
+    if _may_fall_back(state):
+        return _fall_back(state, (), state["status"], source, now)
+    if state.get("fallback") is None and state["channel"] == "RCS":
+        return _applied({**state, "status": "EXPIRED", "terminal": True}, source, ("EXPIRED",), now)
+    return Step((), None)
 
 
 def on_report(state: Event, status: str, source: str, now: datetime, *, part: bool = False,

@@ -35,20 +35,23 @@ def valid(outputs: list) -> list:
 def test_an_accepted_rcs_attempt_parks_its_deadline_and_carries_the_prepared_sms() -> None:
     accepted, event = SubmitResult("m-1", True, ["m-1"], None, False, None), rcs_message()
     announced, deadline = valid(logic.outcome(event, "http:sim", accepted, NOW))
-    assert announced.topic == "dispatched" and announced.value["fallback_due_at"] == NOW + timedelta(seconds=300)
+    assert announced.topic == "dispatched" and announced.value["rcs_deadline_at"] == NOW + timedelta(seconds=300)
     sms = announced.value["fallback"]
     assert (sms["channel"], sms["sender"], sms["attempt"], sms["rcs_json"], sms["sms_fallback"]) == ("SMS", SMS_SENDER, 2, None, None)
     assert sms["sms"] == event["sms"] and sms["context"] == event["context"]
-    assert (deadline.topic, deadline.key, deadline.deliver_at) == ("fallback-due", "m-1", NOW + timedelta(seconds=300))
+    assert (deadline.topic, deadline.key, deadline.deliver_at) == ("rcs-deadline", "m-1", NOW + timedelta(seconds=300))
     assert deadline.value == {"message_id": "m-1", "provider": "http:sim", "provider_message_ids": ["m-1"],
                               "due_at": NOW + timedelta(seconds=300)}
 
 
-def test_rcs_only_and_sms_have_no_deadline() -> None:
+def test_rcs_without_fallback_has_its_validity_as_deadline_and_sms_has_none() -> None:
     accepted = SubmitResult("m-1", True, ["p1"], None, False, None)
-    for event in (rcs_message(after_s=None), rendered("m-1", "+33612345678", "COURRIER", rate=10.0)):
+    for event in (rcs_message(after_s=None), {**rendered("m-1", "+33612345678", "COURRIER", rate=10.0), "expires_at": NOW + timedelta(hours=1)}):
         [announced] = valid(logic.outcome(event, "http:sim", accepted, NOW))
-        assert announced.value["fallback"] is None and announced.value["fallback_due_at"] is None
+        assert announced.value["fallback"] is None and announced.value["rcs_deadline_at"] is None
+    rcs_only = {**rcs_message(after_s=None), "expires_at": NOW + timedelta(hours=1)}
+    announced, deadline = valid(logic.outcome(rcs_only, "http:sim", accepted, NOW))
+    assert announced.value["fallback"] is None and deadline.deliver_at == NOW + timedelta(hours=1)
 
 
 def test_the_fallback_is_submitted_under_its_own_id_and_a_re_announcement_parks_the_deadline_again() -> None:
@@ -57,7 +60,7 @@ def test_the_fallback_is_submitted_under_its_own_id_and_a_re_announcement_parks_
     assert logic.plan(rcs_message(), NOW, frozenset({"RCS"})).message_id == "m-1"
     assert fallback.message_id_of("m-1" + fallback.SUFFIX) == "m-1"
     record = logic.ledger_record("m-1", "SUBMITTED", "http:sim", ["m-1"], None, NOW)
-    assert [o.topic for o in valid(logic.from_ledger(rcs_message(), record, NOW + timedelta(hours=1)))] == ["dispatched", "fallback-due"]
+    assert [o.topic for o in valid(logic.from_ledger(rcs_message(), record, NOW + timedelta(hours=1)))] == ["dispatched", "rcs-deadline"]
 
 
 def test_an_rcs_refusal_falls_back_at_once_with_a_receipt_that_is_not_terminal() -> None:

@@ -28,7 +28,7 @@ def rcs_dispatched(dispatched_event) -> Callable[..., dict[str, Any]]:
             "rcs_json": None, "media_urls": [], "expires_at": None, "sms_fallback": None, "attempt": 2,
         }
         fields = {"channel": "RCS", "fallback_reason": None, "sender": AGENT, "provider": "http:sim", "provider_message_ids": ["m-1"],
-                  "fallback": fallback, "fallback_due_at": base["submitted_at"] + timedelta(seconds=300), **overrides}
+                  "fallback": fallback, "rcs_deadline_at": base["submitted_at"] + timedelta(seconds=300), **overrides}
         return dispatched_event(**fields)
     return build
 
@@ -40,7 +40,7 @@ def sms_dispatched(dispatched_event) -> Callable[[], dict[str, Any]]:
                                     provider_message_ids=["agg-7"])
 
 
-def due(**overrides: Any) -> dict[str, Any]:
+def deadline(**overrides: Any) -> dict[str, Any]:
     return {"message_id": "m-1", "provider": "http:sim", "provider_message_ids": ["m-1"], "due_at": Feeder.NOW, **overrides}
 
 
@@ -58,13 +58,13 @@ def terminal(feeder: Feeder) -> list[tuple[str, str]]:
 
 def test_time_running_out_sends_the_sms_once_and_writes_no_receipt(feeder: Feeder, rcs_dispatched) -> None:
     feeder.feed("dispatched", rcs_dispatched())
-    outputs = feeder.feed("fallback-due", due())
+    outputs = feeder.feed("rcs-deadline", deadline())
     assert [o.topic for o in outputs] == ["rendered", "message-state"]
     [sent] = feeder.fallbacks
     assert (sent.key, sent.value["channel"], sent.value["attempt"], sent.value["sender"]) == ("COURRIER", "SMS", 2, SMS_SENDER)
     assert sent.value["fallback_reason"] == "rcs_not_delivered_in_time"
     assert [r["status"] for r in feeder.receipts] == ["SENT"]
-    feeder.feed("fallback-due", due())  # the scheduler delivered it twice
+    feeder.feed("rcs-deadline", deadline())  # the scheduler delivered it twice
     assert len(feeder.fallbacks) == 1
 
 
@@ -73,7 +73,7 @@ def test_a_transactional_fallback_takes_the_transactional_lane(feeder: Feeder, r
     for part in (event["context"], event["fallback"]["context"]):
         part.update(lane="TRANSACTIONAL", campaign_id=None, subscription_group=None)
     feeder.feed("dispatched", event)
-    feeder.feed("fallback-due", due())
+    feeder.feed("rcs-deadline", deadline())
     assert [o.topic for o in feeder.fallbacks] == ["rendered-transactional"]
 
 
@@ -85,14 +85,14 @@ def test_an_undelivered_rcs_report_falls_back_at_once_with_a_receipt_that_is_not
     assert (undelivered["status"], undelivered["terminal"], undelivered["channel"]) == ("UNDELIVERED", False, "RCS")
     assert "the SMS fallback is on its way" in undelivered["detail"]
     assert [o.value["fallback_reason"] for o in feeder.fallbacks] == ["rcs_undelivered"]
-    feeder.feed("fallback-due", due())
+    feeder.feed("rcs-deadline", deadline())
     assert len(feeder.fallbacks) == 1
 
 
 def test_the_sms_attempt_decides_the_outcome_and_a_late_rcs_delivery_is_recorded_not_terminal(
         feeder: Feeder, rcs_dispatched, sms_dispatched, http_report) -> None:
     feeder.feed("dispatched", rcs_dispatched())
-    feeder.feed("fallback-due", due())
+    feeder.feed("rcs-deadline", deadline())
     feeder.feed("dispatched", sms_dispatched())
     feeder.feed("provider-events", sms_report(http_report, "DELIVERED"))
     feeder.feed("provider-events", rcs_report(http_report, "DELIVERED"))
@@ -109,7 +109,7 @@ def test_the_sms_attempt_decides_the_outcome_and_a_late_rcs_delivery_is_recorded
 def test_a_late_rcs_delivery_before_the_sms_is_announced_leaves_the_outcome_to_the_sms(
         feeder: Feeder, rcs_dispatched, sms_dispatched, http_report) -> None:
     feeder.feed("dispatched", rcs_dispatched())
-    feeder.feed("fallback-due", due())
+    feeder.feed("rcs-deadline", deadline())
     feeder.feed("provider-events", rcs_report(http_report, "DELIVERED"))
     feeder.feed("dispatched", sms_dispatched())
     feeder.feed("provider-events", sms_report(http_report, "UNDELIVERED"))
@@ -121,7 +121,7 @@ def test_a_late_rcs_delivery_before_the_sms_is_announced_leaves_the_outcome_to_t
 def test_an_rcs_message_delivered_in_time_never_falls_back(feeder: Feeder, rcs_dispatched, http_report) -> None:
     feeder.feed("dispatched", rcs_dispatched())
     feeder.feed("provider-events", rcs_report(http_report, "DELIVERED"))
-    feeder.feed("fallback-due", due())
+    feeder.feed("rcs-deadline", deadline())
     feeder.feed("provider-events", rcs_report(http_report, "EXPIRED"))
     assert terminal(feeder) == [("DELIVERED", "RCS")] and feeder.fallbacks == []
 
@@ -129,17 +129,27 @@ def test_an_rcs_message_delivered_in_time_never_falls_back(feeder: Feeder, rcs_d
 def test_a_deadline_of_an_older_attempt_or_a_message_without_fallback_does_nothing(feeder: Feeder, dispatched_event,
                                                                                   rcs_dispatched) -> None:
     feeder.feed("dispatched", dispatched_event())  # SMS from the start: no fallback
-    assert feeder.feed("fallback-due", due(provider="smpp:local", provider_message_ids=["p1"])) == []
+    assert feeder.feed("rcs-deadline", deadline(provider="smpp:local", provider_message_ids=["p1"])) == []
     other = Feeder()
     other.feed("dispatched", rcs_dispatched())
-    assert other.feed("fallback-due", due(provider_message_ids=["an-older-attempt"])) == []
+    assert other.feed("rcs-deadline", deadline(provider_message_ids=["an-older-attempt"])) == []
+
+
+def test_rcs_without_fallback_expires_when_its_validity_ends_without_a_report(feeder: Feeder, rcs_dispatched, http_report) -> None:
+    feeder.feed("dispatched", rcs_dispatched(fallback=None))
+    feeder.feed("rcs-deadline", deadline())
+    feeder.feed("provider-events", rcs_report(http_report, "DELIVERED"))  # too late: the outcome is written
+    [expired] = [r for r in feeder.receipts if r["terminal"]]
+    assert (expired["status"], expired["reason"], expired["channel"], expired["provider_message_id"]) == (
+        "EXPIRED", "no_report_within_validity", "RCS", "m-1")
+    assert feeder.fallbacks == [] and len(feeder.receipts) == 2
 
 
 def test_a_deadline_before_its_message_is_known_waits(feeder: Feeder) -> None:
     from processors.receipt.logic import UnknownMessage
 
     with pytest.raises(UnknownMessage):
-        feeder.feed("fallback-due", due())
+        feeder.feed("rcs-deadline", deadline())
 
 
 def test_the_trigger_read_again_sends_the_fallback_again_with_the_same_receipt(feeder: Feeder, rcs_dispatched, http_report) -> None:
@@ -161,7 +171,7 @@ def test_any_order_sends_at_most_one_fallback_and_writes_at_most_one_terminal_re
     feeder = Feeder()
     feeder.feed("dispatched", rcs_dispatched())
     records = {
-        "DUE": ("fallback-due", due), "RCS_UNDELIVERED": ("provider-events", lambda: rcs_report(http_report, "UNDELIVERED")),
+        "DUE": ("rcs-deadline", deadline), "RCS_UNDELIVERED": ("provider-events", lambda: rcs_report(http_report, "UNDELIVERED")),
         "RCS_DELIVERED": ("provider-events", lambda: rcs_report(http_report, "DELIVERED")),
         "RCS_READ": ("provider-events", lambda: rcs_report(http_report, "READ", kind="READ_REPORT")),
         "SMS_DISPATCHED": ("dispatched", sms_dispatched),

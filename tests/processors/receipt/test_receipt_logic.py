@@ -20,7 +20,7 @@ def only(outputs: list[Output]) -> Output:
 
 
 def test_stage_contract(feeder: Feeder) -> None:
-    assert (feeder.stage.name, feeder.stage.inputs) == ("receipt", ("dispatched", "provider-events", "fallback-due"))
+    assert (feeder.stage.name, feeder.stage.inputs) == ("receipt", ("dispatched", "provider-events", "rcs-deadline"))
     with pytest.raises(ValueError, match="not 'rendered'"):
         feeder.feed("rendered", {})
 
