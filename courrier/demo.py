@@ -21,7 +21,8 @@ from topology.apply import apply as apply_topology
 
 GROUP = "promotions"
 DEMO_FALLBACK_AFTER_S = 5
-DEMO_RCS_FAULTS = {"undelivered_rate": 0.05, "silent_rate": 0.05}
+# Reported failures only: a silent RCS-only message would wait for the end of its validity (an hour) to expire.
+DEMO_RCS_FAULTS = {"undelivered_rate": 0.05, "expired_rate": 0.03}
 
 # Mobile prefixes that phonenumbers accepts as valid, per region; the demo appends random digits.
 MOBILE_PREFIXES = {"FR": ("+3361", 7), "SE": ("+4670", 7), "GB": ("+447400", 6), "DE": ("+49151", 8), "US": ("+1201555", 4)}
@@ -83,8 +84,7 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
     console = Console()
     # RCS goes to the provider simulator: capability checks (RBM), RCS and fallback sends over HTTP, reports back as
     # signed webhooks to the receiver started below; SMS keeps going over SMPP first.
-    # RCS fallback: the simulator leaves a few RCS messages undelivered or silent, which go out as SMS (at once, or
-    # after DEMO_FALLBACK_AFTER_S without a report).
+    # RCS fallback: the simulator reports a few RCS messages undelivered or expired; those with a fallback go out as SMS.
     settings = settings.model_copy(update={"quiet_hours_enabled": False, "dispatch_pacing": False,
                                            "rbm_url": settings.rbm_url or settings.sim_address,
                                            "dispatch_providers": "smpp,http", "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S})
