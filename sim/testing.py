@@ -49,29 +49,37 @@ class SimControl:
 
 
 @contextmanager
-def private_sim(options: SimOptions | None = None, **faults: Any) -> Iterator[SimControl]:
-    """A simulator of this test's own, served by uvicorn in a thread (no webhooks unless ``options`` names a URL)."""
-    options = options or SimOptions(webhook_url=None)
-    # A held answer (timeout_rate) must not keep the test waiting at shutdown.
-    server = uvicorn.Server(uvicorn.Config(create_app(options), host="127.0.0.1", port=0, log_config=None, access_log=False,
-                                           lifespan="on", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, name="private-sim", daemon=True)
+def served_in_thread(app: Any, name: str, start_timeout_s: float = 90.0, **config: Any) -> Iterator[str]:
+    """An ASGI ``app`` served by uvicorn in a daemon thread on 127.0.0.1, port chosen by the OS: yields its base URL, and
+    stops it (lifespan shutdown included) on exit. ``config``: more ``uvicorn.Config`` options."""
+    options = {"log_config": None, "access_log": False, "lifespan": "on", **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_timeout_s
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
     if not server.started:
         server.should_exit = True
         thread.join(10)
-        raise RuntimeError("the private simulator did not start")
-    control = SimControl(f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}", options.token)
+        raise RuntimeError(f"{name} did not start (see the log above)")
     try:
-        if faults:
-            control.configure(**faults)
-        yield control
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@contextmanager
+def private_sim(options: SimOptions | None = None, **faults: Any) -> Iterator[SimControl]:
+    """A simulator of this test's own, served by uvicorn in a thread (no webhooks unless ``options`` names a URL)."""
+    options = options or SimOptions(webhook_url=None)
+    # A held answer (timeout_rate) must not keep the test waiting at shutdown.
+    with served_in_thread(create_app(options), "private-sim", 30.0, timeout_graceful_shutdown=1) as url:
+        control = SimControl(url, options.token)
+        if faults:
+            control.configure(**faults)
+        yield control
 
 
 @dataclass

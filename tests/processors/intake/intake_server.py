@@ -1,7 +1,6 @@
 """Test helpers: the intake served by uvicorn on an ephemeral loopback port with an API key of its own, and a reader of what it published."""
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import httpx
-import uvicorn
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from fastapi import FastAPI
 
 from courrier.config import Settings
+from sim.testing import served_in_thread
 from processors.access.keys import NewKey, new_key
 from processors.access.store import KEYS_TOPIC, publish
 from processors.intake.api import Guard, create_app
@@ -60,22 +59,8 @@ def serve(settings: Settings, intake: IntakeSettings | None = None, guard: Guard
     """
     key = create_key(settings)
     app = create_app(settings, intake, guard, insecure_no_auth=insecure_no_auth)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="intake-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 90
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        server.should_exit = True
-        thread.join(10)
-        raise RuntimeError("the intake did not start (see the log above)")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Served(f"http://127.0.0.1:{port}", app, key)
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served_in_thread(app, "intake-test-server", access_log=True) as url:
+        yield Served(url, app, key)
 
 
 def read_topic(settings: Settings, logical: str, expected: int, timeout_s: float = 30.0, settle_s: float = 1.0) -> list[tuple[str, Event]]:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-import uvicorn
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from fastapi import FastAPI
 
 from courrier.config import Settings
+from sim.testing import served_in_thread
 from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
@@ -37,22 +37,8 @@ class Served:
 def serve(settings: Settings, webhook: WebhookSettings | None = None) -> Iterator[Served]:
     """The receiver in a background thread on 127.0.0.1, port chosen by the OS; stopped (producer flushed) on exit."""
     app = create_app(settings, webhook)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="webhook-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        server.should_exit = True
-        thread.join(10)
-        raise RuntimeError("the webhook receiver did not start (see the log above)")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Served(f"http://127.0.0.1:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with served_in_thread(app, "webhook-test-server", 60.0) as url:
+        yield Served(url, app)
 
 
 class Runnable(Protocol):
