@@ -15,7 +15,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jsmpp.PDUStringException;
@@ -70,13 +72,20 @@ import org.jsmpp.util.MessageId;
  * Unlike jsmpp's example simulator, the accept loop never waits for a bind (a session that closes early cannot
  * stop it) and receipts are scheduled, not slept for on a bounded pool (no ~100 receipts/s ceiling).
  *
+ * A deliver_sm is delivered once the ESME answers it with status 0. Courrier answers only after the report is in
+ * Kafka, a batch later, so up to DELIVERY_WINDOW deliver_sm wait for their answers at once, each for up to
+ * courrier.smsc.deliverTimeoutMs; one unanswered by then, refused, or whose session closes meanwhile (its wait is
+ * cut short) goes to the next bound session or is retried a second later.
+ *
  * System properties: courrier.smsc.host (127.0.0.1), courrier.smsc.port (2775), courrier.smsc.systemId,
  * courrier.smsc.password, courrier.smsc.receiptDelayMs (200), courrier.smsc.controlPort (0 = off),
- * courrier.smsc.undelivSuffixes (comma-separated destination suffixes answered with UNDELIV).
+ * courrier.smsc.undelivSuffixes (comma-separated destination suffixes answered with UNDELIV),
+ * courrier.smsc.deliverTimeoutMs (10000).
  */
 public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements ServerMessageReceiverListener {
     private static final int JOURNAL_MAX = 200_000;
     private static final int RECEIPT_ATTEMPTS = 600;
+    private static final int DELIVERY_WINDOW = 256;
     private static final java.nio.charset.Charset GSM = java.nio.charset.Charset.forName("X-GSM7BIT");
 
     private final String host = System.getProperty("courrier.smsc.host", "127.0.0.1");
@@ -86,6 +95,7 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
     private final long receiptDelayMs = Long.getLong("courrier.smsc.receiptDelayMs", 200L);
     private final int controlPort = Integer.getInteger("courrier.smsc.controlPort", 0);
     private final List<String> undelivSuffixes = splitList(System.getProperty("courrier.smsc.undelivSuffixes", ""));
+    private final long deliverTimeoutMs = Long.getLong("courrier.smsc.deliverTimeoutMs", 10_000L);
 
     // Ids start from the clock so a restarted peer never reuses an id a client may still be waiting on.
     private final AtomicLong nextId = new AtomicLong(System.currentTimeMillis() * 1000L);
@@ -94,12 +104,23 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
     private final Set<SMPPServerSession> sessions = ConcurrentHashMap.newKeySet();
     private final ExecutorService binds = Executors.newCachedThreadPool();
     private final ScheduledExecutorService receipts = Executors.newScheduledThreadPool(4);
+    // A deliver_sm holds its thread until answered: receipts are scheduled above and delivered here.
+    private final ThreadPoolExecutor deliveries = new ThreadPoolExecutor(DELIVERY_WINDOW, DELIVERY_WINDOW, 30, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>());
+    // The threads waiting for a deliver_sm_resp, by session: interrupted when it closes, so they give up at once.
+    private final Map<SMPPServerSession, Set<Thread>> waiting = new ConcurrentHashMap<>();
+
+    /** One deliver_sm to send on a session, returning once the ESME answered it with status 0. */
+    private interface Delivery {
+        void send(SMPPServerSession target) throws Exception;
+    }
 
     public static void main(String[] args) throws Exception {
         new CourrierSmsc().run();
     }
 
     private void run() throws IOException {
+        deliveries.allowCoreThreadTimeOut(true);
         if (controlPort > 0) {
             startControl();
         }
@@ -129,11 +150,13 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
                 request.reject(SMPPConstant.STAT_ESME_RINVPASWD);
             } else {
                 session.setInterfaceVersion(InterfaceVersion.IF_34);
+                session.setTransactionTimer(deliverTimeoutMs);
                 request.accept("courrier-smsc", InterfaceVersion.IF_34);
                 sessions.add(session);
                 session.addSessionStateListener((newState, oldState, source) -> {
                     if (!newState.isBound()) {
                         sessions.remove(session);
+                        waiting.getOrDefault(session, Set.of()).forEach(Thread::interrupt);
                     }
                 });
             }
@@ -156,7 +179,8 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
                 || SMSCDeliveryReceipt.FAILURE.containedIn(submit.getRegisteredDelivery())) {
             String destination = submit.getDestAddress();
             boolean undelivered = undelivSuffixes.stream().anyMatch(destination::endsWith);
-            receipts.schedule(() -> receipt(source, submit, id, undelivered, text, 1), receiptDelayMs, TimeUnit.MILLISECONDS);
+            receipts.schedule(() -> deliveries.execute(() -> receipt(source, submit, id, undelivered, text, 1)),
+                    receiptDelayMs, TimeUnit.MILLISECONDS);
         }
         try {
             return new SubmitSmResult(new MessageId(id), new OptionalParameter[0]);
@@ -167,7 +191,7 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
 
     /**
      * Store and forward, as an SMSC does: a receipt goes to the submitting session, else to any bound one (a client that
-     * crashed and bound again), retried every second while none takes it, for up to ten minutes.
+     * crashed and bound again), retried every second while none takes it (answers it with status 0), 600 times.
      */
     private void receipt(SMPPServerSession session, SubmitSm submit, String id, boolean undelivered, String text, int attempt) {
         DeliveryReceiptState state = undelivered ? DeliveryReceiptState.UNDELIV : DeliveryReceiptState.DELIVRD;
@@ -179,23 +203,45 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
             candidates.add(session);
         }
         sessions.stream().filter(s -> s != session && s.getSessionState().isReceivable()).forEach(candidates::add);
+        Delivery delivery = target -> target.deliverShortMessage("", TypeOfNumber.valueOf(submit.getDestAddrTon()),
+                NumberingPlanIndicator.valueOf(submit.getDestAddrNpi()), submit.getDestAddress(),
+                TypeOfNumber.valueOf(submit.getSourceAddrTon()), NumberingPlanIndicator.valueOf(submit.getSourceAddrNpi()),
+                submit.getSourceAddr(), new ESMClass(MessageMode.DEFAULT, MessageType.SMSC_DEL_RECEIPT, GSMSpecificFeature.DEFAULT),
+                (byte) 0, (byte) 0, new RegisteredDelivery(0), DataCodings.ZERO,
+                receipt.toString().getBytes(StandardCharsets.ISO_8859_1));
         for (SMPPServerSession target : candidates) {
-            try {
-                target.deliverShortMessage("", TypeOfNumber.valueOf(submit.getDestAddrTon()),
-                        NumberingPlanIndicator.valueOf(submit.getDestAddrNpi()), submit.getDestAddress(),
-                        TypeOfNumber.valueOf(submit.getSourceAddrTon()), NumberingPlanIndicator.valueOf(submit.getSourceAddrNpi()),
-                        submit.getSourceAddr(), new ESMClass(MessageMode.DEFAULT, MessageType.SMSC_DEL_RECEIPT, GSMSpecificFeature.DEFAULT),
-                        (byte) 0, (byte) 0, new RegisteredDelivery(0), DataCodings.ZERO,
-                        receipt.toString().getBytes(StandardCharsets.ISO_8859_1));
+            if (deliver(target, delivery, "receipt for " + id)) {
                 return;
-            } catch (Exception e) {
-                System.err.println("courrier-smsc: receipt for " + id + " not taken by session " + target.getSessionId() + ": " + e);
             }
         }
         if (attempt < RECEIPT_ATTEMPTS) {
-            receipts.schedule(() -> receipt(session, submit, id, undelivered, text, attempt + 1), 1, TimeUnit.SECONDS);
+            receipts.schedule(() -> deliveries.execute(() -> receipt(session, submit, id, undelivered, text, attempt + 1)),
+                    1, TimeUnit.SECONDS);
         } else {
             System.err.println("courrier-smsc: receipt for " + id + " dropped after " + attempt + " attempts");
+        }
+    }
+
+    /** Sends one deliver_sm on {@code target}; false when it was refused, went unanswered, or the session closed meanwhile. */
+    private boolean deliver(SMPPServerSession target, Delivery delivery, String what) {
+        Thread current = Thread.currentThread();
+        Set<Thread> mine = waiting.computeIfAbsent(target, s -> ConcurrentHashMap.newKeySet());
+        mine.add(current);
+        try {
+            if (!target.getSessionState().isReceivable()) {
+                return false; // closed before this thread could be interrupted for it
+            }
+            delivery.send(target);
+            return true;
+        } catch (Exception e) {
+            System.err.println("courrier-smsc: " + what + " not taken by session " + target.getSessionId() + ": " + e);
+            return false;
+        } finally {
+            mine.remove(current);
+            if (mine.isEmpty() && !target.getSessionState().isBound()) {
+                waiting.remove(target, mine);
+            }
+            Thread.interrupted(); // an interrupt meant for this session must not cut short the next delivery
         }
     }
 
@@ -253,15 +299,13 @@ public final class CourrierSmsc extends ServerResponseDeliveryAdapter implements
         String to = query.getOrDefault("to", "");
         byte[] text = query.getOrDefault("text", "").getBytes(StandardCharsets.UTF_16BE);
         int sent = 0;
+        Delivery delivery = target -> target.deliverShortMessage("", TypeOfNumber.INTERNATIONAL, NumberingPlanIndicator.ISDN,
+                from, TypeOfNumber.UNKNOWN, NumberingPlanIndicator.UNKNOWN, to, new ESMClass(), (byte) 0, (byte) 0,
+                new RegisteredDelivery(0), DataCodings.newInstance((byte) 8), text);
         for (SMPPServerSession session : sessions) {
-            try {
-                session.deliverShortMessage("", TypeOfNumber.INTERNATIONAL, NumberingPlanIndicator.ISDN, from,
-                        TypeOfNumber.UNKNOWN, NumberingPlanIndicator.UNKNOWN, to, new ESMClass(), (byte) 0, (byte) 0,
-                        new RegisteredDelivery(0), DataCodings.newInstance((byte) 8), text);
+            if (deliver(session, delivery, "MO")) {
                 sent++;
                 break;
-            } catch (Exception e) {
-                System.err.println("courrier-smsc: MO not delivered on a session: " + e);
             }
         }
         answer(exchange, sent > 0 ? 200 : 503, "{\"delivered\":" + sent + "}");

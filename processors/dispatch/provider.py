@@ -2,13 +2,17 @@
 
 Submission is windowed and synchronous for the caller (``submit_many`` answers every message);
 delivery reports and inbound messages arrive later, on the provider's own thread, through the
-callbacks given to its constructor.
+callbacks given to its constructor. A provider whose peer keeps what we have not acknowledged (an
+SMSC) hands each one over with an ``ack``: whoever takes it calls ``ack()`` once it is durable (produced
+and committed), never before, so a crash in between leaves the peer to deliver it again.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Protocol, Sequence
+
+Ack = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,11 @@ class SubmitResult:
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """A provider's report on one submitted message or part, as it said it."""
+    """A provider's report on one submitted message or part, as it said it.
+
+    ``ack``: tells the provider the report is durable, so its peer may forget it (see the module docstring); None when
+    the provider has nothing to acknowledge (HTTP webhooks are answered where they are received). Not part of equality.
+    """
 
     provider: str
     provider_message_id: str
@@ -60,17 +68,19 @@ class DeliveryReport:
     error_code: str | None
     raw_text: str
     received_at: datetime
+    ack: Ack | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class InboundSms:
-    """A message a recipient sent to one of our senders."""
+    """A message a recipient sent to one of our senders; ``ack`` as on ``DeliveryReport``."""
 
     provider: str
     from_number: str
     to_sender: str
     text: str
     received_at: datetime
+    ack: Ack | None = field(default=None, compare=False, repr=False)
 
 
 ReportCallback = Callable[[DeliveryReport], None]

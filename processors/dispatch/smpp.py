@@ -5,6 +5,11 @@ reads every PDU (submit_sm_resp, deliver_sm, enquire_link…), sends enquire_lin
 ``enquire_link_s``, and binds again when the link drops. ``submit_many`` runs on the caller's
 thread and only sends; answers reach it through a list guarded by a condition. Every send goes
 through one lock, and sequence numbers come from one thread-safe generator.
+
+A delivery receipt or inbound message is not answered when it arrives: it goes to its callback with an ``ack``,
+and its deliver_sm_resp (status 0) leaves when that ``ack`` is called — by the runtime's thread, once the item is
+produced and committed. Until then the SMSC still holds it, so a crash in between costs a redelivery, not the item.
+An ``ack`` whose session is gone sends nothing: the SMSC delivers the item again on the next bind.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import socket
 import threading
 import time
 from contextlib import suppress
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -26,7 +32,7 @@ import smpplib.smpp
 from courrier.logs import mask_phone
 from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
 from processors.dispatch.smpp_codec import (
-    DELIVERY_RECEIPT, Unsendable, as_text, destination_address, encode_message, read_deliver_sm, source_address, status_code,
+    Unsendable, as_text, destination_address, encode_message, read_deliver_sm, source_address, status_code,
     submit_id,
 )
 from processors.dispatch.smpp_window import Job, Window
@@ -58,6 +64,31 @@ class _Sequences(smpplib.client.SimpleSequenceGenerator):
     def next_sequence(self) -> int:
         with self._lock:
             return super().next_sequence()
+
+
+class _DeliverSmAnswer:
+    """The one deliver_sm_resp owed for one deliver_sm, on the session it came on.
+
+    Calling it (the item's ``ack``) answers status 0; ``settle`` answers another status. Only the first of these
+    sends anything, whichever thread calls it, so a callback that failed after keeping the item cannot also ack it.
+    """
+
+    def __init__(self, provider: SmppProvider, client: smpplib.client.Client, sequence: int) -> None:
+        self._provider = provider
+        self._client = client
+        self._sequence = sequence
+        self._lock = threading.Lock()
+        self._settled = False
+
+    def __call__(self) -> None:
+        self.settle(0)
+
+    def settle(self, status: int) -> None:
+        with self._lock:
+            if self._settled:
+                return
+            self._settled = True
+        self._provider._answer_deliver(self._client, self._sequence, status)
 
 
 class SmppProvider:
@@ -125,7 +156,11 @@ class SmppProvider:
                                    "run `courrier infra up smsc` or set COURRIER_SMPP_HOST")
 
     def close(self) -> None:
-        """Unbind, wait briefly for unbind_resp (answering receipts meanwhile), then disconnect; callbacks stop."""
+        """Unbind, wait briefly for unbind_resp, then disconnect; callbacks stop.
+
+        A deliver_sm arriving meanwhile still reaches its callback; one whose ``ack`` is not called before the link
+        closes is delivered again by the SMSC on the next bind.
+        """
         thread = self._thread
         if thread is None:
             return
@@ -329,7 +364,7 @@ class SmppProvider:
                 self._answers.append((pdu.sequence, status, as_text(getattr(pdu, "message_id", None))))
                 self._cond.notify_all()
         elif command == "deliver_sm":
-            self._answer(client, "deliver_sm_resp", pdu.sequence, self._deliver(pdu))
+            self._deliver(client, pdu)
         elif command == "enquire_link":
             self._answer(client, "enquire_link_resp", pdu.sequence)
         elif command == "unbind":
@@ -342,21 +377,39 @@ class SmppProvider:
             self._answer(client, "generic_nack", pdu.sequence, ESME_RINVCMDID)
         return True
 
-    def _deliver(self, pdu) -> int:
-        """Hand a deliver_sm to its callback; the deliver_sm_resp status to answer."""
+    def _deliver(self, client: smpplib.client.Client, pdu) -> None:
+        """Hand a deliver_sm to its callback with an ``ack`` that answers it (status 0) later; answer at once what is not
+        handed over: a receipt without a message id (0: dropped, the SMSC could only send it again as it is) and an item
+        whose callback failed (ESME_RX_T_APPN: the SMSC keeps it and delivers it again)."""
+        answer = _DeliverSmAnswer(self, client, pdu.sequence)
         item = read_deliver_sm(pdu, self.name, datetime.now(timezone.utc), self._decimal_ids)
         try:
             if isinstance(item, DeliveryReport):
-                self._on_report(item)
+                self._on_report(replace(item, ack=answer))
             elif item is not None:
                 log.info("inbound SMS", extra={"peer": self._peer, "from": mask_phone(item.from_number)})
-                self._on_inbound(item)
-            elif int(pdu.esm_class or 0) & DELIVERY_RECEIPT:
+                self._on_inbound(replace(item, ack=answer))
+            else:
                 log.warning("delivery receipt without a message id dropped", extra={"peer": self._peer})
-        except Exception:  # the SMSC keeps what we could not take and delivers it again
+                answer.settle(0)
+        except Exception:
             log.exception("deliver_sm callback failed", extra={"peer": self._peer})
-            return ESME_RX_T_APPN
-        return 0
+            answer.settle(ESME_RX_T_APPN)
+
+    def _answer_deliver(self, client: smpplib.client.Client, sequence: int, status: int) -> None:
+        """Send one deliver_sm_resp on ``client`` while it is the bound session; from any thread, never raising."""
+        with self._cond:
+            current = self._client is client
+        if not current:
+            log.info("deliver_sm left unanswered: its session is gone, the SMSC delivers it again",
+                     extra={"peer": self._peer, "sequence": sequence})
+            return
+        try:
+            self._answer(client, "deliver_sm_resp", sequence, status)
+        except (*LINK_ERRORS, smpplib.exceptions.PDUError, AttributeError) as exc:  # AttributeError: disconnected meanwhile
+            log.info("deliver_sm_resp not sent: the link dropped, the SMSC delivers it again",
+                     extra={"peer": self._peer, "sequence": sequence, "error": repr(exc)})
+            self._break(client)
 
     # Plumbing ------------------------------------------------------------------------------------------------
 

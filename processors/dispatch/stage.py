@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 from processors.dispatch import logic
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.pacing import Pacer
-from processors.dispatch.provider import DeliveryReport, InboundSms, Provider
+from processors.dispatch.provider import Ack, DeliveryReport, InboundSms, Provider
 from processors.dispatch.release import Ledger, Release, Waiting
 from processors.dispatch.router import Route, Router
 from processors.runtime.errors import TransientError
@@ -53,6 +53,17 @@ class DispatchStage:
     ``consents``/``campaigns``: the compacted tables the last check reads. ``pacer``: the senders' budgets
     (None: no pacing); ``priority`` marks the transactional lane's stage. A batch holds a message at most
     ``hold_s`` for its sender's budget; what must wait longer goes to the retry topic, in order.
+
+    Reports and inbound messages are acknowledged to their provider (their ``ack``) only after the runtime says the
+    outputs carrying them are durable (``outputs_delivered``). Until then ``poll_outputs`` offers those outputs again
+    at every call, so a batch that was not committed loses nothing (re-producing may duplicate a report; the receipt
+    stage applies a report once), and a crash leaves them unacknowledged, for the SMSC to deliver again on the next bind.
+
+    A part of a long SMS is kept, unacknowledged, until its siblings have reported; the combined report carries and
+    acknowledges them all. Acknowledging a part as soon as it is kept would lose it with the process if it crashed
+    before the combined report is out (the SMSC would not send it again). The cost: a part waiting longer than the
+    SMSC's deliver_sm timeout is delivered again, and the copy replaces the one kept (the SMSC gave up on the first).
+    A message pushed out of the in-flight bound has its kept parts produced on their own (unattributed, then acked).
     """
 
     name = "dispatch"
@@ -75,6 +86,8 @@ class DispatchStage:
         self._events: queue.SimpleQueue[DeliveryReport | InboundSms] = queue.SimpleQueue()
         self._in_flight: OrderedDict[str, _InFlight] = OrderedDict()
         self._by_part: dict[str, str] = {}
+        self._unconfirmed: list[Output] = []  # polled, not yet durable: offered again until ``outputs_delivered``
+        self._acks: list[Ack] = []  # of the provider items behind ``_unconfirmed``
 
     def open(self) -> None:
         self._ledger.start()
@@ -157,17 +170,28 @@ class DispatchStage:
         return [Output("dispatched", event["recipient"]["e164"], logic.dispatched(event, previous["provider"], found, meta.now))]
 
     def poll_outputs(self) -> Iterable[Output]:
-        """Provider events received since the last call, as records to produce."""
-        outputs: list[Output] = []
+        """Provider events as records to produce: those of the last call again unless ``outputs_delivered`` came in
+        between (their batch was not committed), then those received since."""
         while True:
             try:
                 item = self._events.get_nowait()
             except queue.Empty:
-                return outputs
+                return list(self._unconfirmed)
             if isinstance(item, InboundSms):
-                outputs.append(logic.inbound_event(item))
+                outputs, carried = [logic.inbound_event(item)], [item]
             else:
-                outputs.extend(self._on_report(item))
+                outputs, carried = self._on_report(item)
+            self._unconfirmed.extend(outputs)
+            self._acks.extend(c.ack for c in carried if c.ack is not None)
+
+    def outputs_delivered(self) -> None:
+        """The runtime made the last ``poll_outputs`` durable: acknowledge the provider items they carry, offer them no more."""
+        acks, self._acks, self._unconfirmed = self._acks, [], []
+        for ack in acks:
+            try:
+                ack()
+            except Exception:  # one provider's failure must not keep the others' items unacknowledged
+                log.exception("acknowledging a provider event failed; the provider may deliver it again")
 
     def _remember(self, dispatched_events: list[Event]) -> None:
         for dispatched in dispatched_events:
@@ -179,19 +203,23 @@ class DispatchStage:
             _old_id, old = self._in_flight.popitem(last=False)
             for part_id in old.part_ids:
                 self._by_part.pop(part_id, None)
+            for kept in old.reports.values():  # produced on their own at the next poll, and acknowledged then
+                self._events.put(kept)
 
-    def _on_report(self, report: DeliveryReport) -> list[Output]:
+    def _on_report(self, report: DeliveryReport) -> tuple[list[Output], list[DeliveryReport]]:
+        """The outputs a report gives now, and the reports they carry (acknowledged once those outputs are durable):
+        a report of its own at once; a part of a long message nothing until every part has reported (see the class)."""
         message_id = self._by_part.get(report.provider_message_id)
         flight = self._in_flight.get(message_id) if message_id else None
         if flight is None:
-            return [logic.report_event(report, None)]
-        flight.reports[report.provider_message_id] = report
+            return [logic.report_event(report, None)], [report]
+        flight.reports[report.provider_message_id] = report  # a part delivered again replaces the copy kept
         if len(flight.reports) < len(flight.part_ids):
-            return []
+            return [], []
         del self._in_flight[message_id]
         for part_id in flight.part_ids:
             self._by_part.pop(part_id, None)
-        return [logic.report_event(_combined(flight), flight.dispatched)]
+        return [logic.report_event(_combined(flight), flight.dispatched)], list(flight.reports.values())
 
 
 def _combined(flight: _InFlight) -> DeliveryReport:

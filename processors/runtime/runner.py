@@ -4,6 +4,10 @@ Failures are data: a record that cannot be decoded, or makes the stage raise, go
 ``dead-letter`` with its original bytes and the stage goes on; a ``TransientError`` sends it to
 ``retry`` (the scheduler brings it back when due). An output with a ``deliver_at`` goes to
 ``scheduled`` the same way, to reach its topic at that time. SIGTERM finishes the batch, commits, closes.
+
+Side outputs (``poll_outputs``) go out with the batch that polled them; once that batch is durable the
+stage hears it (``outputs_delivered``), so it can acknowledge its own source only then. An aborted batch
+does not tell it: the stage offers the same outputs again at the next poll.
 """
 from __future__ import annotations
 
@@ -131,6 +135,8 @@ class Runner:
             self._checkpoint.abort()
             time.sleep(0.5)
             return
+        if side_outputs:
+            self._side_outputs_delivered()
         self.metrics.batch.labels(self.stage.name).observe(time.perf_counter() - started)
 
     def _usable(self, message: Message) -> bool:
@@ -144,6 +150,17 @@ class Runner:
     def _side_outputs(self) -> list[Output]:
         poll = getattr(self.stage, "poll_outputs", None)
         return list(poll()) if poll else []
+
+    def _side_outputs_delivered(self) -> None:
+        """Tell the stage its polled outputs are durable. The batch is committed whatever the stage does with the news,
+        so a failure here is logged and the loop goes on (the stage's source delivers again what it was not told of)."""
+        delivered = getattr(self.stage, "outputs_delivered", None)
+        if delivered is None:
+            return
+        try:
+            delivered()
+        except Exception:
+            log.exception("the stage failed to take note of its delivered outputs", extra={"stage": self.stage.name})
 
     def _handle_batch(self, messages: Sequence[Message]) -> None:
         """Decode every record, let the stage process the good ones, and route each result."""

@@ -51,3 +51,15 @@ class Stage(Protocol):
     def process(self, event: Event, meta: RecordMeta) -> Iterable[Output]:
         """Map one input event to its outputs. Raise ``TransientError`` to retry later; any other error dead-letters the record."""
         ...
+
+
+# Optional hooks a stage may also define; the runtime looks each one up and does without it when it is missing.
+#
+# ``open()`` / ``close()``: called once before the first batch and after the last one.
+# ``process_batch(items)``: takes the place of ``process`` for a whole batch (per item, in order: its outputs or an error).
+# ``poll_outputs() -> Iterable[Output]``: outputs that come from outside any input record (e.g. a provider's reports),
+#     produced with the batch that polled them, once per batch.
+# ``outputs_delivered()``: called after the batch that produced the last ``poll_outputs()`` result has been made
+#     durable (flushed and its offsets committed, or its transaction committed), and only then; a stage acknowledges
+#     upstream here. When a batch is aborted it is not called, and the stage must offer those outputs again at its
+#     next ``poll_outputs()`` (or let its source send them again): nothing polled may be dropped on the floor.

@@ -125,6 +125,18 @@ class Received:
         self.reports: list[DeliveryReport] = []
         self.inbound: list[InboundSms] = []
 
+    def report(self, report: DeliveryReport) -> None:
+        """Keep a report and acknowledge it at once, as a consumer that made it durable would (the SMSC then forgets it)."""
+        self.reports.append(report)
+        if report.ack is not None:
+            report.ack()
+
+    def take(self, message: InboundSms) -> None:
+        """Keep an inbound message and acknowledge it at once (see ``report``)."""
+        self.inbound.append(message)
+        if message.ack is not None:
+            message.ack()
+
 
 @pytest.fixture
 def received() -> Received:
@@ -136,8 +148,8 @@ def connect(received: Received) -> Iterator[Callable[..., SmppProvider]]:
     opened: list[tuple[SmppProvider, FakeSmsc]] = []
 
     def _connect(smsc: FakeSmsc, **options) -> SmppProvider:
-        provider = SmppProvider("127.0.0.1", smsc.port, "j", "jpwd", on_report=received.reports.append,
-                                on_inbound=received.inbound.append, **{"bind_attempts": 2, **options})
+        provider = SmppProvider("127.0.0.1", smsc.port, "j", "jpwd", on_report=received.report,
+                                on_inbound=received.take, **{"bind_attempts": 2, **options})
         opened.append((provider, smsc))
         provider.open()
         return provider

@@ -39,6 +39,18 @@ class Received:
         self.reports: list[DeliveryReport] = []
         self.inbound: list[InboundSms] = []
 
+    def report(self, report: DeliveryReport) -> None:
+        """Keep a report and acknowledge it at once, as a consumer that made it durable would (the SMSC then forgets it)."""
+        self.reports.append(report)
+        if report.ack is not None:
+            report.ack()
+
+    def take(self, message: InboundSms) -> None:
+        """Keep an inbound message and acknowledge it at once (see ``report``)."""
+        self.inbound.append(message)
+        if message.ack is not None:
+            message.ack()
+
     def reported(self, ids: set[str]) -> set[str]:
         return ids & {r.provider_message_id for r in self.reports}
 
@@ -65,7 +77,7 @@ def smsc_settings() -> Iterator[Settings]:
 def open_provider(settings: Settings, received: Received, port: int | None = None, **options) -> SmppProvider:
     host, default_port = settings.smpp_address
     provider = SmppProvider(host, port or default_port, settings.smpp_system_id, settings.smpp_password,
-                            on_report=received.reports.append, on_inbound=received.inbound.append,
+                            on_report=received.report, on_inbound=received.take,
                             decimal_receipt_ids=settings.smpp_decimal_receipt_ids, **options)
     provider.open()
     return provider
