@@ -46,6 +46,9 @@ TOPICS: tuple[Topic, ...] = (
     Topic("provider-events", "provider message id", "ProviderEvent", "webhook receiver, dispatch (SMPP receipts)", ("receipt",)),
     Topic("retry", "as input", None, "runtime (transient failures)", ("scheduler",)),
     Topic("scheduled", "as input", None, "consent (quiet hours, send_at)", ("scheduler",)),
+    # Deadlines apart from `scheduled`: a campaign deferred overnight can fill the scheduler's memory and pause `scheduled`,
+    # and an RCS message's SMS fallback must not wait for the morning behind it.
+    Topic("timers", "as input", None, "dispatch (RCS deadlines)", ("scheduler",)),
     Topic("dead-letter", "original key", None, "runtime", ("operators",), retention_ms=30 * DAY_MS),
     # Keys matter for the dedupe window (24 h by default) only: two days bound the topic and every instance's table.
     Topic("idempotency", "idempotency key", "IdempotencyRecord", "intake/consent", ("intake/consent",), retention_ms=2 * DAY_MS, compacted=True),
@@ -73,6 +76,15 @@ BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
 
 # Priority lanes: each courrier.Lane has its own rendered topic, so an OTP never queues behind a campaign.
 LANE_TOPICS = {"TRANSACTIONAL": "rendered-transactional", "MARKETING": "rendered"}
+
+
+# Delay topics by the topic a delayed record is for (``Output.deliver_at``); the others wait in ``scheduled``.
+DELAY_TOPICS = {"rcs-deadline": "timers"}
+
+
+def delay_topic(target: str) -> str:
+    """The delay topic a record for ``target`` waits in until it is due."""
+    return DELAY_TOPICS.get(target, "scheduled")
 
 
 def rendered_topic(lane: str) -> str:

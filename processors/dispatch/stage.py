@@ -167,7 +167,7 @@ class DispatchStage:
         except TransientError as exc:  # the provider cannot say now: ask again later
             return exc
         log.info("unknown outcome reconciled: the provider had it", extra={"message_id": message_id, "provider": previous["provider"]})
-        return [Output("dispatched", event["recipient"]["e164"], logic.dispatched(event, previous["provider"], found, meta.now))]
+        return logic.announced(event, previous["provider"], found, meta.now)
 
     def poll_outputs(self) -> Iterable[Output]:
         """Provider events as records to produce: those of the last call again unless ``outputs_delivered`` came in

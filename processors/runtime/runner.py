@@ -3,7 +3,7 @@
 Failures are data: a record that cannot be decoded, or makes the stage raise, goes to
 ``dead-letter`` with its original bytes and the stage goes on; a ``TransientError`` sends it to
 ``retry`` (the scheduler brings it back when due). An output with a ``deliver_at`` goes to
-``scheduled`` the same way, to reach its topic at that time. SIGTERM finishes the batch, commits, closes.
+``scheduled`` (deadlines: ``timers``) the same way, to reach its topic at that time. SIGTERM finishes the batch, commits, closes.
 
 Side outputs (``poll_outputs``) go out with the batch that polled them; once that batch is durable the
 stage hears it (``outputs_delivered``), so it can acknowledge its own source only then. An aborted batch
@@ -30,6 +30,7 @@ from processors.runtime.errors import DecodeError, TransientError
 from processors.runtime.metrics import MetricsServer, StageMetrics
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output, RecordMeta, Stage
+from topology.topics import delay_topic
 
 log = logging.getLogger(__name__)
 
@@ -228,15 +229,16 @@ class Runner:
             self._emit(output, self._serde.encode(output.topic, output.value), [])
 
     def _emit(self, output: Output, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        """Produce one encoded output to its topic, or, when it has a ``deliver_at``, to ``scheduled`` for the scheduler to release then."""
+        """Produce one encoded output to its topic, or, when it has a ``deliver_at``, to its delay topic (``scheduled``, or
+        ``timers`` for deadlines: ``topology.topics.delay_topic``) for the scheduler to release then."""
         target = self.settings.topic(output.topic)
         if output.deliver_at is None:
             self._send(target, output.key, value, headers)
             self.metrics.count_produced(output.topic)
             return
-        due_ms = int(output.deliver_at.timestamp() * 1000)
-        self._send(self.settings.topic("scheduled"), output.key, value, headers + policy.retry_headers(target, due_ms, 0))
-        self.metrics.count_produced("scheduled")
+        due_ms, delay = int(output.deliver_at.timestamp() * 1000), delay_topic(output.topic)
+        self._send(self.settings.topic(delay), output.key, value, headers + policy.retry_headers(target, due_ms, 0))
+        self.metrics.count_produced(delay)
 
     def _dead_letter(self, message: Message, error: BaseException, now: datetime) -> None:
         headers = policy.carried_headers(message.headers()) + policy.failure_headers(

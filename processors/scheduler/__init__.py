@@ -1,1 +1,1 @@
-"""The delay-topic scheduler: puts records from ``retry`` and ``scheduled`` back on their target topic when due."""
+"""The delay-topic scheduler: puts records from ``retry``, ``scheduled`` and ``timers`` on their target topic when due."""

@@ -1,6 +1,6 @@
 """The scheduler process: hold delayed records in memory, release each to its target topic when due.
 
-It reads ``retry`` (the runtime's backoff) and ``scheduled`` (quiet hours, ``send_at``). Records
+It reads ``retry`` (the runtime's backoff), ``scheduled`` (quiet hours, ``send_at``) and ``timers`` (RCS deadlines). Records
 are held in memory up to ``max_pending`` per input topic; past that it pauses that topic's
 partitions, so memory stays bounded, nothing is dropped, and a campaign deferred overnight never
 holds back retries. Offsets are committed only below the lowest held record, so a restart
@@ -27,7 +27,7 @@ from processors.scheduler.pending import PendingRecords
 
 log = logging.getLogger(__name__)
 
-INPUTS = ("retry", "scheduled")
+INPUTS = ("retry", "scheduled", "timers")
 
 
 class Scheduler:

@@ -78,3 +78,11 @@ def test_a_404_that_is_not_a_missing_subject_is_not_taken_for_one() -> None:
     wrong_url = SchemaRegistryError(404, None, "Not Found")
     with pytest.raises(SchemaRegistryError):
         subject_problems(Registry([], error=wrong_url), "s", json.dumps(V1))
+
+
+def test_deadlines_wait_apart_from_deferred_sends_and_every_delay_topic_is_read_by_the_scheduler() -> None:
+    from processors.scheduler.scheduler import INPUTS
+    from topology.topics import BY_NAME, delay_topic
+
+    assert (delay_topic("rcs-deadline"), delay_topic("consent-checked"), delay_topic("send-requested")) == ("timers", "scheduled", "scheduled")
+    assert {"retry", "scheduled", "timers"} == set(INPUTS) and all(BY_NAME[name].value_schema is None for name in INPUTS)

@@ -1,4 +1,5 @@
-"""The scheduler through a real broker, on an injected clock: a full ``scheduled`` topic pauses alone, retries still flow."""
+"""The scheduler through a real broker, on an injected clock: a full ``scheduled`` topic pauses alone, retries and
+deadlines (``timers``) still flow."""
 from __future__ import annotations
 
 import threading
@@ -12,6 +13,7 @@ from courrier.config import Settings
 from processors.runtime import policy
 from processors.runtime.clients import consumer_config
 from processors.scheduler.scheduler import Scheduler
+from topology.topics import delay_topic
 
 NOW_MS = 1_900_000_000_000
 LATER_MS = NOW_MS + 8 * 3600 * 1000
@@ -29,7 +31,7 @@ def read_values(settings: Settings, logical: str, expected: int, timeout_s: floa
     return found
 
 
-def test_a_campaign_deferred_overnight_does_not_hold_back_retries(topic_settings: Settings) -> None:
+def test_a_campaign_deferred_overnight_does_not_hold_back_retries_or_deadlines(topic_settings: Settings) -> None:
     settings = topic_settings
     clock = {"ms": NOW_MS}
     target = settings.topic("dead-letter")  # any topic: the scheduler moves bytes, it does not decode them
@@ -50,12 +52,14 @@ def test_a_campaign_deferred_overnight_does_not_hold_back_retries(topic_settings
         assert 100 <= consumed < 2000  # paused after a batch: the rest waits in Kafka, not in memory
 
         producer.produce(settings.topic("retry"), key="r", value=b"retry-now", headers=policy.retry_headers(target, NOW_MS, 1))
+        producer.produce(settings.topic(delay_topic("rcs-deadline")), key="m", value=b"deadline-now",
+                         headers=policy.retry_headers(target, NOW_MS, 0))
         producer.flush(30)
-        assert read_values(settings, "dead-letter", expected=1) == Counter({b"retry-now": 1})
+        assert read_values(settings, "dead-letter", expected=2) == Counter({b"retry-now": 1, b"deadline-now": 1})
 
         clock["ms"] = LATER_MS
-        released = read_values(settings, "dead-letter", expected=2001)
-        assert released == Counter({b"retry-now": 1, **{f"deferred-{i}".encode(): 1 for i in range(2000)}})
+        released = read_values(settings, "dead-letter", expected=2002)
+        assert released == Counter({b"retry-now": 1, b"deadline-now": 1, **{f"deferred-{i}".encode(): 1 for i in range(2000)}})
     finally:
         scheduler.stop()
         thread.join(30)
