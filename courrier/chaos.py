@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import phonenumbers
+
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher
@@ -43,9 +45,18 @@ class ChaosReport:
 
 
 def chaos_numbers(count: int, rng: random.Random) -> list[str]:
-    """``count`` distinct valid French mobile numbers (+33 6…), from a random base so runs do not share numbers."""
+    """``count`` distinct valid French mobile numbers (+33 6…), from a random base so runs do not share numbers; blocks
+    of the range that are not allocated (+33 69…, say) are skipped."""
     base = rng.randrange(10**8)
-    return [f"+336{(base + i) % 10**8:08d}" for i in range(count)]
+    found: list[str] = []
+    for offset in range(10**8):
+        candidate = f"+336{(base + offset) % 10**8:08d}"
+        parsed = phonenumbers.parse(candidate)
+        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
+            found.append(candidate)
+            if len(found) == count:
+                break
+    return found
 
 
 def run_chaos(settings: Settings, count: int, kills: int, log_dir: Path, seed: int | None = None, timeout_s: float = 600.0,

@@ -8,15 +8,19 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import phonenumbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from courrier.chaos import chaos_numbers, run_chaos
 from courrier.config import Settings
 
 
-def test_chaos_numbers_are_distinct_valid_mobiles() -> None:
-    import phonenumbers
-
-    numbers = chaos_numbers(500, random.Random(3))
-    assert len(set(numbers)) == 500
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32))
+def test_chaos_numbers_are_distinct_valid_mobiles_from_any_base(seed: int) -> None:
+    numbers = chaos_numbers(300, random.Random(seed))
+    assert len(set(numbers)) == 300
     assert all(phonenumbers.number_type(phonenumbers.parse(n)) == phonenumbers.PhoneNumberType.MOBILE for n in numbers)
 
 
