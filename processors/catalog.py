@@ -97,6 +97,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
                             max_cooldown_s=max(120.0, settings.dispatch_breaker_cooldown_s))
     lanes = [LaneStage(lane, DispatchStage(providers, ledger, inputs=(rendered_topic(lane),), consents=consents, campaigns=campaigns,
                                            pacer=pacer, priority=lane == "TRANSACTIONAL", hold_s=settings.dispatch_hold_s,
+                                           wave_size=settings.dispatch_wave_size,
                                            breaker=breaker), group_id(settings, lane))
              for lane in parse_lanes(settings.dispatch_lanes)]
     return lanes, [consents, campaigns]

@@ -63,12 +63,17 @@ class _Paced:
 
 
 class Release:
-    """Runs the waves of one batch; shared state (budgets) lives in the ``Pacer``, the rest is per call."""
+    """Runs the waves of one batch; shared state (budgets) lives in the ``Pacer``, the rest is per call.
+
+    A wave is at most ``wave_size`` messages: the ledger says SUBMITTING for a whole wave before it is submitted, so
+    a crash leaves at most one wave whose outcome is unknown (an SMPP peer cannot be asked; those end ``failed``).
+    """
 
     def __init__(self, ledger: Ledger, consents: Mapping[str, Event], campaigns: Mapping[str, Event], pacer: Pacer | None,
                  priority: bool, hold_s: float, submit_timeout_s: float, clock: Callable[[], float],
-                 sleep: Callable[[float], None], scope: str = "") -> None:
+                 sleep: Callable[[float], None], scope: str = "", wave_size: int = 50) -> None:
         self._ledger = ledger
+        self._wave_size = wave_size
         self._consents = consents
         self._campaigns = campaigns
         self._pacer = pacer
@@ -131,7 +136,7 @@ class Release:
             wake = math.inf
             for key in list(heads):
                 queue = queues[key]
-                while heads[key] < len(queue):
+                while heads[key] < len(queue) and len(wave) < self._wave_size:
                     paced = queue[heads[key]]
                     ready = self._ready_at(paced, now)
                     if ready > max(now, deadline):  # a message its budget takes now goes now, whatever the clock says

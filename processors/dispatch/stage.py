@@ -52,7 +52,8 @@ class DispatchStage:
     ``providers``: one factory (sending ``channels``) or several ``ProviderSpec`` in order of preference.
     ``consents``/``campaigns``: the compacted tables the last check reads. ``pacer``: the senders' budgets
     (None: no pacing); ``priority`` marks the transactional lane's stage. A batch holds a message at most
-    ``hold_s`` for its sender's budget; what must wait longer goes to the retry topic, in order.
+    ``hold_s`` for its sender's budget; what must wait longer goes to the retry topic, in order. ``wave_size``: the
+    most messages one ledger write covers before their submit (what a crash can leave with an unknown outcome).
 
     Reports and inbound messages are acknowledged to their provider (their ``ack``) only after the runtime says the
     outputs carrying them are durable (``outputs_delivered``). Until then ``poll_outputs`` offers those outputs again
@@ -72,14 +73,14 @@ class DispatchStage:
                  channels: frozenset[str] = frozenset({"SMS"}), submit_timeout_s: float = 30.0, max_in_flight: int = 1_000_000,
                  *, inputs: tuple[str, ...] = ("rendered",), consents: Mapping[str, Event] | None = None,
                  campaigns: Mapping[str, Event] | None = None, pacer: Pacer | None = None, priority: bool = False,
-                 hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(),
+                 hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(), wave_size: int = 50,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.inputs = inputs
         self._specs = [ProviderSpec(providers, channels)] if callable(providers) else list(providers)
         self._ledger = ledger
         self._breaker = breaker
         self._release = Release(ledger, consents if consents is not None else {}, campaigns if campaigns is not None else {},
-                                pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs))
+                                pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs), wave_size=wave_size)
         self._clock = clock
         self._max_in_flight = max_in_flight
         self.router: Router | None = None

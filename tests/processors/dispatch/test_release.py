@@ -222,3 +222,27 @@ def test_a_deferred_message_that_expired_holds_no_one_back(clock: FakeClock) -> 
     assert (gone[0].value["status"], gone[0].value["reason"]) == ("EXPIRED", "validity_elapsed")
     [m4] = stage.process_batch(batch([rendered("m4")], clock))
     assert m4[0].topic == "dispatched" and [m for _t, m in provider.handed][-1] == "m4"
+
+
+class CountingLedger(MemoryLedger):
+    """Remembers how many SUBMITTING records each write carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.submitting: list[int] = []
+
+    def write(self, records) -> None:
+        records = list(records)
+        if records and records[0]["state"] == "SUBMITTING":
+            self.submitting.append(len(records))
+        super().write(records)
+
+
+def test_one_ledger_write_covers_at_most_a_wave_so_a_crash_leaves_at_most_one_wave_unknown(clock: FakeClock) -> None:
+    provider, ledger = TimedProvider(clock), CountingLedger()
+    stage = DispatchStage(lambda _r, _i: provider, ledger, consents=OPTED_IN, hold_s=1.0, clock=clock, sleep=clock.sleep,
+                          pacer=None, wave_size=50)
+    stage.open()
+    results = stage.process_batch(batch([rendered(f"m{i}", "FAST", 1000.0) for i in range(120)], clock))
+    assert all(r[0].topic == "dispatched" for r in results)
+    assert ledger.submitting == [50, 50, 20] and [m for _t, m in provider.handed] == [f"m{i}" for i in range(120)]
