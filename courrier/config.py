@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     dispatch_pacing_file: Path | None = Field(None, description="Pacing limits (JSON); processors/dispatch/data/pacing.json when unset.")
     dispatch_hold_s: float = Field(1.0, gt=0, le=60, description="Longest a batch holds a message for its sender's budget; "
                                    "longer waits go to the retry topic, in order.")
-    dispatch_wave_size: int = Field(50, ge=1, le=10_000, description="Most messages dispatch marks SUBMITTING in one ledger "
+    dispatch_wave_size: int = Field(200, ge=1, le=10_000, description="Most messages dispatch marks SUBMITTING in one ledger "
                                     "write before submitting them: what a crash can leave with an unknown outcome (SMPP: failed).")
     dispatch_breaker_failures: int = Field(5, ge=1, le=20, description="Failed answers among a provider's last 20 that open its circuit breaker.")
     dispatch_breaker_cooldown_s: float = Field(10.0, gt=0, description="How long an open breaker keeps traffic away before one trial call.")

@@ -71,7 +71,7 @@ class Release:
 
     def __init__(self, ledger: Ledger, consents: Mapping[str, Event], campaigns: Mapping[str, Event], pacer: Pacer | None,
                  priority: bool, hold_s: float, submit_timeout_s: float, clock: Callable[[], float],
-                 sleep: Callable[[float], None], scope: str = "", wave_size: int = 50) -> None:
+                 sleep: Callable[[float], None], scope: str = "", wave_size: int = 200) -> None:
         self._ledger = ledger
         self._wave_size = wave_size
         self._consents = consents

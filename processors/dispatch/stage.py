@@ -73,7 +73,7 @@ class DispatchStage:
                  channels: frozenset[str] = frozenset({"SMS"}), submit_timeout_s: float = 30.0, max_in_flight: int = 1_000_000,
                  *, inputs: tuple[str, ...] = ("rendered",), consents: Mapping[str, Event] | None = None,
                  campaigns: Mapping[str, Event] | None = None, pacer: Pacer | None = None, priority: bool = False,
-                 hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(), wave_size: int = 50,
+                 hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(), wave_size: int = 200,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.inputs = inputs
         self._specs = [ProviderSpec(providers, channels)] if callable(providers) else list(providers)
