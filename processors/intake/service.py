@@ -17,7 +17,7 @@ from courrier.config import Settings
 from processors.intake.idempotency import IdempotencyWindow
 from processors.intake.logic import new_message_id, problems, send_requested
 from processors.intake.models import MessageRequest, Problem
-from processors.intake.publisher import Publisher
+from processors.runtime.publisher import Publisher
 from processors.intake.settings import IntakeSettings
 from processors.render.templates import DEFAULT_DIR, Template, load
 from processors.runtime.table import TopicTable

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from courrier.config import Settings
-from processors.intake.publisher import Publisher
+from processors.runtime.publisher import Publisher
 from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Output
 from processors.webhooks.providers import providers
@@ -32,7 +32,7 @@ class WebhookSecretMissing(CourrierError):
 
 
 class RecordPublisher(Protocol):
-    """What the receiver needs of a producer (``processors.intake.publisher.Publisher`` in production)."""
+    """What the receiver needs of a producer (``processors.runtime.publisher.Publisher`` in production)."""
 
     def start(self, logical_topics: Sequence[str]) -> None: ...
 
