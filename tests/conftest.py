@@ -5,6 +5,7 @@ so tests never see each other's records.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import uuid
@@ -106,6 +107,19 @@ def sim(module_sim: "SimControl") -> "SimControl":
     """The module's simulator, back to its defaults (no webhooks, no faults, nothing stored)."""
     module_sim.reset()
     return module_sim
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels_restored() -> Iterator[None]:
+    """Every logger's level as it was before the test: a test that configures logging (``courrier.logs.configure``, a
+    CLI run in-process) must not filter out the lines a later test asserts on. Handlers are pytest's to manage."""
+    levels = {name: logger.level for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)}
+    root = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(root)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
