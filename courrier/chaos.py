@@ -45,18 +45,20 @@ class ChaosReport:
 
 
 def chaos_numbers(count: int, rng: random.Random) -> list[str]:
-    """``count`` distinct valid French mobile numbers (+33 6…), from a random base so runs do not share numbers; blocks
-    of the range that are not allocated (+33 69…, say) are skipped."""
-    base = rng.randrange(10**8)
-    found: list[str] = []
-    for offset in range(10**8):
+    """``count`` distinct valid French mobile numbers (+33 6…), in runs from random bases so runs do not share numbers;
+    a number in a block that is not allocated (+33 69…, say) starts a new run elsewhere instead of walking the block."""
+    found: dict[str, None] = {}
+    base, offset = rng.randrange(10**8), 0
+    for _attempt in range(100 * count + 1000):
         candidate = f"+336{(base + offset) % 10**8:08d}"
-        parsed = phonenumbers.parse(candidate)
-        if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE:
-            found.append(candidate)
+        offset += 1
+        if phonenumbers.number_type(phonenumbers.parse(candidate)) == phonenumbers.PhoneNumberType.MOBILE:
+            found[candidate] = None
             if len(found) == count:
-                break
-    return found
+                return list(found)
+        else:
+            base, offset = rng.randrange(10**8), 0
+    raise RuntimeError(f"found only {len(found)} of {count} valid French mobile numbers")
 
 
 def run_chaos(settings: Settings, count: int, kills: int, log_dir: Path, seed: int | None = None, timeout_s: float = 600.0,

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     mms_regions: str = Field("US,CA", description="Comma-separated regions where MMS is sent as MMS; elsewhere it becomes an SMS with a link.")
 
     topic_prefix: str = Field("", description="Prepended to every topic name, to run several pipelines on one cluster.")
+    broker_timeout_s: float = Field(10.0, gt=0, le=300, description="How long a stage or command waits for the broker "
+                                    "to answer at start before it stops with one line saying what to run.")
     session_timeout_ms: int = Field(10_000, ge=6_000, le=300_000, description="How long a consumer group waits for a silent "
                                     "member before giving its partitions to another (a killed stage's downtime).")
     partitions: int = Field(6, description="Default partition count for topics that do not set their own.")

@@ -67,8 +67,10 @@ def broker_answers(settings: Settings, timeout_s: float = 10.0) -> bool:
         return False
 
 
-def require_broker(settings: Settings, timeout_s: float = 10.0) -> None:
-    """Fail with one clear line when the broker does not answer a metadata request."""
+def require_broker(settings: Settings, timeout_s: float | None = None) -> None:
+    """Fail with one clear line when the broker does not answer a metadata request within ``timeout_s``
+    (``COURRIER_BROKER_TIMEOUT_S`` by default)."""
+    timeout_s = settings.broker_timeout_s if timeout_s is None else timeout_s
     if not broker_answers(settings, timeout_s):
         raise UnreachableError(
             f"Kafka broker {settings.bootstrap_servers} did not answer within {timeout_s:.0f}s; "

@@ -44,7 +44,7 @@ def test_an_unknown_stage_is_named() -> None:
 
 
 def test_an_unreachable_broker_is_one_line_naming_the_address_and_what_to_run() -> None:
-    result = courrier("run", "channel", env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+    result = courrier("run", "channel", env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "COURRIER_BROKER_TIMEOUT_S": "1"})
     assert result.returncode == 1
     line = result.stderr.strip()
     assert "\n" not in line and "127.0.0.1:1" in line and "courrier infra up" in line

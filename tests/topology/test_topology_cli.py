@@ -46,7 +46,7 @@ def test_an_unreachable_registry_is_one_line_naming_it() -> None:
 
 
 def test_an_unreachable_broker_is_one_line_naming_it() -> None:
-    result = courrier("topology", "apply", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9")
+    result = courrier("topology", "apply", KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:9", COURRIER_BROKER_TIMEOUT_S="1")
     assert result.returncode == 1
     assert len(result.stderr.splitlines()) == 1
     assert "127.0.0.1:9" in result.stderr and "courrier infra up" in result.stderr
