@@ -52,8 +52,12 @@ class CourrierClient:
         locale: str | None = None,
         time_zone: str | None = None,
         message_id: str | None = None,
+        sms_fallback_after_s: int | None = None,
     ) -> str:
-        """Queue one message and return its ``message_id``; ``ValueError`` for a lane or policy that does not exist."""
+        """Queue one message and return its ``message_id``; ``ValueError`` for a lane or policy that does not exist, or a
+        fallback window on a policy without a fallback."""
+        if sms_fallback_after_s is not None and channel_policy != "RCS_WITH_SMS_FALLBACK":
+            raise ValueError("sms_fallback_after_s applies to channel_policy RCS_WITH_SMS_FALLBACK only")
         if lane not in LANES:
             raise ValueError(f"lane must be one of {', '.join(LANES)}, not {lane!r}")
         if channel_policy not in POLICIES:
@@ -67,6 +71,7 @@ class CourrierClient:
             "recipient": recipient, "default_region": default_region, "template_id": template_id,
             "variables": dict(variables or {}), "channel_policy": channel_policy, "send_at": send_at,
             "validity_seconds": validity_seconds, "locale": locale, "time_zone": time_zone,
+            "sms_fallback_after_s": sms_fallback_after_s,
         }
         self._produce("send-requested", recipient, self._serde.encode("send-requested", value))
         return message_id

@@ -44,8 +44,7 @@ def pipeline(topic_settings: Settings, tmp_path: Path) -> Iterator[tuple[Setting
     with private_sim(options) as sim:
         settings = topic_settings.model_copy(update={
             "sim_url": sim.url, "rbm_url": sim.url, "sim_webhook_url": options.webhook_url, "webhook_secret": SECRET,
-            "dispatch_providers": "http", "dispatch_pacing": False, "quiet_hours_enabled": False,
-            "rcs_sms_fallback_after_s": AFTER_S})
+            "dispatch_providers": "http", "dispatch_pacing": False, "quiet_hours_enabled": False})
         processes: list[StageProcess] = [start_webhooks(settings, tmp_path, port),
                                          *(start_stage(name, settings, tmp_path) for name in PIPELINE)]
         try:
@@ -67,9 +66,11 @@ def wait_healthy(url: str, process: StageProcess) -> None:
 
 
 def send(settings: Settings, numbers: list[str], policy: str = "RCS_WITH_SMS_FALLBACK", validity_s: int | None = None) -> list[str]:
+    """Order updates; with a fallback, each request sets its own window (AFTER_S, against the deployment's 300 s)."""
     client = CourrierClient(settings, source="test")
+    window = AFTER_S if policy == "RCS_WITH_SMS_FALLBACK" else None
     ids = [client.send(n, "order_shipped", {"first_name": "Léa", "order_id": f"F{i:03d}"}, channel_policy=policy,
-                       lane="TRANSACTIONAL", validity_seconds=validity_s) for i, n in enumerate(numbers)]
+                       lane="TRANSACTIONAL", validity_seconds=validity_s, sms_fallback_after_s=window) for i, n in enumerate(numbers)]
     client.flush()
     return ids
 
@@ -98,6 +99,8 @@ def wait_for(watcher: OutcomeWatcher, done, timeout_s: float) -> None:
 def test_undelivered_silent_and_late_rcs_fall_back_to_one_sms_and_delivered_rcs_never_does(
         pipeline: tuple[Settings, SimControl]) -> None:
     settings, sim = pipeline
+    with pytest.raises(ValueError, match="RCS_WITH_SMS_FALLBACK only"):
+        CourrierClient(settings).send(numbers(0, 1)[0], "otp", {"code": "1"}, channel_policy="SMS", sms_fallback_after_s=5)
     watcher = OutcomeWatcher(settings)
     time.sleep(2)  # the stages join their groups
     sim.configure(by_provider={"rbm": {"undelivered_rate": 1.0}})

@@ -45,6 +45,8 @@ def send(
     send_at: Optional[str] = typer.Option(None, "--send-at", help="Earliest send time, ISO 8601 with an offset."),
     validity: Optional[int] = typer.Option(None, "--validity", help="Seconds after the request past which a message must not leave."),
     region: Optional[str] = typer.Option(None, "--region", help="Country to read national numbers in, for rows without a region."),
+    sms_fallback_after: Optional[int] = typer.Option(None, "--sms-fallback-after", help="Seconds an RCS message may go without "
+                                                     "a delivery report before its SMS fallback goes (rcs_with_sms_fallback rows)."),
     rate: Optional[float] = typer.Option(None, "--rate", help="At most this many rows per second into send-requested."),
     changed_by: str = typer.Option("cli", "--by", help="Who starts the campaign, kept in its campaigns record."),
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print the summary as one JSON object."),
@@ -65,6 +67,7 @@ def send(
         campaign_id=_campaign_id(campaign_id, template), template_id=template, policy=_choice(policy, POLICIES, "--policy"),
         lane=lane_symbol, subscription_group=group, variants=plan, send_at=_send_at(send_at),
         validity_seconds=_validity(validity), default_region=_region(region),
+        sms_fallback_after_s=_fallback_window(sms_fallback_after, policy, plan),
     )
     if rate is not None and rate <= 0:
         raise typer.BadParameter(f"must be a positive number of rows per second, not {rate}", param_hint="--rate")
@@ -183,6 +186,19 @@ def _send_at(text: str | None) -> datetime | None:
     if when.tzinfo is None:
         raise typer.BadParameter(f"{text!r} has no UTC offset; add one, e.g. +02:00 or Z", param_hint="--send-at")
     return when
+
+
+def _fallback_window(seconds: int | None, policy: str, plan: VariantPlan | None) -> int | None:
+    """``--sms-fallback-after``, for a campaign where some message may fall back (its policy or a variant's)."""
+    if seconds is None:
+        return None
+    if not 1 <= seconds <= MAX_VALIDITY_S:
+        raise typer.BadParameter(f"must be 1 to {MAX_VALIDITY_S} seconds (7 days), not {seconds}", param_hint="--sms-fallback-after")
+    policies = {policy.upper(), *((v.policy or "") for v in (plan.variants if plan else ()))}
+    if "RCS_WITH_SMS_FALLBACK" not in policies:
+        raise typer.BadParameter("applies to rcs_with_sms_fallback only, and neither --policy nor a --variant uses it",
+                                 param_hint="--sms-fallback-after")
+    return seconds
 
 
 def _validity(seconds: int | None) -> int | None:

@@ -49,6 +49,7 @@ class CampaignSpec:
     send_at: datetime | None = None
     validity_seconds: int | None = None
     default_region: str | None = None
+    sms_fallback_after_s: int | None = None  # for the rows whose policy is RCS_WITH_SMS_FALLBACK
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int,
         problems.append("unknown_time_zone")
     variant = spec.variants.assign(spec.campaign_id, key) if spec.variants else None
     variables = {name: value for name, value in row.items() if name not in RESERVED_COLUMNS and value is not None and value.strip()}
+    policy = (variant.policy if variant else None) or spec.policy
     value: Event = {
         "context": {
             "message_id": message_id(spec.campaign_id, key, row_index), "idempotency_key": idempotency_key(spec.campaign_id, key),
@@ -127,8 +129,9 @@ def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int,
         },
         "recipient": recipient, "default_region": region,
         "template_id": (variant.template_id if variant else None) or spec.template_id, "variables": variables,
-        "channel_policy": (variant.policy if variant else None) or spec.policy, "send_at": spec.send_at,
+        "channel_policy": policy, "send_at": spec.send_at,
         "validity_seconds": spec.validity_seconds, "locale": locale, "time_zone": time_zone,
+        "sms_fallback_after_s": spec.sms_fallback_after_s if policy == "RCS_WITH_SMS_FALLBACK" else None,
     }
     return RowEvent(Output("send-requested", recipient, value), variant.name if variant else None, tuple(problems))
 

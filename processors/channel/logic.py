@@ -80,8 +80,9 @@ def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now
             mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S) -> list[Output]:
     """``consent-checked`` → ``channel-resolved`` keyed by E.164 with a sticky sender, or a suppressed receipt.
 
-    RCS under ``RCS_WITH_SMS_FALLBACK`` also gets its SMS fallback's sender and deadline (``sms_fallback_after_s``
-    after the RCS submission), so dispatch can send the SMS if the RCS message is not delivered in time."""
+    RCS under ``RCS_WITH_SMS_FALLBACK`` also gets its SMS fallback's sender and deadline (the request's
+    ``sms_fallback_after_s``, else ``sms_fallback_after_s``, after the RCS submission), so the SMS can go if the RCS
+    message is not delivered in time."""
     recipient = event["recipient"]
     e164 = recipient["e164"]
     choice = choose_channel(event["channel_policy"], recipient["region"], e164, rcs_capable, mms_regions)
@@ -89,7 +90,8 @@ def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now
         return [receipt(event["context"], e164, "SUPPRESSED", STAGE, now, reason=choice.suppressed, detail=choice.detail)]
     sms_fallback = None
     if choice.channel == "RCS" and event["channel_policy"] == "RCS_WITH_SMS_FALLBACK":
-        sms_fallback = {"sender": pools.choose(recipient["region"], "SMS", e164), "after_s": sms_fallback_after_s}
+        after_s = event.get("sms_fallback_after_s") or sms_fallback_after_s
+        sms_fallback = {"sender": pools.choose(recipient["region"], "SMS", e164), "after_s": after_s}
     return [Output("channel-resolved", e164, {
         "context": event["context"],
         "recipient": recipient,

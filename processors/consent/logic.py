@@ -151,4 +151,5 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         "expires_at": expires_at,
         "locale": event.get("locale"),
         "consent_basis": basis,
+        "sms_fallback_after_s": event.get("sms_fallback_after_s"),
     }), *counted]

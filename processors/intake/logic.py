@@ -87,6 +87,7 @@ def send_requested(request: MessageRequest, message_id: str, now: datetime, sour
         "recipient": request.recipient, "default_region": request.default_region, "template_id": request.template_id,
         "variables": dict(request.variables), "channel_policy": avro_policy(request), "send_at": request.send_at,
         "validity_seconds": request.validity, "locale": request.locale, "time_zone": request.time_zone,
+        "sms_fallback_after_s": request.sms_fallback_after_s,
     }
     return Output("send-requested", request.recipient, value)
 

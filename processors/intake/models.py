@@ -47,11 +47,20 @@ class MessageRequest(BaseModel):
         None, description="Recipient's locale for the template's language, e.g. fr-FR.")
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="Recipient's IANA time zone (e.g. America/Chicago) for quiet hours; taken from the number when absent.")
+    sms_fallback_after_s: int | None = Field(
+        None, ge=1, le=MAX_VALIDITY_S, description="rcs_with_sms_fallback only: seconds the RCS message may go without a "
+        "delivery report before the SMS goes instead (default: the deployment's COURRIER_RCS_SMS_FALLBACK_AFTER_S).")
 
     @model_validator(mode="after")
     def _marketing_names_its_group(self) -> MessageRequest:
         if self.lane == "marketing" and not self.subscription_group:
             raise ValueError("a marketing message must name its subscription_group (the consent it relies on)")
+        return self
+
+    @model_validator(mode="after")
+    def _fallback_window_needs_a_fallback(self) -> MessageRequest:
+        if self.sms_fallback_after_s is not None and self.channel_policy != "rcs_with_sms_fallback":
+            raise ValueError("sms_fallback_after_s applies to channel_policy rcs_with_sms_fallback only")
         return self
 
 

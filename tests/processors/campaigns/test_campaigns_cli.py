@@ -47,6 +47,8 @@ def audience(tmp_path: Path) -> Path:
     (["--send-at", "tomorrow"], "'tomorrow' is not an ISO 8601 time"),
     (["--send-at", "2030-01-01T09:00:00"], "has no UTC offset"),
     (["--validity", "0"], "must be 1 to 604800 seconds"),
+    (["--sms-fallback-after", "60"], "applies to rcs_with_sms_fallback only"),
+    (["--sms-fallback-after", "0", "--policy", "rcs_with_sms_fallback"], "must be 1 to 604800 seconds"),
     (["--region", "XX"], "'XX' is not a country code"),
     (["--rate", "0"], "must be a positive number of rows per second"),
     (["--campaign-id", "has space"], "must be 1 to 128 letters"),

@@ -145,3 +145,13 @@ def test_consent_ends_a_repeated_listing_in_a_duplicate_and_lets_a_replayed_row_
         duplicate = [o for o in outcomes[1] if o.topic == "receipt"]
         assert [(o.value["status"], o.value["reason"]) for o in duplicate] == [("DUPLICATE", "duplicate_idempotency_key")]
         assert first_id in duplicate[0].value["detail"]
+
+
+def test_the_fallback_window_goes_with_the_rows_that_may_fall_back(assert_valid: Callable[[Any], None]) -> None:
+    plan = VariantPlan([Variant("A", 1, "SMS"), Variant("B", 1, "RCS_WITH_SMS_FALLBACK")])
+    spec = CampaignSpec(**{**SPEC.__dict__, "variants": plan, "sms_fallback_after_s": 90})
+    events = [row_event(spec, {**ROW, "recipient": f"+336123456{i:02d}"}, i, NOW) for i in range(40)]
+    for event in events:
+        assert_valid(event.output)
+    windows = {(e.output.value["channel_policy"], e.output.value["sms_fallback_after_s"]) for e in events}
+    assert windows == {("SMS", None), ("RCS_WITH_SMS_FALLBACK", 90)}

@@ -87,3 +87,16 @@ def test_mms_regions_are_configurable(checked_event) -> None:
 def test_unknown_policy_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown channel policy"):
         choose_channel("CARRIER_PIGEON", "FR", "+33612345678", no_rcs_provider)
+
+
+def test_rcs_with_fallback_gets_an_sms_sender_and_the_request_window_or_the_setting(checked_event, assert_valid) -> None:
+    stage = ChannelStage(rcs_capable=lookup(True), sms_fallback_after_s=300)
+    default = only(stage.process(checked_event("FR", channel_policy="RCS_WITH_SMS_FALLBACK"), META))
+    own = only(stage.process(checked_event("FR", channel_policy="RCS_WITH_SMS_FALLBACK", sms_fallback_after_s=30), META))
+    assert_valid(default)
+    assert_valid(own)
+    assert default.value["sms_fallback"]["after_s"] == 300 and own.value["sms_fallback"]["after_s"] == 30
+    assert default.value["sms_fallback"]["sender"]["type"] in ("ALPHANUMERIC", "SHORT_CODE", "TOLL_FREE", "LONG_CODE")
+    for policy, capable in (("RCS_ONLY", True), ("RCS_WITH_SMS_FALLBACK", False), ("SMS", None)):
+        event = checked_event("FR", channel_policy=policy)
+        assert only(ChannelStage(rcs_capable=lookup(capable)).process(event, META)).value["sms_fallback"] is None

@@ -51,7 +51,7 @@ def test_transactional_goes_on_keyed_by_e164(stage: ConsentStage, request_event:
         "context": event["context"],
         "recipient": {"e164": "+33612345678", "region": "FR", "number_type": "mobile", "time_zone": "Europe/Paris"},
         "template_id": "otp", "variables": {"code": "42"}, "channel_policy": "SMS", "expires_at": None,
-        "locale": "fr-FR", "consent_basis": "transactional",
+        "locale": "fr-FR", "consent_basis": "transactional", "sms_fallback_after_s": None,
     }
 
 
@@ -130,3 +130,9 @@ def test_elapsed_validity_is_an_expired_receipt(stage: ConsentStage, request_eve
 def test_the_number_is_checked_before_the_validity(stage: ConsentStage, request_event) -> None:
     out = only(stage.process(request_event(recipient="+3312", validity_seconds=0), meta()))
     assert out.value["reason"] == "invalid_number"
+
+
+def test_the_request_fallback_window_is_carried_to_the_channel_stage(stage: ConsentStage, request_event, assert_valid) -> None:
+    out = only(stage.process(request_event(channel_policy="RCS_WITH_SMS_FALLBACK", sms_fallback_after_s=45), meta()))
+    assert_valid(out)
+    assert out.value["sms_fallback_after_s"] == 45

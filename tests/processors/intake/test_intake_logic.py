@@ -96,3 +96,17 @@ def test_a_time_zone_reaches_send_requested_and_an_unknown_one_is_refused() -> N
     assert send_requested(good, "m-1", datetime.now(timezone.utc), "test").value["time_zone"] == "America/Chicago"
     bad = request(time_zone="Mars/Olympus")
     assert [(p.code, p.field) for p in problems(bad, load())] == [("invalid_time_zone", "time_zone")]
+
+
+def test_a_fallback_window_reaches_send_requested_only_with_a_fallback_policy() -> None:
+    from pydantic import ValidationError
+
+    from processors.intake.logic import send_requested
+
+    windowed = request(channel_policy="rcs_with_sms_fallback", sms_fallback_after_s=60)
+    assert send_requested(windowed, "m-1", datetime.now(timezone.utc), "test").value["sms_fallback_after_s"] == 60
+    assert send_requested(request(), "m-1", datetime.now(timezone.utc), "test").value["sms_fallback_after_s"] is None
+    with pytest.raises(ValidationError, match="rcs_with_sms_fallback only"):
+        request(channel_policy="rcs_only", sms_fallback_after_s=60)
+    with pytest.raises(ValidationError):
+        request(channel_policy="rcs_with_sms_fallback", sms_fallback_after_s=0)
