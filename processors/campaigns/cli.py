@@ -121,11 +121,11 @@ def cancel(
 @app.command()
 def status(
     campaign_id: str = typer.Argument(..., help="The campaign to show."),
-    receipts: bool = typer.Option(True, "--receipts/--no-receipts", help="Also count the campaign's receipts per variant and status."),
+    receipts: bool = typer.Option(True, "--receipts/--no-receipts", help="Also count the campaign's receipts per variant, status and channel."),
     max_records: int = typer.Option(1_000_000, "--max-records", min=1, help="Read at most this many receipt records."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """The campaign's state (ACTIVE or CANCELLED, since when, by whom) and its receipts so far per variant and status."""
+    """The campaign's state (ACTIVE or CANCELLED, since when, by whom) and its receipts so far per variant, status and channel."""
     from processors.campaigns.control import read_campaign
     from processors.campaigns.status import count_receipts
     from processors.runtime.clients import require_broker
@@ -143,7 +143,7 @@ def status(
         "variants": record["variants"],
     }
     if counted is not None:
-        summary["receipts"] = [{"variant": v, "status": s, "count": n} for (v, s), n in sorted(counted.counts.items(), key=str)]
+        summary["receipts"] = [{"variant": v, "status": s, "channel": c, "count": n} for (v, s, c), n in sorted(counted.counts.items(), key=str)]
         summary["receipts_scanned"], summary["receipts_complete"] = counted.scanned, counted.complete
     if as_json:
         typer.echo(json.dumps(summary))
@@ -299,8 +299,8 @@ def _print_status(summary: dict[str, Any]) -> None:
         return
     table = Table(title=f"receipts ({summary['receipts_scanned']:,} records scanned"
                         f"{'' if summary['receipts_complete'] else ', scan stopped early'})")
-    for column in ("variant", "status", "receipts"):
+    for column in ("variant", "status", "channel", "receipts"):
         table.add_column(column, justify="right" if column == "receipts" else "left")
     for row in summary["receipts"]:
-        table.add_row(row["variant"] or "-", row["status"], f"{row['count']:,}")
+        table.add_row(row["variant"] or "-", row["status"], row["channel"] or "-", f"{row['count']:,}")
     Console().print(table)

@@ -1,4 +1,6 @@
-"""A campaign's receipts counted per variant and status, from one bounded scan of the ``receipt`` topic.
+"""A campaign's receipts counted per variant, status and channel, from one bounded scan of the ``receipt`` topic.
+
+The channel tells an A/B arm's RCS deliveries from its SMS ones (SMS fallbacks among them).
 
 The scan reads each partition from its start up to its end as of the call (or at most ``max_records``
 records), so it ends even while receipts keep arriving. A message has one receipt per outcome it
@@ -21,9 +23,9 @@ from processors.runtime.serde import AvroSerde
 
 @dataclass(frozen=True)
 class ReceiptCounts:
-    """Receipts of one campaign by (variant, status); ``complete`` is False when a limit ended the scan early."""
+    """Receipts of one campaign by (variant, status, channel); ``complete`` is False when a limit ended the scan early."""
 
-    counts: Counter[tuple[str | None, str]]
+    counts: Counter[tuple[str | None, str, str | None]]
     scanned: int
     complete: bool
 
@@ -36,7 +38,7 @@ def count_receipts(settings: Settings, campaign_id: str, max_records: int = 1_00
     consumer = Consumer(consumer_config(settings, f"courrier-campaign-status-{uuid.uuid4()}"))
     # Avro writes strings as their UTF-8 bytes: a record without them cannot name the campaign, and needs no decoding.
     needle = campaign_id.encode()
-    counts: Counter[tuple[str | None, str]] = Counter()
+    counts: Counter[tuple[str | None, str, str | None]] = Counter()
     scanned = 0
     try:
         metadata = consumer.list_topics(physical, timeout=10).topics.get(physical)
@@ -58,7 +60,7 @@ def count_receipts(settings: Settings, campaign_id: str, max_records: int = 1_00
                 except DecodeError:  # not a receipt this reader can read: it cannot be counted, and must not stop the scan
                     continue
                 if receipt["context"].get("campaign_id") == campaign_id:
-                    counts[(receipt["context"].get("variant"), receipt["status"])] += 1
+                    counts[(receipt["context"].get("variant"), receipt["status"], receipt.get("channel"))] += 1
             # The position, not the last message, says a partition is done: transaction markers end many partitions.
             for position in consumer.position([TopicPartition(physical, p) for p in behind]):
                 if position.offset >= ends[position.partition]:

@@ -171,7 +171,7 @@ def test_a_cancel_stops_a_running_send_and_the_id_cannot_be_sent_again(topic_set
         cancel_campaign(settings, "never-started", "ops")
 
 
-def test_status_shows_the_state_and_counts_receipts_per_variant_and_status(topic_settings: Settings, tmp_path: Path) -> None:
+def test_status_shows_the_state_and_counts_receipts_per_variant_status_and_channel(topic_settings: Settings, tmp_path: Path) -> None:
     settings = topic_settings
     campaign = f"winter-{uuid.uuid4().hex[:6]}"
     send(settings, CampaignSpec(campaign_id=campaign, template_id="promo_spring", policy="SMS", subscription_group="promotions"),
@@ -179,26 +179,29 @@ def test_status_shows_the_state_and_counts_receipts_per_variant_and_status(topic
     serde = AvroSerde(settings.registry_url, settings.topic)
     producer = Producer(producer_config(settings))
     now = datetime.now(timezone.utc)
-    outcomes = [(campaign, "A", "SENT"), (campaign, "A", "DELIVERED"), (campaign, "B", "SENT"), (campaign, "B", "SENT"),
-                (campaign, None, "REJECTED"), (f"{campaign}-other", "A", "SENT"), (None, None, "DELIVERED")]
-    for n, (campaign_id, variant, status) in enumerate(outcomes):
+    outcomes = [(campaign, "A", "SENT", "SMS"), (campaign, "A", "DELIVERED", "SMS"), (campaign, "B", "SENT", "RCS"),
+                (campaign, "B", "SENT", "SMS"), (campaign, "B", "DELIVERED", "SMS"), (campaign, None, "REJECTED", None),
+                (f"{campaign}-other", "A", "SENT", "SMS"), (None, None, "DELIVERED", "SMS")]
+    for n, (campaign_id, variant, status, channel) in enumerate(outcomes):
         context = {"message_id": str(uuid.uuid4()), "idempotency_key": None, "campaign_id": campaign_id, "variant": variant,
                    "lane": "MARKETING", "subscription_group": "promotions", "requested_at": now, "source": "campaign"}
-        output = receipt(context, f"+3361234{n:04d}", status, "test", now)
+        output = receipt(context, f"+3361234{n:04d}", status, "test", now, channel=channel)
         producer.produce(settings.topic("receipt"), key=output.key, value=serde.encode("receipt", output.value))
     assert producer.flush(30) == 0
 
     counted = count_receipts(settings, campaign)
     assert counted.complete and counted.scanned == len(outcomes)
-    assert dict(counted.counts) == {("A", "SENT"): 1, ("A", "DELIVERED"): 1, ("B", "SENT"): 2, (None, "REJECTED"): 1}
+    assert dict(counted.counts) == {("A", "SENT", "SMS"): 1, ("A", "DELIVERED", "SMS"): 1, ("B", "SENT", "RCS"): 1,
+                                    ("B", "SENT", "SMS"): 1, ("B", "DELIVERED", "SMS"): 1, (None, "REJECTED", None): 1}
 
     result = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "status", campaign, "--json"],
                             capture_output=True, text=True, timeout=120, env=settings_env(settings))
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert (shown["state"], shown["template_id"], shown["receipts_complete"]) == ("ACTIVE", "promo_spring", True)
-    assert {(r["variant"], r["status"], r["count"]) for r in shown["receipts"]} == {
-        ("A", "SENT", 1), ("A", "DELIVERED", 1), ("B", "SENT", 2), (None, "REJECTED", 1)}
+    assert {(r["variant"], r["status"], r["channel"], r["count"]) for r in shown["receipts"]} == {
+        ("A", "SENT", "SMS", 1), ("A", "DELIVERED", "SMS", 1), ("B", "SENT", "RCS", 1), ("B", "SENT", "SMS", 1),
+        ("B", "DELIVERED", "SMS", 1), (None, "REJECTED", None, 1)}
     unknown = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "status", "no-such-campaign"],
                              capture_output=True, text=True, timeout=120, env=settings_env(settings))
     assert unknown.returncode == 2 and "no campaign 'no-such-campaign'" in unknown.stderr and unknown.stderr.count("\n") == 1
