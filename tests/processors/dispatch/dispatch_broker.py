@@ -11,7 +11,7 @@ from typing import Callable, Iterator, Sequence
 from confluent_kafka import Consumer, Producer
 
 from courrier.config import Settings
-from processors.dispatch.provider import Provider, Submission, SubmitResult
+from processors.dispatch.provider import DeliveryReport, InboundSms, Provider, Submission, SubmitResult
 from processors.dispatch.smpp import SmppProvider
 from processors.dispatch.stage import DispatchStage
 from processors.runtime.clients import consumer_config, producer_config
@@ -53,6 +53,28 @@ class Counted:
         with self.lock:
             self.accepted.update(r.message_id for r in results if r.accepted)
         return results
+
+
+class Received:
+    """What a provider's callbacks were given (list appends are atomic, so the link thread may write here); each item is
+    acknowledged at once, as a consumer that made it durable would (the SMSC then forgets it)."""
+
+    def __init__(self) -> None:
+        self.reports: list[DeliveryReport] = []
+        self.inbound: list[InboundSms] = []
+
+    def report(self, report: DeliveryReport) -> None:
+        self.reports.append(report)
+        if report.ack is not None:
+            report.ack()
+
+    def take(self, message: InboundSms) -> None:
+        self.inbound.append(message)
+        if message.ack is not None:
+            message.ack()
+
+    def reported(self, ids: set[str]) -> set[str]:
+        return ids & {r.provider_message_id for r in self.reports}
 
 
 def gsm7_segments(submission: Submission) -> int:

@@ -15,9 +15,10 @@ import pytest
 import smpplib.client
 import smpplib.smpp
 
-from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
+from processors.dispatch.provider import Submission
 from processors.dispatch.smpp import SmppProvider
 from processors.runtime.errors import UnreachableError
+from dispatch_broker import Received  # noqa: I001 (same folder)
 
 SILENT, DROP = "silent", "drop"
 NUMBERS = smpplib.client.Client("127.0.0.1", 0, allow_unknown_opt_params=True)  # never connected: numbers the fake's PDUs
@@ -116,26 +117,6 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 5.0) -> bool:
     while not check() and time.monotonic() < deadline:
         time.sleep(0.02)
     return check()
-
-
-class Received:
-    """What the provider's callbacks were given."""
-
-    def __init__(self) -> None:
-        self.reports: list[DeliveryReport] = []
-        self.inbound: list[InboundSms] = []
-
-    def report(self, report: DeliveryReport) -> None:
-        """Keep a report and acknowledge it at once, as a consumer that made it durable would (the SMSC then forgets it)."""
-        self.reports.append(report)
-        if report.ack is not None:
-            report.ack()
-
-    def take(self, message: InboundSms) -> None:
-        """Keep an inbound message and acknowledge it at once (see ``report``)."""
-        self.inbound.append(message)
-        if message.ack is not None:
-            message.ack()
 
 
 @pytest.fixture

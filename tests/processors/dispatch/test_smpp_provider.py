@@ -18,9 +18,10 @@ import infra
 from courrier.config import Settings
 from infra.parts import SMSC
 from processors.dispatch import smpp
-from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
+from processors.dispatch.provider import Submission
 from processors.dispatch.smpp import SmppProvider
 from processors.runtime.errors import UnreachableError
+from dispatch_broker import Received  # noqa: I001 (same folder)
 
 pytestmark = pytest.mark.integration
 
@@ -30,29 +31,6 @@ def wait_until(check: Callable[[], bool], timeout_s: float) -> bool:
     while not check() and time.monotonic() < deadline:
         time.sleep(0.05)
     return check()
-
-
-class Received:
-    """What the provider's callbacks were given (list appends are atomic, so the link thread may write here)."""
-
-    def __init__(self) -> None:
-        self.reports: list[DeliveryReport] = []
-        self.inbound: list[InboundSms] = []
-
-    def report(self, report: DeliveryReport) -> None:
-        """Keep a report and acknowledge it at once, as a consumer that made it durable would (the SMSC then forgets it)."""
-        self.reports.append(report)
-        if report.ack is not None:
-            report.ack()
-
-    def take(self, message: InboundSms) -> None:
-        """Keep an inbound message and acknowledge it at once (see ``report``)."""
-        self.inbound.append(message)
-        if message.ack is not None:
-            message.ack()
-
-    def reported(self, ids: set[str]) -> set[str]:
-        return ids & {r.provider_message_id for r in self.reports}
 
 
 def answers(settings: Settings) -> bool:
