@@ -4,6 +4,10 @@ The table (``processors.runtime.table.TopicTable`` in production) holds every in
 them; this instance's own writes are seen at once from memory, so two reports of one message in one batch see each
 other. Of two views of a message, the one with the higher revision (then the further status) wins. Own writes are
 dropped from memory once the table shows them, so memory beyond the table stays bounded by what is in flight.
+
+Reports that name no message are attributed by provider id through an index of every attempt's ids: kept as rows
+arrive when the table can say so (``TopicTable.listen``), else rebuilt from the table on a miss (at most every
+``reindex_after_s``).
 """
 from __future__ import annotations
 
@@ -25,21 +29,29 @@ class MessageStates:
         self._by_provider_id: dict[tuple[str, str], str] = {}
         self._indexed_at = float("-inf")
         self._reindex_after_s = reindex_after_s
+        listen = getattr(table, "listen", None)
+        self._live_index = listen is not None
+        if listen is not None:  # then the rows it holds already (a row seen twice is indexed twice, the same way)
+            listen(self._index)
+            for message_id, state in list(table.items()):
+                self._index(message_id, state)
 
     def by_provider_id(self, provider: str, provider_message_id: str) -> str | None:
         """The message a provider's id belongs to, for a report that names neither (an SMPP receipt that reached a
-        dispatcher which had not submitted it, e.g. after a crash). The index of the table is rebuilt on a miss, at most
-        every ``reindex_after_s``: such reports are rare, and the table may be large."""
+        dispatcher which had not submitted it, e.g. after a crash)."""
         key = (provider, provider_message_id)
         found = self._by_provider_id.get(key)
-        if found is None and time.monotonic() - self._indexed_at >= self._reindex_after_s:
+        if found is None and not self._live_index and time.monotonic() - self._indexed_at >= self._reindex_after_s:
             self._indexed_at = time.monotonic()
-            self._by_provider_id = {(attempt["provider"], part): message_id
-                                    for message_id, state in [*self._table.items(), *self._mine.items()]
-                                    for attempt in [state, *(state.get("superseded") or ())]
-                                    for part in attempt["provider_message_ids"]}
+            for message_id, state in [*self._table.items(), *self._mine.items()]:
+                self._index(message_id, state)
             found = self._by_provider_id.get(key)
         return found
+
+    def _index(self, message_id: str, state: Event) -> None:
+        for attempt in [state, *(state.get("superseded") or ())]:
+            for part in attempt["provider_message_ids"]:
+                self._by_provider_id[(attempt["provider"], part)] = message_id
 
     def get(self, message_id: str) -> Event | None:
         mine, seen = self._mine.get(message_id), self._table.get(message_id)
@@ -49,6 +61,7 @@ class MessageStates:
 
     def put(self, state: Event) -> Output:
         self._mine[state["message_id"]] = state
+        self._index(state["message_id"], state)
         if len(self._mine) > self._prune_above:
             self._prune()
         return Output("message-state", state["message_id"], state)

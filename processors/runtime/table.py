@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
@@ -35,7 +35,13 @@ class TopicTable(Mapping[str, Event]):
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._follow_or_fail, name=f"table-{logical_topic}", daemon=True)
         self._error: BaseException | None = None
+        self._listeners: list[Callable[[str, Event], None]] = []
         self.skipped = 0
+
+    def listen(self, listener: Callable[[str, Event], None]) -> None:
+        """Call ``listener(key, row)`` for every row the table takes from now on (on the table's thread; register before
+        ``start`` to see the rows it loads), so a caller can keep an index of its own without scanning the table."""
+        self._listeners.append(listener)
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Load the topic up to its end as of now, then keep following it in the background."""
@@ -112,6 +118,8 @@ class TopicTable(Mapping[str, Event]):
             return
         with self._lock:
             self._rows[key] = row
+        for listener in self._listeners:
+            listener(key, row)
 
     def wait_for(self, key: str, timeout_s: float = 10.0) -> Event | None:
         """The row for ``key`` once it appears (for tests and tools that just wrote it), or None."""

@@ -113,6 +113,21 @@ def test_a_new_instance_attributes_reports_from_the_state_the_last_one_wrote(top
     assert statuses(settings, "m-a", 3) == ["SENT", "DELIVERED", "READ"], "the late, contrary and repeated reports wrote nothing"
 
 
+def test_a_report_naming_only_its_provider_id_is_attributed_by_an_instance_that_never_saw_the_submission(
+        topic_settings: Settings) -> None:
+    """An SMPP receipt that reached a dispatcher which had not submitted the message (after a crash) names only the SMSC's id."""
+    settings = topic_settings
+    sms = {**dispatched("m-b"), "channel": "SMS", "provider": "smpp:local", "provider_message_ids": ["4711"]}
+    produce(settings, [("dispatched", E164, sms)])
+    with receipt_stage(settings):
+        assert statuses(settings, "m-b", 1) == ["SENT"]
+    with receipt_stage(settings):
+        bare = {**report("m-b", "DELIVRD"), "provider": "smpp:local", "provider_message_id": "4711", "message_id": None,
+                "raw": "id:4711 sub:001 dlvrd:001 submit date:2603020903 done date:2603020903 stat:DELIVRD err:000"}
+        produce(settings, [("provider-events", "4711", bare)])
+        assert statuses(settings, "m-b", 2) == ["SENT", "DELIVERED"]
+
+
 def test_a_report_that_overtakes_its_dispatched_event_waits_for_it(topic_settings: Settings) -> None:
     settings = topic_settings
     with receipt_stage(settings, with_scheduler=True):

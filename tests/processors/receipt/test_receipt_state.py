@@ -149,7 +149,38 @@ def test_another_instance_continues_from_the_written_states(feeder: Feeder, disp
 
 
 def row(message_id: str, revision: int, status: str = "SENT", terminal: bool = False) -> dict[str, Any]:
-    return {"message_id": message_id, "revision": revision, "status": status, "terminal": terminal, "engaged": []}
+    return {"message_id": message_id, "revision": revision, "status": status, "terminal": terminal, "engaged": [],
+            "provider": "smpp:local", "provider_message_ids": [f"{message_id}-p1"], "superseded": []}
+
+
+class ListenedTable(dict):
+    """A table that tells a listener of each row, as ``TopicTable.listen`` does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listeners: list = []
+
+    def listen(self, listener) -> None:
+        self.listeners.append(listener)
+
+    def take(self, key: str, value: dict[str, Any]) -> None:
+        self[key] = value
+        for listener in self.listeners:
+            listener(key, value)
+
+
+def test_reports_naming_no_message_are_attributed_through_an_index_kept_as_rows_arrive() -> None:
+    table = ListenedTable()
+    table.take("z", row("z", 1))  # loaded before the store was made
+    store = MessageStates(table)
+    assert store.by_provider_id("smpp:local", "z-p1") == "z"
+    table.take("a", {**row("a", 1), "superseded": [{"provider": "http:sim", "provider_message_ids": ["a"]}]})
+    store.put(row("b", 1))
+    assert [store.by_provider_id(*key) for key in (("smpp:local", "a-p1"), ("http:sim", "a"), ("smpp:local", "b-p1"))] == ["a", "a", "b"]
+    table["c"] = row("c", 1)  # a row the table never announced is not found by scanning: the index is the only path
+    assert store.by_provider_id("smpp:local", "c-p1") is None
+    plain: dict[str, dict[str, Any]] = {"d": row("d", 1)}
+    assert MessageStates(plain).by_provider_id("smpp:local", "d-p1") == "d"  # a table without listen is scanned on a miss
 
 
 def test_the_store_prefers_the_newer_view_and_forgets_own_writes_the_table_shows() -> None:
