@@ -65,6 +65,7 @@ def bench_campaign(settings: Settings, rows: int, baseline_rows: int, fmt: str) 
 
     import infra
     from topology.apply import apply as apply_topology
+    from topology.apply import remove as remove_topics
 
     console = Console()
     started_parts = infra.ensure_running(settings)
@@ -81,7 +82,7 @@ def bench_campaign(settings: Settings, rows: int, baseline_rows: int, fmt: str) 
                     figures.append(_measure(bench_settings, path, size, fmt))
                 path.unlink()
     finally:
-        _delete_topics(bench_settings)
+        remove_topics(bench_settings)
         if started_parts:
             infra.stop(settings, started_parts)
     table = Table(title=f"courrier campaign send ({bench_settings.partitions} partitions, broker {settings.bootstrap_servers})")
@@ -161,16 +162,3 @@ def _records_on(settings: Settings, logical: str) -> int:
     finally:
         consumer.close()
 
-
-def _delete_topics(settings: Settings) -> None:
-    """Drop the bench's topics: a million records per run would otherwise stay on the broker for a week."""
-    import logging
-
-    from confluent_kafka.admin import AdminClient
-
-    # Through Python logging, so librdkafka's informational lines at shutdown stay out of the table's output.
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": logging.getLogger("librdkafka")})
-    names = [name for name in admin.list_topics(timeout=10).topics if name.startswith(settings.topic_prefix)]
-    if names:
-        for future in admin.delete_topics(names, operation_timeout=60).values():
-            future.exception()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher, Outcomes
 from courrier.processes import start_pipeline, start_webhooks, stop_all
 from topology.apply import apply as apply_topology
+from topology.apply import remove as remove_topics
 
 GROUP = "promotions"
 DEMO_FALLBACK_AFTER_S = 5
@@ -83,12 +85,17 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
     take minutes over a few hundred messages. ``courrier bench pacing`` shows pacing at work."""
     console = Console()
     # RCS goes to the provider simulator: capability checks (RBM), RCS and fallback sends over HTTP, reports back as
-    # signed webhooks to the receiver started below; SMS keeps going over SMPP first.
-    # RCS fallback: the simulator reports a few RCS messages undelivered or expired; those with a fallback go out as SMS.
+    # signed webhooks to the receiver started below; SMS keeps going over SMPP first. The simulator reports a few RCS
+    # messages undelivered or expired: those with a fallback go out as SMS.
+    # Topics of its own, removed at the end: a run never reads what an earlier one left (parked deadlines, say, whose
+    # schema ids a restarted in-memory registry no longer knows). An explicit COURRIER_TOPIC_PREFIX is kept as given.
+    own_topics = not settings.topic_prefix
     settings = settings.model_copy(update={"quiet_hours_enabled": False, "dispatch_pacing": False,
                                            "rbm_url": settings.rbm_url or settings.sim_address,
-                                           "dispatch_providers": "smpp,http", "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S})
+                                           "dispatch_providers": "smpp,http", "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S,
+                                           "topic_prefix": settings.topic_prefix or f"demo-{uuid.uuid4().hex[:8]}-"})
     logging.getLogger("librdkafka").setLevel(logging.ERROR)  # "coordinator load in progress" on a fresh broker is retried, not a problem
+    applied = False
     started_parts: list[str] = []
     stages = []
     try:
@@ -96,6 +103,7 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
             started_parts = infra.ensure_running(settings, progress=lambda line: status.update(line))
         console.print(f"[green]✓[/] parts ready (started: {', '.join(started_parts) or 'none, reused running ones'})")
         with console.status("Applying the topology…"):
+            applied = True
             apply_topology(settings)
         httpx.post(f"{settings.sim_address}/_sim/config", json={"by_provider": {"rbm": DEMO_RCS_FAULTS}}, timeout=10).raise_for_status()
         log_dir = settings.state_dir / "logs" / "demo"
@@ -126,6 +134,8 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
         return _summarise(console, message_ids, outcomes, elapsed)
     finally:
         stop_all(stages)
+        if own_topics and applied:
+            remove_topics(settings)
         if started_parts and not keep_parts:
             infra.stop(settings, started_parts)
             console.print(f"stopped {', '.join(started_parts)}")

@@ -164,3 +164,19 @@ def _broker_errors(settings: Settings, action: str) -> Iterator[None]:
         error = exc.args[0]
         detail = error.str() if hasattr(error, "str") else str(error)
         raise TopologyError(f"Kafka broker {settings.bootstrap_servers} refused to {action}: {detail}") from exc
+
+
+def remove(settings: Settings) -> list[str]:
+    """Delete every topic under ``settings.topic_prefix`` (a run of its own, done), never a topic of another prefix;
+    returns the names deleted. A prefix is required: this never empties the main pipeline's topics."""
+    if not settings.topic_prefix:
+        raise TopologyError("remove needs a topic prefix; it never deletes the unprefixed pipeline's topics")
+    import logging
+
+    # Through Python logging, so librdkafka's informational lines at shutdown stay out of a command's output.
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": logging.getLogger("librdkafka")})
+    names = sorted(name for name in admin.list_topics(timeout=10).topics if name.startswith(settings.topic_prefix))
+    for future in (admin.delete_topics(names, operation_timeout=60).values() if names else ()):
+        future.exception()
+    return names
+

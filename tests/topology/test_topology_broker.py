@@ -161,3 +161,20 @@ def test_the_cli_applies_then_checks(real_parts: Settings) -> None:
     failed = courrier(settings, "topology", "check")
     assert failed.returncode == 1
     assert failed.stdout.splitlines() == [f"{name}: Dispatched.context: type changed from string to MessageContext (against version 2)"]
+
+
+def test_remove_deletes_its_prefix_and_nothing_else(real_parts: Settings) -> None:
+    from topology.apply import remove
+
+    mine, other = fresh(real_parts), fresh(real_parts)
+    apply(mine)
+    apply(other)
+    removed = remove(mine)
+    assert sorted(removed) == sorted(mine.topic(t.name) for t in TOPICS)
+    listed = lambda: set(AdminClient({"bootstrap.servers": mine.bootstrap_servers}).list_topics(timeout=10).topics)  # noqa: E731
+    deadline = time.monotonic() + 30
+    while set(removed) & listed() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = listed()
+    assert not set(removed) & left and {other.topic(t.name) for t in TOPICS} <= left
+    remove(other)

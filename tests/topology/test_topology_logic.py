@@ -86,3 +86,12 @@ def test_deadlines_wait_apart_from_deferred_sends_and_every_delay_topic_is_read_
 
     assert (delay_topic("rcs-deadline"), delay_topic("consent-checked"), delay_topic("send-requested")) == ("timers", "scheduled", "scheduled")
     assert {"retry", "scheduled", "timers"} == set(INPUTS) and all(BY_NAME[name].value_schema is None for name in INPUTS)
+
+
+def test_remove_never_touches_the_unprefixed_pipeline() -> None:
+    from courrier.config import Settings
+    from topology.apply import remove
+    from topology.errors import TopologyError
+
+    with pytest.raises(TopologyError, match="needs a topic prefix"):
+        remove(Settings(kafka_bootstrap_servers="127.0.0.1:1", topic_prefix=""))
