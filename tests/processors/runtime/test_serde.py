@@ -34,6 +34,7 @@ def request() -> dict:
                     "subscription_group": "news", "requested_at": NOW, "source": "test", "api_key_id": None},
         "recipient": "+33612345678", "default_region": None, "template_id": "otp", "variables": {"code": "123"},
         "channel_policy": "RCS_WITH_SMS_FALLBACK", "send_at": None, "validity_seconds": 60, "locale": "fr-FR", "time_zone": None,
+        "sms_fallback_after_s": 120,
     }
 
 
