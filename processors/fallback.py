@@ -44,8 +44,9 @@ def deadline_at(rendered: Event, submitted_at: datetime) -> datetime | None:
     its validity; None for other channels and for RCS without either (then only a report ends it)."""
     if rendered["channel"] != "RCS":
         return None
-    if prepared(rendered) is not None:
-        return submitted_at + timedelta(seconds=rendered["sms_fallback"]["after_s"])
+    fallback = rendered.get("sms_fallback")
+    if fallback is not None and rendered.get("sms") is not None:  # what ``prepared`` needs, without building the copy
+        return submitted_at + timedelta(seconds=fallback["after_s"])
     return rendered.get("expires_at")
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from processors import fallback
-from processors.receipt.logic import classify, load_prices, no_report, reported, sent, unattributable, unknown_message
+from processors.receipt.logic import (
+    UnknownMessage, classify, load_prices, no_report, reported, sent, unattributable, unknown_message,
+)
 from processors.receipt.state import Step, message_id_of, on_dispatched, on_rcs_deadline, on_report, source_of
 from processors.receipt.store import MessageStates
 from processors.runtime.stage import Event, Output, RecordMeta
@@ -64,8 +66,8 @@ class ReceiptStage:
     def _rcs_deadline(self, event: Event, meta: RecordMeta) -> list[Output]:
         state = self._states.get(event["message_id"])
         if state is None:
-            raise unknown_message({"provider": event["provider"], "raw_status": "deadline",
-                                   "provider_message_id": ",".join(event["provider_message_ids"])}, event["message_id"])
+            raise UnknownMessage(f"unknown message id {event['message_id']!r}: its RCS deadline came and no dispatched "
+                                 "event for it has been read yet")
         step = on_rcs_deadline(state, event, source_of(meta), meta.now)
         return [no_report(state, event, self._prices) for _status in step.statuses] + self._written(step)
 
