@@ -1,17 +1,25 @@
 """Errors the runtime understands; the policy for each lives in ``runtime.policy``."""
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class CourrierError(Exception):
     """Base class of Courrier's own errors."""
 
 
 class TransientError(CourrierError):
-    """A failure that may pass: the record goes to the retry topic and comes back after ``delay_s``."""
+    """A failure that may pass: the record goes to the retry topic and comes back after ``delay_s``.
 
-    def __init__(self, message: str, delay_s: float | None = None) -> None:
+    With ``retry_until`` (timezone-aware) the record is retried with capped backoff until that moment, however many
+    attempts it takes (e.g. until a message's validity ends while every provider is down), instead of the policy's
+    ``max_attempts``; the stage then sees it once more after that moment and decides its end itself.
+    """
+
+    def __init__(self, message: str, delay_s: float | None = None, retry_until: datetime | None = None) -> None:
         super().__init__(message)
         self.delay_s = delay_s
+        self.retry_until = retry_until
 
 
 class DecodeError(CourrierError):

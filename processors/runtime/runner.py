@@ -251,10 +251,14 @@ class Runner:
 
     def _retry(self, message: Message, error: TransientError, now: datetime) -> None:
         attempt = policy.attempt_of(message.headers()) + 1
-        if attempt > self.options.retry.max_attempts:
+        if error.retry_until is not None:  # retried until then, however many attempts: the stage ends it after that moment
+            delay_s = min(self.options.retry.delay_s(attempt, error.delay_s), max(0.0, (error.retry_until - now).total_seconds()))
+        elif attempt > self.options.retry.max_attempts:
             self._dead_letter(message, TransientError(f"gave up after {attempt - 1} retries: {error}"), now)
             return
-        due_ms = int(now.timestamp() * 1000 + self.options.retry.delay_s(attempt, error.delay_s) * 1000)
+        else:
+            delay_s = self.options.retry.delay_s(attempt, error.delay_s)
+        due_ms = int(now.timestamp() * 1000 + delay_s * 1000)
         headers = (policy.carried_headers(message.headers())
                    + policy.failure_headers(self.stage.name, error, message.topic(), message.partition(), message.offset(), now)
                    + policy.retry_headers(message.topic(), due_ms, attempt))
