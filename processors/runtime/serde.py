@@ -84,10 +84,15 @@ class AvroSerde:
             raise DecodeError(f"unknown magic byte {magic} (expected Confluent wire format, magic 0)")
         reader = self._schema_for(logical_topic)[1]
         writer = self._writer_schema(schema_id)
+        body = io.BytesIO(data)
+        body.seek(_HEADER.size)
         try:
-            return schemaless_reader(io.BytesIO(data[_HEADER.size:]), writer, reader if writer is not reader else None)
+            value = schemaless_reader(body, writer, reader if writer is not reader else None)
         except Exception as exc:  # fastavro raises EOFError, ValueError, SchemaResolutionError… for bad bodies
             raise DecodeError(f"body does not decode with schema id {schema_id}: {exc.__class__.__name__}: {exc}") from exc
+        if body.tell() != len(data):  # a value followed by other bytes is not the value its writer meant: refuse it whole
+            raise DecodeError(f"{len(data) - body.tell()} bytes left after the Avro value of schema id {schema_id}")
+        return value
 
     def _writer_schema(self, schema_id: int) -> dict[str, Any]:
         cached = self._writer_schemas.get(schema_id)
@@ -101,6 +106,11 @@ class AvroSerde:
             raise TransientError(f"registry could not return schema id {schema_id}: {exc}") from exc
         except Exception as exc:  # connection errors: the record is fine, the registry is not reachable now
             raise TransientError(f"registry could not return schema id {schema_id}: {exc}") from exc
-        parsed = parse_schema(json.loads(registered.schema_str))
+        if (registered.schema_type or "AVRO").upper() != "AVRO":
+            raise DecodeError(f"schema id {schema_id} is a {registered.schema_type} schema, not Avro")
+        try:
+            parsed = parse_schema(json.loads(registered.schema_str))
+        except Exception as exc:  # not JSON, or JSON that is no Avro schema: the record is unreadable, not the stage broken
+            raise DecodeError(f"schema id {schema_id} does not parse as an Avro schema: {exc.__class__.__name__}: {exc}") from exc
         self._writer_schemas[schema_id] = parsed
         return parsed

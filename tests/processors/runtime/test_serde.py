@@ -78,3 +78,25 @@ def test_a_newer_writer_schema_is_resolved_to_our_reader(serde: AvroSerde, regis
     schemaless_writer(body, parse_schema(newer), value)
     decoded = serde.decode("send-requested", b"\x00" + struct.pack(">I", schema_id) + body.getvalue())
     assert decoded == request()
+
+
+def test_trailing_bytes_after_the_value_are_a_decode_error(serde: AvroSerde) -> None:
+    data = serde.encode("send-requested", request())
+    with pytest.raises(DecodeError, match="3 bytes left"):
+        serde.decode("send-requested", data + b"\x02\x04\x06")
+
+
+def test_a_json_schema_id_is_a_decode_error(serde: AvroSerde, registry: SchemaRegistryClient) -> None:
+    data = serde.encode("send-requested", request())
+    json_schema = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}})
+    schema_id = registry.register_schema("elsewhere-value", Schema(json_schema, "JSON"))
+    with pytest.raises(DecodeError, match="JSON schema, not Avro"):
+        serde.decode("send-requested", b"\x00" + struct.pack(">I", schema_id) + data[5:])
+
+
+def test_an_unparseable_writer_schema_is_a_decode_error(serde: AvroSerde, registry: SchemaRegistryClient) -> None:
+    data = serde.encode("send-requested", request())
+    bogus = json.dumps({"type": "record", "name": "X", "fields": [{"name": "a", "type": "no-such-type"}]})
+    schema_id = registry.register_schema("bogus-value", Schema(bogus, "AVRO"))
+    with pytest.raises(DecodeError, match="does not parse"):
+        serde.decode("send-requested", b"\x00" + struct.pack(">I", schema_id) + data[5:])
