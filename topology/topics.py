@@ -50,6 +50,9 @@ TOPICS: tuple[Topic, ...] = (
     # and an RCS message's SMS fallback must not wait for the morning behind it.
     Topic("timers", "as input", None, "dispatch (RCS deadlines)", ("scheduler",)),
     Topic("dead-letter", "original key", None, "runtime", ("operators",), retention_ms=30 * DAY_MS),
+    # Provider reports no message was found for after their last retry (processors/receipt/stage.py): kept as long as
+    # dead-letter records, for an operator to inspect and requeue to provider-events.
+    Topic("unmatched-reports", "provider message id", "ProviderEvent", "receipt", ("operators",), retention_ms=30 * DAY_MS),
     # Keys matter for the dedupe window (24 h by default) only: two days bound the topic and every instance's table.
     Topic("idempotency", "idempotency key", "IdempotencyRecord", "intake/consent", ("intake/consent",), retention_ms=2 * DAY_MS, compacted=True),
     # Longer than any input topic keeps records (7 days), so no replay can reach a message the ledger has forgotten.

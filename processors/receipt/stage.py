@@ -1,38 +1,60 @@
 """The receipt stage: ``dispatched`` → ``SENT``; ``provider-events`` → delivered, undelivered, expired, read…;
-``rcs-deadline`` → the SMS fallback of an RCS message not delivered in time (without one: ``EXPIRED``).
+``rcs-deadline`` → the SMS fallback of an RCS message not delivered in time (without one: ``EXPIRED``), or ``UNKNOWN``
+for an SMS or MMS message that no report ended by its validity's end plus a grace.
 
 Every input goes through the message's state (``message-state``, keyed by message id): ``dispatched`` opens it, a
 report is attributed through it (HTTP reports carry only Courrier's message id) and may only move it forward.
 Every input that changes the state also writes the new state, after its receipts (and the fallback, when it sends it).
+
+A report no message can be found for is retried by the runtime (``TransientError``: it may have overtaken its
+``dispatched`` event). On its last attempt (``courrier-attempt`` header ≥ ``last_attempt``, the runtime's
+``RetryPolicy.max_attempts``, after which it would dead-letter) it is kept on ``unmatched-reports`` instead and
+counted in ``courrier_unattributed_reports_total{provider}``: never dropped, never a crash.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from prometheus_client import Counter
+
 from processors import fallback
 from processors.receipt.logic import (
-    UnknownMessage, classify, load_prices, no_report, reported, sent, unattributable, unknown_message,
+    UnknownMessage, classify, load_prices, no_report, reported, sent, unattributable, unknown_message, unmatched,
 )
-from processors.receipt.state import Step, message_id_of, on_dispatched, on_rcs_deadline, on_report, source_of
+from processors.receipt.state import (
+    Step, closed_attempt, message_id_of, on_dispatched, on_rcs_deadline, on_report, source_of, superseded_attempt,
+)
+from processors.receipt.statuses import UNRECOGNIZED
 from processors.receipt.store import MessageStates
+from processors.runtime import policy
+from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 
 FALLING_BACK = "the SMS fallback is on its way"
 SUPERSEDED = "a late report on an attempt the SMS fallback replaced"
+CLOSED = "a report after the message was closed UNKNOWN (no delivery report by its deadline)"
+UNRECOGNIZED_NOTE = "a status word the receipt stage does not know: kept as provider_status; it does not end the message"
+
+# In the default registry, once per process (several stage instances may share a test process).
+UNATTRIBUTED = Counter("courrier_unattributed_reports", "Provider reports no message was found for after their last retry, "
+                       "kept on unmatched-reports", ["provider"])
 
 
 class ReceiptStage:
     """Normalizes submissions and provider reports into the one receipt schema, keyed by E.164.
 
-    ``states`` is the ``message-state`` table (every instance's writes as read back from the topic).
+    ``states`` is the ``message-state`` table (every instance's writes as read back from the topic). ``last_attempt``:
+    the retry count (``courrier-attempt``) at which the runtime would dead-letter a report raising again.
     """
 
     name = "receipt"
     inputs = ("dispatched", "provider-events", "rcs-deadline")
 
-    def __init__(self, states: Mapping[str, Event], prices: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, states: Mapping[str, Event], prices: Mapping[str, Any] | None = None,
+                 last_attempt: int = policy.RetryPolicy().max_attempts) -> None:
         self._states = MessageStates(states)
         self._prices = prices if prices is not None else load_prices()
+        self._last_attempt = last_attempt
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         if meta.topic == "dispatched":
@@ -50,26 +72,35 @@ class ReceiptStage:
 
     def _report(self, event: Event, meta: RecordMeta) -> list[Output]:
         message_id = message_id_of(event) or self._states.by_provider_id(event["provider"], event["provider_message_id"])
-        if message_id is None:
-            raise unattributable(event)
-        state = self._states.get(message_id)
+        state = self._states.get(message_id) if message_id is not None else None
         if state is None:
-            raise unknown_message(event, message_id)
+            return self._unmatched(event, meta, unattributable(event) if message_id is None else unknown_message(event, message_id))
         normalized, part = classify(event, state)
+        if normalized == UNRECOGNIZED:  # recorded, never moves the message (state.py)
+            earlier = superseded_attempt(state, event["provider"], event["provider_message_id"])
+            about = {**state, **earlier} if earlier is not None else state
+            return [reported(event, about, normalized.status, normalized, part, self._prices, not_final=UNRECOGNIZED_NOTE)]
         step = on_report(state, normalized.status, source_of(meta), meta.now, part=part, provider=event["provider"],
                          provider_message_id=event["provider_message_id"])
         about = {**state, **step.earlier} if step.earlier is not None else state
-        not_final = FALLING_BACK if step.fallback else SUPERSEDED if step.earlier is not None else None
-        outputs = [reported(event, about, status, normalized, part, self._prices, not_final=not_final) for status in step.statuses]
+        outputs = [reported(event, about, status, normalized, part, self._prices, not_final=self._not_final(step, state))
+                   for status in step.statuses]
         return outputs + self._written(step)
+
+    def _unmatched(self, event: Event, meta: RecordMeta, error: TransientError) -> list[Output]:
+        """Retry (raise) until the last attempt; then keep the report on ``unmatched-reports`` and count it."""
+        if policy.attempt_of(list(meta.headers.items())) < self._last_attempt:
+            raise error
+        UNATTRIBUTED.labels(event["provider"]).inc()
+        return [unmatched(event)]
 
     def _rcs_deadline(self, event: Event, meta: RecordMeta) -> list[Output]:
         state = self._states.get(event["message_id"])
         if state is None:
-            raise UnknownMessage(f"unknown message id {event['message_id']!r}: its RCS deadline came and no dispatched "
+            raise UnknownMessage(f"unknown message id {event['message_id']!r}: its deadline came and no dispatched "
                                  "event for it has been read yet")
         step = on_rcs_deadline(state, event, source_of(meta), meta.now)
-        return [no_report(state, event, self._prices) for _status in step.statuses] + self._written(step)
+        return [no_report(state, event, status, self._prices) for status in step.statuses] + self._written(step)
 
     def _written(self, step: Step) -> list[Output]:
         """The fallback (when the step sends it), then the state; after the step's receipts."""
@@ -77,6 +108,15 @@ class ReceiptStage:
             return []
         sends = [fallback.send(step.state["fallback"], _fallback_reason(step.state))] if step.fallback else []
         return [*sends, self._states.put(step.state)]
+
+    @staticmethod
+    def _not_final(step: Step, state: Event) -> str | None:
+        """Why a step's receipts do not decide the outcome, if they do not."""
+        if step.fallback:
+            return FALLING_BACK
+        if step.earlier is not None:
+            return CLOSED if closed_attempt(state, step.earlier) else SUPERSEDED
+        return None
 
 
 def _fallback_reason(state: Event) -> str:

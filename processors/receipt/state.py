@@ -11,6 +11,20 @@ RCS with SMS fallback: the state keeps the prepared SMS (``fallback``). An RCS a
 or still undelivered when its deadline (``rcs-deadline``) comes is superseded: its report's receipt is not terminal,
 the fallback is sent, once (``fallback_at``), and the message's outcome is the SMS attempt's. Reports on a superseded
 attempt — a late RCS ``DELIVERED``, say — are recorded as receipts that are not terminal and never move the message.
+Without a fallback, an RCS attempt still without outcome at its deadline (its validity's end) is ``EXPIRED``.
+
+Every message ends: dispatch parks a deadline (``rcs-deadline``, despite its name) for SMS and MMS attempts too, at
+the end of their validity plus a grace. An SMS or MMS attempt that is still the latest and has no outcome then is
+closed: one terminal ``UNKNOWN`` receipt (reason ``no_delivery_report``), and the attempt joins the superseded ones.
+A report that comes after that — a late ``DELIVERED`` from an SMSC that was down — is therefore handled as a report
+on a superseded attempt: recorded once, as a receipt that is not terminal (its detail says it came after the message
+was closed), and the message keeps its one terminal receipt. Analytics that want the truth behind an ``UNKNOWN`` find
+it in that later receipt of the same message id.
+
+A report whose status word no table knows (``statuses.UNRECOGNIZED``) never touches the state: it is recorded as a
+receipt ``UNKNOWN`` that is not terminal, with the word in ``provider_status``, so an operator sees it and extends
+the table. It is not terminal because it proves nothing about the outcome: a later known report, or the deadline,
+decides it. Being stateless, the same report read again gives the same receipt (and the same ``receipt_id``).
 
 Each state keeps the last ``APPLIED_KEPT`` inputs that changed it and the statuses they produced. An input read
 again — its batch failed before the commit, the stage was killed, an operator replayed the range — gives the same
@@ -29,6 +43,8 @@ from processors.runtime.stage import Event, RecordMeta
 
 APPLIED_KEPT = 16
 IMPLIED = "DELIVERED"
+# What a deadline writes for an SMS or MMS attempt with no report: nothing proves delivery, nothing proves failure.
+CLOSED = "UNKNOWN"
 # An RCS attempt reported with one of these is replaced by its SMS fallback, when it has one.
 FALLS_BACK = frozenset({"UNDELIVERED", "EXPIRED", "FAILED", "REJECTED"})
 
@@ -86,8 +102,10 @@ def on_dispatched(state: Event | None, dispatched: Event, source: str, now: date
 
 
 def on_rcs_deadline(state: Event, due: Event, source: str, now: datetime) -> Step:
-    """An RCS attempt's deadline, when it is still the latest attempt and has no outcome: its SMS fallback goes (once);
-    without a fallback the message is ``EXPIRED`` (the deadline is then its validity's end)."""
+    """An attempt's deadline, when it is still the latest attempt and has no outcome. RCS: its SMS fallback goes (once);
+    without a fallback the message is ``EXPIRED`` (the deadline is then its validity's end). SMS or MMS: the message is
+    closed ``UNKNOWN`` (no delivery report by its validity's end plus a grace) and the attempt superseded, so a report
+    coming later is recorded without a second terminal receipt."""
     again = _replayed(state, source)
     if again is not None:
         return again
@@ -96,9 +114,18 @@ def on_rcs_deadline(state: Event, due: Event, source: str, now: datetime) -> Ste
         return Step((), None)
     if _may_fall_back(state):
         return _fall_back(state, (), state["status"], source, now)
-    if state.get("fallback") is None and state["channel"] == "RCS":
+    if state["channel"] != "RCS":
+        return _applied({**_superseding(state, state["status"]), "status": CLOSED, "terminal": True}, source, (CLOSED,), now)
+    if state.get("fallback") is None:
         return _applied({**state, "status": "EXPIRED", "terminal": True}, source, ("EXPIRED",), now)
     return Step((), None)
+
+
+def closed_attempt(state: Event, attempt: Event) -> bool:
+    """Whether ``attempt`` (a superseded one) is the one the deadline closed ``UNKNOWN``, rather than one a later attempt
+    replaced: its late reports say so in their detail."""
+    return state["status"] == CLOSED and (attempt["provider"], attempt["provider_message_ids"]) == (
+        state["provider"], state["provider_message_ids"])
 
 
 def on_report(state: Event, status: str, source: str, now: datetime, *, part: bool = False,

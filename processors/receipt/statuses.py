@@ -25,11 +25,15 @@ HTTP provider statuses (the simulator's webhooks, shaped like an aggregator's an
 | FAILED      | FAILED      | yes      | provider_failed    |
 
 An HTTP report's ``error_code`` refines the reason when ``HTTP_ERRORS`` knows it (``30003`` → ``unreachable_handset``);
-an unknown code keeps the status's reason and is named in the receipt's detail. Any status word not in its table
-is not guessed at: ``UnknownProviderStatus`` dead-letters the report, so an operator extends the table and requeues it.
+an unknown code keeps the status's reason and is named in the receipt's detail. A status word not in its table is
+not guessed at: ``normalize`` raises ``UnknownProviderStatus`` (the ``dlr-status`` command says so), and the receipt
+stage records such a report as ``UNRECOGNIZED`` — status ``UNKNOWN``, not terminal, the raw word kept in the
+receipt's ``provider_status`` — so the report is neither lost nor dead-lettered, and the message's deadline still
+ends it if nothing better comes (``processors.receipt.state``).
 
-The order (``STEP``): DEFERRED < SENT < the terminal outcome < READ and CLICKED. A message moves forward only; its
-outcome is written once; READ and CLICKED are engagement receipts written after it, each once.
+The order (``STEP``): DEFERRED < SENT < the terminal outcome (UNKNOWN among them: no report by the deadline) < READ
+and CLICKED. A message moves forward only; its outcome is written once; READ and CLICKED are engagement receipts
+written after it, each once.
 """
 from __future__ import annotations
 
@@ -82,7 +86,7 @@ STEP: dict[str, int] = {"DEFERRED": 0, "SENT": 1, **{status: 2 for status in TER
 
 
 class UnknownProviderStatus(ValueError):
-    """A provider status its protocol's table does not know: dead-lettered until the table says what it means."""
+    """A provider status its protocol's table does not know (the receipt stage records it as ``UNRECOGNIZED``)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,10 @@ class Normalized:
 
     status: str
     reason: str | None
+
+
+# A report whose status word no table knows: recorded (not terminal), never guessed at. The reason says why.
+UNRECOGNIZED = Normalized("UNKNOWN", "unknown_provider_status")
 
 
 def protocol_of(provider: str) -> str:

@@ -126,10 +126,9 @@ def test_an_rcs_message_delivered_in_time_never_falls_back(feeder: Feeder, rcs_d
     assert terminal(feeder) == [("DELIVERED", "RCS")] and feeder.fallbacks == []
 
 
-def test_a_deadline_of_an_older_attempt_or_a_message_without_fallback_does_nothing(feeder: Feeder, dispatched_event,
-                                                                                  rcs_dispatched) -> None:
-    feeder.feed("dispatched", dispatched_event())  # SMS from the start: no fallback
-    assert feeder.feed("rcs-deadline", deadline(provider="smpp:local", provider_message_ids=["p1"])) == []
+def test_a_deadline_of_an_older_attempt_does_nothing(feeder: Feeder, dispatched_event, rcs_dispatched) -> None:
+    feeder.feed("dispatched", dispatched_event())
+    assert feeder.feed("rcs-deadline", deadline(provider="smpp:local", provider_message_ids=["an-older-attempt"])) == []
     other = Feeder()
     other.feed("dispatched", rcs_dispatched())
     assert other.feed("rcs-deadline", deadline(provider_message_ids=["an-older-attempt"])) == []

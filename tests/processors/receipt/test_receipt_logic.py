@@ -6,7 +6,7 @@ from receipt_feeder import Feeder
 
 from processors.receipt.logic import UnattributableReport, UnknownMessage, cost_micros, load_prices
 from processors.receipt.statuses import SMPP_STATUS, Normalized, UnknownProviderStatus, aggregate_parts, normalize
-from processors.receipts import TERMINAL_STATUSES
+from processors.receipts import TERMINAL_STATUSES, receipt_id
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Output
 
@@ -33,7 +33,7 @@ def test_dispatched_is_a_non_terminal_sent_receipt_and_opens_the_message_state(f
         "context": event["context"], "recipient": "+33612345678", "status": "SENT", "terminal": False, "reason": None,
         "detail": None, "stage": "receipt", "channel": "SMS", "fallback_reason": "rcs_capability_unknown", "segments": 3,
         "cost_micros": 3 * 45000, "currency": "EUR", "provider": "smpp:local", "provider_message_id": "p1",
-        "provider_status": None, "occurred_at": event["submitted_at"],
+        "provider_status": None, "occurred_at": event["submitted_at"], "receipt_id": receipt_id("m-1", "SENT", "p1", None),
     }
     state = outputs[1].value
     assert (state["status"], state["terminal"], state["provider_message_ids"], state["segments"]) == ("SENT", False, ["p1", "p2", "p3"], 3)
@@ -105,11 +105,12 @@ def test_provider_error_code_is_in_the_detail(feeder: Feeder, dispatched_event, 
     assert out.value["detail"] == "provider error 0x0B"
 
 
-def test_unknown_status_is_dead_lettered_not_guessed(feeder: Feeder, dispatched_event, provider_event) -> None:
+def test_an_unknown_status_is_recorded_not_guessed(feeder: Feeder, dispatched_event, provider_event) -> None:
     feeder.feed("dispatched", dispatched_event())
     with pytest.raises(UnknownProviderStatus, match="'SKIPPED'"):
-        feeder.feed("provider-events", provider_event("SKIPPED"))
-    assert issubclass(UnknownProviderStatus, ValueError)
+        normalize("SKIPPED")
+    out = only(feeder.feed("provider-events", provider_event("SKIPPED")))
+    assert (out.value["status"], out.value["terminal"], out.value["provider_status"]) == ("UNKNOWN", False, "SKIPPED")
 
 
 def test_read_report_after_delivery(feeder: Feeder, dispatched_event, provider_event) -> None:
@@ -119,10 +120,10 @@ def test_read_report_after_delivery(feeder: Feeder, dispatched_event, provider_e
     assert (out.value["status"], out.value["terminal"], out.value["provider_status"]) == ("READ", False, "read")
 
 
-def test_a_report_naming_no_known_message_is_retried_then_dead_lettered(feeder: Feeder, provider_event) -> None:
+def test_a_report_naming_no_known_message_is_retried(feeder: Feeder, provider_event) -> None:
     with pytest.raises(UnattributableReport, match="'p1'") as caught:
         feeder.feed("provider-events", provider_event(attributed=False))
-    assert isinstance(caught.value, TransientError)  # the runtime dead-letters it after its retries
+    assert isinstance(caught.value, TransientError)  # the last attempt keeps it on unmatched-reports (test_receipt_closing)
 
 
 def test_a_report_naming_only_its_provider_id_is_attributed_through_the_state(feeder: Feeder, dispatched_event, provider_event) -> None:

@@ -57,10 +57,13 @@ def test_an_error_code_never_turns_a_delivery_into_a_failure() -> None:
     assert with_error_code(Normalized("EXPIRED", "expired_in_network"), "ttl_expired") == Normalized("EXPIRED", "rcs_ttl_expired")
 
 
-def test_unknown_http_status_is_dead_lettered_and_protocols_do_not_mix(feeder: Feeder, dispatched_event, http_report) -> None:
+def test_unknown_http_status_is_recorded_unknown_and_protocols_do_not_mix(feeder: Feeder, dispatched_event, http_report) -> None:
     feeder.feed("dispatched", dispatched_event())
     with pytest.raises(UnknownProviderStatus, match="'DELIVRD' is not in the HTTP status table"):
-        feeder.feed("provider-events", http_report("DELIVRD"))
+        normalize("DELIVRD", "http")
+    [unknown] = feeder.receipts_of(feeder.feed("provider-events", http_report("DELIVRD")))
+    assert (unknown["status"], unknown["terminal"], unknown["reason"], unknown["provider_status"]) == (
+        "UNKNOWN", False, "unknown_provider_status", "DELIVRD")
     with pytest.raises(UnknownProviderStatus, match="SMPP"):
         normalize("DELIVERED", "smpp")
     with pytest.raises(ValueError, match="unknown protocol"):
