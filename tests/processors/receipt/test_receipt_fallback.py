@@ -160,7 +160,7 @@ def test_the_trigger_read_again_sends_the_fallback_again_with_the_same_receipt(f
     assert [o.value["fallback_reason"] for o in feeder.fallbacks] == ["rcs_expired", "rcs_expired"]
 
 
-INPUTS = ["DUE", "RCS_UNDELIVERED", "RCS_DELIVERED", "RCS_READ", "SMS_DISPATCHED", "SMS_DELIVERED", "SMS_UNDELIVERED"]
+INPUTS = ["DUE", "RCS_UNDELIVERED", "RCS_DELIVERED", "RCS_READ", "SMS_DISPATCHED", "SMS_DELIVERED", "SMS_UNDELIVERED", "SMS_DUE"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -176,6 +176,8 @@ def test_any_order_sends_at_most_one_fallback_and_writes_at_most_one_terminal_re
         "SMS_DISPATCHED": ("dispatched", sms_dispatched),
         "SMS_DELIVERED": ("provider-events", lambda: sms_report(http_report, "DELIVERED")),
         "SMS_UNDELIVERED": ("provider-events", lambda: sms_report(http_report, "UNDELIVERED")),
+        # The SMS attempt's own deadline (its validity's end plus a grace): UNKNOWN when nothing ended it before.
+        "SMS_DUE": ("rcs-deadline", lambda: deadline(provider_message_ids=["agg-7"])),
     }
     for word in words:
         if word.startswith("SMS_") and not feeder.fallbacks:
@@ -189,3 +191,5 @@ def test_any_order_sends_at_most_one_fallback_and_writes_at_most_one_terminal_re
     assert len(terminal(feeder)) <= 1
     if "RCS_DELIVERED" in words and not feeder.fallbacks:
         assert terminal(feeder) == [("DELIVERED", "RCS")]
+    if ("UNKNOWN", "SMS") in terminal(feeder):
+        assert not any(r["terminal"] for r in feeder.receipts if r["status"] != "UNKNOWN")

@@ -42,16 +42,21 @@ def test_a_part_report_never_moves_the_message_but_stops_at_its_outcome() -> Non
     assert advance(state("PARTIALLY_DELIVERED", True), "DELIVERED", part=True) == ()
 
 
-REPORTS = ["SENT", "DELIVERED", "UNDELIVERED", "EXPIRED", "FAILED", "READ", "DELIVRD", "UNDELIV", "ENROUTE", "ACCEPTD", "DISPATCHED"]
+# DEADLINE: the SMS attempt's deadline (validity end + grace); SKIPPED: a status word no table knows.
+REPORTS = ["SENT", "DELIVERED", "UNDELIVERED", "EXPIRED", "FAILED", "READ", "DELIVRD", "UNDELIV", "ENROUTE", "ACCEPTD", "DEADLINE",
+           "SKIPPED", "DISPATCHED"]
 
 
 def input_for(word: str, dispatched_event, http_report, provider_event) -> tuple[str, dict[str, Any]]:
-    """The record a word stands for: the dispatched event, an SMPP report (carrying it) or an HTTP report (message id only)."""
+    """The record a word stands for: the dispatched event, an SMPP report (carrying it), an HTTP report (message id
+    only) or the SMS attempt's deadline."""
     if word == "DISPATCHED":
         return "dispatched", dispatched_event()
+    if word == "DEADLINE":
+        return "rcs-deadline", {"message_id": "m-1", "provider": "smpp:local", "provider_message_ids": ["p1"], "due_at": Feeder.NOW}
     if word == "READ":
         return "provider-events", http_report("READ", kind="READ_REPORT")
-    if word in ("DELIVRD", "UNDELIV", "ENROUTE", "ACCEPTD"):
+    if word in ("DELIVRD", "UNDELIV", "ENROUTE", "ACCEPTD", "SKIPPED"):
         return "provider-events", provider_event(word)
     return "provider-events", http_report(word)
 
@@ -74,23 +79,33 @@ def test_any_order_and_duplication_gives_one_terminal_receipt_and_never_goes_bac
         except TransientError:
             queue.append((topic, event))
             continue
-        processed.append("DISPATCHED" if topic == "dispatched" else event["raw_status"])
+        processed.append({"dispatched": "DISPATCHED", "rcs-deadline": "DEADLINE"}.get(topic) or event["raw_status"])
     assert not queue
 
-    statuses = [r["status"] for r in feeder.receipts]
-    terminal = [i for i, r in enumerate(feeder.receipts) if r["terminal"]]
+    # An unknown word is recorded wherever it comes, never terminal, never moving the message: set apart.
+    unrecognized = [r for r in feeder.receipts if r["reason"] == "unknown_provider_status"]
+    assert [(r["status"], r["terminal"], r["provider_status"]) for r in unrecognized] == [("UNKNOWN", False, "SKIPPED")] * processed.count("SKIPPED")
+    receipts = [r for r in feeder.receipts if r["reason"] != "unknown_provider_status"]
+    statuses = [r["status"] for r in receipts]
+    terminal = [i for i, r in enumerate(receipts) if r["terminal"]]
     assert statuses[0] == "SENT" and statuses.count("SENT") == 1
-    assert [STEP[s] for s in statuses] == sorted(STEP[s] for s in statuses), statuses
-    final_words = {"DELIVERED", "UNDELIVERED", "EXPIRED", "FAILED", "READ", "DELIVRD", "UNDELIV"}
+    final_words = {"DELIVERED", "UNDELIVERED", "EXPIRED", "FAILED", "READ", "DELIVRD", "UNDELIV", "DEADLINE"}
     if final_words & set(processed):
         assert len(terminal) == 1, statuses
-        assert all(s in ENGAGEMENT for s in statuses[terminal[0] + 1:]), statuses
         first = next(w for w in processed if w in final_words)
-        expected = {"DELIVRD": "DELIVERED", "UNDELIV": "UNDELIVERED", "READ": "DELIVERED"}.get(first, first)
+        expected = {"DELIVRD": "DELIVERED", "UNDELIV": "UNDELIVERED", "READ": "DELIVERED", "DEADLINE": "UNKNOWN"}.get(first, first)
         assert statuses[terminal[0]] == expected
+        if expected == "UNKNOWN":  # what the provider reports after the deadline is recorded, not terminal, once each
+            after = statuses[terminal[0] + 1:]
+            assert len(set(after)) == len(after) and "SENT" not in after, statuses
+            statuses = statuses[:terminal[0] + 1]
+        else:
+            assert all(s in ENGAGEMENT for s in statuses[terminal[0] + 1:]), statuses
     else:
         assert terminal == []
+    assert [STEP[s] for s in statuses] == sorted(STEP[s] for s in statuses), statuses
     assert all(statuses.count(s) <= 1 for s in ENGAGEMENT)
+    assert len({r["receipt_id"] for r in feeder.receipts}) == len(feeder.receipts) - max(0, processed.count("SKIPPED") - 1)
     assert all(r["context"]["message_id"] == "m-1" and r["recipient"] == "+33612345678" for r in feeder.receipts)
     final_state = feeder.written[-1]
     assert final_state["terminal"] == bool(terminal) and final_state["revision"] == len(feeder.written)
