@@ -1,6 +1,6 @@
 """The receipt stage through the broker: HTTP reports attributed through message-state, also by a new instance that
-rebuilt it from the topic, a report that overtook its dispatched event retried until it can be attributed, and the
-terminal state winning over late and repeated reports."""
+rebuilt it from the topic, a report that overtook its dispatched event retried until it can be attributed, one that
+no message ever claims kept on unmatched-reports, and the terminal state winning over late and repeated reports."""
 from __future__ import annotations
 
 import threading
@@ -135,3 +135,14 @@ def test_a_report_that_overtakes_its_dispatched_event_waits_for_it(topic_setting
         time.sleep(0.5)  # the report is read first and sent to retry; the dispatched event comes after it
         produce(settings, [("dispatched", E164, dispatched("m-b"))])
         assert statuses(settings, "m-b", 2) == ["SENT", "DELIVERED"]
+
+
+def test_a_report_no_message_ever_claims_is_kept_on_unmatched_reports_after_its_retries(topic_settings: Settings) -> None:
+    """Retried as a report that overtook its dispatched event would be, then kept for inspection: not dead-lettered."""
+    settings = topic_settings
+    stray = {**report("m-never", "DELIVERED"), "message_id": None, "provider_message_id": "nobody-knows"}
+    with receipt_stage(settings, with_scheduler=True):
+        produce(settings, [("provider-events", "nobody-knows", stray)])
+        [kept] = read_until(settings, "unmatched-reports", lambda found: len(found) >= 1)
+    assert (kept["provider"], kept["provider_message_id"], kept["raw_status"]) == ("http:sim", "nobody-knows", "DELIVERED")
+    assert read_until(settings, "dead-letter", lambda found: False, timeout_s=3.0) == []
