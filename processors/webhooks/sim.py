@@ -8,7 +8,8 @@ A delivery or read event becomes a ``provider-events`` record keyed by the provi
 ``raw_status`` = the provider's status (``READ`` for a read event without one) and ``raw`` = the body as received.
 An inbound event becomes an ``inbound`` record keyed by the sender's E.164 number. Unknown fields, a missing field
 an event type needs, or a time without a zone are refused (400): a provider sending them has changed its format.
-Statuses are not judged here: an unknown one is kept and dead-lettered by the receipt stage, never lost at the door.
+Statuses are not judged here: an unknown one is kept, and the receipt stage records it as UNKNOWN with the word kept,
+never lost at the door.
 """
 from __future__ import annotations
 
