@@ -30,12 +30,10 @@ class Submission:
     text: str
     encoding: str  # "GSM7" or "UCS2"
     parts: list[str] | None = None
-    channel: str = "SMS"  # a courrier.Channel symbol
-    rcs_json: str | None = None
-    media_urls: tuple[str, ...] = ()
     channel: str = "SMS"  # SMS, MMS or RCS: the API an HTTP provider sends through (SMPP carries SMS only)
-    media_urls: tuple[str, ...] = ()  # MMS media the provider fetches
     rcs_json: str | None = None  # RCS content as render wrote it (shapes in processors.render.rcs); None on RCS sends ``text``
+    media_urls: tuple[str, ...] = ()  # MMS media the provider fetches
+    expires_at: datetime | None = None  # end of validity: the network must not deliver after it (SMPP validity_period, RBM expireTime)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from typing import Callable, Sequence
 
 from processors.dispatch.breaker import Breaker, BreakerPolicy
 from processors.dispatch.provider import Provider, Submission, SubmitResult
+from processors.dispatch.smpp_errors import THROTTLE_NAMES
 from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
 
-# Transient answers that prove the provider is up and answering: they do not count against its breaker.
-ALIVE_REFUSALS = frozenset({"throttled", "message_queue_full", "rate_limited"})
+# Transient answers that prove the provider is up and answering: they do not count against its breaker (SMPP's
+# throttling statuses by name, HTTP 429).
+ALIVE_REFUSALS = frozenset({"throttled", "rate_limited"}) | THROTTLE_NAMES
 NO_PROVIDER = "no_provider_available"
 
 

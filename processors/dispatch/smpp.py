@@ -10,6 +10,9 @@ A delivery receipt or inbound message is not answered when it arrives: it goes t
 and its deliver_sm_resp (status 0) leaves when that ``ack`` is called — by the runtime's thread, once the item is
 produced and committed. Until then the SMSC still holds it, so a crash in between costs a redelivery, not the item.
 An ``ack`` whose session is gone sends nothing: the SMSC delivers the item again on the next bind.
+
+Session plumbing (bind, sequences, the deliver_sm_resp owed) is in ``smpp_session``; the window's bookkeeping in
+``smpp_window``; PDU fields and texts in ``smpp_codec``; what each command_status calls for in ``smpp_errors``.
 """
 from __future__ import annotations
 
@@ -17,10 +20,8 @@ import itertools
 import logging
 import random
 import select
-import socket
 import threading
 import time
-from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Sequence
@@ -31,11 +32,10 @@ import smpplib.smpp
 
 from courrier.logs import mask_phone
 from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
-from processors.dispatch.smpp_codec import (
-    Unsendable, as_text, destination_address, encode_message, read_deliver_sm, source_address, status_code,
-    submit_id,
-)
-from processors.dispatch.smpp_window import Job, Window
+from processors.dispatch.smpp_codec import Unsendable, as_text, encode_message, read_deliver_sm, source_address, submit_id, submit_sm_fields
+from processors.dispatch.smpp_errors import ESME_RINVCMDID, ESME_RX_T_APPN, status_code
+from processors.dispatch.smpp_session import LINK_ERRORS, DeliverSmAnswer, Sequences, break_link, disconnect, open_session
+from processors.dispatch.smpp_window import Job, Pace, Window
 from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
@@ -46,49 +46,9 @@ logging.getLogger(WIRE_LOGGER).setLevel(logging.ERROR)
 # smpplib skips TLVs it does not know (as SMPP 3.4 asks) but warns on each; jsmpp adds 0x0428 to every submit_sm_resp.
 logging.getLogger("smpplib.command").addFilter(lambda record: not record.getMessage().startswith("Unknown optional parameter"))
 
-LINK_ERRORS = (smpplib.exceptions.ConnectionError, OSError)
 MAX_BIND_BACKOFF_S = 5.0
 STABLE_SESSION_S = 10.0
 CLOSE_GRACE_S = 2.0
-ESME_RX_T_APPN = 0x64  # deliver_sm_resp status "temporary application error": the SMSC keeps the message and retries
-ESME_RINVCMDID = 0x03
-
-
-class _Sequences(smpplib.client.SimpleSequenceGenerator):
-    """smpplib's sequence numbers, safe to draw from the link thread and the submitting thread at once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-
-    def next_sequence(self) -> int:
-        with self._lock:
-            return super().next_sequence()
-
-
-class _DeliverSmAnswer:
-    """The one deliver_sm_resp owed for one deliver_sm, on the session it came on.
-
-    Calling it (the item's ``ack``) answers status 0; ``settle`` answers another status. Only the first of these
-    sends anything, whichever thread calls it, so a callback that failed after keeping the item cannot also ack it.
-    """
-
-    def __init__(self, provider: SmppProvider, client: smpplib.client.Client, sequence: int) -> None:
-        self._provider = provider
-        self._client = client
-        self._sequence = sequence
-        self._lock = threading.Lock()
-        self._settled = False
-
-    def __call__(self) -> None:
-        self.settle(0)
-
-    def settle(self, status: int) -> None:
-        with self._lock:
-            if self._settled:
-                return
-            self._settled = True
-        self._provider._answer_deliver(self._client, self._sequence, status)
 
 
 class SmppProvider:
@@ -108,13 +68,14 @@ class SmppProvider:
         self._address = (host, port)
         self._credentials = (system_id, password)
         self._window = window
+        self._pace = Pace(window)  # shrinks while the SMSC throttles, across runs (``smpp_window.Pace``)
         self._on_report = on_report
         self._on_inbound = on_inbound
         self._enquire_link_s = enquire_link_s
         self._bind_timeout_s = bind_timeout_s
         self._bind_attempts = bind_attempts
         self._decimal_ids = decimal_receipt_ids
-        self._sequences = _Sequences()
+        self._sequences = Sequences()
         self._references = itertools.count(random.randrange(256))  # concatenation references, distinct per long message
         self._send_lock = threading.Lock()
         self._submit_lock = threading.Lock()
@@ -173,7 +134,7 @@ class SmppProvider:
             try:
                 self._send(client, smpplib.smpp.make_pdu("unbind", client=client))
             except (*LINK_ERRORS, smpplib.exceptions.PDUError):
-                self._break(client)
+                break_link(client)
         thread.join(timeout=CLOSE_GRACE_S + self._bind_timeout_s + 1)
         if thread.is_alive():
             log.warning("SMPP link thread still running after close", extra={"peer": self._peer})
@@ -197,13 +158,16 @@ class SmppProvider:
     def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
         """Submit every message with at most ``window`` submit_sm outstanding; one final result each, in input order.
 
-        Throttled parts are sent again while time remains; a part whose answer is lost with the link makes its
-        message transient ("connection_lost") and is not sent again: the dispatch ledger reconciles it.
+        Answers are classed by ``smpp_errors``: throttled parts are sent again while time remains, and the window
+        shrinks while the SMSC throttles (``Pace``, kept across calls); ESME_RSYSERR and the like make a message
+        transient, other refusals permanent. A part whose answer is lost with the link makes its message transient
+        ("connection_lost") and is not sent again: the dispatch ledger reconciles it. Every part carries the message's
+        validity (``validity_period``), when it has one.
         """
         assert self._thread is not None, "open() first"
         deadline = time.monotonic() + timeout_s
         with self._submit_lock:
-            window = Window([self._job(i, s) for i, s in enumerate(submissions)], self._window)
+            window = Window([self._job(i, s) for i, s in enumerate(submissions)], self._window, self._pace)
             while not window.done() and not self._closing.is_set() and (now := time.monotonic()) < deadline:
                 with self._cond:
                     self._absorb(window, now)
@@ -216,7 +180,7 @@ class SmppProvider:
                         window.sent(pdu.sequence, *picked, generation)
                         sends.append(pdu)
                     if not sends and not window.done():
-                        wake_at = min(deadline, max(window.paused_until, now + 0.001), now + 1.0)
+                        wake_at = min(deadline, max(self._pace.paused_until, now + 0.001), now + 1.0)
                         self._cond.wait(timeout=wake_at - now)
                 if sends and not self._send_all(client, sends):
                     with self._cond:
@@ -238,14 +202,7 @@ class SmppProvider:
         return Job.of(index, submission, source, encoded)
 
     def _submit_pdu(self, client: smpplib.client.Client, job: Job, part: int):
-        ton, npi, source = job.source
-        dest_ton, dest_npi, destination = destination_address(job.submission.destination)
-        return smpplib.smpp.make_pdu(
-            "submit_sm", client=client, source_addr_ton=ton, source_addr_npi=npi, source_addr=source,
-            dest_addr_ton=dest_ton, dest_addr_npi=dest_npi, destination_addr=destination,
-            esm_class=job.encoded.esm_class, data_coding=job.encoded.data_coding, registered_delivery=1,
-            short_message=job.encoded.payloads[part],
-        )
+        return smpplib.smpp.make_pdu("submit_sm", client=client, **submit_sm_fields(job.submission, job.source, job.encoded, part))
 
     def _send_all(self, client: smpplib.client.Client, pdus: list) -> bool:
         """Send in order; on a broken link, stop and let the link thread notice (its parts become lost, not resent)."""
@@ -254,7 +211,7 @@ class SmppProvider:
                 self._send(client, pdu)
         except LINK_ERRORS as exc:
             log.warning("SMPP send failed", extra={"peer": self._peer, "error": repr(exc)})
-            self._break(client)
+            break_link(client)
             return False
         return True
 
@@ -309,26 +266,14 @@ class SmppProvider:
                     self._client = None
                     self._state = "connecting"
                     self._cond.notify_all()
-                self._disconnect(client)
+                disconnect(client)
             # An SMSC that accepts binds but drops them at once must not be rebound in a tight loop.
             short_sessions = short_sessions + 1 if time.monotonic() - bound_at < STABLE_SESSION_S else 0
             if short_sessions:
                 self._closing.wait(min(MAX_BIND_BACKOFF_S, 0.25 * 2 ** (short_sessions - 1)))
 
     def _bind(self) -> smpplib.client.Client:
-        client = smpplib.client.Client(*self._address, timeout=self._bind_timeout_s, sequence_generator=self._sequences,
-                                       logger_name=WIRE_LOGGER, allow_unknown_opt_params=True)
-        try:
-            client.connect()
-            # One small PDU often waits for the answer to the last one (an OTP's submit_sm after a deliver_sm_resp):
-            # with Nagle's algorithm it would wait for the peer's delayed ACK (~40 ms) instead.
-            client._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            system_id, password = self._credentials
-            client.bind_transceiver(system_id=system_id, password=password)
-        except BaseException:
-            self._disconnect(client)  # a half-open session would hold one of the SMSC's bind slots
-            raise
-        return client
+        return open_session(self._address, self._credentials, self._bind_timeout_s, self._sequences, WIRE_LOGGER)
 
     def _read(self, client: smpplib.client.Client) -> None:
         """Read and answer PDUs until the link drops, the SMSC unbinds, close() is answered, or enquire_link goes unanswered."""
@@ -381,7 +326,7 @@ class SmppProvider:
         """Hand a deliver_sm to its callback with an ``ack`` that answers it (status 0) later; answer at once what is not
         handed over: a receipt without a message id (0: dropped, the SMSC could only send it again as it is) and an item
         whose callback failed (ESME_RX_T_APPN: the SMSC keeps it and delivers it again)."""
-        answer = _DeliverSmAnswer(self, client, pdu.sequence)
+        answer = DeliverSmAnswer(self._answer_deliver, client, pdu.sequence)
         item = read_deliver_sm(pdu, self.name, datetime.now(timezone.utc), self._decimal_ids)
         try:
             if isinstance(item, DeliveryReport):
@@ -409,7 +354,7 @@ class SmppProvider:
         except (*LINK_ERRORS, smpplib.exceptions.PDUError, AttributeError) as exc:  # AttributeError: disconnected meanwhile
             log.info("deliver_sm_resp not sent: the link dropped, the SMSC delivers it again",
                      extra={"peer": self._peer, "sequence": sequence, "error": repr(exc)})
-            self._break(client)
+            break_link(client)
 
     # Plumbing ------------------------------------------------------------------------------------------------
 
@@ -426,14 +371,3 @@ class SmppProvider:
         with self._cond:
             self._state = state
             self._cond.notify_all()
-
-    @staticmethod
-    def _break(client: smpplib.client.Client) -> None:
-        """Wake the link thread's select() with an end of stream: it then rebinds (or stops, when closing)."""
-        with suppress(OSError, AttributeError):
-            client._socket.shutdown(socket.SHUT_RDWR)
-
-    @staticmethod
-    def _disconnect(client: smpplib.client.Client) -> None:
-        with suppress(OSError):
-            client.disconnect()

@@ -1,16 +1,18 @@
-"""Pure SMPP 3.4 rules the provider applies: addressing, text encoding and splitting, command statuses, receipts.
+"""Pure SMPP 3.4 rules the provider applies: addressing, text encoding and splitting, validity, receipts.
 
-Nothing here touches a socket: each function maps values to values, so each is unit-tested alone.
+Nothing here touches a socket: each function maps values to values, so each is unit-tested alone. Command statuses
+and what each calls for live in ``smpp_errors``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
-from processors.dispatch.provider import DeliveryReport, InboundSms
+from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
 
 # (TON, NPI) of the source address by courrier.SenderType (SMPP 3.4 §5.2.5-6).
 SOURCE_ADDRESSING = {"ALPHANUMERIC": (5, 0), "SHORT_CODE": (3, 0), "LONG_CODE": (1, 1), "TOLL_FREE": (1, 1)}
@@ -24,17 +26,6 @@ ESCAPE = 0x1B
 UDHI = 0x40  # esm_class bit: short_message starts with a user data header
 DELIVERY_RECEIPT = 0x04  # esm_class message type bits of a deliver_sm that carries a delivery receipt
 
-THROTTLING = frozenset({0x14, 0x58})  # ESME_RMSGQFUL, ESME_RTHROTTLED: slow down and try again
-STATUS_DETAILS = {
-    0x01: "invalid_message_length", 0x02: "invalid_command_length", 0x03: "invalid_command_id",
-    0x04: "incorrect_bind_status", 0x08: "smsc_system_error", 0x0A: "invalid_source_address",
-    0x0B: "invalid_destination_address", 0x0C: "invalid_message_id", 0x14: "message_queue_full",
-    0x15: "invalid_service_type", 0x43: "invalid_esm_class", 0x45: "submit_failed", 0x48: "invalid_source_ton",
-    0x49: "invalid_source_npi", 0x50: "invalid_destination_ton", 0x51: "invalid_destination_npi", 0x58: "throttled",
-    0x61: "invalid_scheduled_delivery_time", 0x62: "invalid_validity_period", 0x66: "message_rejected_by_recipient_system",
-    0xC0: "invalid_optional_parameters", 0xC4: "invalid_optional_parameter_value", 0xFE: "delivery_failure",
-    0xFF: "unknown_error",
-}
 # message_state TLV values (SMPP 3.4 §5.2.28) as the receipt text's stat words.
 MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
 
@@ -72,13 +63,28 @@ def destination_address(e164: str) -> tuple[int, int, str]:
     return INTERNATIONAL, ISDN, e164.removeprefix("+")
 
 
-def status_code(status: int) -> str:
-    return f"0x{status:08X}"
+def submit_sm_fields(submission: Submission, source: tuple[int, int, str], encoded: Encoded, part: int) -> dict[str, Any]:
+    """The fields of the submit_sm of one part (smpplib's ``make_pdu`` names): addresses, coding, a delivery receipt
+    asked for, and the message's validity when it has one (every message dispatch plans has)."""
+    ton, npi, address = source
+    dest_ton, dest_npi, destination = destination_address(submission.destination)
+    fields: dict[str, Any] = {
+        "source_addr_ton": ton, "source_addr_npi": npi, "source_addr": address, "dest_addr_ton": dest_ton,
+        "dest_addr_npi": dest_npi, "destination_addr": destination, "esm_class": encoded.esm_class,
+        "data_coding": encoded.data_coding, "registered_delivery": 1, "short_message": encoded.payloads[part],
+    }
+    if submission.expires_at is not None:
+        fields["validity_period"] = validity_period(submission.expires_at)
+    return fields
 
 
-def status_detail(status: int) -> str:
-    """A short normalized reason for an SMPP command_status."""
-    return STATUS_DETAILS.get(status, f"smpp_status_0x{status:02X}")
+def validity_period(expires_at: datetime) -> str:
+    """``expires_at`` as a submit_sm ``validity_period`` in SMPP 3.4 absolute form (§7.1.1): ``YYMMDDhhmmsstnnp``, in
+    UTC (``nn`` = 00 quarter-hours from UTC, ``p`` = ``+``), cut down to the tenth of a second so the network never
+    holds the message past ``expires_at``. Absolute rather than relative (``…R``): the moment the SMSC gives up is
+    exactly the one dispatch computed (and parks its report deadline after), whatever the time in transit."""
+    moment = expires_at.astimezone(timezone.utc)
+    return f"{moment:%y%m%d%H%M%S}{moment.microsecond // 100_000}00+"
 
 
 def encode_message(text: str, encoding: str, parts: list[str] | None = None, reference: int = 0) -> Encoded:

@@ -1,9 +1,11 @@
 """The bookkeeping of one windowed submission run, with no socket: what to send next, what each answer means.
 
-Rules: at most ``window`` submit_sm outstanding; messages to one destination go one after the other
-(the next starts when the previous has its final answer, so throttling never reorders them); a
-throttled part is sent again, first, after a pause that doubles while the SMSC keeps throttling;
-a part whose answer was lost with its connection fails its message transiently and is never resent.
+Rules: at most ``pace.size`` submit_sm outstanding; messages to one destination go one after the other
+(the next starts when the previous has its final answer, so throttling never reorders them); answers are
+classed by ``smpp_errors``: a throttled part is sent again, first, after a pause that doubles while the SMSC keeps
+throttling, and the window shrinks (``Pace``); a transient refusal (ESME_RSYSERR…) ends the message transient, to be
+retried later; any other refusal is permanent; a part whose answer was lost with its connection fails its message
+transiently and is never resent.
 """
 from __future__ import annotations
 
@@ -12,10 +14,48 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from processors.dispatch.provider import Submission, SubmitResult
-from processors.dispatch.smpp_codec import THROTTLING, Encoded, status_code, status_detail
+from processors.dispatch.smpp_codec import Encoded
+from processors.dispatch.smpp_errors import CONNECTION_LOST, NOT_BOUND, TIMEOUT, ErrorClass, classify, status_code, status_name
 
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 2.0
+
+
+@dataclass
+class Pace:
+    """How fast the SMSC lets one bind submit, learnt from its answers and kept across runs (backpressure).
+
+    ``size`` submit_sm may be outstanding: ``limit`` at first; the first throttling answer of a pause halves it (not
+    below 1) and pauses sending for ``pause_s``, which doubles while throttling goes on (up to ``MAX_PAUSE_S``);
+    every accepted part grows it back by ``1 / size``, about one per window's worth of accepted parts (additive
+    increase, multiplicative decrease, as TCP does), and resets the pause. Throttling answers already in flight when a
+    pause began neither lengthen it nor shrink the window again.
+    """
+
+    limit: int
+    current: float = 0.0
+    pause_s: float = FIRST_PAUSE_S
+    paused_until: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.limit < 1:
+            raise ValueError("a window holds at least one submit_sm")
+        self.current = float(self.current or self.limit)
+
+    @property
+    def size(self) -> int:
+        return int(self.current)
+
+    def accepted(self) -> None:
+        self.pause_s = FIRST_PAUSE_S
+        self.current = min(float(self.limit), self.current + 1 / self.current)
+
+    def throttled(self, now: float) -> None:
+        if now < self.paused_until:
+            return
+        self.paused_until = now + self.pause_s
+        self.pause_s = min(MAX_PAUSE_S, self.pause_s * 2)
+        self.current = max(1.0, self.current / 2)
 
 
 @dataclass(frozen=True)
@@ -61,8 +101,7 @@ class Window:
 
     jobs: list[Job]
     size: int
-    paused_until: float = 0.0
-    pause_s: float = FIRST_PAUSE_S
+    pace: Pace | None = None  # the provider's, shared by its runs; None: one of this run's own, starting at ``size``
     in_flight: dict[int, tuple[Job, int, int]] = field(default_factory=dict)  # sequence → (job, part, link generation)
     _ready: deque[Job] = field(default_factory=deque)
     _behind: dict[str, deque[Job]] = field(default_factory=dict)  # destination → its later messages
@@ -70,6 +109,8 @@ class Window:
     _unfinished: int = 0
 
     def __post_init__(self) -> None:
+        if self.pace is None:
+            self.pace = Pace(self.size)
         for job in self.jobs:
             if job.finished:
                 continue
@@ -86,7 +127,8 @@ class Window:
 
     def next_part(self, now: float) -> tuple[Job, int] | None:
         """The next ``(job, part)`` to send, or None while the window is full, the SMSC is throttling, or nothing is left."""
-        if len(self.in_flight) >= self.size or now < self.paused_until:
+        assert self.pace is not None
+        if len(self.in_flight) >= self.pace.size or now < self.pace.paused_until:
             return None
         for job in self._started.values():  # parts of started messages first (throttled ones among them), oldest first
             if job.unsent and job.failure is None:
@@ -108,18 +150,18 @@ class Window:
         if slot is None:
             return False
         job, part, _generation = slot
-        if status == 0:
+        assert self.pace is not None
+        kind = classify(status) if status else None
+        if kind is None:
             job.ids[part] = provider_id
-            self.pause_s = FIRST_PAUSE_S
-        elif status in THROTTLING:
+            self.pace.accepted()
+        elif kind is ErrorClass.THROTTLE:
             job.throttled_by = status
             if job.failure is None:
                 bisect.insort(job.unsent, part)
-            if now >= self.paused_until:  # answers already in flight when the pause began do not lengthen it
-                self.paused_until = now + self.pause_s
-                self.pause_s = min(MAX_PAUSE_S, self.pause_s * 2)
-        elif job.failure is None:
-            job.failure = Failure(status_code(status), False, status_detail(status))
+            self.pace.throttled(now)
+        elif job.failure is None:  # RETRY: the SMSC did not take it, the record is retried; PERMANENT: it ends failed
+            job.failure = Failure(status_code(status), kind is ErrorClass.RETRY, status_name(status))
         self._settle(job)
         return True
 
@@ -129,7 +171,7 @@ class Window:
             if generation != live_generation:
                 del self.in_flight[sequence]
                 if job.failure is None:
-                    job.failure = Failure(None, True, "connection_lost")
+                    job.failure = Failure(None, True, CONNECTION_LOST)
                 self._settle(job)
 
     def results(self, link_up: bool) -> list[SubmitResult]:
@@ -153,5 +195,5 @@ class Window:
         if job.finished:
             return SubmitResult(message_id, True, ids, None, False, None)
         if job.throttled_by is not None and not any(slot[0] is job for slot in self.in_flight.values()):
-            return SubmitResult(message_id, False, ids, status_code(job.throttled_by), True, status_detail(job.throttled_by))
-        return SubmitResult(message_id, False, ids, None, True, "timeout" if link_up or ids else "not_bound")
+            return SubmitResult(message_id, False, ids, status_code(job.throttled_by), True, status_name(job.throttled_by))
+        return SubmitResult(message_id, False, ids, None, True, TIMEOUT if link_up or ids else NOT_BOUND)

@@ -32,7 +32,8 @@ from infra.parts import SMSC
 from infra.process import listening
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.provider import DeliveryReport, InboundSms, SubmitResult
-from processors.dispatch.smpp import ESME_RX_T_APPN, SmppProvider
+from processors.dispatch.smpp import SmppProvider
+from processors.dispatch.smpp_errors import ESME_RX_T_APPN
 from processors.dispatch.stage import DispatchStage
 from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde

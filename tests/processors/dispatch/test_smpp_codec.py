@@ -1,7 +1,7 @@
-"""The pure SMPP rules: addressing, GSM-7/UCS-2 encoding and splitting, command statuses, receipts and deliver_sm."""
+"""The pure SMPP rules: addressing, GSM-7/UCS-2 encoding and splitting, submit_sm fields and validity, receipts and deliver_sm."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import smpplib.client
@@ -9,10 +9,10 @@ import smpplib.smpp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors.dispatch.provider import DeliveryReport, InboundSms
+from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
 from processors.dispatch.smpp_codec import (
     Unsendable, destination_address, encode_message, parse_receipt_text, read_deliver_sm, receipt_id, source_address,
-    split_octets, status_code, status_detail, submit_id,
+    split_octets, submit_id, submit_sm_fields, validity_period,
 )
 from processors.render import segments
 
@@ -42,15 +42,26 @@ def test_destination_is_international_without_its_plus() -> None:
     assert destination_address("+33612345678") == (1, 1, "33612345678")
 
 
-@pytest.mark.parametrize(("status", "code", "detail"), [
-    (0x0B, "0x0000000B", "invalid_destination_address"),
-    (0x0A, "0x0000000A", "invalid_source_address"),
-    (0x45, "0x00000045", "submit_failed"),
-    (0x58, "0x00000058", "throttled"),
-    (0x0400, "0x00000400", "smpp_status_0x400"),
+@pytest.mark.parametrize(("expires_at", "field"), [
+    (datetime(2026, 11, 23, 8, 5, 30, 999_000, tzinfo=timezone.utc), "261123080530900+"),
+    (datetime(2026, 11, 23, 9, 5, 30, tzinfo=timezone(timedelta(hours=1))), "261123080530000+"),  # given in UTC
+    (datetime(2027, 1, 2, 3, 4, 5, 50_000, tzinfo=timezone.utc), "270102030405000+"),  # cut down, never later
 ])
-def test_command_statuses_are_normalized(status: int, code: str, detail: str) -> None:
-    assert (status_code(status), status_detail(status)) == (code, detail)
+def test_validity_period_is_the_absolute_utc_form(expires_at: datetime, field: str) -> None:
+    assert validity_period(expires_at) == field and len(field) == 16
+
+
+def test_a_submit_sm_carries_the_validity_on_the_wire() -> None:
+    submission = Submission("m1", "COURRIER", "ALPHANUMERIC", "+33612345678", "Code 1234", "GSM7",
+                            expires_at=NOW + timedelta(minutes=10))
+    fields = submit_sm_fields(submission, source_address("ALPHANUMERIC", "COURRIER"), encode_message("Code 1234", "GSM7"), 0)
+    raw = smpplib.smpp.make_pdu("submit_sm", client=SEQUENCES, **fields).generate()
+    parsed = smpplib.smpp.parse_pdu(raw, client=SEQUENCES, allow_unknown_opt_params=True)
+    assert parsed.validity_period == b"261123081000000+"
+    assert (parsed.destination_addr, parsed.source_addr, parsed.registered_delivery) == (b"33612345678", b"COURRIER", 1)
+    without = submit_sm_fields(Submission("m2", "COURRIER", "ALPHANUMERIC", "+33612345678", "hi", "GSM7"),
+                               source_address("ALPHANUMERIC", "COURRIER"), encode_message("hi", "GSM7"), 0)
+    assert "validity_period" not in without  # the SMSC's default validity then
 
 
 def test_a_short_gsm_text_is_one_payload_in_the_default_alphabet() -> None:

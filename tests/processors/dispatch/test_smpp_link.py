@@ -9,6 +9,8 @@ import struct
 import threading
 import time
 from contextlib import suppress
+from dataclasses import replace
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -172,7 +174,7 @@ def test_throttling_is_waited_out_without_reordering_a_recipients_messages(conne
 def test_throttled_until_the_deadline_is_transient(connect) -> None:
     smsc = FakeSmsc(reply=lambda n, pdu: 0x58)
     [result] = connect(smsc).submit_many([sms("a")], timeout_s=1.0)
-    assert (result.accepted, result.transient, result.error_code, result.detail) == (False, True, "0x00000058", "throttled")
+    assert (result.accepted, result.transient, result.error_code, result.detail) == (False, True, "0x00000058", "ESME_RTHROTTLED")
     assert len(smsc.submits) > 1
 
 
@@ -180,8 +182,22 @@ def test_a_refused_submit_is_permanent_with_a_normalized_reason(connect) -> None
     smsc = FakeSmsc(reply=lambda n, pdu: 0x0B if pdu.destination_addr == b"33600000000" else 0)
     refused, accepted = connect(smsc).submit_many([sms("a", "+33600000000"), sms("b")])
     assert (refused.accepted, refused.transient, refused.error_code, refused.detail) == (
-        False, False, "0x0000000B", "invalid_destination_address")
+        False, False, "0x0000000B", "ESME_RINVDSTADR")
     assert accepted.accepted
+
+
+def test_every_part_carries_the_validity(connect) -> None:
+    smsc = FakeSmsc()
+    expires_at = datetime(2026, 11, 23, 8, 10, tzinfo=timezone.utc)
+    [result] = connect(smsc).submit_many([replace(sms("a", text="x" * 200), expires_at=expires_at)])
+    assert result.accepted and [p.validity_period for p in smsc.submits] == [b"261123081000000+"] * 2
+
+
+def test_a_system_error_is_transient_and_submitted_once(connect) -> None:
+    smsc = FakeSmsc(reply=lambda n, pdu: 0x08 if n == 0 else 0)
+    failed, accepted = connect(smsc).submit_many([sms("a", "+33612345671", "one"), sms("b", "+33612345672", "two")])
+    assert (failed.accepted, failed.transient, failed.error_code, failed.detail) == (False, True, "0x00000008", "ESME_RSYSERR")
+    assert accepted.accepted and smsc.texts() == ["one", "two"]  # retried later through the retry topic, not here
 
 
 def test_an_answer_lost_with_the_link_is_transient_and_not_resubmitted(connect) -> None:

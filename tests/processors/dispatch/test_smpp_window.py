@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from processors.dispatch.provider import Submission
 from processors.dispatch.smpp_codec import encode_message, source_address
-from processors.dispatch.smpp_window import FIRST_PAUSE_S, Job, Window
+from processors.dispatch.smpp_window import FIRST_PAUSE_S, Job, Pace, Window
 
 
 def job(index: int, destination: str = "", text: str = "hi", sender_type: str = "LONG_CODE") -> Job:
@@ -51,13 +51,13 @@ def test_a_throttled_part_goes_again_first_after_a_pause_that_doubles() -> None:
     wire = Wire(window)
     assert wire.send_all(now=0.0) == [1]
     window.answered(1, 0x58, "", now=10.0)
-    assert wire.send_all(now=10.0) == [] and window.paused_until == 10.0 + FIRST_PAUSE_S
+    assert wire.send_all(now=10.0) == [] and window.pace.paused_until == 10.0 + FIRST_PAUSE_S
     assert wire.send_all(now=10.0 + FIRST_PAUSE_S) == [2] and wire.sent[2] == ("m0", 0)
     window.answered(2, 0x14, "", now=11.0)  # message queue full counts as throttling too
-    assert window.paused_until == 11.0 + 2 * FIRST_PAUSE_S
+    assert window.pace.paused_until == 11.0 + 2 * FIRST_PAUSE_S
     wire.send_all(now=12.0)
     window.answered(3, 0, "id-m0", now=12.0)
-    assert window.pause_s == FIRST_PAUSE_S  # an accepted submit ends the slowdown
+    assert window.pace.pause_s == FIRST_PAUSE_S  # an accepted submit ends the slowdown
     assert wire.send_all(now=12.0) == [4] and wire.sent[4] == ("m1", 0)
 
 
@@ -66,7 +66,7 @@ def test_throttles_already_in_flight_do_not_lengthen_the_pause() -> None:
     Wire(window).send_all()
     for sequence in range(1, 6):
         window.answered(sequence, 0x58, "", now=1.0)
-    assert window.paused_until == 1.0 + FIRST_PAUSE_S
+    assert window.pace.paused_until == 1.0 + FIRST_PAUSE_S
 
 
 def test_still_throttled_at_the_deadline_is_transient() -> None:
@@ -74,7 +74,7 @@ def test_still_throttled_at_the_deadline_is_transient() -> None:
     Wire(window).send_all()
     window.answered(1, 0x58, "", now=0.0)
     [result] = window.results(link_up=True)
-    assert (result.accepted, result.transient, result.error_code, result.detail) == (False, True, "0x00000058", "throttled")
+    assert (result.accepted, result.transient, result.error_code, result.detail) == (False, True, "0x00000058", "ESME_RTHROTTLED")
 
 
 def test_a_refusal_is_permanent_and_stops_the_other_parts() -> None:
@@ -88,7 +88,7 @@ def test_a_refusal_is_permanent_and_stops_the_other_parts() -> None:
     assert window.done()
     refused, accepted = window.results(link_up=True)
     assert (refused.accepted, refused.transient, refused.error_code, refused.detail) == (
-        False, False, "0x0000000B", "invalid_destination_address")
+        False, False, "0x0000000B", "ESME_RINVDSTADR")
     assert accepted.accepted
 
 
@@ -137,3 +137,41 @@ def test_unsent_messages_without_a_link_are_not_bound() -> None:
 def test_an_answer_from_an_earlier_run_is_not_this_runs() -> None:
     window = Window([job(0)], size=1)
     assert window.answered(99, 0, "late", now=0.0) is False
+
+
+def test_a_system_error_is_transient_and_not_sent_again_in_the_run() -> None:
+    window = Window([job(0), job(1)], size=2)
+    wire = Wire(window)
+    wire.send_all()
+    window.answered(1, 0x08, "", now=0.0)  # ESME_RSYSERR: the SMSC did not take it; the record is retried later
+    window.answered(2, 0x64, "", now=0.0)  # ESME_RX_T_APPN likewise
+    assert window.done() and wire.send_all() == []
+    assert [(r.accepted, r.transient, r.error_code, r.detail) for r in window.results(link_up=True)] == [
+        (False, True, "0x00000008", "ESME_RSYSERR"), (False, True, "0x00000064", "ESME_RX_T_APPN")]
+
+
+def test_throttling_halves_the_window_once_per_pause_and_acceptances_grow_it_back() -> None:
+    pace = Pace(8)
+    window = Window([job(i) for i in range(20)], size=8, pace=pace)
+    wire = Wire(window)
+    assert len(wire.send_all(now=0.0)) == 8
+    for sequence in range(1, 9):  # the whole window throttled at once: one slowdown, not eight
+        window.answered(sequence, 0x58, "", now=1.0)
+    assert pace.size == 4 and len(wire.send_all(now=1.0 + FIRST_PAUSE_S)) == 4
+    window.answered(9, 0x14, "", now=2.0)
+    assert pace.size == 2
+    for sequence in range(10, 13):
+        window.answered(sequence, 0, f"id-{sequence}", now=3.0)
+    assert pace.pause_s == FIRST_PAUSE_S and 2 < pace.current < 4  # additive increase: about one per window accepted
+    while pace.size < 8:
+        pace.accepted()
+    assert pace.size == 8 and pace.current == 8.0  # never past the configured window
+
+
+def test_the_slower_pace_outlives_the_run() -> None:
+    pace = Pace(10)
+    first = Window([job(0)], size=10, pace=pace)
+    Wire(first).send_all(now=0.0)
+    first.answered(1, 0x58, "", now=0.0)
+    second = Window([job(i) for i in range(1, 20)], size=10, pace=pace)  # the next submit_many on the same bind
+    assert Wire(second).send_all(now=0.0) == [] and len(Wire(second).send_all(now=FIRST_PAUSE_S)) == 5
