@@ -52,7 +52,10 @@ bench_app.command("otp")(courrier.bench_otp.command)
 @app.command()
 def run(
     stage: str = typer.Argument(..., help="Stage to run: consent, channel, render, dispatch, receipt, keywords or scheduler."),
-    exactly_once: bool = typer.Option(False, "--exactly-once", help="Kafka transactions: read-process-write exactly once."),
+    exactly_once: bool = typer.Option(
+        True, "--exactly-once/--at-least-once",
+        help="Kafka transactions, one per batch: a killed stage leaves all of a batch or none of it (the default). "
+             "At-least-once may write a batch's outputs twice after a crash."),
     batch_size: int = typer.Option(500, min=1, max=100_000, help="Records consumed per batch."),
     metrics_port: Optional[int] = typer.Option(None, min=0, max=65535, help="Port for /metrics and /healthz (0 = any free port)."),
 ) -> None:

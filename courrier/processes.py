@@ -49,11 +49,16 @@ class StageProcess:
 
 
 def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterable[str] = (),
-                extra_env: Mapping[str, str] | None = None) -> StageProcess:
-    """Start ``courrier run NAME`` with ``settings`` passed through the environment; output goes to ``log_dir/NAME.log``."""
+                extra_env: Mapping[str, str] | None = None, instance: str = "0") -> StageProcess:
+    """Start ``courrier run NAME`` with ``settings`` passed through the environment; output goes to ``log_dir/NAME.log``.
+
+    ``instance`` becomes ``COURRIER_INSTANCE_ID`` (unless the settings name one): a stage restarted under the same
+    instance id fences its killed predecessor's open transaction at once instead of waiting for it to time out; two
+    instances of one stage running side by side need two ids."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     env = settings_env(settings)
+    env.setdefault("COURRIER_INSTANCE_ID", instance)
     env.update(extra_env or {})
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(

@@ -126,12 +126,12 @@ BUILDERS: dict[str, Callable[[Settings], tuple[Stage, list[TopicTable]]]] = {
 STAGE_NAMES = (*BUILDERS, "dispatch", "scheduler")
 
 
-def run_stage(name: str, settings: Settings, *, exactly_once: bool = False, batch_size: int = 500, metrics_port: int | None = None) -> None:
-    """Build stage ``name`` and run it until SIGTERM; the scheduler has a loop of its own, dispatch one runner per lane."""
+def run_stage(name: str, settings: Settings, *, exactly_once: bool = True, batch_size: int = 500, metrics_port: int | None = None) -> None:
+    """Build stage ``name`` and run it until SIGTERM, each on the one runner (dispatch: one runner per lane)."""
     if name == "scheduler":
         from processors.scheduler.scheduler import Scheduler
 
-        Scheduler(settings, metrics_port=metrics_port).run()
+        Scheduler(settings, metrics_port=metrics_port, exactly_once=exactly_once).run()
         return
     if name == "dispatch":  # one stage per lane, each on a runner of its own (processors/dispatch/lanes.py)
         from processors.dispatch.lanes import run_lanes

@@ -6,6 +6,7 @@ another topic's original bytes (delay topics and the dead-letter topic). Keys ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -45,7 +46,11 @@ TOPICS: tuple[Topic, ...] = (
     Topic("inbound", "E.164", "InboundMessage", "webhook receiver, dispatch (SMPP deliver_sm)", ("keywords",)),
     Topic("provider-events", "provider message id", "ProviderEvent", "webhook receiver, dispatch (SMPP receipts)", ("receipt",)),
     Topic("retry", "as input", None, "runtime (transient failures)", ("scheduler",)),
-    Topic("scheduled", "as input", None, "consent (quiet hours, send_at)", ("scheduler",)),
+    Topic("scheduled", "as input", None, "consent (quiet hours, send_at), dispatch (pacing): the marketing lane", ("scheduler",)),
+    # The transactional lane's deferrals (a paced OTP, a send_at alert) apart from `scheduled`: a scheduler holding a
+    # campaign deferred overnight pauses `scheduled`, never this one.
+    Topic("scheduled-transactional", "as input", None, "consent (send_at), dispatch (pacing): the transactional lane",
+          ("scheduler",)),
     # Deadlines apart from `scheduled`: a campaign deferred overnight can fill the scheduler's memory and pause `scheduled`,
     # and an RCS message's SMS fallback must not wait for the morning behind it.
     Topic("timers", "as input", None, "dispatch (RCS deadlines)", ("scheduler",)),
@@ -81,13 +86,19 @@ BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
 LANE_TOPICS = {"TRANSACTIONAL": "rendered-transactional", "MARKETING": "rendered"}
 
 
-# Delay topics by the topic a delayed record is for (``Output.deliver_at``); the others wait in ``scheduled``.
-DELAY_TOPICS = {"rcs-deadline": "timers"}
+# Delay topics by the topic a delayed record is for (``Output.deliver_at``); the others wait in their lane's.
+DELAY_TOPICS = {"rcs-deadline": "timers", "rendered-transactional": "scheduled-transactional"}
+LANE_DELAY_TOPICS = {"TRANSACTIONAL": "scheduled-transactional", "MARKETING": "scheduled"}
 
 
-def delay_topic(target: str) -> str:
-    """The delay topic a record for ``target`` waits in until it is due."""
-    return DELAY_TOPICS.get(target, "scheduled")
+def delay_topic(target: str, value: Mapping[str, Any] | None = None) -> str:
+    """The delay topic a record for ``target`` waits in until it is due: deadlines in ``timers``, the rest in the
+    delay topic of the lane named by ``value``'s context (``scheduled`` for marketing and records without a lane)."""
+    found = DELAY_TOPICS.get(target)
+    if found is not None:
+        return found
+    lane = ((value or {}).get("context") or {}).get("lane")
+    return LANE_DELAY_TOPICS.get(lane, "scheduled")
 
 
 def rendered_topic(lane: str) -> str:

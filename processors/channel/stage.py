@@ -5,6 +5,7 @@ from typing import Sequence
 
 from processors.channel.logic import MMS_REGIONS, SMS_FALLBACK_AFTER_S, CapabilityLookup, no_rcs_provider, rcs_recipients, resolve
 from processors.channel.senders import SenderPools
+from processors.failed import beside_dead_letter
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
@@ -23,6 +24,10 @@ class ChannelStage:
         self._sms_fallback_after_s = sms_fallback_after_s
         self._rcs_capable = rcs_capable
         self._mms_regions = frozenset(mms_regions)
+
+    def dead_letter_outputs(self, event: Event, error: BaseException, meta: RecordMeta) -> list[Output]:
+        """The message's ``FAILED`` receipt beside its dead-letter record (``processors.failed``)."""
+        return beside_dead_letter(self.name, event, error, meta)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         return resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions, self._sms_fallback_after_s)

@@ -8,6 +8,7 @@ from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_messag
 from processors.render.media import MediaPreparer
 from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.templates import DEFAULT_DIR, load
+from processors.failed import beside_dead_letter
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
@@ -29,6 +30,10 @@ class RenderStage:
         self._footers = load_footers(footers_path)
         self._media = media
         self._link_base = link_base(link_domain) if link_domain else None
+
+    def dead_letter_outputs(self, event: Event, error: BaseException, meta: RecordMeta) -> list[Output]:
+        """The message's ``FAILED`` receipt beside its dead-letter record (``processors.failed``)."""
+        return beside_dead_letter(self.name, event, error, meta)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         return render_message(event, self._templates, self._footers, meta.now, self._rcs_limits,

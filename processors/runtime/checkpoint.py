@@ -1,8 +1,17 @@
 """Making one batch durable: what was produced and which input offsets are done, together.
 
-At-least-once: 1. flush the producer, 2. stop if any delivery failed, 3. commit the offsets.
-Exactly-once: 1. send the offsets to the open transaction, 2. commit the transaction (one per batch).
-Either way, a failed commit rewinds the consumer to the batch's first offsets so nothing is skipped.
+Exactly-once (the default), one Kafka transaction per batch:
+  1. ``begin``: open the transaction; every output, dead-letter and retry record of the batch is produced inside it.
+  2. ``commit``: send the input offsets to the transaction with the consumer's group metadata, so the group
+     coordinator refuses them from an instance that lost its partitions (a zombie is fenced by its generation),
+  3. then commit the transaction: outputs and offsets become visible to ``read_committed`` readers together.
+  A crash anywhere before step 3 leaves nothing visible; the broker aborts the open transaction (at once when an
+  instance with the same ``transactional.id`` starts, else after ``transaction.timeout.ms``), and the next owner of
+  the partitions reads the batch again from the last committed offsets.
+At-least-once (``--at-least-once``): 1. flush the producer, 2. stop if any delivery failed, 3. commit the offsets;
+a crash between 1 and 3 writes the batch's outputs twice.
+Either way, a failed commit rewinds the consumer to the batch's first offsets so nothing is skipped. A stage that
+holds records across batches (the scheduler) says where to commit instead (``commit_points``).
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ class Checkpoint:
         self._first: dict[tuple[str, int], int] = {}
         self._next: dict[tuple[str, int], int] = {}
         self._delivery_errors: list[KafkaError] = []
+        self._committed: dict[tuple[str, int], int] = {}
         if exactly_once:
             producer.init_transactions()
 
@@ -53,9 +63,15 @@ class Checkpoint:
     def pending(self) -> bool:
         return bool(self._next)
 
-    def commit(self) -> None:
-        """Make the batch durable; raises ``KafkaException`` or ``DeliveryFailed`` when it is not (the caller then calls ``abort``)."""
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._next.items()]
+    def moved(self, points: dict[tuple[str, int], int]) -> bool:
+        """Whether these commit points differ from what was last committed (worth a batch of their own)."""
+        return any(self._committed.get(partition) != offset for partition, offset in points.items())
+
+    def commit(self, points: dict[tuple[str, int], int] | None = None) -> None:
+        """Make the batch durable; raises ``KafkaException`` or ``DeliveryFailed`` when it is not (the caller then calls
+        ``abort``). ``points`` override, per partition, the offset after the batch's last record."""
+        done = {**self._next, **(points or {})}
+        offsets = [TopicPartition(t, p, o) for (t, p), o in done.items()]
         if self._exactly_once:
             if offsets:
                 self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata())
@@ -66,8 +82,14 @@ class Checkpoint:
                 raise DeliveryFailed(f"{len(self._delivery_errors)} records not delivered: {self._delivery_errors[0]}")
             if offsets:
                 self._consumer.commit(offsets=offsets, asynchronous=False)
+        self._committed.update(done)
         self._first.clear()
         self._next.clear()
+
+    def forget(self, partitions: list[tuple[str, int]]) -> None:
+        """Revoked partitions: what was committed for them is their next owner's business."""
+        for partition in partitions:
+            self._committed.pop(partition, None)
 
     def abort(self) -> None:
         """Drop the batch: abort its transaction and seek back so its records are read again."""

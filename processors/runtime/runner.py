@@ -6,11 +6,17 @@ Failures are data: a record that cannot be decoded, or makes the stage raise, go
 ``scheduled`` (deadlines: ``timers``) the same way, to reach its topic at that time. SIGTERM finishes the batch, commits, closes.
 
 Side outputs (``poll_outputs``) go out with the batch that polled them; once that batch is durable the
-stage hears it (``outputs_delivered``), so it can acknowledge its own source only then. An aborted batch
-does not tell it: the stage offers the same outputs again at the next poll.
+stage hears it (``outputs_delivered``), so it can acknowledge its own source only then; when it is aborted the stage
+hears that too (``batch_aborted``) and offers the same outputs again. The optional hooks are listed in
+``runtime.stage.Hooks``; the commit story is ``runtime.checkpoint``'s docstring.
+
+Exactly-once is the default: a batch's outputs, its dead-letter and retry records and its input offsets are one
+Kafka transaction, so a stage killed at any moment leaves either all of a batch or none of it to ``read_committed``
+readers, and its successor reads the same inputs again.
 """
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -29,8 +35,8 @@ from processors.runtime.clients import consumer_config, producer_config, require
 from processors.runtime.errors import DecodeError, TransientError
 from processors.runtime.metrics import MetricsServer, StageMetrics
 from processors.runtime.serde import AvroSerde
-from processors.runtime.stage import Event, Output, RecordMeta, Stage
-from topology.topics import delay_topic
+from processors.runtime.stage import Event, Hooks, Output, RecordMeta, Stage
+from topology.topics import delay_topic, topic as declared_topic
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,7 @@ class RunnerOptions:
 
     batch_size: int = 500
     batch_timeout_s: float = 0.2
-    exactly_once: bool = False
+    exactly_once: bool = True
     retry: policy.RetryPolicy = policy.RetryPolicy()
     metrics_port: int | None = None
     group_id: str | None = None
@@ -58,6 +64,9 @@ class Runner:
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._stopping = threading.Event()
         self._logical = {settings.topic(name): name for name in stage.inputs}
+        self._raw = {name for name in stage.inputs if declared_topic(name).value_schema is None}
+        self._hooks = Hooks(stage)
+        self._paused: set[str] = set()
         self._serde = AvroSerde(settings.registry_url, settings.topic)
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
@@ -75,14 +84,12 @@ class Runner:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Consume until ``stop()``, SIGTERM/SIGINT, or ``until()`` turns true."""
         require_broker(self.settings)
-        self._serde.prepare(self.stage.inputs)
+        self._serde.prepare([name for name in self.stage.inputs if name not in self._raw])
         self._install_signal_handlers()
         server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port).start()
         self.metrics_port = server.port
         self._open_clients()
-        opened = getattr(self.stage, "open", None)
-        if opened:
-            opened()
+        self._hooks.open()
         log.info("stage started", extra={"stage": self.stage.name, "inputs": list(self._logical), "group": self.group_id, "metrics_port": server.port})
         try:
             while not self._stopping.is_set() and not (until and until()):
@@ -117,28 +124,64 @@ class Runner:
         # Batches commit before the next consume() call, the only place callbacks run, so nothing done is left uncommitted;
         # a batch that failed was rewound and will be read again by whoever owns the partition next.
         self.metrics.assigned = max(0, self.metrics.assigned - len(partitions))
+        revoked = [(tp.topic, tp.partition) for tp in partitions]
+        if self._checkpoint is not None:
+            self._checkpoint.forget(revoked)
+        self._hooks.partitions_revoked(revoked)
 
     def _run_once(self) -> None:
         assert self._consumer and self._checkpoint
         self.metrics.last_loop = time.monotonic()
         messages = self._consumer.consume(self.options.batch_size, self.options.batch_timeout_s)
-        side_outputs = self._side_outputs()
-        if not messages and not side_outputs:
-            return
+        side_outputs = list(self._hooks.poll_outputs())
+        if messages or side_outputs or self._checkpoint.moved(self._commit_points()):
+            self._run_batch(messages, side_outputs)
+        self._apply_backpressure()
+
+    def _run_batch(self, messages: Sequence[Message], side_outputs: list[Output]) -> None:
+        """Process one batch and make it durable, or drop it whole (read again, side outputs offered again)."""
+        assert self._checkpoint
         started = time.perf_counter()
         self._checkpoint.begin()
         try:
             self._handle_batch([m for m in messages if self._usable(m)])
             self._produce_outputs(side_outputs)
-            self._checkpoint.commit()
+            self._checkpoint.commit(self._commit_points())
         except (DeliveryFailed, KafkaException) as exc:
+            if _fatal(exc):  # fenced by a newer instance with our transactional id, or a broken producer: stop, be restarted
+                log.error("producer failed for good, the stage stops", extra={"stage": self.stage.name, "error": repr(exc)})
+                raise
             log.error("batch not committed, it will be processed again", extra={"stage": self.stage.name, "error": repr(exc)})
             self._checkpoint.abort()
+            self._tell("batch_aborted", self._hooks.batch_aborted)
             time.sleep(0.5)
             return
         if side_outputs:
-            self._side_outputs_delivered()
+            self._tell("outputs_delivered", self._hooks.outputs_delivered)
         self.metrics.batch.labels(self.stage.name).observe(time.perf_counter() - started)
+
+    def _commit_points(self) -> dict[tuple[str, int], int]:
+        return dict(self._hooks.commit_points()) if self._hooks.commit_points else {}
+
+    def _apply_backpressure(self) -> None:
+        """Pause the inputs the stage asks to pause (again each loop, for partitions assigned since); resume the others."""
+        if self._hooks.paused_inputs is None:
+            return
+        assert self._consumer
+        wanted = self._hooks.paused_inputs()
+        for logical in wanted | self._paused:
+            physical = self.settings.topic(logical)
+            partitions = [tp for tp in self._consumer.assignment() if tp.topic == physical]
+            if logical in wanted:
+                self._consumer.pause(partitions)
+            elif partitions:
+                self._consumer.resume(partitions)
+        self._paused = set(wanted)
+
+    @property
+    def paused(self) -> set[str]:
+        """The logical inputs paused for backpressure now."""
+        return set(self._paused)
 
     def _usable(self, message: Message) -> bool:
         error = message.error()
@@ -148,20 +191,13 @@ class Runner:
             log.warning("consumer error", extra={"stage": self.stage.name, "error": str(error)})
         return False
 
-    def _side_outputs(self) -> list[Output]:
-        poll = getattr(self.stage, "poll_outputs", None)
-        return list(poll()) if poll else []
-
-    def _side_outputs_delivered(self) -> None:
-        """Tell the stage its polled outputs are durable. The batch is committed whatever the stage does with the news,
-        so a failure here is logged and the loop goes on (the stage's source delivers again what it was not told of)."""
-        delivered = getattr(self.stage, "outputs_delivered", None)
-        if delivered is None:
-            return
+    def _tell(self, what: str, hook: Callable[[], None]) -> None:
+        """Tell the stage how its batch ended. The batch is settled whatever the stage does with the news, so a failure
+        here is logged and the loop goes on (the stage's source delivers again what it was not told of)."""
         try:
-            delivered()
+            hook()
         except Exception:
-            log.exception("the stage failed to take note of its delivered outputs", extra={"stage": self.stage.name})
+            log.exception("the stage failed to take note of its batch's end", extra={"stage": self.stage.name, "hook": what})
 
     def _handle_batch(self, messages: Sequence[Message]) -> None:
         """Decode every record, let the stage process the good ones, and route each result."""
@@ -173,7 +209,7 @@ class Runner:
             logical = self._logical[message.topic()]
             self.metrics.count_consumed(logical)
             try:
-                event = self._serde.decode(logical, message.value())
+                event = self._decode(logical, message)
             except DecodeError as exc:
                 self._dead_letter(message, exc, now)
                 continue
@@ -181,17 +217,23 @@ class Runner:
                 self._retry(message, exc, now)
                 continue
             decoded.append((message, event, self._meta(message, logical, now)))
-        for (message, _event, _meta), result in zip(decoded, self._process(decoded)):
+        for (message, event, meta), result in zip(decoded, self._process(decoded)):
             if isinstance(result, TransientError):
-                self._retry(message, result, now)
+                self._retry(message, result, now, (event, meta))
             elif isinstance(result, BaseException):
-                self._dead_letter(message, result, now)
+                self._dead_letter(message, result, now, (event, meta))
             else:
-                self._produce_for(message, result, now)
+                self._produce_for(message, result, now, (event, meta))
+
+    def _decode(self, logical: str, message: Message) -> Event:
+        """The input's value; a topic without a value schema (a delay topic) gives its bytes and headers as they are."""
+        if logical in self._raw:
+            return {"value": message.value(), "headers": message.headers() or []}
+        return self._serde.decode(logical, message.value())
 
     def _process(self, decoded: Sequence[tuple[Message, Event, RecordMeta]]) -> list[list[Output] | BaseException]:
         """Call the stage: once per batch when it has ``process_batch`` (e.g. windowed provider submits), else per record."""
-        batch_fn = getattr(self.stage, "process_batch", None)
+        batch_fn = self._hooks.process_batch
         started = time.perf_counter()
         if batch_fn is not None and decoded:
             try:
@@ -213,20 +255,40 @@ class Runner:
         except Exception as exc:  # a bad record must never stop the stage: it becomes a dead-letter (or retry) record
             return exc
 
-    def _produce_for(self, message: Message, outputs: list[Output], now: datetime) -> None:
+    def _produce_for(self, message: Message, outputs: list[Output], now: datetime, decoded: tuple[Event, RecordMeta]) -> None:
         """Encode every output first, so a value that breaks its schema dead-letters the input instead of half its outputs."""
         try:
-            encoded = [(o, self._serde.encode(o.topic, o.value)) for o in outputs]
+            encoded = self._encoded(outputs)
         except Exception as exc:  # fastavro raises ValueError/TypeError/AttributeError for values that do not fit
-            self._dead_letter(message, exc, now)
+            self._dead_letter(message, exc, now, decoded)
             return
         headers = policy.carried_headers(message.headers())
         for output, value in encoded:
-            self._emit(output, value, headers)
+            self._emit(output, value, headers + list(output.headers))
+
+    def _encoded(self, outputs: Iterable[Output]) -> list[tuple[Output, bytes | None]]:
+        return [(o, o.value if o.value is None or isinstance(o.value, bytes) else self._serde.encode(o.topic, o.value)) for o in outputs]
 
     def _produce_outputs(self, outputs: Iterable[Output]) -> None:
+        """Side outputs, one by one: one that breaks its schema goes to dead-letter (as JSON, with the reason) and the
+        others go out; the stage is never stopped by it."""
         for output in outputs:
-            self._emit(output, self._serde.encode(output.topic, output.value), [])
+            try:
+                (_o, value), = self._encoded([output])
+            except Exception as exc:  # the value does not fit its topic's schema: keep it, readable, for an operator
+                self._dead_letter_output(output, exc)
+                continue
+            self._emit(output, value, list(output.headers))
+
+    def _dead_letter_output(self, output: Output, error: BaseException) -> None:
+        now = self._clock()
+        body = json.dumps(output.value, default=str).encode()
+        key = output.key.encode() if isinstance(output.key, str) else output.key
+        headers = policy.failure_headers(self.stage.name, error, self.settings.topic(output.topic), -1, -1, now)
+        self._send(self.settings.topic("dead-letter"), key, body, headers)
+        self.metrics.dead_lettered.labels(self.stage.name, output.topic, type(error).__name__).inc()
+        log.warning("side output dead-lettered", extra={"stage": self.stage.name, "topic": output.topic,
+                                                         "error_class": type(error).__name__, "error": str(error)[:500]})
 
     def _emit(self, output: Output, value: bytes, headers: list[tuple[str, bytes]]) -> None:
         """Produce one encoded output to its topic, or, when it has a ``deliver_at``, to its delay topic (``scheduled``, or
@@ -236,11 +298,14 @@ class Runner:
             self._send(target, output.key, value, headers)
             self.metrics.count_produced(output.topic)
             return
-        due_ms, delay = int(output.deliver_at.timestamp() * 1000), delay_topic(output.topic)
+        due_ms = int(output.deliver_at.timestamp() * 1000)
+        delay = delay_topic(output.topic, output.value if isinstance(output.value, dict) else None)
         self._send(self.settings.topic(delay), output.key, value, headers + policy.retry_headers(target, due_ms, 0))
         self.metrics.count_produced(delay)
 
-    def _dead_letter(self, message: Message, error: BaseException, now: datetime) -> None:
+    def _dead_letter(self, message: Message, error: BaseException, now: datetime, decoded: tuple[Event, RecordMeta] | None = None) -> None:
+        """The record, its bytes untouched, to ``dead-letter`` with why; and what the stage writes beside it (a decoded
+        message's ``FAILED`` receipt), so no message is left without an outcome."""
         headers = policy.carried_headers(message.headers()) + policy.failure_headers(
             self.stage.name, error, message.topic(), message.partition(), message.offset(), now)
         self._send(self.settings.topic("dead-letter"), message.key(), message.value(), headers)
@@ -248,13 +313,22 @@ class Runner:
         log.warning("record dead-lettered", extra={
             "stage": self.stage.name, "topic": message.topic(), "partition": message.partition(),
             "offset": message.offset(), "error_class": type(error).__name__, "error": str(error)[:500]})
+        if decoded is not None:
+            self._produce_outputs(self._beside_dead_letter(decoded, error))
 
-    def _retry(self, message: Message, error: TransientError, now: datetime) -> None:
+    def _beside_dead_letter(self, decoded: tuple[Event, RecordMeta], error: BaseException) -> list[Output]:
+        try:
+            return list(self._hooks.dead_letter_outputs(decoded[0], error, decoded[1]))
+        except Exception:  # the record is kept in dead-letter whatever happens here
+            log.exception("the stage failed to say what goes beside a dead-letter record", extra={"stage": self.stage.name})
+            return []
+
+    def _retry(self, message: Message, error: TransientError, now: datetime, decoded: tuple[Event, RecordMeta] | None = None) -> None:
         attempt = policy.attempt_of(message.headers()) + 1
         if error.retry_until is not None:  # retried until then, however many attempts: the stage ends it after that moment
             delay_s = min(self.options.retry.delay_s(attempt, error.delay_s), max(0.0, (error.retry_until - now).total_seconds()))
         elif attempt > self.options.retry.max_attempts:
-            self._dead_letter(message, TransientError(f"gave up after {attempt - 1} retries: {error}"), now)
+            self._dead_letter(message, TransientError(f"gave up after {attempt - 1} retries: {error}"), now, decoded)
             return
         else:
             delay_s = self.options.retry.delay_s(attempt, error.delay_s)
@@ -284,10 +358,13 @@ class Runner:
         )
 
     def _close(self) -> None:
-        closer = getattr(self.stage, "close", None)
-        if closer:
-            closer()
+        self._hooks.close()
         if self._consumer is not None:
             self._consumer.close()
         if self._producer is not None:
             self._producer.flush(10)
+
+
+def _fatal(exc: BaseException) -> bool:
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    return isinstance(error, KafkaError) and error.fatal()

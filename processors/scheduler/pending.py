@@ -4,7 +4,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Iterable, TypeVar
 
 T = TypeVar("T")
 Partition = tuple[str, int]
@@ -32,6 +32,9 @@ class PendingRecords(Generic[T]):
         return sum(len(offsets) for offsets in self._held.values())
 
     def hold(self, partition: Partition, offset: int, due_ms: int, item: T) -> None:
+        """Hold a record until ``due_ms``; a record held already (read again after an aborted batch) is held once."""
+        if offset in self._held.get(partition, ()):
+            return
         heapq.heappush(self._heap, _Held(due_ms, next(self._seq), partition, offset, item))
         self._held.setdefault(partition, set()).add(offset)
         self._next[partition] = max(self._next.get(partition, 0), offset + 1)
@@ -67,9 +70,17 @@ class PendingRecords(Generic[T]):
             heapq.heappop(self._heap)
         return self._heap[0].due_ms if self._heap else None
 
-    def commit_points(self) -> dict[Partition, int]:
-        """Offset to commit per partition: the lowest still held, else one past the last seen."""
-        return {p: (min(self._held[p]) if self._held.get(p) else nxt) for p, nxt in self._next.items()}
+    def commit_points(self, released: Iterable[tuple[Partition, int]] = ()) -> dict[Partition, int]:
+        """Offset to commit per partition: the lowest still held, else one past the last seen; ``released`` records
+        (leaving in the batch being committed) count as no longer held."""
+        leaving: dict[Partition, set[int]] = {}
+        for partition, offset in released:
+            leaving.setdefault(partition, set()).add(offset)
+        points = {}
+        for p, nxt in self._next.items():
+            held = self._held.get(p, set()) - leaving.get(p, set())
+            points[p] = min(held) if held else nxt
+        return points
 
     def drop(self, partitions: list[Partition]) -> None:
         """Forget revoked partitions: their next owner re-reads from the committed offset."""

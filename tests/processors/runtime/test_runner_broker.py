@@ -10,8 +10,10 @@ from typing import Iterator
 
 import pytest
 from confluent_kafka import Consumer, Message, Producer
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from courrier.config import Settings
+from processors.failed import beside_dead_letter
 from processors.receipts import receipt
 from processors.runtime import policy
 from processors.runtime.clients import consumer_config
@@ -21,26 +23,43 @@ from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output, RecordMeta
 from processors.scheduler.scheduler import Scheduler
 
+JSON_SCHEMA = '{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "properties": {"a": {"type": "string"}}}'
+
 
 class ScriptedStage:
-    """Answers by template id: ``ok`` → a receipt, ``boom`` → raises, ``later`` → transient on the first attempt only."""
+    """Answers by template id: ``ok`` → a receipt, ``boom`` → raises, ``later`` → transient on the first attempt only,
+    ``misfit`` → an output that breaks its schema, ``side`` → the same as a side output at the next poll. A record it
+    cannot handle gets a ``FAILED`` receipt beside its dead-letter record, as a stage on a message's path does."""
 
     name = "scripted"
     inputs = ("send-requested",)
 
     def __init__(self) -> None:
         self.attempts_seen: list[int] = []
+        self._side: list[Output] = []
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         template = event["template_id"]
+        misfit = Output("receipt", event["recipient"], {"status": "NOT A STATUS"})
         if template == "boom":
             raise ValueError("template boom always fails")
+        if template == "misfit":
+            return [misfit]
+        if template == "side":
+            self._side.append(misfit)
         if template == "later":
             attempt = int(meta.headers.get(policy.ATTEMPT, b"0"))
             self.attempts_seen.append(attempt)
             if attempt == 0:
                 raise TransientError("provider busy", delay_s=0.5)
         return [receipt(event["context"], event["recipient"], "DELIVERED", self.name, meta.now)]
+
+    def poll_outputs(self) -> list[Output]:
+        side, self._side = self._side, []
+        return side
+
+    def dead_letter_outputs(self, event: Event, error: BaseException, meta: RecordMeta) -> list[Output]:
+        return beside_dead_letter(self.name, event, error, meta)
 
 
 def request(message_id: str, template: str) -> Event:
@@ -86,33 +105,47 @@ def test_bad_records_are_dead_lettered_and_the_stage_goes_on(running: tuple[Sett
     valid = serde.encode("send-requested", request("ok-0", "ok"))
     unknown_id = b"\x00" + struct.pack(">I", 2_000_000_000) + valid[5:]
     garbage = b"definitely not avro"
-    producer.produce(topic, key=key, value=garbage)
-    producer.produce(topic, key=key, value=unknown_id)
+    registry = SchemaRegistryClient({"url": settings.registry_url})
+    json_id = registry.register_schema(f"{settings.topic('elsewhere')}-value", Schema(JSON_SCHEMA, "JSON"))
+    json_schema_id = b"\x00" + struct.pack(">I", json_id) + valid[5:]
+    trailing = valid + b"\x02extra"
+    undecodable = [garbage, unknown_id, json_schema_id, trailing]
+    for value in undecodable:
+        producer.produce(topic, key=key, value=value)
     producer.produce(topic, key=key, value=serde.encode("send-requested", request("boom-0", "boom")))
     producer.produce(topic, key=key, value=serde.encode("send-requested", request("later-0", "later")))
+    producer.produce(topic, key=key, value=serde.encode("send-requested", request("misfit-0", "misfit")))
+    producer.produce(topic, key=key, value=serde.encode("send-requested", request("side-0", "side")))
     for i in range(10):
         producer.produce(topic, key=key, value=serde.encode("send-requested", request(f"ok-{i + 1}", "ok")))
     producer.flush()
 
-    receipts = read_all(settings, "receipt", expected=11)
-    ids = sorted(serde.decode("receipt", m.value())["context"]["message_id"] for m in receipts)
-    assert ids == sorted([f"ok-{i + 1}" for i in range(10)] + ["later-0"])
+    receipts = [serde.decode("receipt", m.value()) for m in read_all(settings, "receipt", expected=14)]
+    delivered = sorted(r["context"]["message_id"] for r in receipts if r["status"] == "DELIVERED")
+    assert delivered == sorted([f"ok-{i + 1}" for i in range(10)] + ["later-0", "side-0"])
+    failed = {r["context"]["message_id"]: r for r in receipts if r["status"] == "FAILED"}
+    assert set(failed) == {"boom-0", "misfit-0"}  # a dead-lettered message still gets its one terminal receipt
+    assert failed["boom-0"]["reason"] == "dead_lettered" and failed["boom-0"]["terminal"]
+    assert "ValueError: template boom always fails" in failed["boom-0"]["detail"]
     assert stage.attempts_seen == [0, 1]
 
-    dead = read_all(settings, "dead-letter", expected=3)
-    by_class = {policy.header(m.headers(), policy.ERROR_CLASS): m for m in dead}
-    assert set(by_class) == {"DecodeError", "ValueError"}
-    assert sorted(m.value() for m in dead if policy.header(m.headers(), policy.ERROR_CLASS) == "DecodeError") == sorted([garbage, unknown_id])
-    boom = by_class["ValueError"]
+    dead = read_all(settings, "dead-letter", expected=7)
+    by_class: dict[str, list[Message]] = {}
+    for m in dead:
+        by_class.setdefault(policy.header(m.headers(), policy.ERROR_CLASS) or "", []).append(m)
+    assert sorted(m.value() for m in by_class.pop("DecodeError")) == sorted(undecodable)
+    boom = next(m for m in by_class["ValueError"] if policy.header(m.headers(), policy.ERROR_MESSAGE) == "template boom always fails")
     assert policy.header(boom.headers(), policy.STAGE) == "scripted"
-    assert policy.header(boom.headers(), policy.ERROR_MESSAGE) == "template boom always fails"
     assert policy.header(boom.headers(), policy.SOURCE_TOPIC) == topic
-    assert policy.header(boom.headers(), policy.SOURCE_OFFSET) == "2"
+    assert policy.header(boom.headers(), policy.SOURCE_OFFSET) == "4"
     assert boom.key() == key
     assert serde.decode("send-requested", boom.value())["context"]["message_id"] == "boom-0"
+    misfits = [m for ms in by_class.values() for m in ms if m is not boom]
+    assert len(misfits) == 2  # the input whose output broke its schema, and the side output that did, kept as JSON
+    assert b"NOT A STATUS" in next(m.value() for m in misfits if policy.header(m.headers(), policy.SOURCE_OFFSET) == "-1")
 
     consumed = runner.metrics.consumed.labels("scripted", "send-requested")._value.get()
-    assert consumed == 15  # 14 first deliveries and the retried one
+    assert consumed == 19  # 18 first deliveries and the retried one
 
 
 @pytest.mark.parametrize("running", [False], ids=["at-least-once"], indirect=True)

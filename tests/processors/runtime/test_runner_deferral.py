@@ -1,4 +1,4 @@
-"""Deferred outputs through a real broker: ``Output.deliver_at`` goes to ``scheduled`` and the scheduler releases it at that time.
+"""Deferred outputs through a real broker: ``Output.deliver_at`` goes to its lane's delay topic and the scheduler releases it at that time.
 
 The scheduler runs on an injected clock, so the test moves time instead of waiting for it.
 """
@@ -80,7 +80,7 @@ def test_a_deferred_output_waits_on_scheduled_and_is_released_when_due(running: 
     producer.produce(settings.topic("send-requested"), key=b"+33612345678", value=serde.encode("send-requested", request), headers=[TRACE])
     producer.flush(30)
 
-    delayed = read_all(settings, "scheduled", expected=2)
+    delayed = read_all(settings, "scheduled-transactional", expected=2)  # both are of the transactional lane
     by_key = {m.key(): m for m in delayed}
     assert set(by_key) == {b"+33612345678", b"side"}
     record = by_key[b"+33612345678"]
@@ -94,7 +94,7 @@ def test_a_deferred_output_waits_on_scheduled_and_is_released_when_due(running: 
 
     (now_receipt,) = read_all(settings, "receipt", expected=1)
     assert serde.decode("receipt", now_receipt.value())["status"] == "DEFERRED"
-    assert scheduler.metrics.produced.labels("scheduler", settings.topic("receipt"))._value.get() == 0  # held: not due
+    assert scheduler.metrics.produced.labels("scheduler", "receipt")._value.get() == 0  # held: not due
 
     clock.set(DUE)
     released = read_all(settings, "receipt", expected=2)
@@ -102,7 +102,7 @@ def test_a_deferred_output_waits_on_scheduled_and_is_released_when_due(running: 
     sent = next(m for m in released if serde.decode("receipt", m.value())["status"] == "SENT")
     assert (sent.key(), sent.value()) == (record.key(), record.value())
     assert TRACE in sent.headers() and policy.header(sent.headers(), policy.DUE_MS) is None
-    assert scheduler.metrics.produced.labels("scheduler", settings.topic("receipt"))._value.get() == 1  # the side output still waits
+    assert scheduler.metrics.produced.labels("scheduler", "receipt")._value.get() == 1  # the side output still waits
 
     clock.set(DUE + timedelta(hours=1))
     assert {m.key() for m in read_all(settings, "receipt", expected=3)} == {b"+33612345678", b"side"}

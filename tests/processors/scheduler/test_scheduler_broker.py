@@ -45,10 +45,10 @@ def test_a_campaign_deferred_overnight_does_not_hold_back_retries_or_deadlines(t
     thread.start()
     try:
         deadline = time.monotonic() + 60
-        while not scheduler._paused and time.monotonic() < deadline:
+        while not scheduler.paused and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert scheduler._paused == {settings.topic("scheduled")}
-        consumed = scheduler.metrics.consumed.labels("scheduler", settings.topic("scheduled"))._value.get()
+        assert scheduler.paused == {"scheduled"}
+        consumed = scheduler.metrics.consumed.labels("scheduler", "scheduled")._value.get()
         assert 100 <= consumed < 2000  # paused after a batch: the rest waits in Kafka, not in memory
 
         producer.produce(settings.topic("retry"), key="r", value=b"retry-now", headers=policy.retry_headers(target, NOW_MS, 1))
@@ -60,6 +60,43 @@ def test_a_campaign_deferred_overnight_does_not_hold_back_retries_or_deadlines(t
         clock["ms"] = LATER_MS
         released = read_values(settings, "dead-letter", expected=2002)
         assert released == Counter({b"retry-now": 1, b"deadline-now": 1, **{f"deferred-{i}".encode(): 1 for i in range(2000)}})
+    finally:
+        scheduler.stop()
+        thread.join(30)
+
+
+def test_200k_marketing_records_deferred_overnight_never_hold_back_a_transactional_one(topic_settings: Settings) -> None:
+    """The marketing lane's delay topic fills the scheduler (it pauses at ``max_pending``); an OTP paced a moment later
+    waits in its own lane's topic and leaves when due, while the campaign still waits for the morning."""
+    settings = topic_settings
+    clock = {"ms": NOW_MS}
+    target = settings.topic("dead-letter")
+    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "linger.ms": 50, "batch.num.messages": 10000})
+    headers = policy.retry_headers(target, LATER_MS, 0)
+    for i in range(200_000):
+        while True:
+            try:
+                producer.produce(settings.topic("scheduled"), key=f"k{i % 500}", value=b"campaign", headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    producer.flush(60)
+    scheduler = Scheduler(settings, metrics_port=0, clock_ms=lambda: clock["ms"])
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler.paused and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.paused == {"scheduled"}
+        assert scheduler.stage.max_pending <= scheduler.metrics.consumed.labels("scheduler", "scheduled")._value.get() < 200_000
+
+        producer.produce(settings.topic(delay_topic("rendered-transactional")), key="otp", value=b"otp-paced",
+                         headers=policy.retry_headers(target, NOW_MS + 500, 0))
+        producer.flush(30)
+        clock["ms"] = NOW_MS + 500
+        assert read_values(settings, "dead-letter", expected=1) == Counter({b"otp-paced": 1})
+        assert scheduler.metrics.produced.labels("scheduler", "dead-letter")._value.get() == 1  # the campaign still waits
     finally:
         scheduler.stop()
         thread.join(30)
