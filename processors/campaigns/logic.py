@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import re
 import uuid
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from processors.campaigns.variants import VariantPlan
+from processors.consent.quiet_hours import valid_zone
 from processors.intake.logic import RENDERED_CHANNELS
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.templates import Template
@@ -71,11 +70,6 @@ def idempotency_key(campaign_id: str, recipient_key: str) -> str:
     return f"campaign:{campaign_id}:{recipient_key}"
 
 
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _text(value: str | None) -> str | None:
     """A cell's text, or None when it is empty (an empty cell is an absent value, so a template's ``default`` applies)."""
     if value is None:
@@ -116,7 +110,7 @@ def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int,
     key, problem = recipient_key(recipient, region)
     if problem is not None and recipient.strip():
         problems.append(problem)
-    if time_zone is not None and time_zone not in _known_zones():
+    if time_zone is not None and not valid_zone(time_zone):
         problems.append("unknown_time_zone")
     variant = spec.variants.assign(spec.campaign_id, key) if spec.variants else None
     variables = {name: value for name, value in row.items() if name not in RESERVED_COLUMNS and value is not None and value.strip()}

@@ -181,3 +181,14 @@ def test_zones_that_never_share_an_hour_are_an_error() -> None:
     rules = QuietHours(Rule(time(8), time(10)))
     with pytest.raises(QuietHoursError, match="no instant"):
         next_allowed(datetime(2026, 1, 1, tzinfo=timezone.utc), "ZZ", ("Europe/Paris", "Asia/Tokyo"), rules)
+
+
+@pytest.mark.parametrize("name", ["Europe/Paris", "America/Chicago", "UTC", "Etc/UTC", "Etc/GMT+5", "US/Eastern"])
+def test_iana_zones_and_their_aliases_are_valid(name: str) -> None:
+    assert quiet_hours.valid_zone(name)
+
+
+@pytest.mark.parametrize("name", ["Europe", "Etc", "America/Argentina", "localtime", "posixrules", "Factory", "right/UTC",
+                                  "posix/Europe/Paris", "Europe/Atlantis", "", "../etc/passwd", "/Europe/Paris", "europe/paris"])
+def test_folders_and_files_that_are_no_zone_are_invalid(name: str) -> None:
+    assert not quiet_hours.valid_zone(name)
