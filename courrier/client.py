@@ -14,6 +14,7 @@ import httpx
 from confluent_kafka import Producer
 
 from courrier.config import Settings
+from processors.consent.message_ids import RESERVED_KEY_PREFIX
 from processors.runtime.clients import producer_config
 from processors.runtime.errors import CourrierError
 from processors.runtime.serde import AvroSerde
@@ -54,15 +55,25 @@ class CourrierClient:
         message_id: str | None = None,
         sms_fallback_after_s: int | None = None,
     ) -> str:
-        """Queue one message and return its ``message_id``; ``ValueError`` for a lane or policy that does not exist, or a
-        fallback window on a policy without a fallback."""
+        """Queue one message and return its ``message_id``: a new UUID, or ``message_id`` when the caller gives one.
+
+        ``ValueError`` for a lane or policy that does not exist, a fallback window on a policy without a
+        fallback, a given ``message_id`` that is empty or blank (every later stage keys the message by it),
+        or an ``idempotency_key`` in the ``courrier:`` namespace (reserved for the consent stage's claims).
+        A given id must name this message only: another message under the same id ends in a
+        ``rejected: duplicate_message_id`` receipt at the consent stage.
+        """
         if sms_fallback_after_s is not None and channel_policy != "RCS_WITH_SMS_FALLBACK":
             raise ValueError("sms_fallback_after_s applies to channel_policy RCS_WITH_SMS_FALLBACK only")
         if lane not in LANES:
             raise ValueError(f"lane must be one of {', '.join(LANES)}, not {lane!r}")
         if channel_policy not in POLICIES:
             raise ValueError(f"channel_policy must be one of {', '.join(POLICIES)}, not {channel_policy!r}")
-        message_id = message_id or str(uuid.uuid4())
+        if message_id is not None and not message_id.strip():
+            raise ValueError("message_id must not be empty or blank: leave it out and the client assigns a UUID")
+        if idempotency_key is not None and idempotency_key.startswith(RESERVED_KEY_PREFIX):
+            raise ValueError(f"idempotency keys starting with {RESERVED_KEY_PREFIX!r} are reserved for Courrier's own claims")
+        message_id = message_id if message_id is not None else str(uuid.uuid4())
         value = {
             "context": {
                 "message_id": message_id, "idempotency_key": idempotency_key, "campaign_id": campaign_id, "variant": variant,

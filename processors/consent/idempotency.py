@@ -38,10 +38,17 @@ class KeyClaims:
         self._claims: dict[str, Event] = {}
         self._max_claims = max_claims
 
+    def live(self, key: str, now: datetime) -> Event | None:
+        """The record of ``key`` whose window is open at ``now`` (this instance's claims first, then the table), or None."""
+        for record in (self._claims.get(key), self._table.get(key)):
+            if live_message_id(record, now) is not None:
+                return record
+        return None
+
     def earlier(self, key: str, message_id: str, now: datetime) -> str | None:
         """The other message ``key`` produced within its window, or None (new key, or this same message seen again)."""
-        first = live_message_id(self._claims.get(key), now) or live_message_id(self._table.get(key), now)
-        return first if first is not None and first != message_id else None
+        first = self.live(key, now)
+        return None if first is None or first["message_id"] == message_id else str(first["message_id"])
 
     def claim(self, key: str, message_id: str, now: datetime) -> Output | None:
         """Record ``key`` → ``message_id``; the ``idempotency`` record to publish, or None when the key is already this message's."""

@@ -9,6 +9,7 @@ from processors.consent import quiet_hours
 from processors.consent.frequency import Cap, RecentSends, load_caps
 from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate
 from processors.consent.logic import Rules, check, default_rules
+from processors.consent.message_ids import check_message_id, reserved_key
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
@@ -20,12 +21,13 @@ def rules_from_settings(settings: Settings) -> Rules:
 
 
 class ConsentStage:
-    """Checks each request against its idempotency key, the number rules, a read-only consent view, quiet hours and frequency caps.
+    """Checks each request's message id and idempotency key, then the number rules, a read-only consent view, quiet hours
+    and frequency caps.
 
     ``consents`` is keyed ``E164|group`` with ``ConsentChange`` values, ``sends`` keyed the same with
-    ``FrequencyRecord`` values, ``keys`` by idempotency key with ``IdempotencyRecord`` values; in
-    production they are tables of compacted topics (``consent``, ``frequency``, ``idempotency``), in
-    tests plain dicts.
+    ``FrequencyRecord`` values, ``keys`` by idempotency key (and ``courrier:message-id:<id>`` for
+    message-id claims, see ``message_ids``) with ``IdempotencyRecord`` values; in production they
+    are tables of compacted topics (``consent``, ``frequency``, ``idempotency``), in tests plain dicts.
     """
 
     name = "consent"
@@ -39,15 +41,25 @@ class ConsentStage:
         self._keys = KeyClaims(keys if keys is not None else {}, idempotency_window)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
+        """The message id first (blank or another message's: rejected), then the idempotency key, then the consent check.
+
+        Each claim (message id, idempotency key) is published with the outputs of the request that made it.
+        """
+        ids = check_message_id(event, self._keys, meta.now)
+        if ids.refusal is not None:
+            return [ids.refusal]
+        claimed = [ids.claim] if ids.claim is not None else []
+        refused = reserved_key(event, meta.now)
+        if refused is not None:
+            return [*claimed, refused]
         idempotency_key = event["context"].get("idempotency_key")
         message_id = event["context"]["message_id"]
-        claimed: list[Output] = []
         if idempotency_key:
             first = self._keys.earlier(idempotency_key, message_id, meta.now)
             if first is not None:
-                return [duplicate(event, first, meta.now)]
+                return [*claimed, duplicate(event, first, meta.now)]
             record = self._keys.claim(idempotency_key, message_id, meta.now)
-            claimed = [record] if record is not None else []
+            claimed += [record] if record is not None else []
         outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=meta.key or "")
         self._sends.remember(outputs)
         return [*claimed, *outputs]

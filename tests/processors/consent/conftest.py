@@ -8,6 +8,9 @@ import pytest
 from fastavro.validation import validate
 
 import schemas
+from processors.consent.message_ids import CLAIM_KEY_PREFIX
+from processors.consent.stage import ConsentStage
+from processors.runtime.stage import Event, Output, RecordMeta
 
 REQUESTED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -25,3 +28,20 @@ def request_event() -> Callable[..., dict[str, Any]]:
         validate(event, schemas.parsed_schema("SendRequested"), raise_errors=True)
         return event
     return build
+
+
+class RulesOnly:
+    """A consent stage whose outputs leave out its message-id claims: for the tests of the rules that come after them
+    (``test_consent_message_ids`` tests the claims themselves)."""
+
+    def __init__(self, stage: ConsentStage) -> None:
+        self.stage = stage
+        self.name, self.inputs = stage.name, stage.inputs
+
+    def process(self, event: Event, meta: RecordMeta) -> list[Output]:
+        return [o for o in self.stage.process(event, meta) if not (o.topic == "idempotency" and o.key.startswith(CLAIM_KEY_PREFIX))]
+
+
+def consent_stage(*args: Any, **kwargs: Any) -> RulesOnly:
+    """``ConsentStage(*args, **kwargs)`` seen through ``RulesOnly``."""
+    return RulesOnly(ConsentStage(*args, **kwargs))

@@ -12,7 +12,7 @@ from processors.consent.stage import ConsentStage
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import RecordMeta
 from processors.runtime.table import TopicTable
-from tests.processors.consent.conftest import REQUESTED_AT
+from tests.processors.consent.conftest import REQUESTED_AT, consent_stage
 from tests.processors.consent.test_consent_broker import collect
 
 
@@ -26,14 +26,15 @@ def keyed(request_event: Callable[..., dict[str, Any]], message_id: str, key: st
     return event
 
 
-def test_the_first_message_claims_its_key_and_goes_on(request_event) -> None:
+def test_the_first_message_claims_its_id_and_its_key_and_goes_on(request_event) -> None:
     outputs = ConsentStage({}).process(keyed(request_event, "m-1"), meta())
-    assert [o.topic for o in outputs] == ["idempotency", "consent-checked"]
-    assert outputs[0].key == "order-1" and outputs[0].value["message_id"] == "m-1"
+    assert [(o.topic, o.key) for o in outputs] == [("idempotency", "courrier:message-id:m-1"), ("idempotency", "order-1"),
+                                                   ("consent-checked", "+33612345678")]
+    assert outputs[1].value["message_id"] == "m-1"
 
 
 def test_a_second_message_with_the_same_key_is_a_terminal_duplicate(request_event, assert_valid) -> None:
-    stage = ConsentStage({})
+    stage = consent_stage({})
     stage.process(keyed(request_event, "m-1"), meta())
     [receipt] = stage.process(keyed(request_event, "m-2"), meta())
     assert_valid(receipt)
@@ -44,13 +45,13 @@ def test_a_second_message_with_the_same_key_is_a_terminal_duplicate(request_even
 
 def test_the_same_message_again_is_not_a_duplicate(request_event) -> None:
     """A deferred or re-keyed request comes back through consent with its own id: it must pass, and claim nothing twice."""
-    stage = ConsentStage({})
+    stage = consent_stage({})
     stage.process(keyed(request_event, "m-1"), meta())
     assert [o.topic for o in stage.process(keyed(request_event, "m-1"), meta())] == ["consent-checked"]
 
 
 def test_the_key_is_free_again_after_its_window(request_event) -> None:
-    stage = ConsentStage({}, idempotency_window=timedelta(hours=1))
+    stage = consent_stage({}, idempotency_window=timedelta(hours=1))
     stage.process(keyed(request_event, "m-1"), meta())
     later = stage.process(keyed(request_event, "m-2"), meta(REQUESTED_AT + timedelta(hours=1, seconds=1)))
     assert [o.topic for o in later] == ["idempotency", "consent-checked"]
@@ -59,12 +60,12 @@ def test_the_key_is_free_again_after_its_window(request_event) -> None:
 def test_a_key_in_the_table_from_another_instance_counts(request_event) -> None:
     table = {"order-1": {"idempotency_key": "order-1", "message_id": "m-0", "first_seen_at": REQUESTED_AT,
                          "expires_at": REQUESTED_AT + timedelta(days=1)}}
-    [receipt] = ConsentStage({}, keys=table).process(keyed(request_event, "m-2"), meta())
+    [receipt] = consent_stage({}, keys=table).process(keyed(request_event, "m-2"), meta())
     assert receipt.value["status"] == "DUPLICATE" and "m-0" in receipt.value["detail"]
 
 
 def test_no_key_no_claim(request_event) -> None:
-    assert [o.topic for o in ConsentStage({}).process(keyed(request_event, "m-1", key=None), meta())] == ["consent-checked"]
+    assert [o.topic for o in consent_stage({}).process(keyed(request_event, "m-1", key=None), meta())] == ["consent-checked"]
 
 
 def test_two_concurrent_producers_with_the_same_keys_send_each_key_once(topic_settings: Settings) -> None:

@@ -7,8 +7,8 @@ from typing import Any, Callable
 import pytest
 
 from processors.consent.logic import consent_key, expiry
-from processors.consent.stage import ConsentStage
 from processors.runtime.stage import Output, RecordMeta
+from tests.processors.consent.conftest import RulesOnly, consent_stage
 
 NOW = datetime(2026, 3, 2, 9, 0, 30, tzinfo=timezone.utc)
 OPTED_IN_AT = datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc)
@@ -30,19 +30,19 @@ def only(outputs: list[Output]) -> Output:
 
 
 @pytest.fixture
-def stage() -> ConsentStage:
-    return ConsentStage({
+def stage() -> RulesOnly:
+    return consent_stage({
         consent_key("+33612345678", "promotions"): change("+33612345678", "promotions", "OPTED_IN", "form"),
         consent_key("+33612345679", "promotions"): change("+33612345679", "promotions", "OPTED_OUT"),
     })
 
 
-def test_stage_contract(stage: ConsentStage) -> None:
+def test_stage_contract(stage: RulesOnly) -> None:
     assert stage.name == "consent"
     assert stage.inputs == ("send-requested",)
 
 
-def test_transactional_goes_on_keyed_by_e164(stage: ConsentStage, request_event: Callable[..., dict], assert_valid) -> None:
+def test_transactional_goes_on_keyed_by_e164(stage: RulesOnly, request_event: Callable[..., dict], assert_valid) -> None:
     event = request_event(recipient="06 12 34 56 78", default_region="FR", locale="fr-FR", variables={"code": "42"})
     out = only(stage.process(event, meta()))
     assert_valid(out)
@@ -55,7 +55,7 @@ def test_transactional_goes_on_keyed_by_e164(stage: ConsentStage, request_event:
     }
 
 
-def test_marketing_with_opt_in_names_its_source_and_time(stage: ConsentStage, request_event, assert_valid) -> None:
+def test_marketing_with_opt_in_names_its_source_and_time(stage: RulesOnly, request_event, assert_valid) -> None:
     out, counted = stage.process(request_event(lane="MARKETING", subscription_group="promotions"), meta())
     assert_valid(out)
     assert_valid(counted)
@@ -72,7 +72,7 @@ def test_marketing_with_opt_in_names_its_source_and_time(stage: ConsentStage, re
     ("+33612345678", None, "REJECTED", "missing_subscription_group"),
     ("+33612345678", "", "REJECTED", "missing_subscription_group"),
 ])
-def test_marketing_without_opt_in(stage: ConsentStage, request_event, assert_valid,
+def test_marketing_without_opt_in(stage: RulesOnly, request_event, assert_valid,
                                   recipient: str, group: str | None, status: str, reason: str) -> None:
     event = request_event(recipient=recipient, lane="MARKETING", subscription_group=group)
     out = only(stage.process(event, meta()))
@@ -84,12 +84,12 @@ def test_marketing_without_opt_in(stage: ConsentStage, request_event, assert_val
     assert value["occurred_at"] == NOW
 
 
-def test_opt_out_detail_says_how_and_when(stage: ConsentStage, request_event) -> None:
+def test_opt_out_detail_says_how_and_when(stage: RulesOnly, request_event) -> None:
     out = only(stage.process(request_event(recipient="+33612345679", lane="MARKETING", subscription_group="promotions"), meta()))
     assert out.value["detail"] == "opted out of subscription group 'promotions' via keyword at 2026-02-01T12:00:00+00:00"
 
 
-def test_transactional_ignores_an_opt_out(stage: ConsentStage, request_event) -> None:
+def test_transactional_ignores_an_opt_out(stage: RulesOnly, request_event) -> None:
     event = request_event(recipient="+33612345679", subscription_group="promotions")
     assert only(stage.process(event, meta())).value["consent_basis"] == "transactional"
 
@@ -99,7 +99,7 @@ def test_transactional_ignores_an_opt_out(stage: ConsentStage, request_event) ->
     ("06 12", "FR", "invalid_number"),
     ("0612345678", None, "unknown_region"),
 ])
-def test_unusable_numbers_are_rejected_keyed_as_given(stage: ConsentStage, request_event, assert_valid,
+def test_unusable_numbers_are_rejected_keyed_as_given(stage: RulesOnly, request_event, assert_valid,
                                                        recipient: str, region: str | None, reason: str) -> None:
     out = only(stage.process(request_event(recipient=recipient, default_region=region), meta()))
     assert_valid(out)
@@ -113,26 +113,26 @@ def test_expiry_is_requested_at_plus_validity(request_event) -> None:
     assert expiry(request_event()) is None
 
 
-def test_message_still_valid_carries_its_expiry(stage: ConsentStage, request_event, assert_valid) -> None:
+def test_message_still_valid_carries_its_expiry(stage: RulesOnly, request_event, assert_valid) -> None:
     out = only(stage.process(request_event(validity_seconds=31), meta()))
     assert_valid(out)
     assert out.value["expires_at"] == datetime(2026, 3, 2, 9, 0, 31, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("validity_seconds", [30, 5, 0])
-def test_elapsed_validity_is_an_expired_receipt(stage: ConsentStage, request_event, assert_valid, validity_seconds: int) -> None:
+def test_elapsed_validity_is_an_expired_receipt(stage: RulesOnly, request_event, assert_valid, validity_seconds: int) -> None:
     out = only(stage.process(request_event(validity_seconds=validity_seconds, lane="MARKETING"), meta()))
     assert_valid(out)
     assert (out.topic, out.key) == ("receipt", "+33612345678")
     assert (out.value["status"], out.value["reason"], out.value["terminal"]) == ("EXPIRED", "validity_elapsed", True)
 
 
-def test_the_number_is_checked_before_the_validity(stage: ConsentStage, request_event) -> None:
+def test_the_number_is_checked_before_the_validity(stage: RulesOnly, request_event) -> None:
     out = only(stage.process(request_event(recipient="+3312", validity_seconds=0), meta()))
     assert out.value["reason"] == "invalid_number"
 
 
-def test_the_request_fallback_window_is_carried_to_the_channel_stage(stage: ConsentStage, request_event, assert_valid) -> None:
+def test_the_request_fallback_window_is_carried_to_the_channel_stage(stage: RulesOnly, request_event, assert_valid) -> None:
     out = only(stage.process(request_event(channel_policy="RCS_WITH_SMS_FALLBACK", sms_fallback_after_s=45), meta()))
     assert_valid(out)
     assert out.value["sms_fallback_after_s"] == 45
