@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     key_rate_instances: int = Field(1, ge=1, description="HTTP instances sharing each key's limit: each enforces rate/N and burst/N.")
     key_usage_flush_s: float = Field(60.0, gt=0, description="How often an HTTP instance publishes its keys' last-used times.")
     insecure_no_auth: bool = Field(False, description="Serve the HTTP API without API keys (loopback only, logged); for local development.")
+    default_validity_s: int = Field(
+        86_400, ge=60, le=30 * 86_400, description="Validity of a message whose request gave none: dispatch retries it while no "
+        "provider can take it until requested_at plus this, and submits it valid this long (SMPP validity_period, RBM expireTime).")
+    report_grace_s: float = Field(3600.0, ge=0, description="How long after an SMS or MMS's validity ends dispatch's deadline "
+                                  "waits for its delivery report; then the receipt stage ends it UNKNOWN (no_delivery_report).")
+    report_grace_by_provider: str = Field("", description="Per-provider report grace overriding COURRIER_REPORT_GRACE_S: "
+                                          "comma-separated name=seconds, names as dispatch writes them (http:sim=600).")
 
     @classmethod
     def settings_customise_sources(

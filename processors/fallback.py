@@ -4,8 +4,13 @@ An RCS message rendered under ``RCS_WITH_SMS_FALLBACK`` carries ``sms`` (the fal
 SMS sender and how long the RCS attempt may go without a delivery report). Dispatch builds the fallback (attempt 2)
 when it submits the RCS attempt, and parks the attempt's deadline (``rcs-deadline``); the receipt stage sends the
 fallback, once, when the RCS attempt is reported failed or its deadline comes first. An RCS attempt without a
-fallback gets its validity's end as deadline: RBM may never report on a phone that stays offline. Both attempts share the message id; dispatch's ledger and the provider's client reference use
-``submission_id``, so the SMS is a submission of its own that is never sent twice.
+fallback gets its validity's end as deadline: RBM may never report on a phone that stays offline. Both attempts share
+the message id; dispatch's ledger and the provider's client reference use ``submission_id``, so the SMS is a
+submission of its own that is never sent twice.
+
+Deadlines are not RCS-only: dispatch parks one on the same topic for every SMS and MMS it hands over too, at its
+validity's end plus the provider's report grace (``processors.dispatch.validity``), for the receipt stage to end a
+message whose delivery report never came. This module computes the RCS attempt's.
 """
 from __future__ import annotations
 
@@ -39,15 +44,15 @@ def prepared(rendered: Event) -> Event | None:
             "fallback_reason": None, "attempt": FALLBACK_ATTEMPT}
 
 
-def deadline_at(rendered: Event, submitted_at: datetime) -> datetime | None:
-    """When an RCS attempt submitted at ``submitted_at`` must have been delivered: its fallback's time, else the end of
-    its validity; None for other channels and for RCS without either (then only a report ends it)."""
+def deadline_at(rendered: Event, submitted_at: datetime, validity_end: datetime) -> datetime | None:
+    """When an RCS attempt submitted at ``submitted_at`` must have been delivered: its fallback's time, else
+    ``validity_end`` (the end of the validity it was submitted with); None for other channels."""
     if rendered["channel"] != "RCS":
         return None
     fallback = rendered.get("sms_fallback")
     if fallback is not None and rendered.get("sms") is not None:  # what ``prepared`` needs, without building the copy
         return submitted_at + timedelta(seconds=fallback["after_s"])
-    return rendered.get("expires_at")
+    return validity_end
 
 
 def send(fallback: Event, reason: str) -> Output:

@@ -57,7 +57,8 @@ class Planned:
 
 def plan(message: SimMessage, faults: Faults, rng: random.Random, now: datetime) -> list[Planned]:
     """The events ``message`` will produce, with their posting delays: its final status (and SENT, READ) as drawn,
-    reversed when ``reorder`` is on, each duplicated with ``duplicate_rate``. Records the drawn outcome on the message."""
+    reversed when ``reorder`` is on, each duplicated with ``duplicate_rate``. Records the drawn outcome on the message.
+    A message drawn DELIVERED whose validity (``expires_at``) ends before its delivery is EXPIRED at that end instead."""
     draw = rng.random()
     if draw < faults.silent_rate:
         return []
@@ -68,6 +69,10 @@ def plan(message: SimMessage, faults: Faults, rng: random.Random, now: datetime)
         final, code = "EXPIRED", EXPIRED_CODE
     else:
         final, code = "DELIVERED", None
+    if final == "DELIVERED" and message.expires_at is not None and now + timedelta(seconds=delay_s) > message.expires_at:
+        # Its validity ends before the handset would get it: the network drops it and says so then, as RBM and SMSCs do.
+        final, code = "EXPIRED", EXPIRED_CODE
+        delay_s = max(0.0, (message.expires_at - now).total_seconds())
     message.outcome = (final, now + timedelta(seconds=delay_s))
     steps: list[tuple[float, str, str, str | None]] = []  # (seconds after acceptance, type, status, error code)
     if faults.sent_events and message.provider == "aggregator":

@@ -12,10 +12,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from processors.render.segments import count as count_segments
 from sim import events
@@ -24,6 +24,7 @@ from sim.store import PROVIDERS, MessageStore, SimMessage
 from sim.webhooks import WebhookSender
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+TTL = re.compile(r"^(\d{1,9}(?:\.\d{1,9})?)s$")  # protobuf Duration in JSON: seconds with up to 9 decimals
 MAX_BATCH_USERS = 10_000
 MAX_REF_LENGTH = 128
 MAX_RBM_TEXT = 3072
@@ -43,6 +44,7 @@ class _SendBody(BaseModel):
     text: str | None = Field(None, max_length=MAX_SMS_TEXT)
     media_urls: list[str] = Field(default_factory=list, max_length=MAX_MEDIA)
     client_ref: str = Field(min_length=1, max_length=MAX_REF_LENGTH)
+    expire_at: AwareDatetime | None = None  # never delivered after it: EXPIRED instead
 
 
 @dataclass(frozen=True)
@@ -133,15 +135,16 @@ class Simulator:
         if not message_id or len(message_id) > MAX_REF_LENGTH:
             return rbm_error(400, "INVALID_ARGUMENT", f"messageId is required (1 to {MAX_REF_LENGTH} characters)")
         problem = _rbm_content_problem(body)
-        if problem:
-            return rbm_error(400, "INVALID_ARGUMENT", problem)
+        now = datetime.now(timezone.utc)
+        expires_at = _rbm_expiry(body, now)
+        if problem or isinstance(expires_at, str):
+            return rbm_error(400, "INVALID_ARGUMENT", problem or str(expires_at))
         if (refusal := self._refusal(rbm=True)) is not None:
             return refusal
         if not self.faults.rcs_capable.capable(e164):
             self.refused["not_capable"] += 1
             return rbm_error(404, "NOT_FOUND", "Requested entity was not found.")
-        now = datetime.now(timezone.utc)
-        message, created = self.store.submit("rbm", message_id, "rcs", e164, None, 1, now)
+        message, created = self.store.submit("rbm", message_id, "rcs", e164, None, 1, now, expires_at=expires_at)
         if not created:
             return rbm_error(409, "ALREADY_EXISTS", f"message {message_id} already exists")
         self._plan(message, now)
@@ -159,7 +162,9 @@ class Simulator:
         now = datetime.now(timezone.utc)
         channel, text, media = body["channel"], body.get("text") or "", list(body.get("media_urls") or [])
         segments = count_segments(text).segments if channel == "sms" else 1
-        message, created = self.store.submit("aggregator", body["client_ref"], channel, body["to"], body["from"], segments, now, media)
+        expires_at = _SendBody.model_validate(body).expire_at
+        message, created = self.store.submit("aggregator", body["client_ref"], channel, body["to"], body["from"], segments, now, media,
+                                             expires_at)
         if not created:
             return Reply(200, self._accepted(message))
         self._plan(message, now)
@@ -266,6 +271,26 @@ def _rbm_content_problem(body: Any) -> str | None:
     suggestions = content.get("suggestions", [])
     if not isinstance(suggestions, list) or len(suggestions) > 11:
         return "suggestions must be a list of at most 11"
+    return None
+
+
+def _rbm_expiry(body: dict[str, Any], now: datetime) -> datetime | None | str:
+    """An agentMessages body's expiration, as RBM takes it: ``expireTime`` (RFC 3339) or ``ttl`` (a duration such as
+    ``"3.5s"``), at most one of them; None without either; a ``str`` saying why when it is malformed."""
+    expire_time, ttl = body.get("expireTime"), body.get("ttl")
+    if expire_time is not None and ttl is not None:
+        return "expireTime and ttl are one of: give at most one"
+    if expire_time is not None:
+        try:
+            moment = datetime.fromisoformat(str(expire_time).replace("Z", "+00:00"))
+        except ValueError:
+            return f"expireTime {expire_time!r} is not an RFC 3339 timestamp"
+        return moment if moment.tzinfo is not None else f"expireTime {expire_time!r} has no offset"
+    if ttl is not None:
+        match = TTL.match(str(ttl))
+        if match is None:
+            return f"ttl {ttl!r} is not a duration in seconds such as \"3.5s\""
+        return now + timedelta(seconds=float(match.group(1)))
     return None
 
 

@@ -27,6 +27,7 @@ class SimMessage:
     segments: int
     submitted_at: datetime
     media_urls: list[str] = field(default_factory=list)
+    expires_at: datetime | None = None  # the sender's expireTime/ttl (RBM) or expire_at (aggregator): never delivered after it
     outcome: tuple[str, datetime] | None = None  # the final status drawn for it, and when it happens
 
     def status(self, now: datetime) -> str:
@@ -38,8 +39,12 @@ class SimMessage:
     def as_json(self, now: datetime) -> dict[str, object]:
         return {"id": self.id, "client_ref": self.client_ref, "status": self.status(now), "channel": self.channel, "to": self.to,
                 "from": self.sender, "segments": self.segments, "media_urls": list(self.media_urls),
-                "submitted_at": self.submitted_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "submitted_at": _iso(self.submitted_at), "expire_at": _iso(self.expires_at) if self.expires_at else None,
                 "provider": self.provider}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -57,7 +62,7 @@ class MessageStore:
         return self._messages.get((provider, client_ref))
 
     def submit(self, provider: str, client_ref: str, channel: str, to: str, sender: str | None, segments: int,
-               now: datetime, media_urls: list[str] | None = None) -> tuple[SimMessage, bool]:
+               now: datetime, media_urls: list[str] | None = None, expires_at: datetime | None = None) -> tuple[SimMessage, bool]:
         """The message under ``client_ref`` (True when this call created it); every call counts as one attempt."""
         key = (provider, client_ref)
         self._attempts[key] = self._attempts.get(key, 0) + 1
@@ -67,7 +72,8 @@ class MessageStore:
         if existing is not None:
             return existing, False
         message_id = client_ref if provider == "rbm" else f"agg-{secrets.token_hex(8)}"  # RBM names a message by its messageId
-        message = SimMessage(message_id, provider, client_ref, channel, to, sender, segments, now, media_urls=list(media_urls or []))
+        message = SimMessage(message_id, provider, client_ref, channel, to, sender, segments, now, media_urls=list(media_urls or []),
+                             expires_at=expires_at)
         self._messages[key] = message
         while len(self._messages) > self.max_messages:
             old_key, _old = self._messages.popitem(last=False)

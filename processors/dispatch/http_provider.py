@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Sequence
 from urllib.parse import quote
 
@@ -185,13 +186,20 @@ class HttpProvider:
         raise AssertionError("unreachable: the loop returns")
 
     def _request(self, submission: Submission) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """Path, query and body of a send; the message's validity goes with it (RBM ``expireTime``, the aggregator's
+        ``expire_at``, both RFC 3339 UTC), so the network drops it rather than deliver it late."""
+        expires = None if submission.expires_at is None else _rfc3339(submission.expires_at)
         if submission.channel == "RCS":
-            return (f"/v1/phones/{quote(submission.destination, safe='+')}/agentMessages", {"messageId": submission.message_id},
-                    {"contentMessage": content_message(submission.rcs_json, submission.text)})
+            rbm: dict[str, Any] = {"contentMessage": content_message(submission.rcs_json, submission.text)}
+            if expires is not None:
+                rbm["expireTime"] = expires
+            return f"/v1/phones/{quote(submission.destination, safe='+')}/agentMessages", {"messageId": submission.message_id}, rbm
         channel = "mms" if submission.channel == "MMS" else "sms"
-        return ("/v1/messages", {}, {"channel": channel, "from": submission.sender_id, "to": submission.destination,
-                                     "text": submission.text, "media_urls": list(submission.media_urls) if channel == "mms" else [],
-                                     "client_ref": submission.message_id})
+        body: dict[str, Any] = {"channel": channel, "from": submission.sender_id, "to": submission.destination, "text": submission.text,
+                                "media_urls": list(submission.media_urls) if channel == "mms" else [], "client_ref": submission.message_id}
+        if expires is not None:
+            body["expire_at"] = expires
+        return "/v1/messages", {}, body
 
     def _answered(self, submission: Submission, answer: httpx.Response, deadline: float) -> SubmitResult:
         rcs, status, body = submission.channel == "RCS", answer.status_code, _json(answer)
@@ -225,6 +233,11 @@ class HttpProvider:
                 return found
         log.info("HTTP submit outcome unknown", extra={"provider": self.name, "message_id": submission.message_id, "why": why})
         return _transient(submission.message_id, why, why)
+
+
+def _rfc3339(moment: datetime) -> str:
+    """A UTC timestamp as Google's APIs write them: ``2026-03-02T09:00:00.000Z``."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _transient(message_id: str, code: str | None, detail: str) -> SubmitResult:

@@ -1,10 +1,18 @@
-"""Pure dispatch decisions: what to submit, and what a provider's answer or report turns into."""
+"""Pure dispatch decisions: what to submit, when a message's time is up, and what a provider's answer or report turns into.
+
+Every message ends: one a provider refuses for good ends ``failed``; one no provider takes (all down, throttling,
+transient refusals) is retried until its validity ends (``TransientError.retry_until``), then ends ``expired``; one
+handed over parks a deadline (``rcs-deadline``) for the receipt stage to end it if no report comes.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
 from processors import fallback
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
+from processors.dispatch.router import NO_PROVIDER
+from processors.dispatch.smpp_errors import CONNECTION_LOST, TIMEOUT
+from processors.dispatch.validity import Validity
 from processors.receipts import receipt
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
@@ -12,13 +20,10 @@ from processors.runtime.stage import Event, Output
 STAGE = "dispatch"
 
 
-def plan(event: Event, now: datetime, channels: frozenset[str]) -> Submission | Output:
-    """The submission for a rendered message, or the terminal receipt when it must not leave (expired, no provider for its channel)."""
+def plan(event: Event, now: datetime, channels: frozenset[str], validity: Validity) -> Submission | Output:
+    """The submission for a rendered message (valid on the network until ``Validity.on_network``), or the terminal
+    receipt when no configured provider sends its channel."""
     recipient = event["recipient"]["e164"]
-    expires_at = event.get("expires_at")
-    if expires_at is not None and expires_at <= now:
-        return receipt(event["context"], recipient, "EXPIRED", STAGE, now, reason="validity_elapsed",
-                       detail=f"validity ended at {expires_at.isoformat()} before submission", channel=event["channel"])
     channel = event["channel"]
     sms = event.get("sms")
     if channel not in channels or sms is None:
@@ -27,11 +32,31 @@ def plan(event: Event, now: datetime, channels: frozenset[str]) -> Submission | 
     return Submission(
         message_id=fallback.submission_id(event), sender_id=event["sender"]["sender_id"], sender_type=event["sender"]["type"],
         destination=recipient, text=sms["text"], encoding=sms["encoding"], channel=channel, rcs_json=event.get("rcs_json"),
-        media_urls=tuple(event.get("media_urls") or ()),
+        media_urls=tuple(event.get("media_urls") or ()), expires_at=validity.on_network(event, now),
     )
 
 
-def dispatched(event: Event, provider: str, result: SubmitResult, now: datetime) -> Event:
+def expired(event: Event, now: datetime, retried: bool, previous: Event | None, validity: Validity) -> Output | None:
+    """The ``EXPIRED`` receipt of a message whose time is up before a provider took it; None while it may still go.
+
+    ``no_provider_available``: the record came back from the retry topic (``retried``), no provider ever took a submit
+    of it (``previous``, its ledger record, is None: its retries were for want of a provider) and its retry window
+    (``Validity.retry_until``) is over. Otherwise, past its ``expires_at``: ``validity_elapsed`` (held by quiet hours,
+    pacing, or retries after transient refusals). The ledger stands for the last error because the delay topics do not
+    carry the error back with the record."""
+    recipient, channel = event["recipient"]["e164"], event["channel"]
+    until = validity.retry_until(event)
+    if retried and previous is None and until <= now:
+        return receipt(event["context"], recipient, "EXPIRED", STAGE, now, reason=NO_PROVIDER,
+                       detail=f"no provider could take it before its validity ended at {until.isoformat()}", channel=channel)
+    expires_at = event.get("expires_at")
+    if expires_at is not None and expires_at <= now:
+        return receipt(event["context"], recipient, "EXPIRED", STAGE, now, reason="validity_elapsed",
+                       detail=f"validity ended at {expires_at.isoformat()} before submission", channel=channel)
+    return None
+
+
+def dispatched(event: Event, provider: str, result: SubmitResult, now: datetime, validity: Validity) -> Event:
     """The ``dispatched`` value for an accepted submission; an RCS attempt with an SMS fallback carries it, and its deadline."""
     return {
         "context": event["context"], "recipient": event["recipient"], "channel": event["channel"],
@@ -40,17 +65,20 @@ def dispatched(event: Event, provider: str, result: SubmitResult, now: datetime)
         "segments": max(len(result.provider_message_ids), (event.get("sms") or {}).get("segments", 1)),
         "submitted_at": now,
         "fallback": fallback.prepared(event),
-        "rcs_deadline_at": fallback.deadline_at(event, now),
+        "rcs_deadline_at": fallback.deadline_at(event, now, validity.on_network(event, now)),
     }
 
 
-def announced(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output]:
-    """An accepted submission's records: ``dispatched``, and for an RCS attempt its deadline (``fallback.deadline_at``),
-    parked in the scheduler until due (the receipt stage then sends the SMS fallback, or expires the message, if the RCS
-    message was not delivered)."""
-    value = dispatched(event, provider, result, now)
+def announced(event: Event, provider: str, result: SubmitResult, now: datetime, validity: Validity) -> list[Output]:
+    """An accepted submission's records: ``dispatched``, and its deadline, parked in the scheduler until due.
+
+    RCS: ``fallback.deadline_at`` (the receipt stage then sends the SMS fallback, or expires the message, if the RCS
+    message was not delivered). SMS and MMS: the end of their validity plus the provider's report grace
+    (``Validity.report_due``; the receipt stage then ends a message still without an outcome ``UNKNOWN``). ``now`` is
+    the submit's time, the ledger's on a re-announcement, so the same submission always parks the same deadline."""
+    value = dispatched(event, provider, result, now, validity)
     outputs = [Output("dispatched", event["recipient"]["e164"], value)]
-    due = value["rcs_deadline_at"]
+    due = value["rcs_deadline_at"] if event["channel"] == "RCS" else validity.report_due(event, provider, now)
     if due is not None:
         message_id = event["context"]["message_id"]
         outputs.append(Output("rcs-deadline", message_id, {"message_id": message_id, "provider": provider,
@@ -59,14 +87,16 @@ def announced(event: Event, provider: str, result: SubmitResult, now: datetime) 
     return outputs
 
 
-def outcome(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output] | TransientError:
+def outcome(event: Event, provider: str, result: SubmitResult, now: datetime, validity: Validity) -> list[Output] | TransientError:
     """Accepted → ``dispatched``; permanent refusal → ``failed`` receipt (of an RCS attempt with an SMS fallback: a
-    receipt that is not terminal, and the fallback at once); transient → retry later."""
+    receipt that is not terminal, and the fallback at once); transient → retried until the retry window ends
+    (``Validity.retry_until``; then ``expired``), so a throttling or failing provider never fails a message."""
     recipient = event["recipient"]["e164"]
     if result.accepted:
-        return announced(event, provider, result, now)
+        return announced(event, provider, result, now, validity)
     if result.transient:
-        return TransientError(f"{provider} did not accept {result.message_id} yet: {result.detail or result.error_code}")
+        return TransientError(f"{provider} did not accept {result.message_id} yet: {result.detail or result.error_code}",
+                              retry_until=validity.retry_until(event))
     sms = fallback.prepared(event)
     if sms is not None:
         return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason=result.detail or "provider_rejected",
@@ -96,7 +126,7 @@ def inbound_event(message: InboundSms) -> Output:
 
 
 # Transient answers after which the provider may or may not have the message: never submit those again.
-UNKNOWN_OUTCOMES = frozenset({"timeout", "connection_lost"})
+UNKNOWN_OUTCOMES = frozenset({TIMEOUT, CONNECTION_LOST})
 
 
 def ledger_record(message_id: str, state: str, provider: str, ids: list[str], previous: Event | None, now: datetime) -> Event:
@@ -115,12 +145,12 @@ def after_answer(result: SubmitResult) -> str | None:
     return "FAILED"
 
 
-def from_ledger(event: Event, record: Event, now: datetime) -> list[Output]:
+def from_ledger(event: Event, record: Event, now: datetime, validity: Validity) -> list[Output]:
     """A message the ledger says was already handed over: re-announce it if accepted, never submit it again."""
     recipient = event["recipient"]["e164"]
     if record["state"] == "SUBMITTED":
         accepted = SubmitResult(record["message_id"], True, list(record["provider_message_ids"]), None, False, None)
-        return announced(event, record["provider"], accepted, record["updated_at"])
+        return announced(event, record["provider"], accepted, record["updated_at"], validity)
     return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason="submission_outcome_unknown",
                     detail=f"a submit to {record['provider']} (attempt {record['attempt']}) got no answer; not submitted again",
                     channel=event["channel"], provider=record["provider"])]

@@ -24,6 +24,7 @@ from processors.dispatch import gate, logic, pacing
 from processors.dispatch.pacing import Admission, Deferral, Pacer
 from processors.dispatch.provider import Provider, Submission
 from processors.dispatch.router import NO_PROVIDER, Router
+from processors.dispatch.validity import Validity
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -71,8 +72,9 @@ class Release:
 
     def __init__(self, ledger: Ledger, consents: Mapping[str, Event], campaigns: Mapping[str, Event], pacer: Pacer | None,
                  priority: bool, hold_s: float, submit_timeout_s: float, clock: Callable[[], float],
-                 sleep: Callable[[float], None], scope: str = "", wave_size: int = 200) -> None:
+                 sleep: Callable[[float], None], scope: str = "", wave_size: int = 200, validity: Validity = Validity()) -> None:
         self._ledger = ledger
+        self._validity = validity
         self._wave_size = wave_size
         self._consents = consents
         self._campaigns = campaigns
@@ -185,7 +187,9 @@ class Release:
             return None
         provider = router.choose(item.event["channel"])
         if provider is None:
-            results[item.index] = TransientError(f"{NO_PROVIDER}: every provider for {item.event['channel']} is down or open")
+            # Retried with capped backoff until its validity ends, however long the outage; then it ends expired.
+            results[item.index] = TransientError(f"{NO_PROVIDER}: every provider for {item.event['channel']} is down or open",
+                                                 retry_until=self._validity.retry_until(item.event))
         return provider
 
     def _submit(self, wave: list[tuple[_Paced, Provider]], taken: list[tuple[str, float]], router: Router,
@@ -210,7 +214,7 @@ class Release:
             if state is not None:
                 settled.append(logic.ledger_record(item.submission.message_id, state, provider.name,
                                                    list(answer.provider_message_ids), self._ledger.state(item.submission.message_id), at))
-            results[item.index] = logic.outcome(item.event, provider.name, answer, at)
+            results[item.index] = logic.outcome(item.event, provider.name, answer, at, self._validity)
         try:
             self._ledger.write(settled)
         except TransientError as exc:  # the messages left and are announced; a replay would find them SUBMITTING (unknown)

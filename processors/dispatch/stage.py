@@ -1,8 +1,8 @@
 """The dispatch stage: submits rendered messages at their senders' pace, after a last check, through a provider router.
 
-For each batch the runtime hands over: plan every message (expired, no provider for its channel),
-skip what the ledger says was already handed over, then release the rest in waves as their senders'
-budgets allow (``processors.dispatch.release``). Delivery reports arrive on the providers' own
+For each batch the runtime hands over: plan every message (no provider for its channel), answer what the
+ledger says was already handed over, end what is out of time (``logic.expired``), then release the rest in
+waves as their senders' budgets allow (``processors.dispatch.release``). Delivery reports arrive on the providers' own
 threads; they are queued and produced by the runtime (``poll_outputs``) in its next batch. A long SMS
 has one report per part: they are gathered and forwarded as one event once every part has reported.
 """
@@ -15,12 +15,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
+from courrier.config import get_settings
 from processors.dispatch import logic
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.pacing import Pacer
 from processors.dispatch.provider import Ack, DeliveryReport, InboundSms, Provider
 from processors.dispatch.release import Ledger, Release, Waiting
 from processors.dispatch.router import Route, Router
+from processors.dispatch.validity import Validity
+from processors.runtime import policy
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -54,6 +57,7 @@ class DispatchStage:
     (None: no pacing); ``priority`` marks the transactional lane's stage. A batch holds a message at most
     ``hold_s`` for its sender's budget; what must wait longer goes to the retry topic, in order. ``wave_size``: the
     most messages one ledger write covers before their submit (what a crash can leave with an unknown outcome).
+    ``validity``: how long messages may take (``processors.dispatch.validity``); the settings' when None.
 
     Reports and inbound messages are acknowledged to their provider (their ``ack``) only after the runtime says the
     outputs carrying them are durable (``outputs_delivered``). Until then ``poll_outputs`` offers those outputs again
@@ -74,13 +78,15 @@ class DispatchStage:
                  *, inputs: tuple[str, ...] = ("rendered",), consents: Mapping[str, Event] | None = None,
                  campaigns: Mapping[str, Event] | None = None, pacer: Pacer | None = None, priority: bool = False,
                  hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(), wave_size: int = 200,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 validity: Validity | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.inputs = inputs
         self._specs = [ProviderSpec(providers, channels)] if callable(providers) else list(providers)
         self._ledger = ledger
         self._breaker = breaker
+        self._validity = validity if validity is not None else Validity.from_settings(get_settings())
         self._release = Release(ledger, consents if consents is not None else {}, campaigns if campaigns is not None else {},
-                                pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs), wave_size=wave_size)
+                                pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs), wave_size=wave_size,
+                                validity=self._validity)
         self._clock = clock
         self._max_in_flight = max_in_flight
         self.router: Router | None = None
@@ -124,18 +130,22 @@ class DispatchStage:
         waiting: list[Waiting] = []
         in_batch: set[str] = set()
         for index, (event, meta) in enumerate(items):
-            planned = logic.plan(event, meta.now, self.router.channels)
+            planned = logic.plan(event, meta.now, self.router.channels, self._validity)
             if isinstance(planned, Output):
                 results[index] = [planned]
             elif planned.message_id in in_batch:  # a replayed or re-sent copy: the ledger answers it once this batch wrote it
                 results[index] = TransientError(f"{planned.message_id} is already being submitted in this batch; checked again later")
                 continue
             else:
+                # The ledger first: a message a provider has is announced again, never expired (one terminal receipt).
                 previous = self._ledger.state(planned.message_id)
                 if previous is not None and previous["state"] == "SUBMITTING":
                     results[index] = self._reconcile(event, previous, meta)
                 elif previous is not None and previous["state"] != "FAILED":
-                    results[index] = logic.from_ledger(event, previous, meta.now)
+                    results[index] = logic.from_ledger(event, previous, meta.now, self._validity)
+                if results[index] is None:
+                    ended = logic.expired(event, meta.now, policy.attempt_of(list(meta.headers.items())) > 0, previous, self._validity)
+                    results[index] = [ended] if ended is not None else None
                 if results[index] is None:
                     in_batch.add(planned.message_id)
                     waiting.append(Waiting(index, planned, event, meta, previous))
@@ -154,10 +164,11 @@ class DispatchStage:
         provider = self.router.provider(previous["provider"])
         lookup = getattr(provider, "reconcile", None)
         if lookup is None:  # SMPP has no lookup by our id: never risk a second submit
-            return logic.from_ledger(event, previous, meta.now)
+            return logic.from_ledger(event, previous, meta.now, self._validity)
         message_id = previous["message_id"]
         if not self.router.is_open(previous["provider"]):
-            return TransientError(f"{previous['provider']} is not reachable to look up {message_id}; asked again later")
+            return TransientError(f"{previous['provider']} is not reachable to look up {message_id}; asked again later",
+                                  retry_until=self._validity.retry_until(event))
         try:
             found = lookup(message_id, event["channel"])
             if found is None:
@@ -165,10 +176,10 @@ class DispatchStage:
                 return None
             self._ledger.write([logic.ledger_record(message_id, "SUBMITTED", previous["provider"], list(found.provider_message_ids),
                                                     previous, meta.now)])
-        except TransientError as exc:  # the provider cannot say now: ask again later
-            return exc
+        except TransientError as exc:  # the provider cannot say now: ask again later, until the message's time is up
+            return TransientError(str(exc), retry_until=self._validity.retry_until(event))
         log.info("unknown outcome reconciled: the provider had it", extra={"message_id": message_id, "provider": previous["provider"]})
-        return logic.announced(event, previous["provider"], found, meta.now)
+        return logic.announced(event, previous["provider"], found, meta.now, self._validity)
 
     def poll_outputs(self) -> Iterable[Output]:
         """Provider events as records to produce: those of the last call again unless ``outputs_delivered`` came in

@@ -1,6 +1,8 @@
 """The simulator's HTTP contract: auth, capability, sends, idempotency, lookups, stats, faults and its bounds."""
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -166,3 +168,30 @@ def test_memory_is_bounded_by_max_messages() -> None:
             stats = control.stats()
             assert (stats["messages"], stats["evicted"], sorted(stats["submissions"])) == (3, 2, ["b-2", "b-3", "b-4"])
             assert api.get("/v1/messages", params={"client_ref": "b-0"}).status_code == 404
+
+
+def test_sends_carry_their_validity_and_a_bad_one_is_400(api: httpx.Client, sim: SimControl) -> None:
+    sent = api.post("/v1/messages", json=sms("v-1", expire_at="2030-01-02T03:04:05.600Z"))
+    assert sent.status_code == 201 and api.get("/v1/messages", params={"client_ref": "v-1"}).json()["expire_at"] == "2030-01-02T03:04:05.600Z"
+    by_time = api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "v-2"},
+                       json={"contentMessage": {"text": "Hi"}, "expireTime": "2030-01-02T03:04:05Z"})
+    by_ttl = api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "v-3"}, json={"contentMessage": {"text": "Hi"}, "ttl": "90.5s"})
+    assert by_time.status_code == by_ttl.status_code == 200
+    found = api.get("/v1/messages", params={"client_ref": "v-2", "provider": "rbm"}).json()
+    assert found["expire_at"] == "2030-01-02T03:04:05.000Z"
+    assert api.get("/v1/messages", params={"client_ref": "v-3", "provider": "rbm"}).json()["expire_at"] is not None
+    for body in ({"contentMessage": {"text": "Hi"}, "ttl": "90.5s", "expireTime": "2030-01-02T03:04:05Z"},
+                 {"contentMessage": {"text": "Hi"}, "ttl": "soon"}, {"contentMessage": {"text": "Hi"}, "expireTime": "2030-01-02"}):
+        refused = api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "v-4"}, json=body)
+        assert (refused.status_code, refused.json()["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    assert api.post("/v1/messages", json=sms("v-5", expire_at="tomorrow")).json()["error"]["code"] == "invalid_request"
+    assert sim.stats()["submissions"] == {"v-1": 1, "v-2": 1, "v-3": 1}
+
+
+def test_a_message_past_its_ttl_is_reported_expired_not_delivered(api: httpx.Client, sim: SimControl) -> None:
+    sim.configure(delivery_delay_ms=300)
+    api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "t-1"}, json={"contentMessage": {"text": "Hi"}, "ttl": "0.1s"})
+    api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "t-2"}, json={"contentMessage": {"text": "Hi"}, "ttl": "60s"})
+    time.sleep(0.4)
+    statuses = [api.get("/v1/messages", params={"client_ref": ref, "provider": "rbm"}).json()["status"] for ref in ("t-1", "t-2")]
+    assert statuses == ["expired", "delivered"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -124,3 +124,15 @@ def test_every_plan_has_at_most_one_outcome_and_true_times(seed: int, undelivere
     assert times == sorted(times)  # true times follow the lifecycle, whatever the posting order
     assert all(e["status"] != "READ" or provider == "rbm" for e in distinct)
     assert all(e["status"] != "SENT" or provider == "aggregator" for e in distinct)
+
+
+def test_a_message_whose_validity_ends_before_its_delivery_expires_then() -> None:
+    faults = Faults(delivery_delay_ms=2_000, sent_events=True)
+    late = SimMessage("agg-1", "aggregator", "m-1", "sms", "+33612345671", "X", 1, NOW, expires_at=NOW + timedelta(seconds=1))
+    [sent, final] = events.plan(late, faults, random.Random(1), NOW)
+    assert (final.delay_s, final.event["status"], final.event["error_code"]) == (1.0, "EXPIRED", events.EXPIRED_CODE)
+    assert sent.event["status"] == "SENT" and late.outcome == ("EXPIRED", NOW + timedelta(seconds=1))
+    in_time = SimMessage("m-2", "rbm", "m-2", "rcs", "+33612345671", None, 1, NOW, expires_at=NOW + timedelta(seconds=3))
+    assert events.plan(in_time, faults, random.Random(1), NOW)[0].event["status"] == "DELIVERED"
+    drawn = SimMessage("m-3", "rbm", "m-3", "rcs", "+33612345671", None, 1, NOW, expires_at=NOW)
+    assert events.plan(drawn, faults.updated({"undelivered_rate": 1.0}), random.Random(1), NOW)[0].event["status"] == "UNDELIVERED"

@@ -10,10 +10,12 @@ import pytest
 import schemas
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.stage import DispatchStage
+from processors.dispatch.validity import Validity
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import RecordMeta
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+VALIDITY = Validity(default_s=86_400, report_grace_s=3_600, grace_by_provider={"other": 60})
 
 
 class ScriptedProvider:
@@ -78,7 +80,7 @@ def started_stage(ledger: MemoryLedger) -> tuple[DispatchStage, list[ScriptedPro
         made.append(ScriptedProvider(on_report, on_inbound))
         return made[-1]
 
-    stage = DispatchStage(factory, ledger)
+    stage = DispatchStage(factory, ledger, validity=VALIDITY)
     stage.open()
     return stage, made
 
@@ -95,7 +97,7 @@ def valid(topic_schema: str, value: dict) -> None:
 def test_an_accepted_message_is_dispatched_with_its_provider_ids(stage_and_provider) -> None:
     stage, made = stage_and_provider
     [outputs] = stage.process_batch([(rendered("m1"), meta())])
-    assert [o.topic for o in outputs] == ["dispatched"]
+    assert [o.topic for o in outputs] == ["dispatched", "rcs-deadline"]
     assert outputs[0].key == "+33612345678"
     assert outputs[0].value["provider_message_ids"] == ["p-m1"] and outputs[0].value["provider"] == "scripted"
     valid("Dispatched", outputs[0].value)
@@ -165,7 +167,7 @@ def test_a_message_the_ledger_saw_accepted_is_announced_again_not_resubmitted() 
     again, again_provider = started_stage(ledger)  # a new process after a crash, a rebalance or a replay
     [outputs] = again.process_batch([(rendered("m1"), meta())])
     assert again_provider[0].submitted == []
-    assert [(o.topic, o.value["provider_message_ids"]) for o in outputs] == [("dispatched", ["p-m1"])]
+    assert [(o.topic, o.value["provider_message_ids"]) for o in outputs] == [("dispatched", ["p-m1"]), ("rcs-deadline", ["p-m1"])]
     assert len(first_provider[0].submitted) == 1
 
 
@@ -197,7 +199,7 @@ def test_one_message_twice_in_a_batch_is_submitted_once() -> None:
     ledger = MemoryLedger()
     stage, made = started_stage(ledger)
     first, copy = stage.process_batch([(rendered("m1"), meta()), (rendered("m1"), meta(1))])
-    assert [o.topic for o in first] == ["dispatched"] and isinstance(copy, TransientError)
+    assert [o.topic for o in first] == ["dispatched", "rcs-deadline"] and isinstance(copy, TransientError)
     [later] = stage.process_batch([(rendered("m1"), meta(2))])
-    assert [(o.topic, o.value["provider_message_ids"]) for o in later] == [("dispatched", ["p-m1"])]
+    assert [(o.topic, o.value["provider_message_ids"]) for o in later] == [("dispatched", ["p-m1"]), ("rcs-deadline", ["p-m1"])]
     assert len(made[0].submitted) == 1

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -174,3 +175,13 @@ def test_rbm_content_shapes() -> None:
     for bad in ("[]", "{nope", '{"title": "A", "suggestions": [{"type": "share", "text": "x"}]}', '{"suggestions": []}'):
         with pytest.raises(BadRcsContent):
             content_message(bad, "fallback")
+
+
+def test_the_validity_reaches_the_provider_and_an_expired_message_is_not_delivered(provider: HttpProvider, sim: SimControl) -> None:
+    sim.configure(delivery_delay_ms=300)
+    soon, later = datetime.now(timezone.utc) + timedelta(milliseconds=100), datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    results = provider.submit_many([sub("v-sms", expires_at=later), sub("v-rcs", channel="RCS", expires_at=soon), sub("v-none")])
+    assert all(r.accepted for r in results)
+    assert lookup(sim, "v-sms")["expire_at"] == "2030-01-02T03:04:05.000Z" and lookup(sim, "v-none")["expire_at"] is None
+    time.sleep(0.4)
+    assert lookup(sim, "v-rcs", "rbm")["status"] == "expired" and lookup(sim, "v-sms")["status"] == "delivered"

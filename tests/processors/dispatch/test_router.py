@@ -161,7 +161,8 @@ def test_a_channel_goes_only_to_providers_that_send_it() -> None:
     stage = DispatchStage([ProviderSpec(lambda _r, _i: sms, frozenset({"SMS"})), ProviderSpec(lambda _r, _i: rcs, frozenset({"RCS"}))],
                           ledger, breaker=POLICY)
     stage.open()
-    [[out]] = stage.process_batch([(rendered("r1", channel="RCS"), meta())])
+    [[out, deadline]] = stage.process_batch([(rendered("r1", channel="RCS"), meta())])
+    assert deadline.topic == "rcs-deadline"
     assert out.value["provider"] == "rcs" and sms.submitted == []
 
 
