@@ -3,8 +3,10 @@
 Answers: 202 ``{"message_id"}`` for a new message; 200 with the first ``message_id`` and
 ``Idempotent-Replayed: true`` for an idempotency key seen within the window; 401/403/429 from the
 API-key guard (``processors.access``); 413 for a body over the cap; 422 ``{"errors": [...]}`` naming the
-fields, the missing variables or the known templates; 503 when Kafka did not take the message. A batch
-answers 207 with one such result per item.
+fields, the missing variables or the known templates; 503 when Kafka did not take the message; 500
+``internal_error`` for a message that could not be checked (a bug; nothing sent, its key left free). A
+batch answers 207 with one such result per item, so the caller knows which items went through: only
+those answered 202 or 200 carry a message id, and only published ids are ever answered.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Body over the size cap."},
     422: {"model": ErrorBody, "description": "Invalid fields, number, template or variables."},
     503: {"model": ErrorBody, "description": "Kafka did not take the message; retry with the same idempotency key."},
+    500: {"model": ErrorBody, "description": "The message could not be checked (internal_error, logged); nothing was sent and its "
+                                             "idempotency key is free."},
 }
 
 

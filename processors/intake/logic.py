@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Mapping
 
+from processors.consent.message_ids import RESERVED_KEY_PREFIX
 from processors.consent.numbers import Refusal, normalize
 from processors.consent.quiet_hours import valid_zone
 from processors.intake.models import MessageRequest, Problem
@@ -33,8 +34,12 @@ def avro_policy(request: MessageRequest) -> str:
 
 
 def problems(request: MessageRequest, templates: Mapping[str, Template]) -> list[Problem]:
-    """Every reason to refuse ``request``: a number that cannot receive SMS, an unknown template, missing variables."""
+    """Every reason to refuse ``request``: a reserved idempotency key, a number that cannot receive SMS, an unknown template,
+    a time zone that is not an IANA zone name, missing variables."""
     found: list[Problem] = []
+    if request.idempotency_key is not None and request.idempotency_key.startswith(RESERVED_KEY_PREFIX):
+        found.append(Problem(code="reserved_idempotency_key", field="idempotency_key",
+                             message=f"idempotency keys starting with {RESERVED_KEY_PREFIX!r} are reserved for Courrier's own claims"))
     recipient = normalize(request.recipient, request.default_region)
     if isinstance(recipient, Refusal):
         found.append(Problem(code=recipient.reason, message=recipient.detail, field="recipient"))
@@ -69,7 +74,8 @@ def _render_problems(request: MessageRequest, template: Template, language: str 
 
 
 def new_message_id() -> str:
-    """A fresh message id: assigned once, here, and carried unchanged through the chain."""
+    """A fresh message id (a UUID, never empty): assigned once, here, and carried unchanged through the chain. HTTP callers
+    cannot choose it (the request model has no such field and refuses unknown ones)."""
     return str(uuid.uuid4())
 
 

@@ -4,6 +4,12 @@ Order of writes: a message's ``send-requested`` first, its ``idempotency`` recor
 acknowledged, so the window never points at a message that was not written. If the idempotency
 record then fails, the message stands (202) and this instance still remembers the key; only another
 instance could accept the key again.
+
+A key is only ever answered with a message id that was published. Claims are in memory until then,
+and every way out of ``submit`` keeps that true: an item whose message Kafka did not take releases
+its key (503); an item that cannot be judged at all (a bug: 500 ``internal_error``, logged) claims
+nothing and the other items go on; and if publishing itself raises, every key the call claimed is
+released before the exception leaves (the caller gets a 500 and may retry with the same keys).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from processors.intake.idempotency import IdempotencyWindow
 from processors.intake.logic import new_message_id, problems, send_requested
 from processors.intake.models import MessageRequest, Problem
 from processors.runtime.publisher import Publisher
+from processors.runtime.stage import Output
 from processors.intake.settings import IntakeSettings
 from processors.render.templates import DEFAULT_DIR, Template, load
 from processors.runtime.table import TopicTable
@@ -41,11 +48,14 @@ class Refused:
     problems: list[Problem]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
+    """An item whose key (if any) is claimed and whose record is ready: what is left is to publish it."""
+
     index: int
     message_id: str
     request: MessageRequest
+    output: Output
 
 
 class IntakeService:
@@ -68,22 +78,30 @@ class IntakeService:
         self._publisher.close()
 
     def submit(self, requests: Sequence[MessageRequest], api_key_id: str | None = None) -> list[Accepted | Refused]:
-        """One result per request, in order; every accepted one is on ``send-requested`` (with ``api_key_id``) when this returns."""
+        """One result per request, in order; every accepted one is on ``send-requested`` (with ``api_key_id``) when this returns.
+
+        Refused: 422 the caller's to fix, 503 Kafka did not take it, 500 it could not be judged. No key
+        is left claimed for a message that was not published (see the module's docstring).
+        """
         now = datetime.now(timezone.utc)
         results: list[Accepted | Refused | None] = [None] * len(requests)
         pending: list[_Pending] = []
-        for index, request in enumerate(requests):
-            found = problems(request, self.templates)
-            if found:
-                results[index] = Refused(422, found)
-                continue
-            message_id = new_message_id()
-            earlier = self.window.claim(request.idempotency_key, message_id, now) if request.idempotency_key else None
-            if earlier is not None:
-                results[index] = Accepted(earlier, replayed=True)
-                continue
-            pending.append(_Pending(index, message_id, request))
-        errors = self._publisher.publish([send_requested(p.request, p.message_id, now, self._intake.source, api_key_id) for p in pending])
+        try:
+            for index, request in enumerate(requests):
+                try:
+                    outcome = self._claim(index, request, now, api_key_id)
+                except Exception:  # one item's bug must not cost the others their answer, nor leave their keys claimed
+                    log.exception("intake item could not be judged", extra={"index": index})
+                    outcome = _internal_error()
+                if isinstance(outcome, _Pending):
+                    pending.append(outcome)
+                else:
+                    results[index] = outcome
+            errors = self._publisher.publish([p.output for p in pending])
+        except BaseException:
+            for item in pending:
+                self._release(item)
+            raise
         failed: dict[str, str] = {}
         for item, error in zip(pending, errors):
             if error is None:
@@ -91,8 +109,7 @@ class IntakeService:
                 continue
             failed[item.message_id] = error
             results[item.index] = _unavailable(error)
-            if item.request.idempotency_key:
-                self.window.release(item.request.idempotency_key, item.message_id)
+            self._release(item)
         # A replay of a key claimed earlier in this same batch shares the fate of the item that claimed it.
         for index, result in enumerate(results):
             if isinstance(result, Accepted) and result.message_id in failed:
@@ -100,15 +117,42 @@ class IntakeService:
         self._record_keys([p for p in pending if p.request.idempotency_key and p.message_id not in failed])
         return [r for r in results if r is not None]
 
+    def _claim(self, index: int, request: MessageRequest, now: datetime, api_key_id: str | None) -> Accepted | Refused | _Pending:
+        """Judge one request: refused, a replay of its key, or ready to publish with its key claimed (the last step, so
+        nothing that can fail comes between a claim and the publishing that decides whether to keep it)."""
+        found = problems(request, self.templates)
+        if found:
+            return Refused(422, found)
+        message_id = new_message_id()
+        output = send_requested(request, message_id, now, self._intake.source, api_key_id)
+        if request.idempotency_key:
+            earlier = self.window.claim(request.idempotency_key, message_id, now)
+            if earlier is not None:
+                return Accepted(earlier, replayed=True)
+        return _Pending(index, message_id, request, output)
+
+    def _release(self, item: _Pending) -> None:
+        if item.request.idempotency_key:
+            self.window.release(item.request.idempotency_key, item.message_id)
+
     def _record_keys(self, published: list[_Pending]) -> None:
         keys = [p.request.idempotency_key for p in published if p.request.idempotency_key]
-        errors = self._publisher.publish([self.window.record(key) for key in keys])
+        try:
+            errors = self._publisher.publish([self.window.record(key) for key in keys])
+        except Exception:  # the messages stand and this instance keeps their keys: answer what was sent, not a 500
+            log.exception("idempotency records not written", extra={"keys": len(keys)})
+            return
         for key, error in zip(keys, errors):
             if error is not None:  # the message stands; only another instance could now accept this key again
                 log.warning("idempotency record not written", extra={"error": error, "key_length": len(key)})
 
     def idempotency_keys_loaded(self) -> int:
         return len(self._table)
+
+
+def _internal_error() -> Refused:
+    return Refused(500, [Problem(code="internal_error", message="this message could not be checked (the error is logged); it was not "
+                                                                "sent and its idempotency key is free: a retry with the same key is safe")])
 
 
 def _unavailable(error: str) -> Refused:

@@ -110,6 +110,25 @@ def test_a_batch_judges_each_item_on_its_own(served: Served, intake_topics: Sett
     assert len(sent_with_key(intake_topics, key)) == 1
 
 
+def test_a_batch_with_a_tz_folder_answers_each_item_and_a_retry_replays_only_published_ids(served: Served, intake_topics: Settings) -> None:
+    """Regression: a ``time_zone`` naming a tz folder made the whole batch a 500 after the items before it had claimed their keys,
+    so a retry answered Idempotent-Replayed with ids that never reached send-requested."""
+    run = uuid.uuid4().hex[:8]
+    zones = [None, "Etc", None, "Europe", "localtime", "right/UTC"]
+    batch = [{**OTP, "idempotency_key": f"tz-{run}-{i}", **({"time_zone": zone} if zone else {})} for i, zone in enumerate(zones)]
+    with served.client() as client:
+        first = client.post("/v1/messages/batch", json={"messages": batch}).json()["results"]
+        retry = client.post("/v1/messages/batch", json={"messages": batch}).json()["results"]
+    assert [r["status"] for r in first] == [202, 422, 202, 422, 422, 422]
+    assert {e["code"] for r in first if r["status"] == 422 for e in r["errors"]} == {"invalid_time_zone"}
+    assert [r["status"] for r in retry] == [200, 422, 200, 422, 422, 422]
+    answered = {r["message_id"] for r in [*first, *retry] if r.get("message_id")}
+    assert answered == {first[0]["message_id"], first[2]["message_id"]}
+    on_topic = {v["context"]["message_id"] for _, v in read_topic(intake_topics, "send-requested", 1, settle_s=2)
+                if (v["context"]["idempotency_key"] or "").startswith(f"tz-{run}-")}
+    assert on_topic == answered
+
+
 def test_batch_envelope_limits(served: Served) -> None:
     with served.client() as client:
         too_many = client.post("/v1/messages/batch", json={"messages": [OTP] * (MAX_BATCH + 1)})
