@@ -2,11 +2,13 @@
 
 It binds loopback only, answers submit_sm, sends a delivery receipt per submit (same decimal id) after
 ``COURRIER_SMSC_RECEIPT_DELAY_MS``, journals every accepted submit_sm, and injects mobile-originated messages;
-the journal and the injection are served on ``COURRIER_SMSC_CONTROL_PORT`` (``/submissions``, ``/stats``, ``/mo``).
+the journal and the injection are served on ``COURRIER_SMSC_CONTROL_PORT`` (``/submissions``, ``/stats``, ``/mo``),
+and so are its faults for chaos runs (``/faults``, ``/drop``; ``infra/smsc_control.py`` is a client).
 The class is compiled with ``javac`` at fetch time; a changed source is compiled again."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +22,12 @@ from processors.runtime.errors import UnreachableError
 SMSC_DIR = Path(__file__).resolve().parent.parent / "smsc"
 SOURCE = SMSC_DIR / "CourrierSmsc.java"
 MAIN_CLASS = "CourrierSmsc"
+# Fault injection at start (all 0 by default; POST /faults changes them at run time): read from the environment only,
+# as chaos runs set them for the one SMSC they start.
+FAULT_ENV = {"COURRIER_SMSC_SYSERR_RATE": "syserrRate", "COURRIER_SMSC_THROTTLE_RATE": "throttleRate",
+             "COURRIER_SMSC_SILENT_RATE": "silentRate", "COURRIER_SMSC_DUPLICATE_REPORT_RATE": "duplicateReportRate",
+             "COURRIER_SMSC_ENROUTE_AFTER_RATE": "enrouteAfterRate", "COURRIER_SMSC_REORDER_RATE": "reorderRate",
+             "COURRIER_SMSC_REORDER_DELAY_MS": "reorderDelayMs", "COURRIER_SMSC_FAULT_SEED": "faultSeed"}
 
 
 def _classes(settings: Settings) -> Path:
@@ -59,6 +67,7 @@ def _launch(settings: Settings) -> Launch:
             f"-Dcourrier.smsc.systemId={settings.smpp_system_id}", f"-Dcourrier.smsc.password={settings.smpp_password}",
             f"-Dcourrier.smsc.receiptDelayMs={settings.smsc_receipt_delay_ms}",
             f"-Dcourrier.smsc.undelivSuffixes={settings.smsc_undeliverable_suffixes}",
+            *(f"-Dcourrier.smsc.{prop}={os.environ[env]}" for env, prop in FAULT_ENV.items() if os.environ.get(env)),
             "-cp", f"{home / 'libs' / '*'}:{_classes(settings)}", MAIN_CLASS]
     return Launch(argv, home, {})
 
