@@ -172,10 +172,12 @@ def test_memory_is_bounded_by_max_messages() -> None:
 
 def test_sends_carry_their_validity_and_a_bad_one_is_400(api: httpx.Client, sim: SimControl) -> None:
     sent = api.post("/v1/messages", json=sms("v-1", expire_at="2030-01-02T03:04:05.600Z"))
-    assert sent.status_code == 201 and api.get("/v1/messages", params={"client_ref": "v-1"}).json()["expire_at"] == "2030-01-02T03:04:05.600Z"
+    assert sent.status_code == 201
+    assert api.get("/v1/messages", params={"client_ref": "v-1"}).json()["expire_at"] == "2030-01-02T03:04:05.600Z"
     by_time = api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "v-2"},
                        json={"contentMessage": {"text": "Hi"}, "expireTime": "2030-01-02T03:04:05Z"})
-    by_ttl = api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "v-3"}, json={"contentMessage": {"text": "Hi"}, "ttl": "90.5s"})
+    by_ttl = api.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "v-3"},
+                      json={"contentMessage": {"text": "Hi"}, "ttl": "90.5s"})
     assert by_time.status_code == by_ttl.status_code == 200
     found = api.get("/v1/messages", params={"client_ref": "v-2", "provider": "rbm"}).json()
     assert found["expire_at"] == "2030-01-02T03:04:05.000Z"
