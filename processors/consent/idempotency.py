@@ -8,6 +8,9 @@ and another ``message_id`` ends in a terminal ``DUPLICATE`` receipt naming the f
 land on one partition and one consent instance, which decides under its own claims before the
 table has caught up. Two requests with one key but differently written recipients may land on two
 instances and both pass within the table's propagation delay (well under a second).
+
+``KeyClaims`` also holds the message-id claims (keys ``courrier:message-id:<id>``, see ``message_ids``):
+one table, one window, one pruning for both.
 """
 from __future__ import annotations
 

@@ -134,3 +134,12 @@ def test_a_key_in_the_reserved_namespace_is_refused(app) -> None:
         answer = client.post("/v1/messages", json=body, headers=headers)
         assert answer.status_code == 422 and answer.json()["errors"][0]["code"] == "reserved_idempotency_key"
     assert publisher.published == []
+
+
+def test_a_caller_cannot_choose_the_message_id(app) -> None:
+    """The intake assigns every id (a UUID): a ``message_id`` field, empty or not, is an unknown field."""
+    client, publisher = app
+    for message_id in ("", "mine"):
+        answer = client.post("/v1/messages", json={**OTP, "recipient": A, "message_id": message_id})
+        assert answer.status_code == 422 and answer.json()["errors"][0]["code"] == "extra_forbidden"
+    assert publisher.published == []
