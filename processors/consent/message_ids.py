@@ -68,17 +68,19 @@ def check_message_id(event: Event, claims: KeyClaims, now: datetime) -> IdCheck:
     """Refuse a blank id or an id another message already claimed; else claim it (no record when already this message's)."""
     context = event["context"]
     message_id = context["message_id"]
+    content = fingerprint(event)
+    # Both refusals share their message id with other receipts, so the content goes into their receipt_id (as the
+    # ``event_id``): two different requests get two receipt ids, the same request processed again gets the same one.
     if not message_id.strip():
         return IdCheck(refusal=receipt(
-            context, event["recipient"], "REJECTED", STAGE, now, reason="invalid_message_id",
+            context, event["recipient"], "REJECTED", STAGE, now, reason="invalid_message_id", event_id=content,
             detail=f"the message id is {'empty' if not message_id else 'blank'}; every message needs an id of its own "
                    "(receipts of such requests all carry this same blank id: tell them apart by recipient and requested_at)"))
     key = claim_key(message_id)
-    content = fingerprint(event)
     first = claims.live(key, now)
     if first is not None and first["message_id"] != content:
         return IdCheck(refusal=receipt(
-            context, event["recipient"], "REJECTED", STAGE, now, reason="duplicate_message_id",
+            context, event["recipient"], "REJECTED", STAGE, now, reason="duplicate_message_id", event_id=content,
             detail=f"message id {message_id} already names another message (other recipient, template or variables), first seen "
                    f"at {first['first_seen_at'].isoformat()}; this one is not sent. Both messages' receipts carry this id"))
     return IdCheck(claim=claims.claim(key, content, now))

@@ -16,6 +16,7 @@ from courrier.client import CourrierClient
 from courrier.config import Settings
 from processors.consent.message_ids import claim_key, fingerprint
 from processors.consent.stage import ConsentStage
+from processors.receipts import receipt_id
 from processors.runtime.clients import producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
@@ -84,6 +85,20 @@ def test_eleven_requests_sharing_an_id_send_one_and_reject_ten(request_event: Bu
     outcomes = [stage.process(with_id(request_event, "shared", recipient=f"+336123456{i:02d}"), meta()) for i in range(11)]
     assert [o.topic for o in outcomes[0]] == ["idempotency", "consent-checked"]
     assert all([(o.value["status"], o.value["reason"]) for o in out] == [("REJECTED", "duplicate_message_id")] for out in outcomes[1:])
+
+
+def test_refusals_sharing_an_id_keep_receipt_ids_of_their_own(request_event: Build) -> None:
+    """A consumer deduplicating by receipt_id must not fold different requests together, and must fold the same one."""
+    stage = ConsentStage({})
+    stage.process(with_id(request_event, "m-1"), meta())
+    refusals = [stage.process(with_id(request_event, message_id, recipient=r), meta())[0]
+                for message_id in ("m-1", "") for r in ("+33612345698", "+33612345699", "+33612345699")]
+    assert [o.value["reason"] for o in refusals] == ["duplicate_message_id"] * 3 + ["invalid_message_id"] * 3
+    ids = [o.value["receipt_id"] for o in refusals]
+    assert ids[1] == ids[2] and ids[4] == ids[5]  # the same request again: the same receipt
+    assert len({ids[0], ids[1], ids[3], ids[4]}) == 4
+    # Had the first message been rejected later on (a bad number, a STOP), its receipt would be another one still.
+    assert receipt_id("m-1", "REJECTED", None, None) not in ids
 
 
 def test_the_same_request_again_passes_without_a_second_claim(request_event: Build) -> None:
