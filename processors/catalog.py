@@ -61,6 +61,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     from processors.dispatch.pacing import DEFAULT_LIMITS, Pacer, PacingLimits
     from processors.dispatch.smpp import SmppProvider
     from processors.dispatch.stage import DispatchStage, ProviderSpec
+    from processors.dispatch.validity import Validity
 
     def smpp(host: str, port: int) -> ProviderSpec:
         def build(on_report, on_inbound) -> SmppProvider:
@@ -97,7 +98,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
                             max_cooldown_s=max(120.0, settings.dispatch_breaker_cooldown_s))
     lanes = [LaneStage(lane, DispatchStage(providers, ledger, inputs=(rendered_topic(lane),), consents=consents, campaigns=campaigns,
                                            pacer=pacer, priority=lane == "TRANSACTIONAL", hold_s=settings.dispatch_hold_s,
-                                           wave_size=settings.dispatch_wave_size,
+                                           wave_size=settings.dispatch_wave_size, validity=Validity.from_settings(settings),
                                            breaker=breaker), group_id(settings, lane))
              for lane in parse_lanes(settings.dispatch_lanes)]
     return lanes, [consents, campaigns]

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from courrier.config import Settings
 from processors.runtime.clients import consumer_config, end_offset
@@ -79,7 +79,9 @@ class TopicTable(Mapping[str, Event]):
 
     def _follow(self) -> None:
         physical = self._settings.topic(self._logical)
-        consumer = Consumer(consumer_config(self._settings, f"courrier-table-{uuid.uuid4()}"))
+        # The end of a partition is where a read_committed reader runs out of records: the offset after its last record
+        # can be a transaction's commit marker, or records of a transaction still open, which no record reaches.
+        consumer = Consumer(consumer_config(self._settings, f"courrier-table-{uuid.uuid4()}", **{"enable.partition.eof": True}))
         try:
             metadata = consumer.list_topics(physical, timeout=10).topics.get(physical)
             partitions = sorted(metadata.partitions) if metadata and not metadata.error else []
@@ -91,7 +93,10 @@ class TopicTable(Mapping[str, Event]):
                 self._caught_up.set()
             while not self._stopping.is_set():
                 for message in consumer.consume(1000, 0.2):
-                    if message.error():
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            behind.discard(message.partition())
                         continue
                     self._apply(message.key(), message.value())
                     if message.partition() in behind and message.offset() + 1 >= ends[message.partition()]:

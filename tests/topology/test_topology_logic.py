@@ -85,7 +85,11 @@ def test_deadlines_wait_apart_from_deferred_sends_and_every_delay_topic_is_read_
     from topology.topics import BY_NAME, delay_topic
 
     assert (delay_topic("rcs-deadline"), delay_topic("consent-checked"), delay_topic("send-requested")) == ("timers", "scheduled", "scheduled")
-    assert {"retry", "scheduled", "timers"} == set(INPUTS) and all(BY_NAME[name].value_schema is None for name in INPUTS)
+    otp = {"context": {"lane": "TRANSACTIONAL"}}
+    assert (delay_topic("rendered-transactional"), delay_topic("send-requested", otp)) == ("scheduled-transactional",) * 2
+    assert delay_topic("send-requested", {"context": {"lane": "MARKETING"}}) == "scheduled"
+    assert {"retry", "scheduled", "scheduled-transactional", "timers"} == set(INPUTS)
+    assert all(BY_NAME[name].value_schema is None for name in INPUTS)
 
 
 def test_remove_never_touches_the_unprefixed_pipeline() -> None:
