@@ -1,47 +1,107 @@
-"""``courrier bench chaos``: SIGKILL dispatch at random points while messages flow, then count submissions at the SMSC.
+"""``courrier bench chaos``: the whole chain under crashes and provider faults, every message accounted for from outside.
 
-Invariant 3 (once) and 5 (stateless stages) under crashes: every message ends in exactly one terminal
-receipt (0 lost), and the SMSC's journal of accepted submit_sm shows no message twice (0 duplicates).
-Each message goes to its own number with its own code, so one journal line is one submission of one
-message. The test suite runs a small version; the command runs the 10k-message one.
+Invariants 1 (accounted for), 2 (consent: nothing after STOP) and 3 (once) under faults. Requests mix lanes, channels
+and consent states (OTPs over SMS, order updates over RCS with SMS fallback, a marketing campaign to opted-in and
+not-opted-in numbers, some of whom text STOP mid-run). Meanwhile a stage chosen in rotation among all of them is
+SIGKILLed every few seconds and restarted, the broker is restarted once, the SMSC refuses submits with system errors
+and throttling, duplicates, reorders and withholds delivery reports and drops its binds, and the HTTP provider answers
+5xx, times out and posts webhooks twice. Submissions are counted in the SMSC's and the simulator's own journals, never
+in our ledger; receipts by a plain ``read_committed`` consumer. Each message goes to a number of its own, so one
+journal line is one submission of one message.
 """
 from __future__ import annotations
 
 import json
+import queue
 import random
+import threading
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+import httpx
 import phonenumbers
 
+import infra
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher
-from courrier.processes import start_stage, stop_all
+from courrier.processes import StageProcess, start_stage, start_webhooks, stop_all
+from processors.fallback import SUFFIX
+from sim.faults import Faults
 
-CHAIN = ("consent", "channel", "render", "dispatch", "receipt", "scheduler")  # the scheduler brings back retried records (e.g. a report that overtook its dispatched event)
+STAGES = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
+GROUP = "promotions"
+MARKETING_SENDER = "36180"  # the FR short code marketing SMS leave from; a STOP texted to it opts out of GROUP
+MARKER = "Chaos"  # first name in every marketing text: tells a campaign SMS from the STOP confirmation in the journal
+STOP_GRACE_S = 1.0  # how long after an opt-out is recorded dispatch's consent table may take to see it
+SMSC_FAULTS = {"syserr_rate": 0.02, "throttle_rate": 0.01, "duplicate_report_rate": 0.10, "enroute_after_rate": 0.10,
+               "reorder_rate": 0.05, "silent_rate": 0.01}
+SIM_FAULTS = {"transient_error_rate": 0.02, "timeout_rate": 0.002, "timeout_hold_ms": 3000, "duplicate_rate": 0.10,
+              "undelivered_rate": 0.03, "silent_rate": 0.02, "delivery_delay_ms": 200, "reorder": True}
+
+
+@dataclass(frozen=True)
+class ChaosPlan:
+    """What a run does: how many requests at what pace, how often a stage dies, and the faults of the providers."""
+
+    count: int = 100_000
+    rate: float = 1000.0
+    kill_every_s: float = 4.0
+    broker_restart: bool = True
+    smsc_drops: int = 2
+    stop_share: float = 0.05
+    validity_s: int = 300
+    report_grace_s: int = 10
+    rcs_fallback_after_s: int = 20
+    seed: int | None = None
+    timeout_s: float = 1800.0
+    smsc_faults: dict[str, float] = field(default_factory=lambda: dict(SMSC_FAULTS))
+    sim_faults: dict[str, Any] = field(default_factory=lambda: dict(SIM_FAULTS))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of the run: its number, template and variables, channel policy, lane and consent state."""
+
+    number: str
+    template: str
+    variables: dict[str, str]
+    channel_policy: str
+    lane: str
+    opted_in: bool = False
+    stops: bool = False
 
 
 @dataclass
 class ChaosReport:
-    """What a chaos run saw: kills done, messages without or with several terminal receipts, submissions per number."""
+    """What a run saw, counted from outside."""
 
-    messages: int
-    kills: int = 0
+    requests: int
     seconds: float = 0.0
-    lost: list[str] = field(default_factory=list)
-    duplicated_receipts: list[str] = field(default_factory=list)
-    duplicate_submissions: dict[str, int] = field(default_factory=dict)
-    submitted: int = 0
-    outcomes: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+    kills: Counter[str] = field(default_factory=Counter)
+    restarts_after_exit: Counter[str] = field(default_factory=Counter)
+    broker_restarts: int = 0
+    smsc_drops: int = 0
+    terminal_counts: Counter[int] = field(default_factory=Counter)
+    without_terminal: list[str] = field(default_factory=list)
+    several_terminal: list[str] = field(default_factory=list)
+    repeated_receipts: int = 0
+    duplicate_submits: dict[str, int] = field(default_factory=dict)
+    sends_after_stop: dict[str, int] = field(default_factory=dict)
+    stops: int = 0
+    outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    submitted_smsc: int = 0
+    submitted_sim: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated_receipts or self.duplicate_submissions)
+        return not (self.without_terminal or self.several_terminal or self.repeated_receipts or self.duplicate_submits
+                    or self.sends_after_stop)
 
 
 def chaos_numbers(count: int, rng: random.Random) -> list[str]:
@@ -61,64 +121,332 @@ def chaos_numbers(count: int, rng: random.Random) -> list[str]:
     raise RuntimeError(f"found only {len(found)} of {count} valid French mobile numbers")
 
 
-def run_chaos(settings: Settings, count: int, kills: int, log_dir: Path, seed: int | None = None, timeout_s: float = 600.0,
-              on_progress: Callable[[int], None] | None = None) -> ChaosReport:
-    """Run the chain, publish ``count`` OTPs, SIGKILL and restart dispatch ``kills`` times at random moments, and account for all."""
-    # Pacing would make a 10k run take hours on 1-MPS long codes; this run is about crashes, not carrier limits.
-    settings = settings.model_copy(update={"dispatch_pacing": False})
-    rng = random.Random(seed)
-    report = ChaosReport(messages=count)
-    stages = {name: start_stage(name, settings, log_dir) for name in CHAIN}
-    started_ms = int(time.time() * 1000)
+def chaos_requests(count: int, rng: random.Random, stop_share: float) -> list[Request]:
+    """60 % OTPs over SMS, 20 % order updates over RCS with SMS fallback, 20 % marketing SMS (three in four to opted-in
+    numbers, ``stop_share`` of those texting STOP mid-run), in a shuffled order."""
+    requests = []
+    for i, number in enumerate(chaos_numbers(count, rng)):
+        draw = rng.random()
+        if draw < 0.6:
+            requests.append(Request(number, "otp", {"code": f"{i % 10**6:06d}"}, "SMS", "TRANSACTIONAL"))
+        elif draw < 0.8:
+            requests.append(Request(number, "order_shipped", {"first_name": "Léa", "order_id": f"C{i}"}, "RCS_WITH_SMS_FALLBACK",
+                                    "TRANSACTIONAL"))
+        else:
+            opted_in = rng.random() < 0.75
+            requests.append(Request(number, "promo_spring", {"first_name": MARKER, "discount": "20"}, "SMS", "MARKETING",
+                                    opted_in=opted_in, stops=opted_in and rng.random() < stop_share))
+    return requests
+
+
+class Providers:
+    """The SMSC's and the simulator's control routes: faults in, journals out."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._smsc = f"http://127.0.0.1:{settings.smsc_control_port}"
+        self._sim = settings.sim_address
+        self._set: tuple[dict[str, float], dict[str, Any]] = ({}, {})
+
+    def configure(self, smsc_faults: dict[str, float], sim_faults: dict[str, Any]) -> None:
+        """Set these faults (an empty set leaves that provider as it is); ``reset_faults`` undoes exactly these."""
+        if smsc_faults:
+            httpx.post(f"{self._smsc}/faults", json=smsc_faults, timeout=10).raise_for_status()
+        if sim_faults:
+            httpx.post(f"{self._sim}/_sim/config", json=sim_faults, timeout=10).raise_for_status()
+        self._set = (dict(smsc_faults), dict(sim_faults))
+
+    def reset_faults(self) -> None:
+        smsc_faults, sim_faults = self._set
+        if smsc_faults:
+            httpx.post(f"{self._smsc}/faults", json={name: 0.0 for name in smsc_faults}, timeout=10).raise_for_status()
+        if sim_faults:
+            defaults = {name: value for name, value in Faults().model_dump().items() if name in sim_faults}
+            httpx.post(f"{self._sim}/_sim/config", json=defaults, timeout=10).raise_for_status()
+
+    def drop_binds(self) -> None:
+        httpx.post(f"{self._smsc}/drop", timeout=10).raise_for_status()
+
+    def text_in(self, number: str, sender: str, text: str) -> bool:
+        """A recipient texts ``text`` to ``sender``; False when no bound dispatch took it now (killed a moment ago)."""
+        try:
+            answer = httpx.post(f"{self._smsc}/mo", params={"from": number, "to": sender, "text": text}, timeout=30)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200
+
+
+    def smsc_journal(self, since_ms: int) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self._smsc}/submissions", timeout=60) as answer:
+            entries = [json.loads(line) for line in answer.read().decode().splitlines()]
+        return [e for e in entries if e["at"] >= since_ms]
+
+    def sim_submissions(self) -> dict[str, int]:
+        return dict(httpx.get(f"{self._sim}/_sim/stats", timeout=60).json()["submissions"])
+
+
+class Stops:
+    """Recipients texting STOP, from a thread of its own (the SMSC answers once dispatch has committed the message),
+    each retried until a bound dispatch takes it."""
+
+    def __init__(self, providers: Providers) -> None:
+        self._providers = providers
+        self._queue: "queue.Queue[str | None]" = queue.Queue()
+        self.texted = 0
+        self._thread = threading.Thread(target=self._run, name="chaos-stops", daemon=True)
+        self._thread.start()
+
+    def text(self, number: str) -> None:
+        self._queue.put(number)
+
+    def _run(self) -> None:
+        while (number := self._queue.get()) is not None:
+            for _attempt in range(120):
+                if self._providers.text_in(number, MARKETING_SENDER, "STOP"):
+                    self.texted += 1
+                    break
+                time.sleep(0.5)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=120)
+
+
+class Supervisor:
+    """Every stage as a process; kills one in rotation and restarts it under the same instance id (which fences its
+    predecessor's open transaction at once); restarts any that exited by itself, as an orchestrator would."""
+
+    def __init__(self, settings: Settings, log_dir: Path, rng: random.Random, report: ChaosReport) -> None:
+        self._settings, self._log_dir, self._rng, self._report = settings, log_dir, rng, report
+        self.stages: dict[str, StageProcess] = {name: self._start(name) for name in STAGES}
+        self._rotation: list[str] = []
+
+    def _start(self, name: str) -> StageProcess:
+        run = sum(self._report.kills.values()) + sum(self._report.restarts_after_exit.values())
+        return start_stage(name, self._settings, self._log_dir / f"{name}-{run}")
+
+    def kill_next(self) -> str:
+        if not self._rotation:
+            self._rotation = self._rng.sample(STAGES, len(STAGES))
+        name = self._rotation.pop()
+        self.stages[name].kill()
+        self._report.kills[name] += 1
+        self.stages[name] = self._start(name)
+        return name
+
+    def revive(self) -> None:
+        for name, process in list(self.stages.items()):
+            if not process.alive():
+                self._report.restarts_after_exit[name] += 1
+                self.stages[name] = self._start(name)
+
+    def stop(self) -> None:
+        stop_all(self.stages.values())
+
+
+def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: Callable[[int, int], None] | None = None) -> ChaosReport:
+    """Run the chain through ``plan``'s requests and faults, then count every message's outcome and submissions."""
+    rng = random.Random(plan.seed)
+    settings = settings.model_copy(update={
+        "dispatch_pacing": False, "quiet_hours_enabled": False, "dispatch_providers": "smpp,http",
+        "rbm_url": settings.rbm_url or settings.sim_address, "rcs_sms_fallback_after_s": plan.rcs_fallback_after_s,
+        "report_grace_s": plan.report_grace_s})
+    requests = chaos_requests(plan.count, rng, plan.stop_share)
+    report = ChaosReport(requests=len(requests))
+    providers = Providers(settings)
+    providers.configure(plan.smsc_faults, plan.sim_faults)
+    since_ms = int(time.time() * 1000)
+    supervisor = Supervisor(settings, log_dir, rng, report)
+    webhooks = start_webhooks(settings, log_dir)
+    watcher = OutcomeWatcher(settings)
+    stops = Stops(providers)
     started = time.monotonic()
     try:
-        watcher = OutcomeWatcher(settings)
-        numbers = chaos_numbers(count, rng)
         client = CourrierClient(settings, source="chaos")
-        ids = {client.send(number, "otp", {"code": f"{i % 10**6:06d}"}, channel_policy="SMS", lane="TRANSACTIONAL"): number
-               for i, number in enumerate(numbers)}
+        for request in requests:
+            if request.lane == "MARKETING":
+                client.record_consent(request.number, GROUP, request.opted_in, source="chaos-import")
         client.flush()
-        deadline = time.monotonic() + timeout_s
-        next_kill = time.monotonic() + rng.uniform(0.5, 3.0)
-        while time.monotonic() < deadline:
-            watcher.poll()
-            done = watcher.outcomes.done(ids)
-            if on_progress:
-                on_progress(done)
-            if done >= count:
-                break
-            if report.kills < kills and time.monotonic() >= next_kill:
-                stages["dispatch"].kill()
-                report.kills += 1
-                stages["dispatch"] = start_stage("dispatch", settings, log_dir / f"dispatch-{report.kills}")
-                next_kill = time.monotonic() + rng.uniform(0.5, 3.0)
+        time.sleep(1.0)  # the consent tables follow the topic: let them see the import before the first request
+        ids = _publish_under_faults(settings, plan, requests, client, supervisor, providers, stops, watcher, report, rng,
+                                    on_progress)
         report.seconds = time.monotonic() - started
-        watcher.close()
+        _settle(watcher, ids, supervisor)
     finally:
-        stop_all(stages.values())
-    for message_id, _number in ids.items():
-        terminal = watcher.outcomes.terminal(message_id)
-        if not terminal:
-            report.lost.append(message_id)
-        elif len(terminal) > 1:
-            report.duplicated_receipts.append(message_id)
-        for receipt in terminal[:1]:
-            report.outcomes[(receipt["status"], receipt["reason"])] += 1
-    per_number = _submissions(settings, set(ids.values()), started_ms)
-    report.submitted = len(per_number)
-    report.duplicate_submissions = {n: c for n, c in per_number.items() if c > 1}
+        stops.close()
+        report.stops = stops.texted
+        watcher.close()
+        supervisor.stop()
+        stop_all([webhooks])
+        providers.reset_faults()
+    _account(report, ids, requests, watcher, providers, since_ms, settings)
     return report
 
 
-def _submissions(settings: Settings, numbers: set[str], since_ms: int) -> Counter[str]:
-    """Accepted submit_sm per destination number since ``since_ms``, from the local SMSC's journal."""
-    url = f"http://127.0.0.1:{settings.smsc_control_port}/submissions"
-    with urllib.request.urlopen(url, timeout=30) as answer:
-        lines = answer.read().decode().splitlines()
-    counts: Counter[str] = Counter()
-    for line in lines:
-        entry = json.loads(line)
-        number = "+" + entry["to"].lstrip("+")
-        if entry["at"] >= since_ms and number in numbers:
-            counts[number] += 1
-    return counts
+def _publish_under_faults(settings: Settings, plan: ChaosPlan, requests: list[Request], client: CourrierClient,
+                          supervisor: Supervisor, providers: Providers, stopping: Stops, watcher: OutcomeWatcher, report: ChaosReport,
+                          rng: random.Random, on_progress: Callable[[int, int], None] | None) -> dict[str, Request]:
+    """Publish at ``plan.rate`` while killing stages, restarting the broker once and dropping the SMSC's binds; then wait
+    for every message's terminal receipt (or the plan's timeout)."""
+    ids: dict[str, Request] = {}
+    start = time.monotonic()
+    deadline = start + plan.timeout_s
+    next_kill = start + plan.kill_every_s * rng.uniform(0.5, 1.5)
+    broker_at = len(requests) * 0.4 if plan.broker_restart and settings.kafka_bootstrap_servers is None else None
+    drops_at = sorted(rng.sample(range(len(requests)), min(plan.smsc_drops, len(requests))))
+    stops = [r for r in requests if r.stops]
+    stop_at = sorted(rng.sample(range(len(requests)), len(stops)))
+    sent = 0
+    while time.monotonic() < deadline:
+        due = min(len(requests), int((time.monotonic() - start) * plan.rate) + 1)
+        for request in requests[sent:due]:
+            message_id = client.send(request.number, request.template, request.variables, channel_policy=request.channel_policy,
+                                     lane=request.lane, subscription_group=GROUP if request.lane == "MARKETING" else None,
+                                     validity_seconds=plan.validity_s,
+                                     sms_fallback_after_s=plan.rcs_fallback_after_s if request.channel_policy != "SMS" else None)
+            ids[message_id] = request
+        while stop_at and stop_at[0] < due:
+            stop_at.pop(0)
+            stopping.text(stops.pop().number)
+        while drops_at and drops_at[0] < due:
+            drops_at.pop(0)
+            providers.drop_binds()
+            report.smsc_drops += 1
+        if broker_at is not None and due >= broker_at:
+            broker_at = None
+            client.flush()
+            _restart_broker(settings)
+            report.broker_restarts += 1
+        sent = due
+        watcher.poll(0.05)
+        done = watcher.outcomes.done(ids)
+        if on_progress:
+            on_progress(sent, done)
+        if sent == len(requests) and done >= len(requests):
+            break
+        if time.monotonic() >= next_kill:
+            supervisor.kill_next()
+            next_kill = time.monotonic() + plan.kill_every_s * rng.uniform(0.5, 1.5)
+        supervisor.revive()
+    client.flush()
+    return ids
+
+
+def _restart_broker(settings: Settings) -> None:
+    """Stop the local broker (a controlled shutdown) and start it again; every client reconnects by itself."""
+    infra.stop(settings, ["kafka"])
+    infra.ensure_running(settings, ["kafka"])
+
+
+def _settle(watcher: OutcomeWatcher, ids: dict[str, Request], supervisor: Supervisor, quiet_s: float = 5.0) -> None:
+    """Keep reading after the last terminal receipt, so a second one written late is seen too."""
+    until = time.monotonic() + quiet_s
+    while time.monotonic() < until:
+        watcher.poll(0.2)
+        supervisor.revive()
+
+
+def _account(report: ChaosReport, ids: dict[str, Request], requests: list[Request], watcher: OutcomeWatcher,
+             providers: Providers, since_ms: int, settings: Settings) -> None:
+    """Terminal receipts per message, repeated receipts, submissions per message at both providers, sends after STOP."""
+    outcomes = watcher.outcomes
+    seen_receipts: Counter[str] = Counter()
+    for message_id, request in ids.items():
+        receipts = outcomes.receipts.get(message_id, [])
+        seen_receipts.update(_receipt_identity(r) for r in receipts)
+        terminal = [r for r in receipts if r["terminal"]]
+        report.terminal_counts[min(len(terminal), 2)] += 1
+        if not terminal:
+            report.without_terminal.append(message_id)
+        elif len(terminal) > 1:
+            report.several_terminal.append(message_id)
+        if terminal:
+            report.outcomes[(terminal[0]["status"], terminal[0]["channel"] or "-", terminal[0]["reason"] or "-")] += 1
+    report.repeated_receipts = sum(n - 1 for n in seen_receipts.values() if n > 1)
+    for dead in outcomes.dead_letters:
+        report.dead_letters[(dead.get("courrier-stage") or "?", dead.get("courrier-error-class") or "?")] += 1
+    journal = providers.smsc_journal(since_ms)
+    sim = providers.sim_submissions()
+    report.submitted_smsc, report.submitted_sim = len(journal), sum(sim.values())
+    by_number: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in journal:
+        by_number["+" + entry["to"].lstrip("+")].append(entry)
+    stopped_at = _opt_outs(settings, {r.number for r in requests if r.stops})
+    for message_id, request in ids.items():
+        sms = [e for e in by_number.get(request.number, []) if request.lane != "MARKETING" or MARKER in e["text"]]
+        submits = len(sms) + sim.get(message_id, 0) + sim.get(message_id + SUFFIX, 0)
+        if submits > (2 if request.channel_policy != "SMS" else 1):  # RCS and then its SMS fallback, at most once each
+            report.duplicate_submits[message_id] = submits
+        if request.number in stopped_at:
+            after = [e for e in sms if e["at"] / 1000 > stopped_at[request.number] + STOP_GRACE_S]
+            if after:
+                report.sends_after_stop[message_id] = len(after)
+
+
+def _receipt_identity(receipt: dict[str, Any]) -> str:
+    """The receipt's own id where it has one, else what makes it that receipt."""
+    return receipt.get("receipt_id") or "|".join(str(receipt.get(k)) for k in ("status", "provider_message_id", "occurred_at"))
+
+
+def _opt_outs(settings: Settings, numbers: set[str]) -> dict[str, float]:
+    """When each of these numbers' opt-out was recorded (epoch seconds), from ``consent-history``."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from processors.runtime.clients import consumer_config, end_offset
+    from processors.runtime.serde import AvroSerde
+
+    import uuid
+
+    serde = AvroSerde(settings.registry_url, settings.topic)
+    consumer = Consumer(consumer_config(settings, f"courrier-chaos-{uuid.uuid4()}"))
+    physical = settings.topic("consent-history")
+    partitions = sorted(consumer.list_topics(physical, timeout=10).topics[physical].partitions)
+    ends = {p: end_offset(consumer, physical, p, time.monotonic() + 30) for p in partitions}
+    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
+    found: dict[str, float] = {}
+    remaining = {p for p, end in ends.items() if end > 0}
+    deadline = time.monotonic() + 60
+    while remaining and time.monotonic() < deadline:
+        for message in consumer.consume(1000, 0.5):
+            if message.error():
+                continue
+            change = serde.decode("consent-history", message.value())
+            if change["e164"] in numbers and change["status"] == "OPTED_OUT":
+                found.setdefault(change["e164"], change["changed_at"].timestamp())
+            if message.offset() + 1 >= ends[message.partition()]:
+                remaining.discard(message.partition())
+    consumer.close()
+    return found
+
+
+def print_report(console: Any, report: ChaosReport) -> None:
+    """The run's figures as a person reads them: what was done to the chain, then what every message came to."""
+    from rich.table import Table
+
+    kills = ", ".join(f"{name} {n}" for name, n in sorted(report.kills.items())) or "none"
+    exits = ", ".join(f"{name} {n}" for name, n in sorted(report.restarts_after_exit.items())) or "none"
+    console.print(f"{report.requests} requests in {report.seconds:.0f} s; SIGKILLs: {sum(report.kills.values())} ({kills}); "
+                  f"stages that exited by themselves and were restarted: {exits}; broker restarts: {report.broker_restarts}; "
+                  f"SMSC bind drops: {report.smsc_drops}; STOPs texted: {report.stops}")
+    console.print(f"submits counted at the providers: SMSC {report.submitted_smsc}, simulator {report.submitted_sim}")
+    checks = Table(title="invariants (each must be 0)")
+    checks.add_column("what")
+    checks.add_column("count", justify="right")
+    checks.add_row("messages with exactly one terminal receipt (not a violation)", str(report.terminal_counts[1]))
+    checks.add_row("messages without a terminal receipt", str(len(report.without_terminal)))
+    checks.add_row("messages with two or more terminal receipts", str(len(report.several_terminal)))
+    checks.add_row("receipts repeated (same receipt_id twice)", str(report.repeated_receipts))
+    checks.add_row("messages submitted twice", str(len(report.duplicate_submits)))
+    checks.add_row("marketing SMS submitted after the recipient's STOP", str(len(report.sends_after_stop)))
+    console.print(checks)
+    outcomes = Table(title="terminal outcomes")
+    for column in ("status", "channel", "reason", "messages"):
+        outcomes.add_column(column, justify="right" if column == "messages" else "left")
+    for (status, channel, reason), n in report.outcomes.most_common():
+        outcomes.add_row(status, channel, reason, str(n))
+    console.print(outcomes)
+    dead = Table(title="dead-letter records by stage and error")
+    for column in ("stage", "error", "records"):
+        dead.add_column(column, justify="right" if column == "records" else "left")
+    for (stage, error), n in report.dead_letters.most_common():
+        dead.add_row(stage, error, str(n))
+    console.print(dead)

@@ -204,38 +204,43 @@ def bench_chain(
 
 @bench_app.command("chaos")
 def bench_chaos(
-    count: int = typer.Option(10_000, min=10, max=1_000_000, help="OTPs sent, each to its own number."),
-    kills: int = typer.Option(5, min=0, max=100, help="How many times dispatch is SIGKILLed (and restarted) at a random moment."),
-    seed: int = typer.Option(None, help="Random seed for the numbers and the kill times."),
+    count: int = typer.Option(100_000, min=10, max=1_000_000, help="Requests, each to a number of its own."),
+    rate: float = typer.Option(1000.0, min=1, help="Requests published per second."),
+    kill_every: float = typer.Option(4.0, min=0.5, help="Seconds between two SIGKILLs (of a stage chosen in rotation)."),
+    broker_restart: bool = typer.Option(True, "--broker-restart/--no-broker-restart", help="Restart the local broker once."),
+    seed: Optional[int] = typer.Option(None, help="Random seed for the requests, the kills and the faults."),
+    timeout_s: float = typer.Option(1800.0, min=10, help="Give up waiting for terminal receipts after this many seconds."),
 ) -> None:
-    """SIGKILL dispatch at random points during a run; count lost messages and duplicate submissions at the SMSC."""
+    """The whole chain under SIGKILLs, a broker restart and provider faults; every message accounted for from outside.
+
+    Exits 1 on any violation: a message without or with two terminal receipts, a receipt repeated, a duplicate submit
+    (counted in the SMSC's and the simulator's own journals), a marketing SMS after its recipient's STOP."""
     import uuid
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from courrier.chaos import run_chaos
-    from topology.apply import apply as apply_topology
+    from courrier.chaos import ChaosPlan, print_report, run_chaos
+    from topology.apply import apply as apply_topology, remove as remove_topics
 
     settings = get_settings()
     logs.configure("WARNING")
     started_parts = infra.ensure_running(settings)
     chaos_settings = settings.model_copy(update={"topic_prefix": f"chaos-{uuid.uuid4().hex[:8]}-"})
+    plan = ChaosPlan(count=count, rate=rate, kill_every_s=kill_every, broker_restart=broker_restart, seed=seed, timeout_s=timeout_s)
     try:
         apply_topology(chaos_settings)
-        with Progress(TextColumn("terminal receipts"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-            task = progress.add_task("chaos", total=count)
-            report = run_chaos(chaos_settings, count, kills, settings.state_dir / "logs" / "chaos", seed,
-                               on_progress=lambda done: progress.update(task, completed=done))
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+            published = progress.add_task("published", total=count)
+            ended = progress.add_task("terminal receipts", total=count)
+            report = run_chaos(chaos_settings, plan, settings.state_dir / "logs" / "chaos",
+                               on_progress=lambda sent, done: (progress.update(published, completed=sent),
+                                                               progress.update(ended, completed=done)))
     finally:
+        remove_topics(chaos_settings)
         if started_parts:
             infra.stop(settings, started_parts)
-    console = Console()
-    console.print(f"{report.messages} messages, dispatch SIGKILLed {report.kills} times, {report.seconds:.1f} s")
-    console.print(f"lost (no terminal receipt): {len(report.lost)}; several terminal receipts: {len(report.duplicated_receipts)}")
-    console.print(f"numbers submitted to the SMSC: {report.submitted}; submitted more than once: {len(report.duplicate_submissions)}")
-    for (status, reason), n in report.outcomes.most_common():
-        console.print(f"  {status:<12} {reason or '':<28} {n}")
+    print_report(Console(), report)
     raise typer.Exit(0 if report.ok else 1)
 
 
