@@ -12,11 +12,13 @@ journal line is one submission of one message.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import random
 import threading
 import time
 import urllib.request
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any, Callable
 
 import httpx
 import phonenumbers
+from confluent_kafka import Consumer
 
 import infra
 from courrier.client import CourrierClient
@@ -31,6 +34,8 @@ from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import StageProcess, start_stage, start_webhooks, stop_all
 from processors.fallback import SUFFIX
+from processors.runtime.clients import assign_at_end, consumer_config
+from processors.runtime.serde import AvroSerde
 from sim.faults import Faults
 
 STAGES = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
@@ -258,6 +263,7 @@ def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: C
     supervisor = Supervisor(settings, log_dir, rng, report)
     webhooks = start_webhooks(settings, log_dir)
     watcher = OutcomeWatcher(settings)
+    opt_outs = OptOutWatcher(settings, {r.number for r in requests if r.stops})
     stops = Stops(providers)
     started = time.monotonic()
     try:
@@ -267,23 +273,25 @@ def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: C
                 client.record_consent(request.number, GROUP, request.opted_in, source="chaos-import")
         client.flush()
         time.sleep(1.0)  # the consent tables follow the topic: let them see the import before the first request
-        ids = _publish_under_faults(settings, plan, requests, client, supervisor, providers, stops, watcher, report, rng,
-                                    on_progress)
+        ids = _publish_under_faults(settings, plan, requests, client, supervisor, providers, stops, (watcher, opt_outs),
+                                    report, rng, on_progress)
         report.seconds = time.monotonic() - started
-        _settle(watcher, ids, supervisor)
+        _settle((watcher, opt_outs), supervisor)
     finally:
         stops.close()
         report.stops = stops.texted
         watcher.close()
+        opt_outs.close()
         supervisor.stop()
         stop_all([webhooks])
         providers.reset_faults()
-    _account(report, ids, requests, watcher, providers, since_ms, settings)
+    _account(report, ids, watcher, opt_outs, providers, since_ms)
     return report
 
 
 def _publish_under_faults(settings: Settings, plan: ChaosPlan, requests: list[Request], client: CourrierClient,
-                          supervisor: Supervisor, providers: Providers, stopping: Stops, watcher: OutcomeWatcher, report: ChaosReport,
+                          supervisor: Supervisor, providers: Providers, stopping: Stops,
+                          watchers: tuple[OutcomeWatcher, OptOutWatcher], report: ChaosReport,
                           rng: random.Random, on_progress: Callable[[int, int], None] | None) -> dict[str, Request]:
     """Publish at ``plan.rate`` while killing stages, restarting the broker once and dropping the SMSC's binds; then wait
     for every message's terminal receipt (or the plan's timeout)."""
@@ -317,8 +325,9 @@ def _publish_under_faults(settings: Settings, plan: ChaosPlan, requests: list[Re
             _restart_broker(settings)
             report.broker_restarts += 1
         sent = due
-        watcher.poll(0.05)
-        done = watcher.outcomes.done(ids)
+        watchers[0].poll(0.05)
+        watchers[1].poll()
+        done = watchers[0].outcomes.done(ids)
         if on_progress:
             on_progress(sent, done)
         if sent == len(requests) and done >= len(requests):
@@ -332,21 +341,29 @@ def _publish_under_faults(settings: Settings, plan: ChaosPlan, requests: list[Re
 
 
 def _restart_broker(settings: Settings) -> None:
-    """Stop the local broker (a controlled shutdown) and start it again; every client reconnects by itself."""
-    infra.stop(settings, ["kafka"])
-    infra.ensure_running(settings, ["kafka"])
+    """Stop the local broker (a controlled shutdown) and start it again; every client reconnects by itself (their
+    "connection refused" lines meanwhile are the point of the exercise, so this process keeps them quiet)."""
+    librdkafka = logging.getLogger("librdkafka")
+    level = librdkafka.level
+    librdkafka.setLevel(logging.CRITICAL)
+    try:
+        infra.stop(settings, ["kafka"])
+        infra.ensure_running(settings, ["kafka"])
+    finally:
+        librdkafka.setLevel(level)
 
 
-def _settle(watcher: OutcomeWatcher, ids: dict[str, Request], supervisor: Supervisor, quiet_s: float = 5.0) -> None:
+def _settle(watchers: tuple[OutcomeWatcher, OptOutWatcher], supervisor: Supervisor, quiet_s: float = 5.0) -> None:
     """Keep reading after the last terminal receipt, so a second one written late is seen too."""
     until = time.monotonic() + quiet_s
     while time.monotonic() < until:
-        watcher.poll(0.2)
+        watchers[0].poll(0.2)
+        watchers[1].poll()
         supervisor.revive()
 
 
-def _account(report: ChaosReport, ids: dict[str, Request], requests: list[Request], watcher: OutcomeWatcher,
-             providers: Providers, since_ms: int, settings: Settings) -> None:
+def _account(report: ChaosReport, ids: dict[str, Request], watcher: OutcomeWatcher, opt_outs: OptOutWatcher,
+             providers: Providers, since_ms: int) -> None:
     """Terminal receipts per message, repeated receipts, submissions per message at both providers, sends after STOP."""
     outcomes = watcher.outcomes
     seen_receipts: Counter[str] = Counter()
@@ -370,7 +387,7 @@ def _account(report: ChaosReport, ids: dict[str, Request], requests: list[Reques
     by_number: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in journal:
         by_number["+" + entry["to"].lstrip("+")].append(entry)
-    stopped_at = _opt_outs(settings, {r.number for r in requests if r.stops})
+    stopped_at = opt_outs.readable_at
     for message_id, request in ids.items():
         sms = [e for e in by_number.get(request.number, []) if request.lane != "MARKETING" or MARKER in e["text"]]
         submits = len(sms) + sim.get(message_id, 0) + sim.get(message_id + SUFFIX, 0)
@@ -387,35 +404,27 @@ def _receipt_identity(receipt: dict[str, Any]) -> str:
     return receipt.get("receipt_id") or "|".join(str(receipt.get(k)) for k in ("status", "provider_message_id", "occurred_at"))
 
 
-def _opt_outs(settings: Settings, numbers: set[str]) -> dict[str, float]:
-    """When each of these numbers' opt-out was recorded (epoch seconds), from ``consent-history``."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+class OptOutWatcher:
+    """When each watched number's opt-out became readable (``read_committed``) on ``consent``: the moment from which
+    dispatch's last check may be held to it, rather than when the keyword was texted."""
 
-    from processors.runtime.clients import consumer_config, end_offset
-    from processors.runtime.serde import AvroSerde
+    def __init__(self, settings: Settings, numbers: set[str]) -> None:
+        self._numbers = numbers
+        self._serde = AvroSerde(settings.registry_url, settings.topic)
+        self._consumer = Consumer(consumer_config(settings, f"courrier-chaos-{uuid.uuid4()}"))
+        assign_at_end(self._consumer, [settings.topic("consent")])
+        self.readable_at: dict[str, float] = {}
 
-    import uuid
-
-    serde = AvroSerde(settings.registry_url, settings.topic)
-    consumer = Consumer(consumer_config(settings, f"courrier-chaos-{uuid.uuid4()}"))
-    physical = settings.topic("consent-history")
-    partitions = sorted(consumer.list_topics(physical, timeout=10).topics[physical].partitions)
-    ends = {p: end_offset(consumer, physical, p, time.monotonic() + 30) for p in partitions}
-    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
-    found: dict[str, float] = {}
-    remaining = {p for p, end in ends.items() if end > 0}
-    deadline = time.monotonic() + 60
-    while remaining and time.monotonic() < deadline:
-        for message in consumer.consume(1000, 0.5):
-            if message.error():
+    def poll(self) -> None:
+        for message in self._consumer.consume(1000, 0):
+            if message.error() or message.value() is None:
                 continue
-            change = serde.decode("consent-history", message.value())
-            if change["e164"] in numbers and change["status"] == "OPTED_OUT":
-                found.setdefault(change["e164"], change["changed_at"].timestamp())
-            if message.offset() + 1 >= ends[message.partition()]:
-                remaining.discard(message.partition())
-    consumer.close()
-    return found
+            change = self._serde.decode("consent", message.value())
+            if change["e164"] in self._numbers and change["status"] == "OPTED_OUT":
+                self.readable_at.setdefault(change["e164"], time.time())
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 def print_report(console: Any, report: ChaosReport) -> None:
