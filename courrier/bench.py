@@ -1,6 +1,8 @@
 """``courrier bench chain``: the five stages end to end next to a raw passthrough over five hops, on the same broker.
 
-Both pipelines run as separate processes; each is warmed up with one message, then ``count``
+The chain runs twice in the same sitting, exactly-once (the default) and at-least-once, so the cost of one Kafka
+transaction per batch in every stage is a ratio measured on the same machine at the same moment. Every pipeline runs
+as separate processes and removes its topics afterwards; each is warmed up with one message, then ``count``
 messages are published as fast as possible and the clock runs until the last one comes out of
 the fifth hop (for the chain: the ``sent`` receipt the receipt stage writes after dispatch).
 """
@@ -21,10 +23,10 @@ from rich.table import Table
 import infra
 from courrier.client import CourrierClient
 from courrier.config import Settings
-from courrier.processes import settings_env, start_pipeline, stop_all
+from courrier.processes import settings_env, start_stage, stop_all
 from processors.runtime.clients import assign_at_end, consumer_config, producer_config
 from processors.runtime.serde import AvroSerde
-from topology.apply import apply as apply_topology
+from topology.apply import apply as apply_topology, remove as remove_topics
 
 CHAIN = ("consent", "channel", "render", "dispatch", "receipt", "scheduler")  # the scheduler brings back retried records (e.g. a report that overtook its dispatched event)
 
@@ -49,16 +51,20 @@ def bench_chain(settings: Settings, count: int) -> tuple[Figure, Figure]:
     try:
         raw = _raw_passthrough(settings, count, console)
         chain = _courrier_chain(settings, count, console)
+        at_least_once = _courrier_chain(settings, count, console, exactly_once=False)
     finally:
         if started_parts:
             infra.stop(settings, started_parts)
     table = Table(title=f"{count} messages through five hops ({settings.partitions} partitions, broker {settings.bootstrap_servers})")
     for column in ("pipeline", "messages", "seconds", "msg/s"):
         table.add_column(column, justify="left" if column == "pipeline" else "right")
-    for figure in (raw, chain):
+    for figure in (raw, chain, at_least_once):
         table.add_row(figure.name, str(figure.count), f"{figure.seconds:.2f}", f"{figure.rate:,.0f}")
     console.print(table)
     console.print(f"courrier chain / raw passthrough = {chain.rate / raw.rate:.2f}" if raw.rate else "raw passthrough did not run")
+    if at_least_once.rate:
+        console.print(f"exactly-once / at-least-once = {chain.rate / at_least_once.rate:.2f} "
+                      f"(the cost of one transaction per batch in every stage)")
     return raw, chain
 
 
@@ -88,11 +94,12 @@ def _raw_passthrough(settings: Settings, count: int, console: Console) -> Figure
         admin.delete_topics(topics)
 
 
-def _courrier_chain(settings: Settings, count: int, console: Console) -> Figure:
+def _courrier_chain(settings: Settings, count: int, console: Console, exactly_once: bool = True) -> Figure:
     # Unpaced: the simulator has no carrier limits, and the figure is the pipeline's own throughput.
     chain_settings = settings.model_copy(update={"topic_prefix": f"bench-{uuid.uuid4().hex[:8]}-", "dispatch_pacing": False})
     apply_topology(chain_settings)
-    stages = start_pipeline(chain_settings, settings.state_dir / "logs" / "bench", CHAIN)
+    guarantee = "exactly-once" if exactly_once else "at-least-once"
+    stages = [start_stage(name, chain_settings, settings.state_dir / "logs" / "bench", [f"--{guarantee}"]) for name in CHAIN]
     try:
         end = _EndCounter(chain_settings, chain_settings.topic("receipt"), AvroSerde(chain_settings.registry_url, chain_settings.topic))
         client = CourrierClient(chain_settings, source="bench")
@@ -101,12 +108,14 @@ def _courrier_chain(settings: Settings, count: int, console: Console) -> Figure:
         def send_one() -> None:
             client.send(f"+3361{next(numbers) % 10**7:07d}", "otp", {"code": "424242"}, lane="TRANSACTIONAL")
 
-        _send_and_wait(console, "chain warm-up", send_one, end, 1, timeout_s=180)
+        _send_and_wait(console, f"chain warm-up ({guarantee})", send_one, end, 1, timeout_s=180)
         started = time.monotonic()
-        _send_and_wait(console, "courrier chain", send_one, end, count, timeout_s=900, flush=client.flush)
-        return Figure("courrier chain (5 stages, Avro, SMPP)", count, time.monotonic() - started)
+        _send_and_wait(console, f"courrier chain ({guarantee})", send_one, end, count, timeout_s=900, flush=client.flush)
+        end.close()
+        return Figure(f"courrier chain (5 stages, Avro, SMPP, {guarantee})", count, time.monotonic() - started)
     finally:
         stop_all(stages)
+        remove_topics(chain_settings)
 
 
 class _EndCounter:
@@ -117,6 +126,9 @@ class _EndCounter:
         self._serde = serde
         assign_at_end(self._consumer, [physical])
         self.seen = 0
+
+    def close(self) -> None:
+        self._consumer.close()
 
     def poll(self) -> None:
         for message in self._consumer.consume(5000, 0.1):

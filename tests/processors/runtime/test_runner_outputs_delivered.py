@@ -176,11 +176,11 @@ def test_an_uncommitted_batch_does_not_tell_the_stage_and_its_side_outputs_go_wi
     commit = checkpoint.Checkpoint.commit
     failures: list[float] = []
 
-    def fails_once(self: checkpoint.Checkpoint) -> None:
+    def fails_once(self: checkpoint.Checkpoint, points: dict[tuple[str, int], int] | None = None) -> None:
         if not failures:
             failures.append(time.monotonic())
             raise checkpoint.DeliveryFailed("injected: the broker did not acknowledge the batch")
-        commit(self)
+        commit(self, points)
 
     monkeypatch.setattr(checkpoint.Checkpoint, "commit", fails_once)
     stage, runner, thread = started(topic_settings, exactly_once, ticking=False)

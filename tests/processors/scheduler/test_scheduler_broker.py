@@ -6,6 +6,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
@@ -31,6 +33,23 @@ def read_values(settings: Settings, logical: str, expected: int, timeout_s: floa
     return found
 
 
+@contextmanager
+def paused_scheduler(settings: Settings, clock: dict[str, int], max_pending: int = 100_000) -> Iterator[Scheduler]:
+    """A scheduler on ``clock``, running until ``scheduled`` (filled beforehand) pauses alone; stopped afterwards."""
+    scheduler = Scheduler(settings, max_pending=max_pending, metrics_port=0, clock_ms=lambda: clock["ms"])
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler.paused and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert scheduler.paused == {"scheduled"}
+        yield scheduler
+    finally:
+        scheduler.stop()
+        thread.join(30)
+
+
 def test_a_campaign_deferred_overnight_does_not_hold_back_retries_or_deadlines(topic_settings: Settings) -> None:
     settings = topic_settings
     clock = {"ms": NOW_MS}
@@ -40,14 +59,7 @@ def test_a_campaign_deferred_overnight_does_not_hold_back_retries_or_deadlines(t
         producer.produce(settings.topic("scheduled"), key=f"k{i % 50}", value=f"deferred-{i}".encode(),
                          headers=policy.retry_headers(target, LATER_MS, 0))
     producer.flush(30)
-    scheduler = Scheduler(settings, max_pending=100, metrics_port=0, clock_ms=lambda: clock["ms"])
-    thread = threading.Thread(target=scheduler.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 60
-        while not scheduler.paused and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert scheduler.paused == {"scheduled"}
+    with paused_scheduler(settings, clock, max_pending=100) as scheduler:
         consumed = scheduler.metrics.consumed.labels("scheduler", "scheduled")._value.get()
         assert 100 <= consumed < 2000  # paused after a batch: the rest waits in Kafka, not in memory
 
@@ -60,9 +72,6 @@ def test_a_campaign_deferred_overnight_does_not_hold_back_retries_or_deadlines(t
         clock["ms"] = LATER_MS
         released = read_values(settings, "dead-letter", expected=2002)
         assert released == Counter({b"retry-now": 1, b"deadline-now": 1, **{f"deferred-{i}".encode(): 1 for i in range(2000)}})
-    finally:
-        scheduler.stop()
-        thread.join(30)
 
 
 def test_200k_marketing_records_deferred_overnight_never_hold_back_a_transactional_one(topic_settings: Settings) -> None:
@@ -81,14 +90,7 @@ def test_200k_marketing_records_deferred_overnight_never_hold_back_a_transaction
             except BufferError:
                 producer.poll(0.1)
     producer.flush(60)
-    scheduler = Scheduler(settings, metrics_port=0, clock_ms=lambda: clock["ms"])
-    thread = threading.Thread(target=scheduler.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not scheduler.paused and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert scheduler.paused == {"scheduled"}
+    with paused_scheduler(settings, clock) as scheduler:
         assert scheduler.stage.max_pending <= scheduler.metrics.consumed.labels("scheduler", "scheduled")._value.get() < 200_000
 
         producer.produce(settings.topic(delay_topic("rendered-transactional")), key="otp", value=b"otp-paced",
@@ -97,6 +99,3 @@ def test_200k_marketing_records_deferred_overnight_never_hold_back_a_transaction
         clock["ms"] = NOW_MS + 500
         assert read_values(settings, "dead-letter", expected=1) == Counter({b"otp-paced": 1})
         assert scheduler.metrics.produced.labels("scheduler", "dead-letter")._value.get() == 1  # the campaign still waits
-    finally:
-        scheduler.stop()
-        thread.join(30)
