@@ -5,6 +5,9 @@ Exactly-once (the default), one Kafka transaction per batch:
   2. ``commit``: send the input offsets to the transaction with the consumer's group metadata, so the group
      coordinator refuses them from an instance that lost its partitions (a zombie is fenced by its generation),
   3. then commit the transaction: outputs and offsets become visible to ``read_committed`` readers together.
+  A step that fails with a retriable error (a broker restarting, a timeout) is tried again, never aborted: the commit
+  may have gone through, and aborting then rewinding would write the batch a second time. Only an error that says
+  the transaction must be aborted aborts it; a fatal one (fenced by a newer instance) stops the stage.
   A crash anywhere before step 3 leaves nothing visible; the broker aborts the open transaction (at once when an
   instance with the same ``transactional.id`` starts, else after ``transaction.timeout.ms``), and the next owner of
   the partitions reads the batch again from the last committed offsets.
@@ -16,6 +19,8 @@ holds records across batches (the scheduler) says where to commit instead (``com
 from __future__ import annotations
 
 import logging
+import time
+from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -74,8 +79,9 @@ class Checkpoint:
         offsets = [TopicPartition(t, p, o) for (t, p), o in done.items()]
         if self._exactly_once:
             if offsets:
-                self._producer.send_offsets_to_transaction(offsets, self._consumer.consumer_group_metadata())
-            self._producer.commit_transaction()
+                metadata = self._consumer.consumer_group_metadata()
+                _until_settled(lambda: self._producer.send_offsets_to_transaction(offsets, metadata))
+            _until_settled(self._producer.commit_transaction)
         else:
             self._producer.flush()
             if self._delivery_errors:
@@ -106,3 +112,20 @@ class Checkpoint:
                 pass
         self._first.clear()
         self._next.clear()
+
+
+def _until_settled(step: Callable[[], None], timeout_s: float = 300.0, pause_s: float = 1.0) -> None:
+    """Run a transaction step, again while it fails with a retriable error (its outcome is not known yet), up to
+    ``timeout_s``; any other error, or the last retriable one, is raised."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            step()
+            return
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or not error.retriable() or error.txn_requires_abort() \
+                    or time.monotonic() > deadline:
+                raise
+            log.warning("transaction step failed, trying it again", extra={"error": str(error)})
+            time.sleep(pause_s)
