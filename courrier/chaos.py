@@ -95,6 +95,7 @@ class ChaosReport:
     without_terminal: list[str] = field(default_factory=list)
     several_terminal: list[str] = field(default_factory=list)
     repeated_receipts: int = 0
+    repeated_by: Counter[tuple[str, str]] = field(default_factory=Counter)
     duplicate_submits: dict[str, int] = field(default_factory=dict)
     sends_after_stop: dict[str, int] = field(default_factory=dict)
     stops: int = 0
@@ -379,6 +380,10 @@ def _account(report: ChaosReport, ids: dict[str, Request], watcher: OutcomeWatch
         if terminal:
             report.outcomes[(terminal[0]["status"], terminal[0]["channel"] or "-", terminal[0]["reason"] or "-")] += 1
     report.repeated_receipts = sum(n - 1 for n in seen_receipts.values() if n > 1)
+    for message_id in ids:
+        for receipt in outcomes.receipts.get(message_id, []):
+            if seen_receipts[_receipt_identity(receipt)] > 1:
+                report.repeated_by[(receipt["stage"], receipt["status"])] += 1
     for dead in outcomes.dead_letters:
         report.dead_letters[(dead.get("courrier-stage") or "?", dead.get("courrier-error-class") or "?")] += 1
     journal = providers.smsc_journal(since_ms)
@@ -447,6 +452,9 @@ def print_report(console: Any, report: ChaosReport) -> None:
     checks.add_row("messages submitted twice", str(len(report.duplicate_submits)))
     checks.add_row("marketing SMS submitted after the recipient's STOP", str(len(report.sends_after_stop)))
     console.print(checks)
+    if report.repeated_by:
+        console.print("repeated receipts by stage and status: " + ", ".join(
+            f"{stage} {status} {n}" for (stage, status), n in report.repeated_by.most_common()))
     outcomes = Table(title="terminal outcomes")
     for column in ("status", "channel", "reason", "messages"):
         outcomes.add_column(column, justify="right" if column == "messages" else "left")
