@@ -2,24 +2,105 @@
 
 External parts win: when ``KAFKA_BOOTSTRAP_SERVERS``, ``SCHEMA_REGISTRY_URL`` or
 ``S3_ENDPOINT_URL`` is set, Courrier uses it and starts nothing for that part.
+
+Secrets (``SECRETS``) are ``SecretStr``: they print as ``**********``. Each comes from its environment variable or
+from a file named by its ``*_FILE`` variable (``COURRIER_WEBHOOK_SECRET_FILE``), never from the configuration
+file, and none is built in: a service that needs one and finds none stops with one line naming the setting
+(``SecretMissing``). Two rules soften that for the local parts only (loopback test doubles, nothing real behind them):
+the local SMSC's, S3's and simulator's own credentials are used when Courrier talks to those local parts, and the
+webhook secret falls back to the one ``courrier infra up`` generated into the state directory for the local simulator.
+
+The file is strict: an unknown key, a secret written inline or a value of the wrong type is a ``ConfigError``
+naming the file, the key and what is expected.
 """
 from __future__ import annotations
 
+import difflib
 import os
+import secrets
+import tomllib
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from processors.runtime.errors import CourrierError
+
+MASK = "********"
+LOCAL_WEBHOOK_SECRET = "webhook-secret"  # file name under <state dir>/secrets/
+
+# `courrier config check FILE` reads FILE instead of $COURRIER_CONFIG for the one Settings it builds.
+_config_override: ContextVar[Path | None] = ContextVar("courrier_config_override", default=None)
+
+
+class ConfigError(CourrierError):
+    """The configuration does not hold: the message names the file or variable, the key and what is expected."""
+
+
+class SecretMissing(CourrierError):
+    """A service needs a secret that no setting gives; the message starts with the variable to set."""
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """One secret: the ``SecretStr`` field, its environment variable, the field naming a file that holds it, and what
+    it protects (said when it is missing)."""
+
+    field: str
+    env: str
+    file_field: str
+    purpose: str
+
+    @property
+    def file_key(self) -> str:
+        """The key under which the configuration file may name the secret's file."""
+        return self.file_field
+
+    @property
+    def inline_keys(self) -> tuple[str, ...]:
+        """Keys a configuration file might use to write the secret itself (always refused)."""
+        return tuple(dict.fromkeys((self.field, self.env.removeprefix("COURRIER_").lower())))
+
+
+SECRETS: tuple[SecretSpec, ...] = (
+    SecretSpec("webhook_secret", "COURRIER_WEBHOOK_SECRET", "webhook_secret_file",
+               "the HMAC key provider webhooks are signed with"),
+    SecretSpec("sim_token_secret", "COURRIER_SIM_TOKEN", "sim_token_file", "the bearer token of the HTTP provider API"),
+    SecretSpec("smpp_password_secret", "COURRIER_SMPP_PASSWORD", "smpp_password_file", "the SMPP bind password"),
+    SecretSpec("s3_secret_key_secret", "COURRIER_S3_SECRET_KEY", "s3_secret_key_file", "the S3 secret access key"),
+)
+_SECRET_BY_FIELD = {spec.field: spec for spec in SECRETS}
+
+# The local parts' own credentials: what infra/parts/ starts them with (SMSC) or what they accept (simulator,
+# SeaweedFS). Used only while Courrier talks to those loopback parts; an external part needs its secret set.
+LOCAL_SMPP_PASSWORD = "jpwd"
+LOCAL_SIM_TOKEN = "courrier-dev-token"
+LOCAL_S3_SECRET_KEY = "courrier-secret"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def _config_file() -> Path:
-    return Path(os.environ.get("COURRIER_CONFIG", "courrier.toml"))
+    override = _config_override.get()
+    return override if override is not None else Path(os.environ.get("COURRIER_CONFIG", "courrier.toml"))
 
 
 def _default_state_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "courrier"
+
+
+def _secret_field(env: str, key: str, purpose: str) -> Any:
+    """A ``SecretStr | None`` field read from ``env`` (or ``key`` in code)."""
+    return Field(None, validation_alias=AliasChoices(env, key),
+                 description=f"{purpose.capitalize()}; or its file in {env}_FILE. Never in the configuration file.")
+
+
+def _secret_file_field(env: str) -> Any:
+    return Field(None, description=f"A file holding {env} (its first line), e.g. a mounted Kubernetes or Docker secret.")
 
 
 class Settings(BaseSettings):
@@ -45,7 +126,9 @@ class Settings(BaseSettings):
     s3_port: int = 8333
     smpp_port: int = 2775
     smpp_system_id: str = "j"
-    smpp_password: str = "jpwd"
+    smpp_password_secret: SecretStr | None = _secret_field("COURRIER_SMPP_PASSWORD", "smpp_password", "the SMPP bind password "
+                                                           "(the local SMSC's own when COURRIER_SMPP_HOST is unset)")
+    smpp_password_file: Path | None = _secret_file_field("COURRIER_SMPP_PASSWORD")
     smpp_decimal_receipt_ids: bool = Field(
         False, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts, as jsmpp's example simulator does.")
     smsc_control_port: int = Field(12775, description="The local SMSC's control port: submission journal, stats, mobile-originated injection.")
@@ -66,14 +149,21 @@ class Settings(BaseSettings):
     dispatch_providers: str = Field("smpp", description="Dispatch's providers in order of preference: smpp (SMS to the SMPP peer, "
                                     "then COURRIER_SMPP_FAILOVER when set), http (aggregator SMS and MMS, RBM RCS, at COURRIER_SIM_URL).")
     s3_access_key: str = "courrier"
-    s3_secret_key: str = "courrier-secret"
+    s3_secret_key_secret: SecretStr | None = _secret_field("COURRIER_S3_SECRET_KEY", "s3_secret_key", "the S3 secret access key "
+                                                           "(any works against the local SeaweedFS, used when S3_ENDPOINT_URL is unset)")
+    s3_secret_key_file: Path | None = _secret_file_field("COURRIER_S3_SECRET_KEY")
     s3_region: str = "us-east-1"
     media_bucket: str = "courrier-media"
     sim_url: str | None = Field(None, description="External provider simulator (base URL); when unset the local one is used.")
     sim_port: int = Field(18090, description="Port of the local provider simulator (RBM- and aggregator-shaped HTTP API).")
-    sim_token: str = Field("courrier-dev-token", description="Bearer token of the HTTP provider APIs (the simulator's).")
+    sim_token_secret: SecretStr | None = _secret_field("COURRIER_SIM_TOKEN", "sim_token", "the bearer token of the HTTP provider "
+                                                       "APIs (the local simulator's own when COURRIER_SIM_URL and COURRIER_RBM_URL are unset)")
+    sim_token_file: Path | None = _secret_file_field("COURRIER_SIM_TOKEN")
     sim_webhook_url: str = Field("http://127.0.0.1:18091/webhooks/sim", description="Where the simulator posts its events.")
-    webhook_secret: str = Field("courrier-dev-webhook-secret", description="HMAC-SHA256 key of provider webhook signatures.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of provider webhook signatures (the receiver checks, the simulator signs); or its file "
+        "in COURRIER_WEBHOOK_SECRET_FILE; else the one `courrier infra up` generated for the local simulator. No default.")
+    webhook_secret_file: Path | None = _secret_file_field("COURRIER_WEBHOOK_SECRET")
     rbm_url: str | None = Field(
         None, description="Base URL of the RBM-shaped API for RCS capability checks (e.g. the simulator, http://127.0.0.1:18090); "
         "when unset there is no RCS provider and every RCS capability is unknown.")
@@ -144,7 +234,81 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+        return (init_settings, env_settings, StrictTomlSource(settings_cls, _config_file()))
+
+    @field_validator("webhook_secret", "sim_token_secret", "smpp_password_secret", "s3_secret_key_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `export COURRIER_WEBHOOK_SECRET=` means "no secret", not "sign with the empty key".
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
+    @field_validator("webhook_secret_file", "sim_token_file", "smpp_password_file", "s3_secret_key_file")
+    @classmethod
+    def _readable_secret_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not _read_secret_file(path):
+            raise ValueError(f"{path} is missing, unreadable or empty: expected a file holding the secret on its first line")
+        return path
+
+    @model_validator(mode="after")
+    def _resolve_secrets(self) -> "Settings":
+        """Fill each secret not given directly from its file, then the webhook secret from the state directory."""
+        for spec in SECRETS:
+            path = getattr(self, spec.file_field)
+            if getattr(self, spec.field) is None and path is not None:
+                setattr(self, spec.field, SecretStr(_read_secret_file(path)))
+        if self.webhook_secret is None:
+            generated = _read_secret_file(local_secret_path(self.state_dir))
+            if generated:
+                self.webhook_secret = SecretStr(generated)
+        return self
+
+    def secret(self, field: str) -> str:
+        """The plain value of the secret ``field`` (a name in ``SECRETS``), to hand to the one client that sends it;
+        ``SecretMissing`` naming the variable when no setting gives it."""
+        spec = _SECRET_BY_FIELD[field]
+        value: SecretStr | None = getattr(self, field)
+        if value is None:
+            raise SecretMissing(f"{spec.env} is not set: {spec.purpose}; set it, or {spec.env}_FILE to a file holding it")
+        return value.get_secret_value()
+
+    @property
+    def sim_is_local(self) -> bool:
+        """The HTTP provider APIs are the local simulator's (no external URL for them)."""
+        return self.sim_url is None and (self.rbm_url is None or self.rbm_url.rstrip("/") == self.sim_address)
+
+    @property
+    def smpp_is_local(self) -> bool:
+        """Every SMPP peer is the local SMSC (or another on loopback, for failover tests)."""
+        failover_host = (self.smpp_failover or "127.0.0.1:0").rsplit(":", 1)[0]
+        return self.smpp_host is None and failover_host in _LOOPBACK
+
+    @property
+    def sim_token(self) -> str:
+        """The HTTP provider APIs' bearer token: the configured one, else the local simulator's own while it is the one
+        Courrier talks to; ``SecretMissing`` for an external provider without one."""
+        return self._secret_or_local("sim_token_secret", LOCAL_SIM_TOKEN if self.sim_is_local else None,
+                                     "COURRIER_SIM_URL or COURRIER_RBM_URL names an external provider")
+
+    @property
+    def smpp_password(self) -> str:
+        """The SMPP bind password: the configured one, else the local SMSC's own while it is the only peer."""
+        return self._secret_or_local("smpp_password_secret", LOCAL_SMPP_PASSWORD if self.smpp_is_local else None,
+                                     "COURRIER_SMPP_HOST names an external SMSC")
+
+    @property
+    def s3_secret_key(self) -> str:
+        """The S3 secret access key: the configured one, else a placeholder the local SeaweedFS accepts."""
+        return self._secret_or_local("s3_secret_key_secret", LOCAL_S3_SECRET_KEY if self.s3_endpoint_url is None else None,
+                                     "S3_ENDPOINT_URL names an external S3")
+
+    def _secret_or_local(self, field: str, local: str | None, why_needed: str) -> str:
+        if getattr(self, field) is None and local is not None:
+            return local
+        try:
+            return self.secret(field)
+        except SecretMissing as missing:
+            raise SecretMissing(f"{missing} ({why_needed})") from None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -178,6 +342,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if value is None:
                 continue
+            if isinstance(value, SecretStr):  # the child needs the value itself; the environment is not printed
+                value = value.get_secret_value()
             alias = field.validation_alias
             key = alias.choices[0] if isinstance(alias, AliasChoices) else f"COURRIER_{name.upper()}"
             env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
@@ -188,7 +354,139 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
+class StrictTomlSource(TomlConfigSettingsSource):
+    """The configuration file, refused whole when a key is unknown (a typo must not pass silently), a secret is written
+    in it, or it is not TOML."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.path = path
+        try:
+            super().__init__(settings_cls, toml_file=path)
+        except tomllib.TOMLDecodeError as bad:
+            raise ConfigError(f"{path}: not valid TOML: {bad}") from None
+        except OSError as unreadable:
+            raise ConfigError(f"{path}: cannot be read: {unreadable.strerror or unreadable}") from None
+        problems = [_key_problem(path, key, settings_cls) for key in self.toml_data]
+        if any(problems):
+            raise ConfigError("\n".join(problem for problem in problems if problem))
+
+
+def _key_problem(path: Path, key: str, settings_cls: type[BaseSettings]) -> str | None:
+    """Why ``key`` may not appear in the file, or None when it may."""
+    for spec in SECRETS:
+        if key in spec.inline_keys or key == spec.env:
+            return (f"{path}: {key}: a secret is never written in the configuration file; set {spec.env} in the environment, "
+                    f"or {spec.file_key} = \"/path/to/a/file\" holding it")
+    known = file_keys(settings_cls)
+    if key in known:
+        return None
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"{path}: {key}: unknown key{hint}; expected one of the settings `courrier config check` lists"
+
+
+def file_keys(settings_cls: type[BaseSettings]) -> set[str]:
+    """Every key a configuration file may use: each setting's name and its aliases, secrets excepted."""
+    keys: set[str] = set()
+    for name, field in settings_cls.model_fields.items():
+        if name in _SECRET_BY_FIELD:
+            continue
+        keys.add(name)
+        if isinstance(field.validation_alias, AliasChoices):
+            keys.update(str(choice) for choice in field.validation_alias.choices)
+    return keys
+
+
+def _read_secret_file(path: Path) -> str:
+    """The secret on the first line of ``path``; empty when the file is missing, unreadable or empty."""
+    try:
+        lines = path.expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return lines[0].strip() if lines else ""
+
+
+def local_secret_path(state_dir: Path) -> Path:
+    """Where ``courrier infra up`` keeps the webhook secret it generated for the local simulator."""
+    return state_dir / "secrets" / LOCAL_WEBHOOK_SECRET
+
+
+def ensure_local_webhook_secret(state_dir: Path) -> str:
+    """The local simulator's webhook secret, generated (random, 256 bits, file mode 0600) on first use and kept in the
+    state directory, so the simulator ``infra up`` starts and every receiver on this machine agree without a setting."""
+    path = local_secret_path(state_dir)
+    existing = _read_secret_file(path)
+    if existing:
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: two processes generating at once keep the first one's secret, never half of each.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret_file(path)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def readable_errors(error: ValidationError, origin: dict[str, str]) -> str:
+    """A pydantic ``ValidationError`` as one line per problem: where the value came from, the key, what is expected."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        key = str(problem["loc"][0]) if problem["loc"] else "configuration"
+        where = origin.get(key, "settings")
+        value = problem.get("input")
+        shown = f" = {value!r}" if key not in _SECRET_BY_FIELD and not isinstance(value, dict) else ""
+        lines.append(f"{where}: {key}{shown}: {problem['msg'][0].lower()}{problem['msg'][1:]}")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Settings from the environment and ``config_file`` (default: ``$COURRIER_CONFIG`` or ``courrier.toml``);
+    ``ConfigError`` with readable lines when they do not hold."""
+    token = _config_override.set(config_file)
+    try:
+        path = _config_file()
+        try:
+            return Settings()
+        except ValidationError as invalid:
+            origin = {key: ("environment" if source.startswith("env") else str(path)) for key, source in raw_sources(path).items()}
+            raise ConfigError(readable_errors(invalid, origin)) from None
+    finally:
+        _config_override.reset(token)
+
+
+def raw_sources(path: Path) -> dict[str, str]:
+    """For each setting given by the environment or the file ``path``: ``env <VARIABLE>`` or ``file``, field names as keys."""
+    from pydantic_settings import EnvSettingsSource
+
+    by_key = _field_by_key()
+    found: dict[str, str] = {}
+    for key in StrictTomlSource(Settings, path).toml_data:
+        found[by_key.get(key, key)] = "file"
+    for key in EnvSettingsSource(Settings)():
+        name = by_key.get(key, key)
+        found[name] = f"env {_env_name(name)}"
+    return found
+
+
+def _field_by_key() -> dict[str, str]:
+    by_key: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        by_key[name] = name
+        if isinstance(field.validation_alias, AliasChoices):
+            for choice in field.validation_alias.choices:
+                by_key[str(choice)] = name
+    return by_key
+
+
+def _env_name(name: str) -> str:
+    alias = Settings.model_fields[name].validation_alias
+    return str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"COURRIER_{name.upper()}"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once; ``ConfigError`` (one line per problem) when they do not hold."""
+    return load_settings()

@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -77,6 +78,18 @@ def demo_requests(count: int, seed: int = 7) -> tuple[list[DemoRequest], dict[st
     return requests, consents
 
 
+def demo_webhook_secret(settings: Settings) -> str:
+    """The secret the demo's simulator signs with and its receiver checks: the configured one; else, for the local
+    simulator, the random one generated once into the state directory (the same function ``infra up`` starts the
+    simulator with, so a simulator already running, or left running by ``--keep-parts``, agrees with this run's
+    receiver; a fresh secret per run would not); an external simulator needs it set (``SecretMissing``)."""
+    from infra.parts.sim import webhook_secret
+
+    if settings.webhook_secret is None and not settings.sim_is_local:
+        settings.secret("webhook_secret")  # raises, naming COURRIER_WEBHOOK_SECRET
+    return webhook_secret(settings)
+
+
 def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, keep_parts: bool = False) -> bool:
     """Run the demo; True when every message got exactly one terminal receipt.
 
@@ -94,6 +107,7 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
                                            "rbm_url": settings.rbm_url or settings.sim_address,
                                            "dispatch_providers": "smpp,http", "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S,
                                            "topic_prefix": settings.topic_prefix or f"demo-{uuid.uuid4().hex[:8]}-"})
+    settings = settings.model_copy(update={"webhook_secret": SecretStr(demo_webhook_secret(settings))})
     logging.getLogger("librdkafka").setLevel(logging.ERROR)  # "coordinator load in progress" on a fresh broker is retried, not a problem
     applied = False
     started_parts: list[str] = []

@@ -70,12 +70,15 @@ def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterab
 
 def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None) -> StageProcess:
     """The webhook receiver (``courrier webhooks serve``) on 127.0.0.1:``port``, by default where the simulator posts
-    (the port of ``COURRIER_SIM_WEBHOOK_URL``), for a pipeline whose providers report over HTTP."""
+    (the port of ``COURRIER_SIM_WEBHOOK_URL``), for a pipeline whose providers report over HTTP.
+
+    It gets ``settings``' webhook secret; ``SecretMissing`` when there is none (there is no built-in one)."""
     from urllib.parse import urlsplit
 
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "webhooks.log"
-    env = {**settings_env(settings), "COURRIER_WEBHOOK_SECRET": settings.webhook_secret}
+    # Checked here, in the caller, so a missing secret is one line now rather than a dead child in a log file.
+    env = {**settings_env(settings), "COURRIER_WEBHOOK_SECRET": settings.secret("webhook_secret")}
     listen = port if port is not None else urlsplit(settings.sim_webhook_url).port or 80
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(

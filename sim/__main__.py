@@ -1,16 +1,18 @@
 """``python -m sim [--port N]``: serve the provider simulator on 127.0.0.1 until SIGTERM or Ctrl-C.
 
 The token, webhook URL and webhook secret come from the settings (``COURRIER_SIM_TOKEN``, ``COURRIER_SIM_WEBHOOK_URL``,
-``COURRIER_WEBHOOK_SECRET``), never from the command line, where any user of the machine could read them.
+``COURRIER_WEBHOOK_SECRET`` or its ``_FILE``), never from the command line, where any user of the machine could read them.
+There is no built-in webhook secret: without one the simulator does not start (unless ``--no-webhooks``).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
 from courrier import logs
-from courrier.config import get_settings
+from courrier.config import SecretMissing, get_settings
 from sim.app import create_app
 from sim.simulator import SimOptions
 
@@ -26,9 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.max_messages < 1 or not 0 < args.port < 65536:
         parser.error("--port must be 1..65535 and --max-messages at least 1")
+    try:
+        secret = None if args.no_webhooks else settings.secret("webhook_secret")
+    except SecretMissing as missing:
+        sys.exit(f"python -m sim: {missing}")
     logs.configure(settings.log_level)
     options = SimOptions(token=settings.sim_token, webhook_url=None if args.no_webhooks else settings.sim_webhook_url,
-                         webhook_secret=settings.webhook_secret, max_messages=args.max_messages)
+                         webhook_secret=secret, max_messages=args.max_messages)
     # No access log: request paths carry phone numbers (/v1/phones/{e164}/…).
     uvicorn.run(create_app(options), host=HOST, port=args.port, log_config=None, access_log=False)
 

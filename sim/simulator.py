@@ -8,6 +8,7 @@ maybe answered late (``timeout_rate``: accepted first, so a client that gave up 
 from __future__ import annotations
 
 import random
+import secrets
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -69,11 +70,15 @@ def aggregator_error(status: int, code: str, message: str) -> Reply:
 
 @dataclass(frozen=True)
 class SimOptions:
-    """What the simulator starts with: its token, where and how it signs webhooks, and its memory bounds."""
+    """What the simulator starts with: its token, where and how it signs webhooks, and its memory bounds.
+
+    ``webhook_secret`` None: the simulator signs with a random secret of its own that no receiver knows, so its
+    webhooks are refused; there is no built-in secret a forger could sign with too. The token is the local
+    simulator's own (``courrier.config.LOCAL_SIM_TOKEN``): it guards a loopback test double, nothing real."""
 
     token: str = "courrier-dev-token"
     webhook_url: str | None = "http://127.0.0.1:18091/webhooks/sim"
-    webhook_secret: str = "courrier-dev-webhook-secret"
+    webhook_secret: str | None = None
     max_messages: int = 100_000
     max_pending_events: int = 200_000
 
@@ -83,7 +88,7 @@ class Simulator:
 
     def __init__(self, options: SimOptions) -> None:
         self.options = options
-        self.webhooks = WebhookSender(options.webhook_secret, options.max_pending_events)
+        self.webhooks = WebhookSender(options.webhook_secret or secrets.token_urlsafe(32), options.max_pending_events)
         self.reset()
 
     def reset(self) -> None:

@@ -6,17 +6,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from courrier.config import Settings
+from courrier.config import Settings, ensure_local_webhook_secret
 from infra.part import Launch, Part
 from infra.process import port_open
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the `sim` package is importable from, wherever this runs
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret the local simulator signs with: the configured one, else the one generated once into the state
+    directory, which every receiver with the same state directory reads when it has no secret of its own."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return ensure_local_webhook_secret(settings.state_dir)
+
+
 def _launch(settings: Settings) -> Launch:
     # The token and secret travel in the environment, not in argv (readable by every user through ps).
     env = {"PYTHONPATH": str(PROJECT_ROOT), "COURRIER_SIM_PORT": str(settings.sim_port), "COURRIER_SIM_TOKEN": settings.sim_token,
-           "COURRIER_SIM_WEBHOOK_URL": settings.sim_webhook_url, "COURRIER_WEBHOOK_SECRET": settings.webhook_secret,
+           "COURRIER_SIM_WEBHOOK_URL": settings.sim_webhook_url, "COURRIER_WEBHOOK_SECRET": webhook_secret(settings),
            "COURRIER_LOG_LEVEL": "WARNING"}
     return Launch([sys.executable, "-m", "sim", "--port", str(settings.sim_port)], SIM.home(settings), env)
 

@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from courrier.config import Settings
+from courrier.config import SecretMissing, Settings
 from processors.runtime.publisher import Publisher
-from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Output
 from processors.webhooks.providers import providers
 from processors.webhooks.replay import ReplayGuard
@@ -27,8 +26,8 @@ from processors.webhooks.settings import WebhookSettings
 TOPICS = ("provider-events", "inbound")
 
 
-class WebhookSecretMissing(CourrierError):
-    """The receiver would refuse every request: no secret to check signatures with."""
+class WebhookSecretMissing(SecretMissing):
+    """The receiver would refuse every request: no secret to check signatures with (there is no built-in one)."""
 
 
 class RecordPublisher(Protocol):
@@ -43,8 +42,10 @@ class RecordPublisher(Protocol):
 
 def create_app(settings: Settings, webhook: WebhookSettings | None = None, publisher: RecordPublisher | None = None) -> FastAPI:
     """The receiver for ``settings``; its lifespan registers the topics' schemas and closes (flushes) the producer."""
-    if not settings.webhook_secret:
-        raise WebhookSecretMissing("COURRIER_WEBHOOK_SECRET is empty: set the secret the providers sign their webhooks with")
+    try:
+        settings.secret("webhook_secret")
+    except SecretMissing as missing:
+        raise WebhookSecretMissing(str(missing)) from None
     webhook = webhook or WebhookSettings()
     producer = publisher or Publisher(settings, webhook.publish_timeout_s)
     service = WebhookService(providers(settings, webhook), producer.publish, ReplayGuard(2 * webhook.tolerance_s, webhook.replay_capacity),

@@ -5,6 +5,7 @@ To add one: write its parser (a module like ``sim.py``) and register it here wit
 from __future__ import annotations
 
 from courrier.config import Settings
+from processors.providers.twilio.webhook import webhook_providers as twilio_webhooks
 from processors.webhooks import sim
 from processors.webhooks.contract import WebhookProvider
 from processors.webhooks.settings import WebhookSettings
@@ -12,7 +13,7 @@ from processors.webhooks.signature import HmacVerifier
 
 
 def providers(settings: Settings, webhook: WebhookSettings) -> dict[str, WebhookProvider]:
-    """Every provider by the name in its URL path."""
+    """Every provider by the name in its URL path; ``SecretMissing`` when a provider's signing secret is not set."""
     return {
-        "sim": WebhookProvider("sim", HmacVerifier(settings.webhook_secret, webhook.tolerance_s).verify, sim.parse),
+        "sim": WebhookProvider("sim", HmacVerifier(settings.secret("webhook_secret"), webhook.tolerance_s).verify, sim.parse),
     }

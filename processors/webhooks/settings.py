@@ -1,4 +1,5 @@
-"""Settings of the webhook receiver only (``COURRIER_WEBHOOK_*``); the secret (``COURRIER_WEBHOOK_SECRET``) and Kafka come from ``Settings``."""
+"""Settings of the webhook receiver only (``COURRIER_WEBHOOK_*``); the secret (``COURRIER_WEBHOOK_SECRET`` or
+``COURRIER_WEBHOOK_SECRET_FILE``, no default) and Kafka come from ``Settings``."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -8,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class WebhookSettings(BaseSettings):
     """How old a signature may be, how much a receiver remembers to spot replays, how big a body may be."""
 
+    # extra="ignore": COURRIER_WEBHOOK_SECRET and _SECRET_FILE share the prefix and belong to ``Settings``.
     model_config = SettingsConfigDict(env_prefix="COURRIER_WEBHOOK_", extra="ignore")
 
     tolerance_s: int = Field(300, ge=1, le=3600, description="A request whose signed timestamp is further than this from now is refused (401).")
