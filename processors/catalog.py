@@ -87,6 +87,14 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
                 providers.append(smpp(host, int(port)))
         elif name == "http":
             providers.append(http())
+        elif name == "twilio":  # COURRIER_TWILIO_* (processors/providers/twilio/settings.py)
+            from processors.providers.twilio.adapter import CHANNELS, TwilioProvider
+            from processors.providers.twilio.settings import TwilioSettings
+
+            twilio = TwilioSettings()
+            twilio.credentials()  # a missing credential stops the stage now, naming the setting
+            providers.append(ProviderSpec(lambda on_report, on_inbound: TwilioProvider(twilio, on_report=on_report, on_inbound=on_inbound),
+                                          CHANNELS))
         else:
             raise CourrierError(f"COURRIER_DISPATCH_PROVIDERS: no provider {name!r}; use smpp, http or both, in order of preference")
     if not providers:

@@ -61,6 +61,13 @@ HTTP_STATUS: dict[str, tuple[str, str | None]] = {
     "UNDELIVERED": ("UNDELIVERED", "undeliverable"),
     "EXPIRED": ("EXPIRED", "expired_in_network"),
     "FAILED": ("FAILED", "provider_failed"),
+    # Twilio's MessageStatus words the rows above lack (processors/providers/twilio/statuses.py is their table).
+    "ACCEPTED": ("SENT", None),
+    "SCHEDULED": ("SENT", None),
+    "QUEUED": ("SENT", None),
+    "SENDING": ("SENT", None),
+    "PARTIALLY_DELIVERED": ("PARTIALLY_DELIVERED", None),
+    "CANCELED": ("FAILED", "canceled_at_provider"),
 }
 
 # Error codes HTTP providers put next to a final status: aggregator codes (Twilio's 300xx numbering, which the

@@ -16,4 +16,5 @@ def providers(settings: Settings, webhook: WebhookSettings) -> dict[str, Webhook
     """Every provider by the name in its URL path; ``SecretMissing`` when a provider's signing secret is not set."""
     return {
         "sim": WebhookProvider("sim", HmacVerifier(settings.secret("webhook_secret"), webhook.tolerance_s).verify, sim.parse),
+        **twilio_webhooks(),  # "twilio" when COURRIER_TWILIO_ACCOUNT_SID is set (processors/providers/twilio/webhook.py)
     }
