@@ -7,7 +7,7 @@ Secrets (``SECRETS``) are ``SecretStr``: they print as ``**********``. Each come
 from a file named by its ``*_FILE`` variable (``COURRIER_WEBHOOK_SECRET_FILE``), never from the configuration
 file, and none is built in: a service that needs one and finds none stops with one line naming the setting
 (``SecretMissing``). Two rules soften that for the local parts only (loopback test doubles, nothing real behind them):
-the local SMSC's, S3's and simulator's own credentials are used when Courrier talks to those local parts, and the
+the local SMSC's, S3's and simulator's own credentials are used while the peer is on loopback, and the
 webhook secret falls back to the one ``courrier infra up`` generated into the state directory for the local simulator.
 
 The file is strict: an unknown key, a secret written inline or a value of the wrong type is a ``ConfigError``
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -76,11 +77,15 @@ SECRETS: tuple[SecretSpec, ...] = (
 _SECRET_BY_FIELD = {spec.field: spec for spec in SECRETS}
 
 # The local parts' own credentials: what infra/parts/ starts them with (SMSC) or what they accept (simulator,
-# SeaweedFS). Used only while Courrier talks to those loopback parts; an external part needs its secret set.
+# SeaweedFS). Used only while the peer is on loopback (the local parts, or a test's own private ones): they guard test
+# doubles, nothing real. A peer anywhere else gets no built-in credential: its secret must be set.
 LOCAL_SMPP_PASSWORD = "jpwd"
 LOCAL_SIM_TOKEN = "courrier-dev-token"
 LOCAL_S3_SECRET_KEY = "courrier-secret"
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _is_loopback(host: str | None) -> bool:
+    return (host or "").strip("[]").lower() in ("127.0.0.1", "localhost", "::1")
 
 
 def _config_file() -> Path:
@@ -127,7 +132,7 @@ class Settings(BaseSettings):
     smpp_port: int = 2775
     smpp_system_id: str = "j"
     smpp_password_secret: SecretStr | None = _secret_field("COURRIER_SMPP_PASSWORD", "smpp_password", "the SMPP bind password "
-                                                           "(the local SMSC's own when COURRIER_SMPP_HOST is unset)")
+                                                           "(the local SMSC's own while every SMPP peer is on loopback)")
     smpp_password_file: Path | None = _secret_file_field("COURRIER_SMPP_PASSWORD")
     smpp_decimal_receipt_ids: bool = Field(
         False, description="The SMSC writes the hex ids of submit_sm_resp in decimal in its receipts, as jsmpp's example simulator does.")
@@ -150,14 +155,14 @@ class Settings(BaseSettings):
                                     "then COURRIER_SMPP_FAILOVER when set), http (aggregator SMS and MMS, RBM RCS, at COURRIER_SIM_URL).")
     s3_access_key: str = "courrier"
     s3_secret_key_secret: SecretStr | None = _secret_field("COURRIER_S3_SECRET_KEY", "s3_secret_key", "the S3 secret access key "
-                                                           "(any works against the local SeaweedFS, used when S3_ENDPOINT_URL is unset)")
+                                                           "(a placeholder the local SeaweedFS accepts while S3 is on loopback)")
     s3_secret_key_file: Path | None = _secret_file_field("COURRIER_S3_SECRET_KEY")
     s3_region: str = "us-east-1"
     media_bucket: str = "courrier-media"
     sim_url: str | None = Field(None, description="External provider simulator (base URL); when unset the local one is used.")
     sim_port: int = Field(18090, description="Port of the local provider simulator (RBM- and aggregator-shaped HTTP API).")
     sim_token_secret: SecretStr | None = _secret_field("COURRIER_SIM_TOKEN", "sim_token", "the bearer token of the HTTP provider "
-                                                       "APIs (the local simulator's own when COURRIER_SIM_URL and COURRIER_RBM_URL are unset)")
+                                                       "APIs (the local simulator's own while they are on loopback)")
     sim_token_file: Path | None = _secret_file_field("COURRIER_SIM_TOKEN")
     sim_webhook_url: str = Field("http://127.0.0.1:18091/webhooks/sim", description="Where the simulator posts its events.")
     webhook_secret: SecretStr | None = Field(
@@ -274,33 +279,38 @@ class Settings(BaseSettings):
 
     @property
     def sim_is_local(self) -> bool:
-        """The HTTP provider APIs are the local simulator's (no external URL for them)."""
-        return self.sim_url is None and (self.rbm_url is None or self.rbm_url.rstrip("/") == self.sim_address)
+        """The HTTP provider APIs (``sim_address``, ``rbm_url``) are on loopback: the local simulator or a test's own."""
+        return all(_is_loopback(urlsplit(url).hostname) for url in (self.sim_address, self.rbm_url or self.sim_address))
 
     @property
     def smpp_is_local(self) -> bool:
-        """Every SMPP peer is the local SMSC (or another on loopback, for failover tests)."""
+        """Every SMPP peer (``smpp_host``, ``smpp_failover``) is on loopback: the local SMSC or a test's own."""
         failover_host = (self.smpp_failover or "127.0.0.1:0").rsplit(":", 1)[0]
-        return self.smpp_host is None and failover_host in _LOOPBACK
+        return _is_loopback(self.smpp_address[0]) and _is_loopback(failover_host)
+
+    @property
+    def s3_is_local(self) -> bool:
+        """The S3 endpoint is on loopback: the local SeaweedFS."""
+        return _is_loopback(urlsplit(self.s3_url).hostname)
 
     @property
     def sim_token(self) -> str:
-        """The HTTP provider APIs' bearer token: the configured one, else the local simulator's own while it is the one
-        Courrier talks to; ``SecretMissing`` for an external provider without one."""
+        """The HTTP provider APIs' bearer token: the configured one, else the local simulator's own while the APIs are on
+        loopback; ``SecretMissing`` for a provider elsewhere without one."""
         return self._secret_or_local("sim_token_secret", LOCAL_SIM_TOKEN if self.sim_is_local else None,
-                                     "COURRIER_SIM_URL or COURRIER_RBM_URL names an external provider")
+                                     "COURRIER_SIM_URL or COURRIER_RBM_URL is not on loopback")
 
     @property
     def smpp_password(self) -> str:
-        """The SMPP bind password: the configured one, else the local SMSC's own while it is the only peer."""
+        """The SMPP bind password: the configured one, else the local SMSC's own while every peer is on loopback."""
         return self._secret_or_local("smpp_password_secret", LOCAL_SMPP_PASSWORD if self.smpp_is_local else None,
-                                     "COURRIER_SMPP_HOST names an external SMSC")
+                                     "COURRIER_SMPP_HOST or COURRIER_SMPP_FAILOVER is not on loopback")
 
     @property
     def s3_secret_key(self) -> str:
         """The S3 secret access key: the configured one, else a placeholder the local SeaweedFS accepts."""
-        return self._secret_or_local("s3_secret_key_secret", LOCAL_S3_SECRET_KEY if self.s3_endpoint_url is None else None,
-                                     "S3_ENDPOINT_URL names an external S3")
+        return self._secret_or_local("s3_secret_key_secret", LOCAL_S3_SECRET_KEY if self.s3_is_local else None,
+                                     "S3_ENDPOINT_URL is not on loopback")
 
     def _secret_or_local(self, field: str, local: str | None, why_needed: str) -> str:
         if getattr(self, field) is None and local is not None:

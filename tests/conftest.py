@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -19,6 +20,11 @@ from courrier.config import Settings
 
 if TYPE_CHECKING:
     from sim.testing import SimControl
+
+# There is no built-in webhook secret: the session makes its own, random, before any Settings is built (modules build
+# some at import), so every receiver, simulator and stage process this session starts agrees on it. A test that needs
+# "no secret" removes it with monkeypatch.
+os.environ.setdefault("COURRIER_WEBHOOK_SECRET", secrets.token_urlsafe(32))
 
 
 @pytest.fixture(scope="session")

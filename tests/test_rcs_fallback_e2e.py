@@ -8,12 +8,14 @@ without a report when its validity ends is EXPIRED.
 """
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from courrier.client import CourrierClient
 from courrier.config import Settings
@@ -23,7 +25,7 @@ from processors.fallback import SUFFIX
 from sim.simulator import SimOptions
 from sim.testing import SimControl, private_sim
 
-SECRET = "fallback-e2e-secret"
+SECRET = secrets.token_urlsafe(32)  # random per run: there is no built-in secret
 AFTER_S = 4
 LATE_MS = 9_000  # an RCS report this late arrives after the fallback went
 
@@ -43,7 +45,7 @@ def pipeline(topic_settings: Settings, tmp_path: Path) -> Iterator[tuple[Setting
     options = SimOptions(webhook_url=f"http://127.0.0.1:{port}/webhooks/sim", webhook_secret=SECRET)
     with private_sim(options) as sim:
         settings = topic_settings.model_copy(update={
-            "sim_url": sim.url, "rbm_url": sim.url, "sim_webhook_url": options.webhook_url, "webhook_secret": SECRET,
+            "sim_url": sim.url, "rbm_url": sim.url, "sim_webhook_url": options.webhook_url, "webhook_secret": SecretStr(SECRET),
             "dispatch_providers": "http", "dispatch_pacing": False, "quiet_hours_enabled": False})
         processes: list[StageProcess] = [start_webhooks(settings, tmp_path, port),
                                          *(start_stage(name, settings, tmp_path) for name in PIPELINE)]

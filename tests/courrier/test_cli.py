@@ -14,7 +14,7 @@ def courrier(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["bench", "chain"], ["infra"], ["infra", "up"], ["infra", "status"],
-                                     ["topology"], ["topology", "apply"], ["topology", "check"], ["topology", "list"],
+                                     ["config"], ["topology"], ["topology", "apply"], ["topology", "check"], ["topology", "list"],
                                      ["phone"], ["segments"], ["dlr-status"], ["dlq"], ["dlq", "list"], ["dlq", "requeue"],
                                      ["infra", "down"], ["infra", "fetch"]])
 def test_every_command_has_help(command: list[str]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import pytest
 from sim.simulator import SimOptions
 from sim.testing import Received, SimControl, WebhookCollector, private_sim, webhook_collector
 
-SECRET = "test-secret"
+SECRET = secrets.token_urlsafe(32)
 TO = "+33612345671"
 
 

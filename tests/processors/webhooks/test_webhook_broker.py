@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from webhook_helpers import SECRET, body_of, signed, sim_event
 from webhook_server import Served, produce, read_until, running, serve
 
@@ -24,7 +25,7 @@ E164 = "+33612345678"
 
 @pytest.fixture
 def settings(topic_settings: Settings) -> Settings:
-    return topic_settings.model_copy(update={"webhook_secret": SECRET})
+    return topic_settings.model_copy(update={"webhook_secret": SecretStr(SECRET)})
 
 
 def post(served: Served, event: dict[str, Any]) -> int:

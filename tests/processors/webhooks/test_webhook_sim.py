@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from webhook_helpers import SECRET
 from webhook_server import produce, read_until, running
 
@@ -40,7 +41,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def settings(topic_settings: Settings) -> Settings:
-    return topic_settings.model_copy(update={"webhook_secret": SECRET})
+    return topic_settings.model_copy(update={"webhook_secret": SecretStr(SECRET)})
 
 
 @pytest.fixture

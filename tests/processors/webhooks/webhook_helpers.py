@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from typing import Any
 from processors.runtime.stage import Output
 from processors.webhooks.signature import sign
 
-SECRET = "test-webhook-secret"
+SECRET = secrets.token_urlsafe(32)  # random per run: there is no built-in secret to lean on
 
 
 def sim_event(kind: str = "delivery", **overrides: Any) -> dict[str, Any]:
