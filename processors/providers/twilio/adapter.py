@@ -32,6 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from typing import Any, Sequence
+from urllib.parse import urlencode
 
 import httpx
 
@@ -46,6 +47,7 @@ CHANNELS = frozenset({"SMS", "MMS"})
 FINISH_GRACE_S = 1.0
 LOOKUP_TIMEOUT_S = 5.0
 DEFAULT_RETRY_AFTER_S = 1.0
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 MAX_VALIDITY_S = 36_000  # Twilio's ValidityPeriod range is 1..36000 seconds
 
 
@@ -191,7 +193,7 @@ class TwilioProvider:
         assert self._client is not None
         if submission.channel not in CHANNELS:
             return SubmitResult(submission.message_id, False, [], "channel_not_supported", False, "channel_not_supported")
-        form = self._form(submission)
+        form = urlencode(self._form(submission))
         message_id = submission.message_id
         # Remembered before it leaves: if the answer is lost, this is all there is to find the message by.
         sent = lookup.Sent(submission.destination, None if self._settings.messaging_service_sid else submission.sender_id,
@@ -202,7 +204,7 @@ class TwilioProvider:
                 return _transient(message_id, "429" if attempt else None, "throttled" if attempt else "not_submitted")
             self._sent.remember(message_id, sent)
             try:
-                answer = self._client.post(self._path, data=form, timeout=min(self._settings.request_timeout_s, remaining))
+                answer = self._client.post(self._path, content=form, headers=FORM, timeout=min(self._settings.request_timeout_s, remaining))
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 self._sent.remember(message_id, lookup.Answered(None))
                 return _transient(message_id, type(exc).__name__, "provider_unreachable")
