@@ -70,7 +70,10 @@ class _Call:
 
 
 class TwilioProvider:
-    """Twilio's Messages API for one account; built from ``TwilioSettings`` (a missing credential raises at once)."""
+    """Twilio's Messages API for one account; built from ``TwilioSettings`` (a missing credential raises at once).
+
+    ``on_report``/``on_inbound`` are accepted for dispatch's factory and unused: Twilio's reports and inbound messages
+    arrive as webhooks at the receiver (``webhook.py``), not on this connection."""
 
     def __init__(self, settings: TwilioSettings | None = None, *, on_report: ReportCallback | None = None,
                  on_inbound: InboundCallback | None = None, name: str = "twilio", transport: httpx.BaseTransport | None = None) -> None:
@@ -80,7 +83,6 @@ class TwilioProvider:
         self._account = credentials.account_sid
         self._auth = (credentials.account_sid, credentials.auth_token.get_secret_value())
         self._path = f"/2010-04-01/Accounts/{credentials.account_sid}/Messages.json"
-        self._on_report, self._on_inbound = on_report, on_inbound  # unused: reports arrive as webhooks at the receiver
         self._transport = transport
         self._client: httpx.Client | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -100,11 +102,13 @@ class TwilioProvider:
             probe = client.get(self._path, params={"PageSize": "1"})
         except httpx.HTTPError as exc:
             client.close()
-            raise UnreachableError(f"Twilio at {self._settings.api_url} did not answer ({type(exc).__name__}); check COURRIER_TWILIO_API_URL") from exc
+            raise UnreachableError(f"Twilio at {self._settings.api_url} did not answer ({type(exc).__name__}); "
+                                   "check COURRIER_TWILIO_API_URL") from exc
         if probe.status_code != 200:
             client.close()
             hint = "; check COURRIER_TWILIO_ACCOUNT_SID and COURRIER_TWILIO_AUTH_TOKEN" if probe.status_code in (401, 403, 404) else ""
-            raise UnreachableError(f"Twilio refused the account's message list (HTTP {probe.status_code}, code {_code(probe) or '-'}){hint}")
+            raise UnreachableError(f"Twilio refused the account's message list "
+                                   f"(HTTP {probe.status_code}, code {_code(probe) or '-'}){hint}")
         self._client = client
         self._pool = ThreadPoolExecutor(max_workers=self._settings.concurrency, thread_name_prefix=f"{self.name}-submit")
 
@@ -256,7 +260,8 @@ class TwilioProvider:
         if status in (401, 403):
             if not self._auth_failing:
                 self._auth_failing = True
-                log.error("Twilio refused the credentials; messages wait until COURRIER_TWILIO_ACCOUNT_SID / COURRIER_TWILIO_AUTH_TOKEN are fixed",
+                log.error("Twilio refused the credentials; messages wait until COURRIER_TWILIO_ACCOUNT_SID and "
+                          "COURRIER_TWILIO_AUTH_TOKEN are fixed",
                           extra={"provider": self.name, "status": status, "code": code})
             return _transient(message_id, code or str(status), "provider_auth_failed")
         self._auth_ok()

@@ -36,9 +36,9 @@ class TwilioSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURRIER_TWILIO_", extra="ignore")
 
     account_sid: str = Field("", description="The account's SID (AC…): the Basic auth user and the path of every request.")
-    auth_token: SecretStr = Field(SecretStr(""), description="The account's auth token: the Basic auth password and the webhook signing key.")
+    auth_token: SecretStr = Field(SecretStr(""), description="The account's auth token: Basic auth password, webhook signing key.")
     auth_token_file: Path | None = Field(None, description="A file holding the auth token (wins over COURRIER_TWILIO_AUTH_TOKEN).")
-    messaging_service_sid: str = Field("", description="Send through this Messaging Service (MG…) instead of From = the message's sender id.")
+    messaging_service_sid: str = Field("", description="Send through this Messaging Service (MG…) instead of From = sender id.")
     api_url: str = Field(DEFAULT_API_URL, description="The REST API's base URL; tests point it at the fake.")
     status_callback_url: str = Field("", description="Public URL of our receiver's /webhooks/twilio, sent as StatusCallback; "
                                                      "empty sends none (no delivery reports).")

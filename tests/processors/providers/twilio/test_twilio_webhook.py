@@ -79,7 +79,8 @@ def test_a_signed_status_callback_becomes_a_provider_event(client: TestClient, f
     assert "MessageStatus=undelivered" in value["raw"]
 
 
-def test_a_replayed_callback_is_not_published_twice_but_the_next_status_is(client: TestClient, fake: FakeTwilio, publisher: Recording) -> None:
+def test_a_replayed_callback_is_not_published_twice_but_the_next_status_is(client: TestClient, fake: FakeTwilio,
+                                                                         publisher: Recording) -> None:
     assert fake.post_status(SID, "sent", client=client).json()["status"] == "accepted"
     assert fake.post_status(SID, "sent", client=client).json()["status"] == "duplicate"
     assert fake.post_status(SID, "delivered", client=client).json()["status"] == "accepted"
