@@ -214,3 +214,11 @@ def test_missing_credentials_name_the_setting(tmp_path: Path, monkeypatch: pytes
     settings = TwilioSettings()
     assert settings.credentials().auth_token.get_secret_value() == "s3cret-from-file"
     assert "s3cret" not in repr(settings.credentials()) and "s3cret" not in repr(settings)
+
+
+def test_dispatch_built_with_twilio_and_no_account_stops_naming_the_setting() -> None:
+    from courrier.config import Settings
+    from processors.catalog import _dispatch
+
+    with pytest.raises(TwilioConfigError, match="^COURRIER_TWILIO_ACCOUNT_SID is not set"):
+        _dispatch(Settings(dispatch_providers="twilio"))
