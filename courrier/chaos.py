@@ -20,17 +20,20 @@ import time
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 import phonenumbers
+from pydantic import SecretStr
 from confluent_kafka import Consumer
 
 import infra
 from courrier.client import CourrierClient
 from courrier.config import Settings
+from courrier.demo import demo_webhook_secret
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import StageProcess, start_stage, start_webhooks, stop_all
 from processors.fallback import SUFFIX
@@ -256,18 +259,25 @@ def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: C
         "dispatch_pacing": False, "quiet_hours_enabled": False, "dispatch_providers": "smpp,http",
         "rbm_url": settings.rbm_url or settings.sim_address, "rcs_sms_fallback_after_s": plan.rcs_fallback_after_s,
         "report_grace_s": plan.report_grace_s})
+    settings = settings.model_copy(update={"webhook_secret": SecretStr(demo_webhook_secret(settings))})
     requests = chaos_requests(plan.count, rng, plan.stop_share)
     report = ChaosReport(requests=len(requests))
     providers = Providers(settings)
-    providers.configure(plan.smsc_faults, plan.sim_faults)
     since_ms = int(time.time() * 1000)
-    supervisor = Supervisor(settings, log_dir, rng, report)
-    webhooks = start_webhooks(settings, log_dir)
-    watcher = OutcomeWatcher(settings)
-    opt_outs = OptOutWatcher(settings, {r.number for r in requests if r.stops})
-    stops = Stops(providers)
-    started = time.monotonic()
-    try:
+    with ExitStack() as undo:  # whatever was started or changed is stopped or put back, also when a start fails
+        providers.configure(plan.smsc_faults, plan.sim_faults)
+        undo.callback(providers.reset_faults)
+        supervisor = Supervisor(settings, log_dir, rng, report)
+        undo.callback(supervisor.stop)
+        webhooks = start_webhooks(settings, log_dir)
+        undo.callback(stop_all, [webhooks])
+        watcher = OutcomeWatcher(settings)
+        undo.callback(watcher.close)
+        opt_outs = OptOutWatcher(settings, {r.number for r in requests if r.stops})
+        undo.callback(opt_outs.close)
+        stops = Stops(providers)
+        undo.callback(stops.close)
+        started = time.monotonic()
         client = CourrierClient(settings, source="chaos")
         for request in requests:
             if request.lane == "MARKETING":
@@ -278,14 +288,7 @@ def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: C
                                     report, rng, on_progress)
         report.seconds = time.monotonic() - started
         _settle((watcher, opt_outs), supervisor)
-    finally:
-        stops.close()
-        report.stops = stops.texted
-        watcher.close()
-        opt_outs.close()
-        supervisor.stop()
-        stop_all([webhooks])
-        providers.reset_faults()
+    report.stops = stops.texted
     _account(report, ids, watcher, opt_outs, providers, since_ms)
     return report
 

@@ -13,7 +13,8 @@ class TransientError(CourrierError):
 
     With ``retry_until`` (timezone-aware) the record is retried with capped backoff until that moment, however many
     attempts it takes (e.g. until a message's validity ends while every provider is down), instead of the policy's
-    ``max_attempts``; the stage then sees it once more after that moment and decides its end itself.
+    ``max_attempts``; the stage then sees it once more after that moment and decides its end itself (raised again
+    after that moment, it falls back to ``max_attempts``, so nothing loops through the retry topic).
     """
 
     def __init__(self, message: str, delay_s: float | None = None, retry_until: datetime | None = None) -> None:

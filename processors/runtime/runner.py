@@ -325,7 +325,7 @@ class Runner:
 
     def _retry(self, message: Message, error: TransientError, now: datetime, decoded: tuple[Event, RecordMeta] | None = None) -> None:
         attempt = policy.attempt_of(message.headers()) + 1
-        if error.retry_until is not None:  # retried until then, however many attempts: the stage ends it after that moment
+        if error.retry_until is not None and now < error.retry_until:  # however many attempts: the stage ends it then
             delay_s = min(self.options.retry.delay_s(attempt, error.delay_s), max(0.0, (error.retry_until - now).total_seconds()))
         elif attempt > self.options.retry.max_attempts:
             self._dead_letter(message, TransientError(f"gave up after {attempt - 1} retries: {error}"), now, decoded)
