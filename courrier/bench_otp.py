@@ -50,13 +50,17 @@ def command(
     interval_ms: float = typer.Option(20.0, "--interval-ms", min=1.0, max=10_000.0, help="Time between two OTPs."),
     pacing: bool = typer.Option(False, "--pacing/--no-pacing", help="Pace senders (the campaign's short code at 100/s): "
                                 "off by default, so the campaign drains as fast as the SMSC takes it, the worst case for OTPs."),
+    exactly_once: bool = typer.Option(True, "--exactly-once/--at-least-once",
+                                      help="How dispatch commits (one transaction per batch by default): measure both to see "
+                                           "what exactly-once costs an OTP."),
 ) -> None:
     """OTP latency (p50/p99) through dispatch while a campaign drains: OTPs in their own lane, then behind the campaign."""
     logs.configure("WARNING")
-    bench_otp(get_settings(), campaign=campaign, otps=otps, interval_s=interval_ms / 1000, pacing=pacing)
+    bench_otp(get_settings(), campaign=campaign, otps=otps, interval_s=interval_ms / 1000, pacing=pacing, exactly_once=exactly_once)
 
 
-def bench_otp(settings: Settings, campaign: int, otps: int, interval_s: float, pacing: bool) -> list[OtpFigure]:
+def bench_otp(settings: Settings, campaign: int, otps: int, interval_s: float, pacing: bool,
+              exactly_once: bool = True) -> list[OtpFigure]:
     """Both runs, then a table of drain time, submit/s and OTP p50/p99/max."""
     from rich.console import Console
     from rich.table import Table
@@ -66,12 +70,14 @@ def bench_otp(settings: Settings, campaign: int, otps: int, interval_s: float, p
     console = Console()
     started_parts = infra.ensure_running(settings)
     try:
-        figures = [_run(settings, "rendered-transactional", "their own lane", campaign, otps, interval_s, pacing, console),
-                   _run(settings, "rendered", "the campaign's topic", campaign, otps, interval_s, pacing, console)]
+        guarantee = "--exactly-once" if exactly_once else "--at-least-once"
+        figures = [_run(settings, "rendered-transactional", "their own lane", campaign, otps, interval_s, pacing, guarantee, console),
+                   _run(settings, "rendered", "the campaign's topic", campaign, otps, interval_s, pacing, guarantee, console)]
     finally:
         if started_parts:
             infra.stop(settings, started_parts)
-    table = Table(title=f"OTPs through dispatch while a {campaign:,}-message campaign drains (pacing {'on' if pacing else 'off'})")
+    table = Table(title=f"OTPs through dispatch while a {campaign:,}-message campaign drains (pacing {'on' if pacing else 'off'}, "
+                        f"{'exactly-once' if exactly_once else 'at-least-once'})")
     for column in ("OTPs in", "OTPs", "campaign drain s", "campaign submit/s", "OTP p50 ms", "OTP p99 ms", "OTP max ms"):
         table.add_column(column, justify="left" if column == "OTPs in" else "right", no_wrap=column == "OTPs in")
     for f in figures:
@@ -81,14 +87,15 @@ def bench_otp(settings: Settings, campaign: int, otps: int, interval_s: float, p
     return figures
 
 
-def _run(settings: Settings, otp_topic: str, mode: str, campaign: int, otps: int, interval_s: float, pacing: bool, console) -> OtpFigure:
+def _run(settings: Settings, otp_topic: str, mode: str, campaign: int, otps: int, interval_s: float, pacing: bool, guarantee: str,
+         console) -> OtpFigure:
     from confluent_kafka import Consumer, Producer
 
     from courrier.client import CourrierClient
     from courrier.processes import start_stage, stop_all
     from processors.runtime.clients import assign_at_end, consumer_config, producer_config
     from processors.runtime.serde import AvroSerde
-    from topology.apply import apply as apply_topology
+    from topology.apply import apply as apply_topology, remove as remove_topics
 
     run = settings.model_copy(update={"topic_prefix": f"bench-otp-{uuid.uuid4().hex[:8]}-"})
     apply_topology(run)
@@ -98,7 +105,8 @@ def _run(settings: Settings, otp_topic: str, mode: str, campaign: int, otps: int
         client.record_consent(number, GROUP, True, source="bench")
     client.flush()
     env = {"COURRIER_DISPATCH_PACING": str(pacing).lower()}
-    stages = [start_stage(name, run, settings.state_dir / "logs" / "bench-otp", extra_env=env) for name in ("dispatch", "scheduler")]
+    stages = [start_stage(name, run, settings.state_dir / "logs" / "bench-otp", [guarantee], extra_env=env)
+              for name in ("dispatch", "scheduler")]
     serde = AvroSerde(run.registry_url, run.topic)
     producer = Producer(producer_config(run, **{"linger.ms": 0}))
     consumer = Consumer(consumer_config(run, f"bench-otp-{uuid.uuid4()}"))
@@ -144,6 +152,7 @@ def _run(settings: Settings, otp_topic: str, mode: str, campaign: int, otps: int
     finally:
         consumer.close()
         stop_all(stages)
+        remove_topics(run)
 
 
 def _rendered(message_id: str, e164: str, sender: dict, lane: str) -> dict:
