@@ -168,9 +168,10 @@ def test_refusals_are_logged_without_secret_signature_or_unmasked_numbers(client
     assert "+33612345678" not in text and "+3361****78" in text
 
 
-def test_no_secret_no_receiver() -> None:
+def test_no_secret_no_receiver(tmp_path) -> None:
+    # A state directory of its own: the machine's may hold the secret `infra up` generated for the local simulator.
     with pytest.raises(WebhookSecretMissing, match="COURRIER_WEBHOOK_SECRET"):
-        create_app(Settings(webhook_secret=""), publisher=RecordingPublisher())
+        create_app(Settings(webhook_secret="", state_dir=tmp_path), publisher=RecordingPublisher())
 
 
 def test_every_route_declares_its_scope(client: TestClient) -> None:
