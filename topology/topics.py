@@ -54,6 +54,11 @@ TOPICS: tuple[Topic, ...] = (
     # Deadlines apart from `scheduled`: a campaign deferred overnight can fill the scheduler's memory and pause `scheduled`,
     # and an RCS message's SMS fallback must not wait for the morning behind it.
     Topic("timers", "as input", None, "dispatch (RCS deadlines)", ("scheduler",)),
+    # Which delay records the scheduler has released (key: delay topic:partition:offset), written in the release's own
+    # transaction: a restarted scheduler reads again from below the lowest record still held, and skips these instead of
+    # releasing them twice. Longer than any record may be held (a validity is at most 7 days).
+    Topic("scheduler-released", "delay topic:partition:offset", None, "scheduler", ("scheduler",), retention_ms=8 * DAY_MS,
+          compacted=True),
     Topic("dead-letter", "original key", None, "runtime", ("operators",), retention_ms=30 * DAY_MS),
     # Provider reports no message was found for after their last retry (processors/receipt/stage.py): kept as long as
     # dead-letter records, for an operator to inspect and requeue to provider-events.

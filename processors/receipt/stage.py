@@ -7,12 +7,14 @@ report is attributed through it (HTTP reports carry only Courrier's message id) 
 Every input that changes the state also writes the new state, after its receipts (and the fallback, when it sends it).
 
 A report no message can be found for is retried by the runtime (``TransientError``: it may have overtaken its
-``dispatched`` event). On its last attempt (``courrier-attempt`` header ≥ ``last_attempt``, the runtime's
-``RetryPolicy.max_attempts``, after which it would dead-letter) it is kept on ``unmatched-reports`` instead and
-counted in ``courrier_unattributed_reports_total{provider}``: never dropped, never a crash.
+``dispatched`` event), with capped backoff until ``REPORT_WAIT`` after it occurred and at least until its last attempt
+(``courrier-attempt`` header ≥ ``last_attempt``, the runtime's ``RetryPolicy.max_attempts``, after which it would
+dead-letter); then it is kept on ``unmatched-reports`` instead and counted in
+``courrier_unattributed_reports_total{provider}``: never dropped, never a crash.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Mapping
 
 from prometheus_client import Counter
@@ -32,6 +34,9 @@ from processors.runtime.stage import Event, Output, RecordMeta
 
 FALLING_BACK = "the SMS fallback is on its way"
 SUPERSEDED = "a late report on an attempt the SMS fallback replaced"
+# How long a report may wait for its message to be known (its ``dispatched`` read): longer than any backlog a stage
+# restarting or catching up should have, short enough that a report for a message we never sent is shown soon.
+REPORT_WAIT = timedelta(minutes=15)
 CLOSED = "a report after the message was closed UNKNOWN (no delivery report by its deadline)"
 UNRECOGNIZED_NOTE = "a status word the receipt stage does not know: kept as provider_status; it does not end the message"
 
@@ -88,8 +93,12 @@ class ReceiptStage:
         return outputs + self._written(step)
 
     def _unmatched(self, event: Event, meta: RecordMeta, error: TransientError) -> list[Output]:
-        """Retry (raise) until the last attempt; then keep the report on ``unmatched-reports`` and count it."""
-        if policy.attempt_of(list(meta.headers.items())) < self._last_attempt:
+        """Retry (raise) for ``REPORT_WAIT`` after the report (a stage far behind on ``dispatched`` must not lose its
+        reports), at least until the last attempt; then keep it on ``unmatched-reports`` and count it."""
+        until = event["occurred_at"] + REPORT_WAIT if event.get("occurred_at") is not None else None
+        waiting = until is not None and meta.now < until
+        if waiting or policy.attempt_of(list(meta.headers.items())) < self._last_attempt:
+            error.retry_until = until if waiting else None
             raise error
         UNATTRIBUTED.labels(event["provider"]).inc()
         return [unmatched(event)]

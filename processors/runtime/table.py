@@ -18,18 +18,22 @@ from processors.runtime.clients import consumer_config, end_offset
 from processors.runtime.errors import DecodeError, UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
+from topology.topics import topic as declared_topic
 
 log = logging.getLogger(__name__)
 
 
 class TopicTable(Mapping[str, Event]):
-    """Latest value per key of one logical topic; tombstones delete. Reads every partition, commits nothing."""
+    """Latest value per key of one logical topic; tombstones delete. Reads every partition, commits nothing.
+
+    Rows are decoded values, or the records' bytes for a topic without a value schema."""
 
     def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None) -> None:
         self._settings = settings
         self._logical = logical_topic
         self._serde = serde or AvroSerde(settings.registry_url, settings.topic)
         self._rows: dict[str, Event] = {}
+        self._decoded = declared_topic(logical_topic).value_schema is not None  # else rows are the records' bytes
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._caught_up = threading.Event()
@@ -116,7 +120,7 @@ class TopicTable(Mapping[str, Event]):
                 self._rows.pop(key, None)
             return
         try:
-            row = self._serde.decode(self._logical, value)
+            row = self._serde.decode(self._logical, value) if self._decoded else value
         except DecodeError as exc:  # a bad row must not stop the table; it is visible in the logs and the count
             self.skipped += 1
             log.warning("table row skipped", extra={"topic": self._logical, "error": str(exc)})

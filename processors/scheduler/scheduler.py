@@ -4,19 +4,21 @@ It reads ``retry`` (the runtime's backoff), each lane's deferrals (``scheduled``
 and ``timers`` (deadlines). Records are held in memory up to ``max_pending`` per input topic; past that the runner
 pauses that topic alone (``paused_inputs``), so memory stays bounded, nothing is dropped, and a campaign deferred
 overnight never holds back an OTP, a retry or a deadline. Releases leave as the runner's side outputs, in the same
-transaction as the offsets committed below the lowest record still held (``commit_points``), so a restart releases
-each held record once: what was released is committed with its release, what was not is read again.
+transaction as the offsets committed below the lowest record still held (``commit_points``) and as a marker per
+released record on ``scheduler-released``. A restarted scheduler reads again from below the lowest record still held,
+so it meets records released after that one: their markers say so, and each is released once.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from courrier.config import Settings
 from processors.runtime import policy
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import Event, Output, RecordMeta
+from processors.runtime.table import TopicTable
 from processors.scheduler.pending import Partition, PendingRecords
 
 INPUTS = ("retry", "scheduled", "scheduled-transactional", "timers")
@@ -40,7 +42,9 @@ class SchedulerStage:
     name = "scheduler"
     inputs = INPUTS
 
-    def __init__(self, settings: Settings, max_pending: int = 100_000, clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, settings: Settings, max_pending: int = 100_000, clock_ms: Callable[[], int] | None = None,
+                 released: Mapping[str, Any] | None = None) -> None:
+        """``released``: the ``scheduler-released`` table (markers of every instance's releases, as read back)."""
         self._physical = settings.topic
         self._prefix = settings.topic_prefix
         self.max_pending = max_pending
@@ -48,10 +52,16 @@ class SchedulerStage:
         self._pending: PendingRecords[Held] = PendingRecords()
         self._in_flight: list[tuple[Partition, int, Held, int]] = []
         self._paused: set[str] = set()
+        self._released = released if released is not None else {}
+        self._released_here: set[str] = set()
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        """Hold the record until its due time; a record without the delay headers is refused (dead-letter)."""
+        """Hold the record until its due time; one released already is skipped; a record without the delay headers is
+        refused (dead-letter)."""
         partition = (self._physical(meta.topic), meta.partition)
+        if _marker(partition, meta.offset) in self._released_here or _marker(partition, meta.offset) in self._released:
+            self._pending.skip(partition, meta.offset)
+            return []
         headers = event["headers"]
         due = policy.header(headers, policy.DUE_MS)
         target = policy.header(headers, policy.TARGET_TOPIC)
@@ -64,14 +74,20 @@ class SchedulerStage:
         return []
 
     def poll_outputs(self) -> list[Output]:
-        """Every held record now due, earliest first, as it was read; they stay held until their batch is durable."""
+        """Every held record now due, earliest first, as it was read, each with its marker; they stay held until their
+        batch is durable."""
         due = self._pending.due(self._clock_ms())
         self._in_flight.extend((partition, offset, held, self._clock_ms()) for partition, offset, held in due)
-        return [Output(held.target, held.key, held.value, headers=held.headers) for _p, _o, held in due]
+        outputs = []
+        for partition, offset, held in due:
+            outputs.append(Output(held.target, held.key, held.value, headers=held.headers))
+            outputs.append(Output("scheduler-released", _marker(partition, offset), b""))
+        return outputs
 
     def outputs_delivered(self) -> None:
         for partition, offset, _held, _due in self._in_flight:
             self._pending.released(partition, offset)
+            self._released_here.add(_marker(partition, offset))
         self._in_flight.clear()
 
     def batch_aborted(self) -> None:
@@ -86,6 +102,9 @@ class SchedulerStage:
     def partitions_revoked(self, partitions: list[Partition]) -> None:
         self._pending.drop(partitions)
         self._in_flight = [item for item in self._in_flight if item[0] not in partitions]
+        # Their markers are on the topic (or were aborted with their release): the table is the one memory from now on.
+        revoked = {f"{topic}:{number}:" for topic, number in partitions}
+        self._released_here = {m for m in self._released_here if not m.startswith(tuple(revoked))}
 
     def paused_inputs(self) -> set[str]:
         """Inputs holding ``max_pending`` records pause, and resume below half of it."""
@@ -98,18 +117,29 @@ class SchedulerStage:
         return set(self._paused)
 
 
+def _marker(partition: Partition, offset: int) -> str:
+    """The ``scheduler-released`` key of a delay record."""
+    return f"{partition[0]}:{partition[1]}:{offset}"
+
+
 class Scheduler:
-    """The scheduler stage on its runner: ``run()`` until ``stop()``, SIGTERM or ``until()``."""
+    """The scheduler stage on its runner, with the table of released markers: ``run()`` until ``stop()``, SIGTERM or
+    ``until()``."""
 
     def __init__(self, settings: Settings, max_pending: int = 100_000, metrics_port: int | None = None,
                  clock_ms: Callable[[], int] | None = None, exactly_once: bool = True) -> None:
-        self.stage = SchedulerStage(settings, max_pending, clock_ms)
+        self._released = TopicTable(settings, "scheduler-released")
+        self.stage = SchedulerStage(settings, max_pending, clock_ms, self._released)
         self.runner = Runner(self.stage, settings, RunnerOptions(batch_timeout_s=RELEASE_TICK_S, exactly_once=exactly_once,
                                                                  metrics_port=metrics_port))
         self.metrics = self.runner.metrics
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
-        self.runner.run(until)
+        self._released.start()
+        try:
+            self.runner.run(until)
+        finally:
+            self._released.stop()
 
     def stop(self) -> None:
         self.runner.stop()

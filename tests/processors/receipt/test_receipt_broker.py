@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from courrier.config import Settings
-from processors.receipt.stage import ReceiptStage
+from processors.receipt.stage import REPORT_WAIT, ReceiptStage
 from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.policy import RetryPolicy
 from processors.runtime.runner import Runner, RunnerOptions
@@ -140,7 +140,9 @@ def test_a_report_that_overtakes_its_dispatched_event_waits_for_it(topic_setting
 def test_a_report_no_message_ever_claims_is_kept_on_unmatched_reports_after_its_retries(topic_settings: Settings) -> None:
     """Retried as a report that overtook its dispatched event would be, then kept for inspection: not dead-lettered."""
     settings = topic_settings
-    stray = {**report("m-never", "DELIVERED"), "message_id": None, "provider_message_id": "nobody-knows"}
+    # Occurred longer ago than a report may wait for its message: kept once its retries are spent.
+    stray = {**report("m-never", "DELIVERED"), "message_id": None, "provider_message_id": "nobody-knows",
+             "occurred_at": datetime.now(timezone.utc) - REPORT_WAIT}
     with receipt_stage(settings, with_scheduler=True):
         produce(settings, [("provider-events", "nobody-knows", stray)])
         [kept] = read_until(settings, "unmatched-reports", lambda found: len(found) >= 1)

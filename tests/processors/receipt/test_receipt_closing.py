@@ -13,6 +13,7 @@ from receipt_feeder import Feeder
 
 import schemas
 from processors.receipt.logic import UnattributableReport, UnknownMessage
+from processors.receipt.stage import REPORT_WAIT
 from processors.receipts import receipt_id
 from processors.runtime.policy import ATTEMPT, RetryPolicy
 from processors.runtime.stage import RecordMeta
@@ -138,7 +139,7 @@ def unattributed(provider: str) -> float:
 @pytest.mark.parametrize(("attributed", "error"), [(False, UnattributableReport), (True, UnknownMessage)])
 def test_a_report_no_message_is_found_for_is_retried_then_kept_on_unmatched_reports(
         feeder: Feeder, provider_event, attributed: bool, error: type[Exception]) -> None:
-    report = provider_event(attributed=attributed, provider="smpp:unmatched")
+    report = provider_event(attributed=attributed, provider="smpp:unmatched", occurred_at=Feeder.NOW - REPORT_WAIT)
     last = RetryPolicy().max_attempts
     for attempt in (None, 1, last - 1):
         with pytest.raises(error):
@@ -149,7 +150,17 @@ def test_a_report_no_message_is_found_for_is_retried_then_kept_on_unmatched_repo
     assert unattributed("smpp:unmatched") == before + 1
 
 
+def test_a_recent_report_waits_for_its_message_past_the_last_attempt(feeder: Feeder, provider_event) -> None:
+    """A stage far behind on ``dispatched`` (restarting, catching up) must not give up on reports after 31 s of retries:
+    a report keeps being retried, with capped backoff, until ``REPORT_WAIT`` after it occurred."""
+    report = provider_event(attributed=False, provider="smpp:waiting", occurred_at=Feeder.NOW)
+    with pytest.raises(UnattributableReport) as raised:
+        feeder.stage.process(report, at_attempt(feeder, 3 * RetryPolicy().max_attempts))
+    assert raised.value.retry_until == Feeder.NOW + REPORT_WAIT
+
+
 def test_an_unmatched_report_fits_its_topic_schema(feeder: Feeder, provider_event) -> None:
-    [kept] = feeder.stage.process(provider_event(attributed=False), at_attempt(feeder, RetryPolicy().max_attempts))
+    stale = provider_event(attributed=False, occurred_at=Feeder.NOW - REPORT_WAIT)
+    [kept] = feeder.stage.process(stale, at_attempt(feeder, RetryPolicy().max_attempts))
     assert topic(kept.topic).value_schema == "ProviderEvent" and topic(kept.topic).retention_ms == topic("dead-letter").retention_ms
     assert validate(kept.value, schemas.parsed_schema("ProviderEvent"), raise_errors=True)
