@@ -108,6 +108,12 @@ class ReceiptStage:
         if state is None:
             raise UnknownMessage(f"unknown message id {event['message_id']!r}: its deadline came and no dispatched "
                                  "event for it has been read yet")
+        if not state["terminal"] and not _knows_attempt(state, event):
+            # The deadline of an attempt whose dispatched event is still on its way (an SMS fallback's, under a backlog):
+            # wait for it, up to REPORT_WAIT; a deadline of an attempt never announced then does nothing.
+            until = event["due_at"] + REPORT_WAIT
+            if meta.now < until:
+                raise UnknownMessage(f"the deadline of {event['message_id']!r} names an attempt not read yet", retry_until=until)
         step = on_rcs_deadline(state, event, source_of(meta), meta.now)
         return [no_report(state, event, status, self._prices) for status in step.statuses] + self._written(step)
 
@@ -126,6 +132,13 @@ class ReceiptStage:
         if step.earlier is not None:
             return CLOSED if closed_attempt(state, step.earlier) else SUPERSEDED
         return None
+
+
+def _knows_attempt(state: Event, due: Event) -> bool:
+    """Whether the attempt a deadline names is the state's latest or one it superseded."""
+    attempt = (due["provider"], list(due["provider_message_ids"]))
+    return attempt == (state["provider"], list(state["provider_message_ids"])) or any(
+        attempt == (earlier["provider"], list(earlier["provider_message_ids"])) for earlier in state.get("superseded") or ())
 
 
 def _fallback_reason(state: Event) -> str:

@@ -88,10 +88,24 @@ def test_a_report_after_the_message_was_closed_is_recorded_not_terminal_once(fee
 def test_a_deadline_after_the_outcome_or_of_an_older_attempt_does_nothing(feeder: Feeder, dispatched_event,
                                                                            provider_event) -> None:
     feeder.feed("dispatched", dispatched_event())
-    assert feeder.feed("rcs-deadline", sms_deadline(provider_message_ids=["older"])) == []
+    never_announced = sms_deadline(provider_message_ids=["older"], due_at=Feeder.NOW - REPORT_WAIT)
+    assert feeder.feed("rcs-deadline", never_announced) == []  # waited its time for an attempt never announced
     feeder.feed("provider-events", provider_event("UNDELIV"))
     assert feeder.feed("rcs-deadline", sms_deadline()) == []
     assert [r["status"] for r in feeder.receipts if r["terminal"]] == ["UNDELIVERED"]
+
+
+def test_a_deadline_that_overtakes_its_attempts_dispatched_event_waits_for_it(feeder: Feeder, dispatched_event) -> None:
+    """Under a backlog the SMS fallback's deadline can come before its dispatched event: retried until that arrives, or
+    ``REPORT_WAIT`` past the deadline, never dropped while the message is still open (it would never end)."""
+    feeder.feed("dispatched", dispatched_event(channel="RCS", provider="http:sim", provider_message_ids=["m-1"], fallback_reason=None))
+    early = sms_deadline(provider="http:sim", provider_message_ids=["agg-7"])
+    with pytest.raises(UnknownMessage) as raised:
+        feeder.feed("rcs-deadline", early)
+    assert raised.value.retry_until == Feeder.NOW + REPORT_WAIT
+    feeder.feed("dispatched", dispatched_event(provider="http:sim", provider_message_ids=["agg-7"], fallback_reason="rcs_expired"))
+    [closed] = feeder.receipts_of(feeder.feed("rcs-deadline", early, offset=20))
+    assert (closed["status"], closed["terminal"], closed["channel"]) == ("UNKNOWN", True, "SMS")
 
 
 def test_the_sms_fallback_of_an_rcs_message_ends_unknown_too(feeder: Feeder, dispatched_event, http_report) -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from receipt_feeder import Feeder
 
 from processors.fallback import SUFFIX
+from processors.receipt.stage import REPORT_WAIT
 
 SMS_SENDER = {"sender_id": "COURRIER", "type": "ALPHANUMERIC", "country": "FR", "segments_per_second": 10.0}
 AGENT = {"sender_id": "courrier-agent", "type": "RCS_AGENT", "country": "FR", "segments_per_second": 10.0}
@@ -127,11 +128,13 @@ def test_an_rcs_message_delivered_in_time_never_falls_back(feeder: Feeder, rcs_d
 
 
 def test_a_deadline_of_an_older_attempt_does_nothing(feeder: Feeder, dispatched_event, rcs_dispatched) -> None:
+    # An attempt this state never saw waits REPORT_WAIT for its dispatched event (it may be late), then does nothing.
+    long_ago = Feeder.NOW - REPORT_WAIT
     feeder.feed("dispatched", dispatched_event())
-    assert feeder.feed("rcs-deadline", deadline(provider="smpp:local", provider_message_ids=["an-older-attempt"])) == []
+    assert feeder.feed("rcs-deadline", deadline(provider="smpp:local", provider_message_ids=["an-older-attempt"], due_at=long_ago)) == []
     other = Feeder()
     other.feed("dispatched", rcs_dispatched())
-    assert other.feed("rcs-deadline", deadline(provider_message_ids=["an-older-attempt"])) == []
+    assert other.feed("rcs-deadline", deadline(provider_message_ids=["an-older-attempt"], due_at=long_ago)) == []
 
 
 def test_rcs_without_fallback_expires_when_its_validity_ends_without_a_report(feeder: Feeder, rcs_dispatched, http_report) -> None:
