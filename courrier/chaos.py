@@ -99,6 +99,7 @@ class ChaosReport:
     several_terminal: list[str] = field(default_factory=list)
     repeated_receipts: int = 0
     repeated_by: Counter[tuple[str, str]] = field(default_factory=Counter)
+    repeated_examples: list[str] = field(default_factory=list)
     duplicate_submits: dict[str, int] = field(default_factory=dict)
     sends_after_stop: dict[str, int] = field(default_factory=dict)
     stops: int = 0
@@ -387,6 +388,9 @@ def _account(report: ChaosReport, ids: dict[str, Request], watcher: OutcomeWatch
         for receipt in outcomes.receipts.get(message_id, []):
             if seen_receipts[_receipt_identity(receipt)] > 1:
                 report.repeated_by[(receipt["stage"], receipt["status"])] += 1
+                if len(report.repeated_examples) < 10:
+                    report.repeated_examples.append(f"{message_id} {receipt['status']} {receipt['reason']} at "
+                                                    f"{receipt['occurred_at'].isoformat()}: {receipt['detail']}")
     for dead in outcomes.dead_letters:
         report.dead_letters[(dead.get("courrier-stage") or "?", dead.get("courrier-error-class") or "?")] += 1
     journal = providers.smsc_journal(since_ms)
@@ -458,6 +462,8 @@ def print_report(console: Any, report: ChaosReport) -> None:
     if report.repeated_by:
         console.print("repeated receipts by stage and status: " + ", ".join(
             f"{stage} {status} {n}" for (stage, status), n in report.repeated_by.most_common()))
+        for example in report.repeated_examples:
+            console.print(f"  e.g. {example}")
     outcomes = Table(title="terminal outcomes")
     for column in ("status", "channel", "reason", "messages"):
         outcomes.add_column(column, justify="right" if column == "messages" else "left")
