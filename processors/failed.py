@@ -1,9 +1,10 @@
 """The ``FAILED`` receipt written beside a message's dead-letter record, so the receipt topic never misses a message.
 
-The stages on a message's path (consent, channel, render, dispatch) read one record per message: when the runtime
-dead-letters such a record (the stage raised, or its retries ran out), the message will go no further, and this is
-its terminal outcome, with the stage and the error as reason and detail. Stages that read reports about a message
-(receipt) do not use it: a bad report does not end its message.
+The stages on a message's path before dispatch (consent, channel, render) read one record per message: when the
+runtime dead-letters such a record (the stage raised, or its retries ran out), the message will go no further, and
+this is its terminal outcome, with the stage and the error as reason and detail. Dispatch does not use it: a record it
+gives up on may be a second copy of a message already handed over (its ledger answers that one). Stages that read
+reports about a message (receipt) do not use it either: a bad report does not end its message.
 """
 from __future__ import annotations
 

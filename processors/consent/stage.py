@@ -10,6 +10,7 @@ from processors.consent.frequency import Cap, RecentSends, load_caps
 from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate
 from processors.consent.logic import Rules, check, default_rules
 from processors.consent.message_ids import check_message_id, reserved_key
+from processors.failed import beside_dead_letter
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
@@ -39,6 +40,10 @@ class ConsentStage:
         self._sends = RecentSends(sends if sends is not None else {})
         self._rules = rules or default_rules()
         self._keys = KeyClaims(keys if keys is not None else {}, idempotency_window)
+
+    def dead_letter_outputs(self, event: Event, error: BaseException, meta: RecordMeta) -> list[Output]:
+        """The message's ``FAILED`` receipt beside its dead-letter record (``processors.failed``)."""
+        return beside_dead_letter(self.name, event, error, meta)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         """The message id first (blank or another message's: rejected), then the idempotency key, then the consent check.

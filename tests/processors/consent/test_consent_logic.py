@@ -136,3 +136,14 @@ def test_the_request_fallback_window_is_carried_to_the_channel_stage(stage: Rule
     out = only(stage.process(request_event(channel_policy="RCS_WITH_SMS_FALLBACK", sms_fallback_after_s=45), meta()))
     assert_valid(out)
     assert out.value["sms_fallback_after_s"] == 45
+
+
+def test_a_dead_lettered_request_gets_its_failed_receipt(stage: RulesOnly, request_event, assert_valid) -> None:
+    """What the runtime writes beside a send-requested it dead-letters: the message's one terminal receipt."""
+    event = request_event(recipient="06 12 34 56 78", default_region="FR")
+    meta = RecordMeta("send-requested", 0, 7, "06 12 34 56 78", NOW)
+    [failed] = stage.stage.dead_letter_outputs(event, ValueError("boom"), meta)
+    assert_valid(failed)
+    assert (failed.topic, failed.value["status"], failed.value["terminal"], failed.value["reason"]) == (
+        "receipt", "FAILED", True, "dead_lettered")
+    assert "consent sent the record to dead-letter: ValueError: boom" in failed.value["detail"]
