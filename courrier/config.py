@@ -15,66 +15,26 @@ naming the file, the key and what is expected.
 """
 from __future__ import annotations
 
-import difflib
 import os
-import secrets
-import tomllib
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from processors.runtime.errors import CourrierError
+from courrier.config_file import StrictTomlSource, readable_errors
+from courrier.secret_settings import (  # ConfigError and SecretMissing: the errors callers of courrier.config catch
+    _SECRET_BY_FIELD, SECRETS, ConfigError, SecretMissing, _read_secret_file, local_secret_path,
+)
 
 MASK = "********"
-LOCAL_WEBHOOK_SECRET = "webhook-secret"  # file name under <state dir>/secrets/
 
 # `courrier config check FILE` reads FILE instead of $COURRIER_CONFIG for the one Settings it builds.
 _config_override: ContextVar[Path | None] = ContextVar("courrier_config_override", default=None)
 
-
-class ConfigError(CourrierError):
-    """The configuration does not hold: the message names the file or variable, the key and what is expected."""
-
-
-class SecretMissing(CourrierError):
-    """A service needs a secret that no setting gives; the message starts with the variable to set."""
-
-
-@dataclass(frozen=True)
-class SecretSpec:
-    """One secret: the ``SecretStr`` field, its environment variable, the field naming a file that holds it, and what
-    it protects (said when it is missing)."""
-
-    field: str
-    env: str
-    file_field: str
-    purpose: str
-
-    @property
-    def file_key(self) -> str:
-        """The key under which the configuration file may name the secret's file."""
-        return self.file_field
-
-    @property
-    def inline_keys(self) -> tuple[str, ...]:
-        """Keys a configuration file might use to write the secret itself (always refused)."""
-        return tuple(dict.fromkeys((self.field, self.env.removeprefix("COURRIER_").lower())))
-
-
-SECRETS: tuple[SecretSpec, ...] = (
-    SecretSpec("webhook_secret", "COURRIER_WEBHOOK_SECRET", "webhook_secret_file",
-               "the HMAC key provider webhooks are signed with"),
-    SecretSpec("sim_token_secret", "COURRIER_SIM_TOKEN", "sim_token_file", "the bearer token of the HTTP provider API"),
-    SecretSpec("smpp_password_secret", "COURRIER_SMPP_PASSWORD", "smpp_password_file", "the SMPP bind password"),
-    SecretSpec("s3_secret_key_secret", "COURRIER_S3_SECRET_KEY", "s3_secret_key_file", "the S3 secret access key"),
-)
-_SECRET_BY_FIELD = {spec.field: spec for spec in SECRETS}
 
 # The local parts' own credentials: what infra/parts/ starts them with (SMSC) or what they accept (simulator,
 # SeaweedFS). Used only while the peer is on loopback (the local parts, or a test's own private ones): they guard test
@@ -362,94 +322,6 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The physical topic name for a logical topic of the topology."""
         return f"{self.topic_prefix}{name}"
-
-
-class StrictTomlSource(TomlConfigSettingsSource):
-    """The configuration file, refused whole when a key is unknown (a typo must not pass silently), a secret is written
-    in it, or it is not TOML."""
-
-    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
-        self.path = path
-        try:
-            super().__init__(settings_cls, toml_file=path)
-        except tomllib.TOMLDecodeError as bad:
-            raise ConfigError(f"{path}: not valid TOML: {bad}") from None
-        except OSError as unreadable:
-            raise ConfigError(f"{path}: cannot be read: {unreadable.strerror or unreadable}") from None
-        problems = [_key_problem(path, key, settings_cls) for key in self.toml_data]
-        if any(problems):
-            raise ConfigError("\n".join(problem for problem in problems if problem))
-
-
-def _key_problem(path: Path, key: str, settings_cls: type[BaseSettings]) -> str | None:
-    """Why ``key`` may not appear in the file, or None when it may."""
-    for spec in SECRETS:
-        if key in spec.inline_keys or key == spec.env:
-            return (f"{path}: {key}: a secret is never written in the configuration file; set {spec.env} in the environment, "
-                    f"or {spec.file_key} = \"/path/to/a/file\" holding it")
-    known = file_keys(settings_cls)
-    if key in known:
-        return None
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f" (did you mean {close[0]}?)" if close else ""
-    return f"{path}: {key}: unknown key{hint}; expected one of the settings `courrier config check` lists"
-
-
-def file_keys(settings_cls: type[BaseSettings]) -> set[str]:
-    """Every key a configuration file may use: each setting's name and its aliases, secrets excepted."""
-    keys: set[str] = set()
-    for name, field in settings_cls.model_fields.items():
-        if name in _SECRET_BY_FIELD:
-            continue
-        keys.add(name)
-        if isinstance(field.validation_alias, AliasChoices):
-            keys.update(str(choice) for choice in field.validation_alias.choices)
-    return keys
-
-
-def _read_secret_file(path: Path) -> str:
-    """The secret on the first line of ``path``; empty when the file is missing, unreadable or empty."""
-    try:
-        lines = path.expanduser().read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return ""
-    return lines[0].strip() if lines else ""
-
-
-def local_secret_path(state_dir: Path) -> Path:
-    """Where ``courrier infra up`` keeps the webhook secret it generated for the local simulator."""
-    return state_dir / "secrets" / LOCAL_WEBHOOK_SECRET
-
-
-def ensure_local_webhook_secret(state_dir: Path) -> str:
-    """The local simulator's webhook secret, generated (random, 256 bits, file mode 0600) on first use and kept in the
-    state directory, so the simulator ``infra up`` starts and every receiver on this machine agree without a setting."""
-    path = local_secret_path(state_dir)
-    existing = _read_secret_file(path)
-    if existing:
-        return existing
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_urlsafe(32)
-    try:
-        # O_EXCL: two processes generating at once keep the first one's secret, never half of each.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_secret_file(path)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-    return value
-
-
-def readable_errors(error: ValidationError, origin: dict[str, str]) -> str:
-    """A pydantic ``ValidationError`` as one line per problem: where the value came from, the key, what is expected."""
-    lines = []
-    for problem in error.errors(include_url=False):
-        key = str(problem["loc"][0]) if problem["loc"] else "configuration"
-        where = origin.get(key, "settings")
-        value = problem.get("input")
-        shown = f" = {value!r}" if key not in _SECRET_BY_FIELD and not isinstance(value, dict) else ""
-        lines.append(f"{where}: {key}{shown}: {problem['msg'][0].lower()}{problem['msg'][1:]}")
-    return "\n".join(lines)
 
 
 def load_settings(config_file: Path | None = None) -> Settings:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from courrier.config import Settings, ensure_local_webhook_secret
+from courrier.config import Settings
+from courrier.secret_settings import ensure_local_webhook_secret
 from infra.part import Launch, Part
 from infra.process import port_open
 
