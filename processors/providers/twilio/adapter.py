@@ -20,16 +20,16 @@ Answers:
 - other 4xx → permanent, the reason from Twilio's ``code`` (``statuses.API_ERRORS``: 21211 ``invalid_destination``,
   21610 ``recipient_unsubscribed``…).
 
-Concurrency: up to ``concurrency`` requests at once, one destination's messages one after the other in input order;
-after a transient answer, that destination's later messages are held (transient ``held_for_order``).
+Concurrency (``processors.providers.http_submit``): up to ``concurrency`` requests at once, one destination's messages
+one after the other in input order; after a transient answer, that destination's later messages are held (transient
+``held_for_order``).
 """
 from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Sequence
 from urllib.parse import urlencode
@@ -37,6 +37,10 @@ from urllib.parse import urlencode
 import httpx
 
 from processors.dispatch.provider import InboundCallback, ReportCallback, Submission, SubmitResult
+from processors.providers.http_submit import json_object as _json
+from processors.providers.http_submit import retry_after as _retry_after
+from processors.providers.http_submit import submit_in_order
+from processors.providers.http_submit import transient as _transient
 from processors.providers.twilio import lookup
 from processors.providers.twilio.settings import TwilioSettings
 from processors.providers.twilio.statuses import TRANSIENT_CODES, api_reason
@@ -44,29 +48,9 @@ from processors.runtime.errors import TransientError, UnreachableError
 
 log = logging.getLogger(__name__)
 CHANNELS = frozenset({"SMS", "MMS"})
-FINISH_GRACE_S = 1.0
 LOOKUP_TIMEOUT_S = 5.0
-DEFAULT_RETRY_AFTER_S = 1.0
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 MAX_VALIDITY_S = 36_000  # Twilio's ValidityPeriod range is 1..36000 seconds
-
-
-class _Call:
-    """One ``submit_many``: its deadline and answers; closed once the caller has its results (late sends do not start)."""
-
-    def __init__(self, deadline: float, size: int) -> None:
-        self.deadline = deadline
-        self.results: list[SubmitResult | None] = [None] * size
-        self.started: set[int] = set()
-        self.closed = False
-        self.lock = threading.Lock()
-
-    def start(self, index: int) -> bool:
-        with self.lock:
-            if self.closed or time.monotonic() >= self.deadline:
-                return False
-            self.started.add(index)
-            return True
 
 
 class TwilioProvider:
@@ -126,19 +110,7 @@ class TwilioProvider:
         """One final result per submission, in input order, within ``timeout_s`` (plus a second for answers in flight):
         what could not start in time is transient ``not_submitted``; what started without an answer, ``timeout``."""
         assert self._pool is not None, "open() first"
-        call = _Call(time.monotonic() + timeout_s, len(submissions))
-        by_destination: dict[str, list[int]] = {}
-        for index, submission in enumerate(submissions):
-            by_destination.setdefault(submission.destination, []).append(index)
-        futures = [self._pool.submit(self._send_in_order, call, submissions, indexes) for indexes in by_destination.values()]
-        wait(futures, timeout=max(0.0, call.deadline - time.monotonic()) + FINISH_GRACE_S)
-        with call.lock:
-            call.closed = True
-            answers, started = list(call.results), set(call.started)
-        for future in futures:
-            future.cancel()
-        return [answer if answer is not None else _transient(s.message_id, None, "timeout" if i in started else "not_submitted")
-                for i, (s, answer) in enumerate(zip(submissions, answers))]
+        return submit_in_order(self._pool, submissions, timeout_s, self._send)
 
     def reconcile(self, message_id: str, channel: str = "SMS") -> SubmitResult | None:
         """What Twilio has of a request whose answer was lost: accepted (its sid), or None when it never got it.
@@ -180,18 +152,6 @@ class TwilioProvider:
         if answer.status_code != 200 or not isinstance(body.get("messages"), list):
             raise TransientError(f"{self.name} lookup of {message_id} answered HTTP {answer.status_code}")
         return body
-
-    def _send_in_order(self, call: _Call, submissions: Sequence[Submission], indexes: list[int]) -> None:
-        """One destination's messages, in order; after one that may still go later (transient), the rest wait too."""
-        for position, index in enumerate(indexes):
-            if not call.start(index):
-                return
-            result = self._send(submissions[index], call.deadline)
-            call.results[index] = result
-            if result.transient:
-                for later in indexes[position + 1:]:
-                    call.results[later] = _transient(submissions[later].message_id, None, "held_for_order")
-                return
 
     def _send(self, submission: Submission, deadline: float) -> SubmitResult:
         assert self._client is not None
@@ -294,26 +254,7 @@ def validity_period(expires_at: datetime, now: datetime) -> int:
     return max(1, min(MAX_VALIDITY_S, math.ceil((expires_at - now).total_seconds())))
 
 
-def _transient(message_id: str, code: str | None, detail: str) -> SubmitResult:
-    return SubmitResult(message_id, False, [], code, True, detail)
-
-
-def _json(answer: httpx.Response) -> dict[str, Any]:
-    try:
-        body = answer.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _code(answer: httpx.Response) -> str | None:
     """Twilio's error ``code`` (an int in its JSON), as a string."""
     code = _json(answer).get("code")
     return str(code) if code is not None else None
-
-
-def _retry_after(answer: httpx.Response) -> float:
-    try:
-        return max(0.0, float(answer.headers.get("retry-after", DEFAULT_RETRY_AFTER_S)))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S
