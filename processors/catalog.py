@@ -59,7 +59,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     from topology.topics import rendered_topic
     from processors.dispatch.ledger import SubmissionLedger
     from processors.dispatch.pacing import DEFAULT_LIMITS, Pacer, PacingLimits
-    from processors.dispatch.smpp import SmppProvider
+    from processors.providers.smpp.adapter import SmppProvider
     from processors.dispatch.stage import DispatchStage, ProviderSpec
     from processors.dispatch.validity import Validity
 

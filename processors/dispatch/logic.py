@@ -11,7 +11,7 @@ from datetime import datetime
 from processors import fallback
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.router import NO_PROVIDER
-from processors.dispatch.smpp_errors import CONNECTION_LOST, TIMEOUT
+from processors.providers.smpp.errors import CONNECTION_LOST, TIMEOUT
 from processors.dispatch.validity import Validity
 from processors.receipts import receipt
 from processors.runtime.errors import TransientError

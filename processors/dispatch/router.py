@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from processors.dispatch.breaker import Breaker, BreakerPolicy
 from processors.dispatch.provider import Provider, Submission, SubmitResult
-from processors.dispatch.smpp_errors import THROTTLE_NAMES
+from processors.providers.smpp.errors import THROTTLE_NAMES
 from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ and its deliver_sm_resp (status 0) leaves when that ``ack`` is called — by the
 produced and committed. Until then the SMSC still holds it, so a crash in between costs a redelivery, not the item.
 An ``ack`` whose session is gone sends nothing: the SMSC delivers the item again on the next bind.
 
-Session plumbing (bind, sequences, the deliver_sm_resp owed) is in ``smpp_session``; the window's bookkeeping in
-``smpp_window``; PDU fields and texts in ``smpp_codec``; what each command_status calls for in ``smpp_errors``.
+Session plumbing (bind, sequences, the deliver_sm_resp owed) is in ``session``; the window's bookkeeping in
+``window``; PDU fields and texts in ``codec``; what each command_status calls for in ``errors``.
 """
 from __future__ import annotations
 
@@ -32,14 +32,14 @@ import smpplib.smpp
 
 from courrier.logs import mask_phone
 from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
-from processors.dispatch.smpp_codec import Unsendable, as_text, encode_message, read_deliver_sm, source_address, submit_id, submit_sm_fields
-from processors.dispatch.smpp_errors import ESME_RINVCMDID, ESME_RX_T_APPN, status_code
-from processors.dispatch.smpp_session import LINK_ERRORS, DeliverSmAnswer, Sequences, break_link, disconnect, open_session
-from processors.dispatch.smpp_window import Job, Pace, Window
+from processors.providers.smpp.codec import Unsendable, as_text, encode_message, read_deliver_sm, source_address, submit_id, submit_sm_fields
+from processors.providers.smpp.errors import ESME_RINVCMDID, ESME_RX_T_APPN, status_code
+from processors.providers.smpp.session import LINK_ERRORS, DeliverSmAnswer, Sequences, break_link, disconnect, open_session
+from processors.providers.smpp.window import Job, Pace, Window
 from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
-WIRE_LOGGER = "processors.dispatch.smpp.wire"
+WIRE_LOGGER = "processors.providers.smpp.wire"
 # smpplib's own client log: DEBUG lines are whole PDUs in hex (phone numbers the log masking cannot see), and its
 # warnings repeat socket errors this module already reports.
 logging.getLogger(WIRE_LOGGER).setLevel(logging.ERROR)
@@ -68,7 +68,7 @@ class SmppProvider:
         self._address = (host, port)
         self._credentials = (system_id, password)
         self._window = window
-        self._pace = Pace(window)  # shrinks while the SMSC throttles, across runs (``smpp_window.Pace``)
+        self._pace = Pace(window)  # shrinks while the SMSC throttles, across runs (``window.Pace``)
         self._on_report = on_report
         self._on_inbound = on_inbound
         self._enquire_link_s = enquire_link_s
@@ -158,7 +158,7 @@ class SmppProvider:
     def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
         """Submit every message with at most ``window`` submit_sm outstanding; one final result each, in input order.
 
-        Answers are classed by ``smpp_errors``: throttled parts are sent again while time remains, and the window
+        Answers are classed by ``errors``: throttled parts are sent again while time remains, and the window
         shrinks while the SMSC throttles (``Pace``, kept across calls); ESME_RSYSERR and the like make a message
         transient, other refusals permanent. A part whose answer is lost with the link makes its message transient
         ("connection_lost") and is not sent again: the dispatch ledger reconciles it. Every part carries the message's

@@ -1,7 +1,7 @@
 """Pure SMPP 3.4 rules the provider applies: addressing, text encoding and splitting, validity, receipts.
 
 Nothing here touches a socket: each function maps values to values, so each is unit-tested alone. Command statuses
-and what each calls for live in ``smpp_errors``.
+and what each calls for live in ``errors``.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Three classes of ``command_status`` (SMPP 3.4 §5.1.3, table 5-2):
 
 - ``THROTTLE``: ESME_RMSGQFUL (0x14), ESME_RTHROTTLED (0x58). The SMSC is alive and asks us to slow down: the
-  part is sent again in the same run after a pause, and the provider's window shrinks (``smpp_window.Pace``). Still
+  part is sent again in the same run after a pause, and the provider's window shrinks (``window.Pace``). Still
   throttled when the run ends, the message is retried later (transient).
 - ``RETRY``: ESME_RSYSERR (0x08), ESME_RX_T_APPN (0x64). The SMSC refused this submit for a reason that may pass; it
   certainly did not take it, so the message goes to the retry topic and is submitted again later.

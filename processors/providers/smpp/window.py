@@ -2,7 +2,7 @@
 
 Rules: at most ``pace.size`` submit_sm outstanding; messages to one destination go one after the other
 (the next starts when the previous has its final answer, so throttling never reorders them); answers are
-classed by ``smpp_errors``: a throttled part is sent again, first, after a pause that doubles while the SMSC keeps
+classed by ``errors``: a throttled part is sent again, first, after a pause that doubles while the SMSC keeps
 throttling, and the window shrinks (``Pace``); a transient refusal (ESME_RSYSERR…) ends the message transient, to be
 retried later; any other refusal is permanent; a part whose answer was lost with its connection fails its message
 transiently and is never resent.
@@ -14,8 +14,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from processors.dispatch.provider import Submission, SubmitResult
-from processors.dispatch.smpp_codec import Encoded
-from processors.dispatch.smpp_errors import CONNECTION_LOST, NOT_BOUND, TIMEOUT, ErrorClass, classify, status_code, status_name
+from processors.providers.smpp.codec import Encoded
+from processors.providers.smpp.errors import CONNECTION_LOST, NOT_BOUND, TIMEOUT, ErrorClass, classify, status_code, status_name
 
 FIRST_PAUSE_S = 0.05
 MAX_PAUSE_S = 2.0

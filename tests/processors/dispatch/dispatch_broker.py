@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 
 from courrier.config import Settings
 from processors.dispatch.provider import DeliveryReport, InboundSms, Provider, Submission, SubmitResult
-from processors.dispatch.smpp import SmppProvider
+from processors.providers.smpp.adapter import SmppProvider
 from processors.dispatch.stage import DispatchStage
 from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions

@@ -25,21 +25,21 @@ import smpplib.smpp
 from confluent_kafka import Consumer
 
 import infra
-import test_smpp_link  # noqa: I001 (same folder)
 from courrier.config import Settings
 from dispatch_broker import publish, rendered, running, smpp_factory
 from infra.parts import SMSC
 from infra.process import listening
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.provider import DeliveryReport, InboundSms, SubmitResult
-from processors.dispatch.smpp import SmppProvider
-from processors.dispatch.smpp_errors import ESME_RX_T_APPN
+from processors.providers.smpp.adapter import SmppProvider
+from processors.providers.smpp.errors import ESME_RX_T_APPN
 from processors.dispatch.stage import DispatchStage
 from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde
 from test_dispatch_stage import NOW, MemoryLedger, ScriptedProvider, meta, started_stage
 from test_dispatch_stage import rendered as rendered_event
-from test_smpp_link import NUMBERS, FakeSmsc, sms, wait_until
+from tests.processors.providers.smpp import test_smpp_link
+from tests.processors.providers.smpp.test_smpp_link import NUMBERS, FakeSmsc, sms, wait_until
 
 RECEIPT = b"id:%d sub:001 dlvrd:001 submit date:2611230819 done date:2611230819 stat:DELIVRD err:000 text:"
 REPO = Path(__file__).resolve().parents[3]

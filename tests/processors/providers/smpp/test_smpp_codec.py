@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
-from processors.dispatch.smpp_codec import (
+from processors.providers.smpp.codec import (
     Unsendable, destination_address, encode_message, parse_receipt_text, read_deliver_sm, receipt_id, source_address,
     split_octets, submit_id, submit_sm_fields, validity_period,
 )

@@ -5,7 +5,7 @@ import pytest
 
 from processors.dispatch import logic
 from processors.dispatch.router import ALIVE_REFUSALS
-from processors.dispatch.smpp_errors import (
+from processors.providers.smpp.errors import (
     LINK_FAILURES, STATUSES, THROTTLE_NAMES, ErrorClass, classify, status_code, status_name,
 )
 

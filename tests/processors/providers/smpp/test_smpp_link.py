@@ -18,9 +18,9 @@ import smpplib.client
 import smpplib.smpp
 
 from processors.dispatch.provider import Submission
-from processors.dispatch.smpp import SmppProvider
+from processors.providers.smpp.adapter import SmppProvider
 from processors.runtime.errors import UnreachableError
-from dispatch_broker import Received  # noqa: I001 (same folder)
+from tests.processors.dispatch.dispatch_broker import Received
 
 SILENT, DROP = "silent", "drop"
 NUMBERS = smpplib.client.Client("127.0.0.1", 0, allow_unknown_opt_params=True)  # never connected: numbers the fake's PDUs
@@ -277,7 +277,7 @@ def test_nothing_listening_is_unreachable() -> None:
 
 
 def test_without_a_link_submissions_are_transient(connect, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="processors.dispatch.smpp")  # whatever level an earlier test left it at
+    caplog.set_level(logging.WARNING, logger="processors.providers.smpp.adapter")  # whatever level an earlier test left it at
     smsc = FakeSmsc()
     provider = connect(smsc)
     smsc.close()

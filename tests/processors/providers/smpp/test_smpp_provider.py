@@ -17,11 +17,11 @@ import pytest
 import infra
 from courrier.config import Settings
 from infra.parts import SMSC
-from processors.dispatch import smpp
+from processors.providers.smpp import adapter as smpp
 from processors.dispatch.provider import Submission
-from processors.dispatch.smpp import SmppProvider
+from processors.providers.smpp.adapter import SmppProvider
 from processors.runtime.errors import UnreachableError
-from dispatch_broker import Received  # noqa: I001 (same folder)
+from tests.processors.dispatch.dispatch_broker import Received
 
 pytestmark = pytest.mark.integration
 

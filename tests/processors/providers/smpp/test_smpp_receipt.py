@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from processors.receipt.smpp_receipt import SmppReceipt, parse_smpp_receipt
+from processors.providers.smpp.receipt import SmppReceipt, parse_smpp_receipt
 
 
 def test_standard_form() -> None:

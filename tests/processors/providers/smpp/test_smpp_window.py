@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from processors.dispatch.provider import Submission
-from processors.dispatch.smpp_codec import encode_message, source_address
-from processors.dispatch.smpp_window import FIRST_PAUSE_S, Job, Pace, Window
+from processors.providers.smpp.codec import encode_message, source_address
+from processors.providers.smpp.window import FIRST_PAUSE_S, Job, Pace, Window
 
 
 def job(index: int, destination: str = "", text: str = "hi", sender_type: str = "LONG_CODE") -> Job:
