@@ -48,7 +48,9 @@ def _is_loopback(host: str | None) -> bool:
     return (host or "").strip("[]").lower() in ("127.0.0.1", "localhost", "::1")
 
 
-def _config_file() -> Path:
+def config_file() -> Path:
+    """The configuration file settings are read from: ``courrier config check``'s, else ``$COURRIER_CONFIG``, else
+    ``courrier.toml`` (it need not exist)."""
     override = _config_override.get()
     return override if override is not None else Path(os.environ.get("COURRIER_CONFIG", "courrier.toml"))
 
@@ -199,7 +201,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, StrictTomlSource(settings_cls, _config_file()))
+        return (init_settings, env_settings, StrictTomlSource(settings_cls, config_file()))
 
     @field_validator("webhook_secret", "sim_token_secret", "smpp_password_secret", "s3_secret_key_secret", mode="before")
     @classmethod
@@ -329,7 +331,7 @@ def load_settings(config_file: Path | None = None) -> Settings:
     ``ConfigError`` with readable lines when they do not hold."""
     token = _config_override.set(config_file)
     try:
-        path = _config_file()
+        path = config_file()
         try:
             return Settings()
         except ValidationError as invalid:

@@ -7,7 +7,8 @@ Answers:
 | 200 | – | the event's records are on their topics (Kafka acknowledged them) |
 | 200 | replayed | an event accepted within the replay window, sent again: nothing is published twice, and the provider stops retrying |
 | 400 | malformed_json, unknown_field, invalid_event | a body the provider's parser cannot read |
-| 401 | unsigned, bad_timestamp, bad_signature, stale_timestamp | a request the provider's verifier cannot authenticate |
+| 401 | unsigned, bad_timestamp, stale_timestamp | a request that is not signed, or signed too long ago |
+| 403 | bad_signature | a request signed with another secret, or over another body (a forgery or a misconfigured secret) |
 | 404 | unknown_provider | no provider by that name |
 | 409 | in_progress | the same event is being published by another request right now: retry |
 | 413 | too_large | a body over the cap (checked while it streams in) |

@@ -36,7 +36,8 @@ class HmacVerifier:
     tolerance_s: float
 
     def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> str:
-        """The request's matching signature (hex); ``Rejected`` 401 when unsigned, badly signed or signed too long ago or ahead."""
+        """The request's matching signature (hex); ``Rejected`` 401 when unsigned or signed too long ago or ahead, 403 when
+        signed with another secret or over another body."""
         timestamp, header = headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER)
         if not timestamp or not header:
             raise Rejected(401, "unsigned", "X-Courrier-Timestamp and X-Courrier-Signature are required")
@@ -47,7 +48,7 @@ class HmacVerifier:
         # Every candidate is compared in constant time; only well-formed ones reach compare_digest (it wants ASCII).
         matched = [c for c in offered if _HEX_DIGEST.fullmatch(c) and hmac.compare_digest(c, expected)]
         if not matched:
-            raise Rejected(401, "bad_signature", "no v1 signature of this body and timestamp matches the shared secret")
+            raise Rejected(403, "bad_signature", "no v1 signature of this body and timestamp matches the shared secret")
         skew = now - int(timestamp)
         if abs(skew) > self.tolerance_s:
             when = f"{skew:.0f} s ago" if skew > 0 else f"{-skew:.0f} s ahead"

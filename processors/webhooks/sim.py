@@ -61,8 +61,8 @@ class SimEvent(BaseModel):
         return self
 
 
-def parse(body: bytes) -> Parsed:
-    """The records a simulator webhook body becomes; ``Rejected`` 400 naming what is wrong (never echoing the body)."""
+def parse(body: bytes, provider: str = PROVIDER) -> Parsed:
+    """The records a simulator webhook body becomes (``provider``: the name dispatch gave the adapter); ``Rejected`` 400 naming what is wrong (never echoing the body)."""
     try:
         data = json.loads(body)
     except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for bytes that are not UTF-8
@@ -79,11 +79,10 @@ def parse(body: bytes) -> Parsed:
             raise Rejected(400, "unknown_field", f"fields not in the contract: {', '.join(unknown[:5])}") from None
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
         raise Rejected(400, "invalid_event", problems) from None
-    return Parsed(event.event_id, (_record(event, body),))
+    return Parsed(event.event_id, (_record(event, body, provider),))
 
 
-def _record(event: SimEvent, body: bytes) -> Output:
-    provider = PROVIDER
+def _record(event: SimEvent, body: bytes, provider: str) -> Output:
     if event.type == "inbound":
         assert event.from_ is not None and event.to is not None and event.text is not None
         return Output("inbound", event.from_, {

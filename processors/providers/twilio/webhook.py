@@ -19,6 +19,8 @@ Twilio's callbacks carry no event time: ``occurred_at``/``received_at`` are when
 """
 from __future__ import annotations
 
+from functools import partial
+
 import base64
 import hashlib
 import hmac
@@ -72,8 +74,8 @@ class TwilioVerifier:
         return offered
 
 
-def parse(body: bytes) -> Parsed:
-    """The record a Twilio webhook body becomes; ``Rejected`` 400 naming what is missing (never echoing the body)."""
+def parse(body: bytes, provider: str = PROVIDER) -> Parsed:
+    """The record a Twilio webhook body becomes (``provider``: the name dispatch gave the adapter); ``Rejected`` 400 naming what is missing (never echoing the body)."""
     params = dict(form(body))
     sid = params.get("MessageSid") or params.get("SmsSid") or ""
     if not _SID.fullmatch(sid):
@@ -83,7 +85,7 @@ def parse(body: bytes) -> Parsed:
     if status and status not in INBOUND_STATUSES:
         error_code = params.get("ErrorCode", "").strip() or None
         return Parsed(f"{sid}:{status}", (Output("provider-events", sid, {
-            "provider": PROVIDER, "provider_message_id": sid, "kind": "READ_REPORT" if status == "read" else "DELIVERY_REPORT",
+            "provider": provider, "provider_message_id": sid, "kind": "READ_REPORT" if status == "read" else "DELIVERY_REPORT",
             "raw_status": status, "error_code": error_code, "raw": body.decode("utf-8"), "occurred_at": now,
             "dispatched": None, "message_id": None,
         }),))
@@ -92,16 +94,12 @@ def parse(body: bytes) -> Parsed:
         raise Rejected(400, "invalid_event", "an inbound message needs From (E.164), To and Body; a status callback needs MessageStatus")
     media = [params[f"MediaUrl{i}"] for i in range(_MAX_MEDIA) if params.get(f"MediaUrl{i}")]
     return Parsed(sid, (Output("inbound", sender, {
-        "from_e164": sender, "to_sender_id": to, "text": params["Body"], "media_urls": media, "provider": PROVIDER,
+        "from_e164": sender, "to_sender_id": to, "text": params["Body"], "media_urls": media, "provider": provider,
         "provider_message_id": sid, "received_at": now,
     }),))
 
 
-def webhook_providers(settings: TwilioSettings | None = None) -> dict[str, WebhookProvider]:
-    """``{"twilio": …}`` when an account is configured (``COURRIER_TWILIO_ACCOUNT_SID``), else nothing: a receiver
-    without Twilio answers 404 for it. Configured but incomplete → ``TwilioConfigError`` naming the setting."""
-    settings = settings or TwilioSettings()
-    if not settings.account_sid.strip():
-        return {}
+def webhook_provider(settings: TwilioSettings, name: str = PROVIDER) -> WebhookProvider:
+    """The receiver's ``/webhooks/{name}`` for one account; ``TwilioConfigError`` naming a missing setting."""
     token = settings.credentials().auth_token.get_secret_value()
-    return {PROVIDER: WebhookProvider(PROVIDER, TwilioVerifier(token, settings.signed_urls()).verify, parse)}
+    return WebhookProvider(name, TwilioVerifier(token, settings.signed_urls()).verify, partial(parse, provider=name))

@@ -65,18 +65,20 @@ def test_an_inbound_message_goes_to_inbound(client: TestClient, publisher: Recor
     assert [(o.topic, o.key, o.value["text"]) for o in publisher.published] == [("inbound", "+33612345678", "STOP")]
 
 
-@pytest.mark.parametrize(("headers", "reason"), [
-    ({}, "unsigned"),
-    ({"X-Courrier-Timestamp": str(int(time.time())), "X-Courrier-Signature": "v1=" + "ab" * 32}, "bad_signature"),
+@pytest.mark.parametrize(("headers", "status", "reason"), [
+    ({}, 401, "unsigned"),
+    ({"X-Courrier-Timestamp": str(int(time.time())), "X-Courrier-Signature": "v1=" + "ab" * 32}, 403, "bad_signature"),
 ])
-def test_unsigned_or_badly_signed_is_401(client: TestClient, publisher: RecordingPublisher, headers: dict, reason: str) -> None:
+def test_unsigned_is_401_and_badly_signed_is_403(client: TestClient, publisher: RecordingPublisher, headers: dict, status: int,
+                                                  reason: str) -> None:
     answer = client.post(URL, content=body_of(sim_event()), headers=headers)
-    assert answer.status_code == 401 and answer.json()["errors"][0]["code"] == reason
+    assert answer.status_code == status and answer.json()["errors"][0]["code"] == reason
     assert publisher.published == [] and rejected(client) == {("sim", reason): 1.0}
 
 
-def test_a_wrong_secret_and_a_stale_timestamp_are_401(client: TestClient, publisher: RecordingPublisher) -> None:
-    assert post(client, sim_event(), secret="guessed")[1]["errors"][0]["code"] == "bad_signature"
+def test_a_wrong_secret_is_403_and_a_stale_timestamp_401(client: TestClient, publisher: RecordingPublisher) -> None:
+    status, body = post(client, sim_event(), secret="guessed")
+    assert (status, body["errors"][0]["code"]) == (403, "bad_signature")
     status, body = post(client, sim_event(), timestamp=int(time.time()) - 301)
     assert (status, body["errors"][0]["code"]) == (401, "stale_timestamp")
     assert publisher.published == []

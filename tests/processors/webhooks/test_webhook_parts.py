@@ -53,7 +53,7 @@ def test_unsigned_requests_are_refused(headers: dict[str, str], reason: str) -> 
 
 
 def test_a_wrong_secret_a_changed_body_or_a_garbled_header_is_a_bad_signature() -> None:
-    assert refused(signed(BODY, secret="other")).reason == "bad_signature"
+    assert (refused(signed(BODY, secret="other")).status, refused(signed(BODY, secret="other")).reason) == (403, "bad_signature")
     assert refused(signed(BODY), body=BODY + b" ").reason == "bad_signature"
     garbled = {**signed(BODY), "X-Courrier-Signature": "sha256=é" + "0" * 63}
     assert refused(garbled).reason == "bad_signature"

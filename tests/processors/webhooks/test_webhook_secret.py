@@ -62,8 +62,8 @@ def test_a_stop_signed_with_the_old_built_in_secret_is_refused(receiver: tuple[T
     client, publisher = receiver
     forged = body_of(sim_event("inbound"))
     answer = client.post("/webhooks/sim", content=forged, headers=signed(forged, secret=OLD_BUILT_IN_SECRET))
-    # 401 bad_signature is the receiver's documented answer to a wrong signature (README, "Provider webhooks").
-    assert (answer.status_code, answer.json()["errors"][0]["code"]) == (401, "bad_signature")
+    # 403 bad_signature is the receiver's documented answer to a wrong signature (README, "Provider webhooks").
+    assert (answer.status_code, answer.json()["errors"][0]["code"]) == (403, "bad_signature")
     assert publisher.published == []  # nothing reaches inbound: no opt-out
     genuine = body_of(sim_event("inbound"))
     assert client.post("/webhooks/sim", content=genuine, headers=signed(genuine)).status_code == 200

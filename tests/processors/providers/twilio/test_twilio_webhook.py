@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from courrier.config import Settings
 from processors.providers.twilio.fake import FakeTwilio
 from processors.providers.twilio.settings import TwilioConfigError, TwilioSettings
-from processors.providers.twilio.webhook import TwilioVerifier, parse, sign, webhook_providers
+from processors.providers.twilio.webhook import TwilioVerifier, parse, sign, webhook_provider
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output
 from processors.webhooks.api import create_app
@@ -139,10 +139,11 @@ def test_unreadable_bodies_are_400(body: bytes, reason: str) -> None:
     assert (refused.value.status, refused.value.reason) == (400, reason)
 
 
-def test_without_an_account_the_receiver_has_no_twilio_and_an_incomplete_one_names_the_setting() -> None:
-    assert webhook_providers(TwilioSettings(account_sid="")) == {}
+def test_an_incomplete_account_names_the_missing_setting() -> None:
+    with pytest.raises(TwilioConfigError, match="COURRIER_TWILIO_ACCOUNT_SID"):
+        webhook_provider(TwilioSettings(account_sid=""))
     with pytest.raises(TwilioConfigError, match="COURRIER_TWILIO_WEBHOOK_URL"):
-        webhook_providers(TwilioSettings(account_sid="AC" + "1" * 32, auth_token="t", webhook_url="", status_callback_url=""))
+        webhook_provider(TwilioSettings(account_sid="AC" + "1" * 32, auth_token="t", webhook_url="", status_callback_url=""))
 
 
 def test_parsed_records_encode_with_the_real_avro_schemas() -> None:
