@@ -25,7 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from processors.dispatch.provider import InboundCallback, ReportCallback, Submission, SubmitResult
-from processors.dispatch.rbm_content import BadRcsContent, content_message
+from processors.providers.rbm.content import BadRcsContent, content_message
 from processors.runtime.errors import TransientError, UnreachableError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import pytest
 
 from processors.dispatch.http_provider import HttpProvider
 from processors.dispatch.provider import Submission
-from processors.dispatch.rbm_content import BadRcsContent, content_message
+from processors.providers.rbm.content import BadRcsContent, content_message
 from processors.runtime.errors import TransientError, UnreachableError
 from sim.testing import SimControl, private_sim
 
