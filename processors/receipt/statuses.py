@@ -24,6 +24,9 @@ HTTP provider statuses (the simulator's webhooks, shaped like an aggregator's an
 | EXPIRED     | EXPIRED     | yes      | expired_in_network |
 | FAILED      | FAILED      | yes      | provider_failed    |
 
+Twilio's and Vonage's words that this table lacks are in ``HTTP_STATUS`` too (their providers' ``statuses.py`` are
+their tables: Vonage's ``submitted`` is SENT, ``rejected`` REJECTED, ``undeliverable`` FAILED).
+
 An HTTP report's ``error_code`` refines the reason when ``HTTP_ERRORS`` knows it (``30003`` → ``unreachable_handset``);
 an unknown code keeps the status's reason and is named in the receipt's detail. A status word not in its table is
 not guessed at: ``normalize`` raises ``UnknownProviderStatus`` (the ``dlr-status`` command says so), and the receipt
@@ -68,6 +71,10 @@ HTTP_STATUS: dict[str, tuple[str, str | None]] = {
     "SENDING": ("SENT", None),
     "PARTIALLY_DELIVERED": ("PARTIALLY_DELIVERED", None),
     "CANCELED": ("FAILED", "canceled_at_provider"),
+    # Vonage's Messages API status words the rows above lack (processors/providers/vonage/statuses.py is their table).
+    "SUBMITTED": ("SENT", None),
+    "REJECTED": ("REJECTED", "rejected_by_provider"),
+    "UNDELIVERABLE": ("FAILED", "undeliverable_at_provider"),
 }
 
 # Error codes HTTP providers put next to a final status: aggregator codes (Twilio's 300xx numbering, which the
@@ -85,6 +92,29 @@ HTTP_ERRORS: dict[str, str] = {
     "TTL_EXPIRED": "rcs_ttl_expired",
     "NOT_RCS_CAPABLE": "rcs_unsupported",
     "INVALID_NUMBER": "invalid_number",
+    # Vonage's Messages API codes (a status webhook's error; processors/providers/vonage/statuses.py ERRORS).
+    "1010": "invalid_request",
+    "1020": "invalid_request",
+    "1040": "invalid_destination",
+    "1050": "recipient_barred",
+    "1060": "account_suspended",
+    "1070": "account_out_of_credit",
+    "1120": "invalid_sender",
+    "1130": "invalid_request",
+    "1160": "destination_not_allowed",
+    "1170": "invalid_destination",
+    "1180": "unreachable_handset",
+    "1190": "unknown_handset",
+    "1210": "filtered_by_carrier",
+    "1220": "unreachable_handset",
+    "1240": "recipient_unsubscribed",
+    "1250": "unroutable_destination",
+    "1260": "unreachable_destination",
+    "1270": "filtered_by_carrier",
+    "1280": "blocked_by_carrier",
+    "1290": "recipient_out_of_credit",
+    "1330": "unknown_error",
+    "1360": "expired_in_network",
 }
 
 ENGAGEMENT = frozenset({"READ", "CLICKED"})
