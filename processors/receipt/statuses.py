@@ -75,6 +75,11 @@ HTTP_STATUS: dict[str, tuple[str, str | None]] = {
     "SUBMITTED": ("SENT", None),
     "REJECTED": ("REJECTED", "rejected_by_provider"),
     "UNDELIVERABLE": ("FAILED", "undeliverable_at_provider"),
+    # RBM's event words the rows above lack (processors/providers/rbm/statuses.py is their table; CLICKED is the
+    # record its webhook writes for a tapped suggestion).
+    "TTL_EXPIRATION_REVOKED": ("EXPIRED", "rcs_ttl_expired"),
+    "TTL_EXPIRATION_REVOKE_FAILED": ("SENT", "rcs_revoke_failed"),
+    "CLICKED": ("CLICKED", None),
 }
 
 # Error codes HTTP providers put next to a final status: aggregator codes (Twilio's 300xx numbering, which the
