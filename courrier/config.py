@@ -326,10 +326,10 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
-def load_settings(config_file: Path | None = None) -> Settings:
-    """Settings from the environment and ``config_file`` (default: ``$COURRIER_CONFIG`` or ``courrier.toml``);
+def load_settings(file: Path | None = None) -> Settings:
+    """Settings from the environment and ``file`` (default: ``$COURRIER_CONFIG`` or ``courrier.toml``);
     ``ConfigError`` with readable lines when they do not hold."""
-    token = _config_override.set(config_file)
+    token = _config_override.set(file)
     try:
         path = config_file()
         try:
