@@ -1,7 +1,8 @@
 """Which stages exist and how each is built from settings: the one place that wires reference data to pure logic."""
 from __future__ import annotations
 
-from typing import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Callable
 
 from courrier.config import Settings
 from processors.dispatch.lanes import LaneStage
@@ -10,6 +11,12 @@ from processors.runtime.errors import CourrierError
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import Stage
 from processors.runtime.table import TopicTable
+
+
+if TYPE_CHECKING:
+    from courrier.deployment import Deployment
+    from processors.channel.logic import CapabilityLookup
+    from processors.providers.registry import ConfiguredProvider
 
 
 class UnknownStage(CourrierError):
@@ -31,11 +38,36 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
 
 def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
-    from processors.channel.capability import capability_lookup
+    from courrier.deployment import current
+    from processors.channel.senders import SenderPools
     from processors.channel.stage import ChannelStage
 
-    return ChannelStage(rcs_capable=capability_lookup(settings), mms_regions=settings.mms_region_codes,
+    deployment = current(settings)
+    pools = SenderPools.from_mapping(deployment.senders, f"{deployment.source}: senders") if deployment.senders is not None else None
+    return ChannelStage(pools, rcs_capable=rcs_capability(settings, deployment), mms_regions=settings.mms_region_codes,
                         sms_fallback_after_s=settings.rcs_sms_fallback_after_s), []
+
+
+def rcs_capability(settings: Settings, deployment: "Deployment") -> "CapabilityLookup":
+    """Who can say whether a number is RCS-capable: the first RCS provider whose kind can (in declaration order);
+    without a ``[providers]`` table, the simulator's RBM-shaped API at ``COURRIER_RBM_URL`` when it is set; else nobody."""
+    from processors.channel.logic import no_rcs_provider
+    from processors.providers.registry import kind
+
+    for provider in deployment.providers:
+        build = kind(provider.kind).capability
+        if "RCS" in provider.channels and build is not None:
+            return build(provider.context(settings))
+    if not deployment.declared and settings.rbm_url:
+        return kind("sim").capability(legacy_rbm(settings).context(settings))
+    return no_rcs_provider
+
+
+def legacy_rbm(settings: Settings) -> "ConfiguredProvider":
+    """The simulator's RBM-shaped API at ``COURRIER_RBM_URL``, as a provider (settings without ``[providers]``)."""
+    from courrier.deployment import legacy_provider
+
+    return legacy_provider("http:sim", {"kind": "sim", "url": settings.rbm_url})
 
 
 def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
@@ -47,58 +79,40 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from processors.render.templates import DEFAULT_DIR
 
     limits = replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars)
+    from courrier.deployment import current
+    from processors.render.logic import footers_from
+
+    deployment = current(settings)
+    footers = footers_from(deployment.footers, f"{deployment.source}: footers") if deployment.footers is not None else None
     return RenderStage(settings.templates_dir or DEFAULT_DIR, rcs_limits=limits, media=MediaPipeline.from_settings(settings),
-                       link_domain=settings.link_domain), []
+                       link_domain=settings.link_domain, footers=footers), []
 
 
 def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     """One dispatch stage per lane, sharing the submissions ledger, the senders' budgets and the consent and campaign
-    tables; each lane builds its own providers (COURRIER_DISPATCH_PROVIDERS, in order of preference)."""
+    tables; each lane builds its own providers: the deployment's (``courrier.deployment``), routed by its routes."""
+    from courrier.deployment import current
     from processors.dispatch.breaker import BreakerPolicy
     from processors.dispatch.lanes import LaneStage, group_id, parse_lanes
-    from topology.topics import rendered_topic
     from processors.dispatch.ledger import SubmissionLedger
     from processors.dispatch.pacing import DEFAULT_LIMITS, Pacer, PacingLimits
-    from processors.providers.smpp.adapter import SmppProvider
     from processors.dispatch.stage import DispatchStage, ProviderSpec
     from processors.dispatch.validity import Validity
+    from processors.providers.registry import ConfiguredProvider, kind
+    from topology.topics import rendered_topic
 
-    def smpp(host: str, port: int) -> ProviderSpec:
-        def build(on_report, on_inbound) -> SmppProvider:
-            return SmppProvider(host, port, settings.smpp_system_id, settings.smpp_password, window=settings.smpp_window,
-                                on_report=on_report, on_inbound=on_inbound, decimal_receipt_ids=settings.smpp_decimal_receipt_ids)
-        return ProviderSpec(build, frozenset({"SMS"}))
+    deployment = current(settings)
 
-    def http() -> ProviderSpec:
-        from processors.dispatch.http_provider import HttpProvider
+    def spec(provider: ConfiguredProvider) -> ProviderSpec:
+        found = kind(provider.kind)
+        found.check(provider.context(settings))  # a missing credential stops the stage now, naming the setting
+        return ProviderSpec(lambda on_report, on_inbound: found.dispatch(provider.context(settings, on_report, on_inbound)),
+                            provider.channels)
 
-        def build(on_report, on_inbound) -> HttpProvider:
-            return HttpProvider(settings.sim_address, settings.sim_token, on_report=on_report, on_inbound=on_inbound)
-        return ProviderSpec(build, frozenset({"SMS", "MMS", "RCS"}))
-
-    providers: list[ProviderSpec] = []
-    for name in (part.strip() for part in settings.dispatch_providers.split(",") if part.strip()):
-        if name == "smpp":
-            providers.append(smpp(*settings.smpp_address))
-            if settings.smpp_failover:
-                host, _, port = settings.smpp_failover.rpartition(":")
-                if not host or not port.isdigit():
-                    raise CourrierError(f"COURRIER_SMPP_FAILOVER must be host:port, not {settings.smpp_failover!r}")
-                providers.append(smpp(host, int(port)))
-        elif name == "http":
-            providers.append(http())
-        elif name == "twilio":  # COURRIER_TWILIO_* (processors/providers/twilio/settings.py)
-            from processors.providers.twilio.adapter import CHANNELS, TwilioProvider
-            from processors.providers.twilio.settings import TwilioSettings
-
-            twilio = TwilioSettings()
-            twilio.credentials()  # a missing credential stops the stage now, naming the setting
-            providers.append(ProviderSpec(lambda on_report, on_inbound: TwilioProvider(twilio, on_report=on_report, on_inbound=on_inbound),
-                                          CHANNELS))
-        else:
-            raise CourrierError(f"COURRIER_DISPATCH_PROVIDERS: no provider {name!r}; use smpp, http or both, in order of preference")
+    providers = [spec(provider) for provider in deployment.providers]
     if not providers:
-        raise CourrierError("COURRIER_DISPATCH_PROVIDERS names no provider; use smpp, http or both")
+        raise CourrierError("no provider to send through: declare [providers.<name>] in the configuration file, "
+                            "or set COURRIER_DISPATCH_PROVIDERS")
     consents, campaigns = TopicTable(settings, "consent"), TopicTable(settings, "campaigns")
     ledger = SubmissionLedger(settings)
     pacer = Pacer(PacingLimits.load(settings.dispatch_pacing_file or DEFAULT_LIMITS)) if settings.dispatch_pacing else None
@@ -107,22 +121,28 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     lanes = [LaneStage(lane, DispatchStage(providers, ledger, inputs=(rendered_topic(lane),), consents=consents, campaigns=campaigns,
                                            pacer=pacer, priority=lane == "TRANSACTIONAL", hold_s=settings.dispatch_hold_s,
                                            wave_size=settings.dispatch_wave_size, validity=Validity.from_settings(settings),
-                                           breaker=breaker), group_id(settings, lane))
+                                           breaker=breaker, routing=partial(deployment.candidates, lane=lane)),
+                         group_id(settings, lane))
              for lane in parse_lanes(settings.dispatch_lanes)]
     return lanes, [consents, campaigns]
 
 
 def _receipt(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from courrier.deployment import current
     from processors.receipt.stage import ReceiptStage
 
     states = TopicTable(settings, "message-state")
-    return ReceiptStage(states), [states]
+    return ReceiptStage(states, prices=current(settings).prices), [states]
 
 
 def _keywords(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from courrier.deployment import current
+    from processors.keywords.book import from_mapping
     from processors.keywords.stage import KeywordsStage
 
-    return KeywordsStage(), []
+    deployment = current(settings)
+    book = from_mapping(deployment.keywords, f"{deployment.source}: keywords") if deployment.keywords is not None else None
+    return KeywordsStage(book=book), []
 
 
 BUILDERS: dict[str, Callable[[Settings], tuple[Stage, list[TopicTable]]]] = {

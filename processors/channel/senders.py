@@ -41,8 +41,12 @@ class SenderPools:
     @classmethod
     def load(cls, path: Path = DEFAULT_POOLS) -> "SenderPools":
         """Pools from a JSON file ``{region: {type: [{sender_id, segments_per_second}]}}``; keys starting with ``_`` are comments."""
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return cls({region: _pool(f"{path}: {region}", types) for region, types in raw.items() if not region.startswith("_")})
+        return cls.from_mapping(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], where: str = "senders") -> "SenderPools":
+        """Pools from the same shape already read (the configuration file's ``[senders]``); ``where`` names it in errors."""
+        return cls({region: _pool(f"{where}: {region}", types) for region, types in raw.items() if not region.startswith("_")})
 
     def choose(self, region: str, channel: str, recipient_e164: str) -> Event:
         """The ``Sender`` record for this recipient on this channel: the same one every time the pool is unchanged."""

@@ -185,7 +185,7 @@ class Release:
         if refused is not None:
             results[item.index] = [refused]
             return None
-        provider = router.choose(item.event["channel"])
+        provider = router.choose(item.event["channel"], item.event["recipient"]["region"])
         if provider is None:
             # Retried with capped backoff until its validity ends, however long the outage; then it ends expired.
             results[item.index] = TransientError(f"{NO_PROVIDER}: every provider for {item.event['channel']} is down or open",

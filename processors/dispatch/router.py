@@ -1,5 +1,7 @@
 """Several providers behind one door: each message goes to the first provider, in preference order, that sends its
-channel and whose circuit breaker is closed; when none may take it, it waits in the retry topic.
+channel and whose circuit breaker is closed; when none may take it, it waits in the retry topic. The preference order
+is the providers' own, or, with ``routing``, the one the deployment's routes give the message's channel and country
+(``courrier.deployment``: which providers, in failover order, for which countries, channels and lanes).
 
 Never twice holds across providers: dispatch writes the chosen provider in the ledger before the submit, and a
 message whose outcome is unknown (no answer, connection lost) is never sent to another provider. Only messages
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 # throttling statuses by name, HTTP 429).
 ALIVE_REFUSALS = frozenset({"throttled", "rate_limited"}) | THROTTLE_NAMES
 NO_PROVIDER = "no_provider_available"
+# (channel, region) → the names of the providers that may send it, in failover order.
+Routing = Callable[[str, str], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,14 @@ class Router:
     """Chooses a provider per message and submits to each the messages it was given, recording outcomes per provider."""
 
     def __init__(self, routes: Sequence[Route], policy: BreakerPolicy = BreakerPolicy(),
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, routing: Routing | None = None) -> None:
         if not routes:
             raise ValueError("a router needs at least one provider")
         names = [r.provider.name for r in routes]
         if len(set(names)) != len(names):
             raise ValueError(f"provider names must be distinct: {names}")
         self.routes = list(routes)
+        self._routing = routing
         self._clock = clock
         self._breakers = {r.provider.name: Breaker(policy) for r in routes}
         self._opened: set[str] = set()
@@ -101,14 +106,21 @@ class Router:
         with self._lock:
             return self._breakers[name].state(self._clock())
 
-    def choose(self, channel: str) -> Provider | None:
-        """The provider for one message on ``channel`` now, or None when every one that sends it is unavailable."""
+    def choose(self, channel: str, region: str = "") -> Provider | None:
+        """The provider for one message on ``channel`` to a number of ``region`` now, or None when every one that may
+        send it is unavailable."""
         now = self._clock()
         with self._lock:
-            for route in self.routes:
-                if channel in route.channels and self._usable(route.provider, now):
+            for route in self._candidates(channel, region):
+                if self._usable(route.provider, now):
                     return route.provider
         return None
+
+    def _candidates(self, channel: str, region: str) -> list[Route]:
+        if self._routing is None:
+            return [route for route in self.routes if channel in route.channels]
+        by_name = {route.provider.name: route for route in self.routes}
+        return [by_name[name] for name in self._routing(channel, region) if name in by_name and channel in by_name[name].channels]
 
     def submit(self, assignments: Sequence[tuple[Provider, Submission]], timeout_s: float) -> list[SubmitResult]:
         """Submit each message to its chosen provider (one windowed call per provider); results in input order."""

@@ -21,7 +21,7 @@ from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.pacing import Pacer
 from processors.dispatch.provider import Ack, DeliveryReport, InboundSms, Provider
 from processors.dispatch.release import Ledger, Release, Waiting
-from processors.dispatch.router import Route, Router
+from processors.dispatch.router import Route, Router, Routing
 from processors.dispatch.validity import Validity
 from processors.runtime import policy
 from processors.runtime.errors import TransientError
@@ -57,7 +57,8 @@ class DispatchStage:
     (None: no pacing); ``priority`` marks the transactional lane's stage. A batch holds a message at most
     ``hold_s`` for its sender's budget; what must wait longer goes to the retry topic, in order. ``wave_size``: the
     most messages one ledger write covers before their submit (what a crash can leave with an unknown outcome).
-    ``validity``: how long messages may take (``processors.dispatch.validity``); the settings' when None.
+    ``validity``: how long messages may take (``processors.dispatch.validity``); the settings' when None. ``routing``: the
+    providers, in failover order, for a message's channel and country (``processors.dispatch.router``); None: the specs' order.
 
     Reports and inbound messages are acknowledged to their provider (their ``ack``) only after the runtime says the
     outputs carrying them are durable (``outputs_delivered``). Until then ``poll_outputs`` offers those outputs again
@@ -78,11 +79,12 @@ class DispatchStage:
                  *, inputs: tuple[str, ...] = ("rendered",), consents: Mapping[str, Event] | None = None,
                  campaigns: Mapping[str, Event] | None = None, pacer: Pacer | None = None, priority: bool = False,
                  hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(), wave_size: int = 200,
-                 validity: Validity | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 validity: Validity | None = None, routing: Routing | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.inputs = inputs
         self._specs = [ProviderSpec(providers, channels)] if callable(providers) else list(providers)
         self._ledger = ledger
         self._breaker = breaker
+        self._routing = routing
         self._validity = validity if validity is not None else Validity.from_settings(get_settings())
         self._release = Release(ledger, consents if consents is not None else {}, campaigns if campaigns is not None else {},
                                 pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs), wave_size=wave_size,
@@ -99,7 +101,7 @@ class DispatchStage:
     def open(self) -> None:
         self._ledger.start()
         routes = [Route(spec.factory(self._events.put, self._events.put), spec.channels) for spec in self._specs]
-        self.router = Router(routes, self._breaker, self._clock)
+        self.router = Router(routes, self._breaker, self._clock, self._routing)
         try:
             self.router.open()
         except BaseException:

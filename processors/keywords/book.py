@@ -68,12 +68,18 @@ def load(path: Path = DEFAULT_PATH) -> KeywordBook:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BookInvalid(f"keywords {path}: {exc}") from exc
+    return from_mapping(raw, f"keywords {path}")
+
+
+def from_mapping(raw: Any, where: str = "keywords") -> KeywordBook:
+    """The keyword book of a table already read (the configuration file's ``[keywords]``); ``BookInvalid`` naming
+    ``where`` and every problem."""
     problems: list[str] = []
     book = _build(raw if isinstance(raw, dict) else {}, problems)
     if not isinstance(raw, dict):
         problems.insert(0, "the file must hold one JSON object")
     if problems:
-        raise BookInvalid(f"keywords {path}: " + "; ".join(problems))
+        raise BookInvalid(f"{where}: " + "; ".join(problems))
     return book
 
 

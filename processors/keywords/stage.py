@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from courrier.logs import mask_phone
-from processors.keywords.book import DEFAULT_PATH, load
+from processors.keywords.book import DEFAULT_PATH, KeywordBook, load
 from processors.keywords.logic import handle
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -18,8 +18,8 @@ class KeywordsStage:
     name = "keywords"
     inputs = ("inbound",)
 
-    def __init__(self, book_path: Path = DEFAULT_PATH) -> None:
-        self._book = load(Path(book_path))
+    def __init__(self, book_path: Path = DEFAULT_PATH, book: KeywordBook | None = None) -> None:
+        self._book = book if book is not None else load(Path(book_path))
         self.ignored = 0
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:

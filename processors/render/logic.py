@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 from processors.receipts import receipt
 from processors.render.issues import Issue
@@ -32,9 +32,14 @@ MMS_AS_SMS = "mms_unsupported_in_region"
 
 def load_footers(path: Path = DEFAULT_FOOTERS) -> dict[str, str]:
     """Opt-out footers by region, with a ``default``; keys starting with ``_`` are comments."""
-    footers = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+    return footers_from(json.loads(path.read_text(encoding="utf-8")), str(path))
+
+
+def footers_from(raw: Mapping[str, Any], where: str = "footers") -> dict[str, str]:
+    """Opt-out footers from a table already read (the configuration file's ``[footers]``)."""
+    footers = {str(k): str(v) for k, v in raw.items() if not str(k).startswith("_")}
     if "default" not in footers:
-        raise ValueError(f"{path}: opt-out footers need a 'default'")
+        raise ValueError(f"{where}: opt-out footers need a 'default'")
     return footers
 
 

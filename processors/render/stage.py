@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 from processors.render.links import link_base
 from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_message
@@ -24,10 +25,10 @@ class RenderStage:
 
     def __init__(self, templates_dir: Path = DEFAULT_DIR, footers_path: Path = DEFAULT_FOOTERS,
                  rcs_limits: RcsLimits = DEFAULT_LIMITS, *, media: MediaPreparer | None = None,
-                 link_domain: str | None = None) -> None:
+                 link_domain: str | None = None, footers: Mapping[str, str] | None = None) -> None:
         self._rcs_limits = rcs_limits
         self._templates = load(Path(templates_dir), rcs_limits)
-        self._footers = load_footers(footers_path)
+        self._footers = dict(footers) if footers is not None else load_footers(footers_path)
         self._media = media
         self._link_base = link_base(link_domain) if link_domain else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from processors.channel.capability import CapabilityClient
+from processors.channel.logic import CapabilityLookup
 from processors.dispatch.http_provider import HttpProvider
 from processors.providers.registry import ProviderContext, ProviderKind
 from processors.webhooks import sim
@@ -32,7 +32,9 @@ def _webhook(context: ProviderContext) -> WebhookProvider:
     return WebhookProvider(context.name, verifier.verify, partial(sim.parse, provider=context.name))
 
 
-def _capability(context: ProviderContext) -> CapabilityClient:
+def _capability(context: ProviderContext) -> CapabilityLookup:
+    from processors.channel.capability import CapabilityClient
+
     settings = context.settings
     return CapabilityClient(str(context.options.get("url") or settings.rbm_url or settings.sim_address), settings.secret("sim_token"),
                             ttl_s=settings.rcs_capability_ttl_s, negative_ttl_s=settings.rcs_capability_negative_ttl_s,

@@ -224,3 +224,28 @@ def test_a_provider_that_cannot_say_now_is_asked_again_later() -> None:
     provider.lookup_down = True
     [later] = send(stage, "a", first_offset=1)
     assert isinstance(later, TransientError) and ledger.records["a"]["state"] == "SUBMITTING" and provider.submitted == ["a"]
+
+
+def test_routing_sends_each_country_to_its_own_providers_in_failover_order() -> None:
+    france, world, backup = FakeProvider("france"), FakeProvider("world"), FakeProvider("backup")
+    table = {"FR": ("france", "backup"), "US": ("world",)}
+    router = Router([Route(p, frozenset({"SMS"})) for p in (world, france, backup)], POLICY, Clock(),
+                    routing=lambda channel, region: table.get(region, ()))
+    router.open()
+    assert router.choose("SMS", "FR") is france
+    assert router.choose("SMS", "US") is world
+    assert router.choose("SMS", "DE") is None, "a country no route names has no provider: it waits, it is not sent anywhere"
+    france.ready = False
+    for _ in range(POLICY.failures):
+        router.choose("SMS", "FR")
+    assert router.choose("SMS", "FR") is backup, "France fails over to its second provider, never to the US one"
+
+
+def test_the_dispatch_stage_routes_by_the_recipients_country() -> None:
+    france, world = FakeProvider("france"), FakeProvider("world")
+    ledger = MemoryLedger()
+    stage = DispatchStage([ProviderSpec(lambda _r, _i, p=p: p, frozenset({"SMS"})) for p in (world, france)], ledger, breaker=POLICY,
+                          routing=lambda channel, region: ("france",) if region == "FR" else ("world",))
+    stage.open()
+    [[out, _deadline]] = stage.process_batch([(rendered("fr-1"), meta())])
+    assert out.value["provider"] == "france" and world.submitted == []
