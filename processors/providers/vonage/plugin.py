@@ -37,8 +37,9 @@ def _webhook(context: ProviderContext) -> WebhookProvider:
 
 
 def _health(context: ProviderContext) -> str:
-    """One request with an empty body to the send endpoint: Vonage judges the credentials first (401/403) and then
-    refuses the body (422), so nothing can be sent; the Messages API has no read endpoint to ask instead."""
+    """One request with an empty body to the send endpoint (the Messages API has no read endpoint to ask instead): a
+    body without ``to``, ``from`` or ``channel`` cannot make a message. 401/403 → the credentials are refused; a
+    refusal of the body (400/422) → Vonage answered ("reachable"); no answer → "unreachable: <why>"."""
     settings = _settings(context)
     try:
         credentials = settings.credentials()
