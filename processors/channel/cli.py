@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from courrier import logs
 from courrier.config import get_settings
-from processors.channel.capability import MAX_BATCH, CapabilityClient
+from processors.providers.rbm.capability import MAX_BATCH, CapabilityClient, static_bearer
 from processors.runtime.errors import CourrierError
 
 app = typer.Typer(no_args_is_help=True, help="RCS capability of phone numbers, from the RBM API at COURRIER_RBM_URL.")
@@ -36,7 +36,7 @@ def check(
         raise NoRbmApi("no RBM API configured: set COURRIER_RBM_URL (the local simulator is "
                        f"{settings.sim_address} after `courrier infra up sim`)")
     numbers = _read(file)
-    client = CapabilityClient(settings.rbm_url, settings.sim_token, max_entries=max(len(numbers), 1),
+    client = CapabilityClient(settings.rbm_url, static_bearer(settings.sim_token), max_entries=max(len(numbers), 1),
                               timeout_s=settings.rcs_capability_timeout_s)
     unique = list(dict.fromkeys(numbers))
     console = Console(stderr=True)

@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from courrier.config import Settings
-from processors.channel.capability import CapabilityClient
+from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.channel.stage import ChannelStage
 from processors.runtime import policy
 from processors.runtime.clients import consumer_config, producer_config
@@ -77,7 +77,7 @@ def sim() -> Iterator[SimControl]:
 @pytest.fixture
 def running(topic_settings: Settings, sim: SimControl) -> Iterator[Outputs]:
     """The channel stage (capability from the simulator, retries after 2 s) and the scheduler, in threads."""
-    client = CapabilityClient(sim.url, sim.token, down_for_s=0.2, retry_after_s=2.0)
+    client = CapabilityClient(sim.url, static_bearer(sim.token), down_for_s=0.2, retry_after_s=2.0)
     runner = Runner(ChannelStage(rcs_capable=client), topic_settings, RunnerOptions(batch_size=50, metrics_port=0))
     scheduler = Scheduler(topic_settings, metrics_port=0)
     threads = [threading.Thread(target=runner.run, daemon=True), threading.Thread(target=scheduler.run, daemon=True)]

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 import processors.channel.cli as rcs_cli
 from courrier.config import Settings
 from processors.catalog import BUILDERS
-from processors.channel.capability import CapabilityClient, capability_lookup
+from processors.channel.capability import capability_lookup
+from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.channel.logic import CapabilityUnknown, choose_channel, no_rcs_provider, rcs_recipients
 from processors.channel.stage import ChannelStage
 from processors.runtime.stage import RecordMeta
@@ -37,7 +38,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def client(sim: SimControl, clock: Clock) -> Iterator[CapabilityClient]:
-    made = CapabilityClient(sim.url, sim.token, ttl_s=100, negative_ttl_s=10, max_entries=3, down_for_s=5, retry_after_s=7,
+    made = CapabilityClient(sim.url, static_bearer(sim.token), ttl_s=100, negative_ttl_s=10, max_entries=3, down_for_s=5, retry_after_s=7,
                             clock=clock)
     yield made
     made.close()
@@ -84,7 +85,7 @@ def test_an_api_outage_is_unknown_and_not_asked_again_for_a_while(client: Capabi
 def test_an_unreachable_api_is_unknown() -> None:
     with private_sim() as gone:
         url = gone.url
-    unreachable = CapabilityClient(url, "t")
+    unreachable = CapabilityClient(url, static_bearer("t"))
     with pytest.raises(CapabilityUnknown, match="ConnectError"):
         unreachable(CAPABLE)
     unreachable.prefetch([CAPABLE])
