@@ -14,6 +14,7 @@ import typer
 import courrier.bench_campaign
 import courrier.bench_otp
 import courrier.config_report
+import courrier.providers_cli
 import courrier.consent_history
 import infra.cli
 import processors.access.cli
@@ -36,6 +37,7 @@ app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect 
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
 app.add_typer(processors.render.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
 app.add_typer(processors.channel.cli.app, name="rcs", help="Check the RCS capability of a list of numbers in bulk.")
+app.add_typer(courrier.providers_cli.app, name="providers", help="Show the configured providers, their channels and health.")
 app.add_typer(courrier.config_report.app, name="config", help="Check a configuration file; show every setting, its value and source, secrets masked.")
 app.add_typer(courrier.consent_history.app, name="consent", help="Show how and when a number opted in or out.")
 app.add_typer(processors.intake.cli.app, name="api", help="Serve the HTTP intake (POST /v1/messages, /v1/messages/batch).")

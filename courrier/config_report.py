@@ -93,10 +93,30 @@ def check(
     """Validate the configuration file and print every setting, its value and where it came from (default, file,
     env), secrets masked. A bad file (unknown key, secret written inline, wrong type) is one line per problem naming
     the file, the key and what is expected, and exit 1."""
+    from courrier.deployment import load_deployment, legacy_providers
+    from courrier.deployment_report import credentials, reference_problems, rows as provider_rows
+    from courrier.deployment_report import render as render_deployment
+
     path = config_path(file)
     settings = load_settings(path)
     rows = effective(settings, path)
+    deployment = load_deployment(path, legacy=legacy_providers(settings))
+    listed = provider_rows(deployment, settings, credentials(settings))
+    problems = reference_problems(deployment) + [f"{path}: providers.{r.name}: {r.state.removeprefix('missing: ')}"
+                                                for r in listed if r.state != "ok"]
     if as_json:
-        typer.echo(json.dumps({"file": str(path), "found": path.is_file(), "settings": [asdict(row) for row in rows]}, indent=2))
+        typer.echo(json.dumps({"file": str(path), "found": path.is_file(), "settings": [asdict(row) for row in rows],
+                               "providers": [asdict(row) for row in listed], "problems": problems}, indent=2))
     else:
-        typer.echo(render(rows, path))
+        typer.echo(render(rows, path) + "\n\n" + render_deployment(deployment, listed))
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+@app.command()
+def example(out: Path | None = typer.Option(None, "--out", help="Write the example here instead of printing it.")) -> None:
+    """Print a whole configuration file to start from: providers and routes with their credentials referenced from the
+    environment, and the reference data Courrier ships with (senders, keywords, footers, prices) as TOML tables."""
+    from courrier.config_example import write
+
+    typer.echo(write(out))
