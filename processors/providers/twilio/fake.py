@@ -6,7 +6,8 @@ Twilio answers them, and signed status callbacks and inbound messages posted the
   ``MediaUrl`` (400 code 21602), ``Body`` ≤ 1600 (400 code 21617) → 201 with the message (``sid`` SM…/MM…).
   Errors are ``{"code", "message", "more_info", "status"}`` as Twilio's.
 - ``GET …/Messages.json?To=&From=&PageSize=&Page=``: the account's messages, newest first, with ``next_page_uri``.
-- Faults for the next create requests (``fail_next``): ``429`` (with ``Retry-After``), ``500``, ``503``, and
+- Faults for the next create requests (``fail_next``): ``429`` (with ``Retry-After``), ``500``, ``503``, ``401``,
+  ``403``, ``400``, and
   ``slow`` (the message is made, the answer comes ``slow_s`` later: a client that gave up has an unknown outcome).
 - ``journal``: every message made, in order; ``creates``: every create request answered, faults included.
 """
@@ -56,7 +57,8 @@ class FakeTwilio:
         return f"http://{host}:{port}"
 
     def fail_next(self, *faults: str) -> None:
-        """Answer the next create requests with these faults, in order: ``429``, ``500``, ``503`` or ``slow``."""
+        """Answer the next create requests with these faults, in order: ``429``, ``500``, ``503``, ``401``, ``403``,
+        ``400`` (an invalid To) or ``slow``."""
         with self._lock:
             self._faults.extend(faults)
 
@@ -117,6 +119,12 @@ class FakeTwilio:
                 return 429, _error(20429, "Too Many Requests", 429), {"Retry-After": self.retry_after}
             if fault in ("500", "503"):
                 return int(fault), _error(20500, "Internal Server Error", int(fault)), {}
+            if fault == "401":
+                return 401, _error(20003, "Authenticate", 401), {}
+            if fault == "403":
+                return 403, _error(20403, "Forbidden", 403), {}
+            if fault == "400":
+                return 400, _error(21211, "The 'To' number is not a valid phone number.", 400), {}
             fields = dict(form)
             to, media = fields.get("To", ""), [value for name, value in form if name == "MediaUrl"]
             if not _E164.fullmatch(to):
