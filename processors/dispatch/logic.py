@@ -6,9 +6,11 @@ handed over parks a deadline (``rcs-deadline``) for the receipt stage to end it 
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from processors import fallback
+from processors.consent.logic import consent_key
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.router import NO_PROVIDER
 from processors.providers.smpp.errors import CONNECTION_LOST, TIMEOUT
@@ -18,6 +20,8 @@ from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 
 STAGE = "dispatch"
+# A provider's refusal reasons that mean the recipient unsubscribed at the provider (processors/providers/*/statuses.py).
+UNSUBSCRIBED_REASONS = frozenset({"recipient_unsubscribed"})
 
 
 def plan(event: Event, now: datetime, channels: frozenset[str], validity: Validity) -> Submission | Output:
@@ -105,7 +109,22 @@ def outcome(event: Event, provider: str, result: SubmitResult, now: datetime, va
                 fallback.send(sms, "rcs_rejected")]
     return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason=result.detail or "provider_rejected",
                     detail=f"{provider} answered {result.error_code}", channel=event["channel"], provider=provider,
-                    provider_status=result.error_code)]
+                    provider_status=result.error_code), *unsubscribed(event, provider, result, now)]
+
+
+def unsubscribed(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output]:
+    """The opt-out a provider's refusal proves (Twilio 21610: the recipient texted STOP to this sender there), written
+    to ``consent`` and ``consent-history`` for the message's subscription group, so the next campaign is suppressed
+    here instead of refused there. None for other refusals, or for a message that names no group (transactional)."""
+    group = event["context"].get("subscription_group")
+    if result.detail not in UNSUBSCRIBED_REASONS or not group:
+        return []
+    e164 = event["recipient"]["e164"]
+    change: Event = {"e164": e164, "subscription_group": group, "status": "OPTED_OUT", "basis": "MARKETING", "source": "provider",
+                     "evidence": json.dumps({"provider": provider, "error_code": result.error_code, "message_id": result.message_id,
+                                             "sender_id": event["sender"]["sender_id"]}, sort_keys=True),
+                     "changed_at": now}
+    return [Output("consent", consent_key(e164, group), change), Output("consent-history", e164, change)]
 
 
 def report_event(report: DeliveryReport, dispatched_event: Event | None) -> Output:
