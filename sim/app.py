@@ -1,25 +1,79 @@
-"""The simulator's HTTP routes (FastAPI): the RBM-shaped and aggregator-shaped provider APIs behind a bearer token,
-and the unauthenticated ``/_sim/*`` control routes (the server listens on 127.0.0.1 only)."""
+"""The simulator's ASGI app (FastAPI): the provider routes (``sim.routes``) and the unauthenticated ``/_sim/*`` control
+routes (the server listens on 127.0.0.1 only).
+
+Control routes:
+
+- ``GET /_sim/health``: ``{"service": "courrier-sim", "messages", "rbm_agent_id", "client_email", "twilio_account_sid"}``.
+- ``GET|POST /_sim/config``: the faults (``sim.faults.Faults``); a POST changes the fields it names, validated whole.
+- ``POST /_sim/fail_next`` ``{"provider": "rbm"|"twilio"|"aggregator", "faults": [...]}``: the provider's next send
+  requests each meet one fault, in order: ``lost_answer`` (made, answer held past the client's timeout),
+  ``unauthorized`` (401), ``forbidden`` (403), ``throttled`` (429), ``server_error`` (503), ``bad_request`` (a
+  permanent 4xx for that message).
+- ``POST /_sim/inbound`` ``{"provider": "aggregator"|"rbm"|"twilio", "from": "+E164", "to"?: our number (not for rbm),
+  "text", "postback_data"? (rbm: a suggestion reply), "typing"? (rbm: IS_TYPING), "media_urls"? (twilio)}``: the
+  provider posts it now; 202 ``{"event_id"}``.
+- ``POST /_sim/oauth/revoke``: every access token issued so far stops working (clients must fetch new ones).
+- ``GET /_sim/stats?prefix=``, ``POST /_sim/reset``.
+"""
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 from contextlib import asynccontextmanager, suppress
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sim.simulator import Reply, SimOptions, Simulator, aggregator_error, rbm_error
+from sim.credentials import public_info
+from sim.legacy import LegacyAggregator
+from sim.rbm import RbmApi
+from sim.reply import Reply, aggregator_error
+from sim.routes import INVALID, json_body, provider_routes, respond
+from sim.simulator import SimOptions, Simulator
+from sim.twilio import TwilioApi
 
 SERVICE = "courrier-sim"
+
+
+class _Inbound(BaseModel):
+    """The body of ``POST /_sim/inbound``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["aggregator", "rbm", "twilio"] = "aggregator"
+    from_: str = Field(alias="from", min_length=1)
+    to: str | None = Field(None, min_length=1)
+    text: str = ""
+    postback_data: str | None = None
+    typing: bool = False
+    media_urls: list[str] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _complete(self) -> _Inbound:
+        if self.provider != "rbm" and self.to is None:
+            raise ValueError("to (our number) is required")
+        if not self.text and not self.typing and not self.media_urls:
+            raise ValueError("text is required")
+        if self.provider != "rbm" and (self.typing or self.postback_data is not None):
+            raise ValueError("typing and postback_data are RBM's")
+        if self.provider != "twilio" and self.media_urls:
+            raise ValueError("media_urls are Twilio's")
+        return self
+
+
+class _FailNext(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    faults: list[str] = Field(min_length=1)
 
 
 def create_app(options: SimOptions | None = None) -> FastAPI:
     """The ASGI app; its ``Simulator`` is ``app.state.sim`` and its webhook task lives as long as the app."""
     sim = Simulator(options or SimOptions())
+    legacy = LegacyAggregator(sim)
+    rbm, twilio = RbmApi(sim, legacy), TwilioApi(sim)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -33,50 +87,12 @@ def create_app(options: SimOptions | None = None) -> FastAPI:
 
     app = FastAPI(title="Courrier provider simulator", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sim = sim
-
-    async def provider_call(request: Request, rbm: bool, answer: Callable[[], Reply]) -> JSONResponse:
-        """Check the token, wait the configured latency, answer, and hold the answer when the reply says so."""
-        expected = f"Bearer {sim.options.token}".encode()
-        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), expected):
-            denied = rbm_error(401, "UNAUTHENTICATED", "bad or missing bearer token") if rbm else \
-                aggregator_error(401, "unauthorized", "bad or missing bearer token")
-            return _respond(denied)
-        if sim.faults.latency_ms:
-            await asyncio.sleep(sim.faults.latency_ms / 1000)
-        reply = answer()
-        if reply.hold_s:
-            await asyncio.sleep(reply.hold_s)
-        return _respond(reply)
-
-    @app.get("/v1/phones/{e164}/capabilities")
-    async def capabilities(e164: str, request: Request) -> JSONResponse:
-        return await provider_call(request, True, lambda: sim.capability(e164))
-
-    @app.post("/v1/users:batchGet")
-    async def batch_get(request: Request) -> JSONResponse:
-        body = await _json(request)
-        return await provider_call(request, True, lambda: _bad_json(True) if body is _INVALID else sim.batch_get(body))
-
-    @app.post("/v1/phones/{e164}/agentMessages")
-    async def agent_message(e164: str, request: Request) -> JSONResponse:
-        body = await _json(request)
-        message_id = request.query_params.get("messageId")
-        return await provider_call(request, True,
-                                   lambda: _bad_json(True) if body is _INVALID else sim.agent_message(e164, message_id, body))
-
-    @app.post("/v1/messages")
-    async def send(request: Request) -> JSONResponse:
-        body = await _json(request)
-        return await provider_call(request, False, lambda: _bad_json(False) if body is _INVALID else sim.aggregator_send(body))
-
-    @app.get("/v1/messages")
-    async def lookup(request: Request) -> JSONResponse:
-        params = request.query_params
-        return await provider_call(request, False, lambda: sim.lookup(params.get("client_ref"), params.get("provider", "aggregator")))
+    app.include_router(provider_routes(sim, legacy, rbm, twilio))
 
     @app.get("/_sim/health")
     async def health() -> dict[str, Any]:
-        return {"service": SERVICE, "messages": len(sim.store)}
+        return {"service": SERVICE, "messages": len(sim.store), "rbm_agent_id": sim.options.rbm_agent_id,
+                **public_info(sim.credentials)}
 
     @app.get("/_sim/config")
     async def get_config() -> dict[str, Any]:
@@ -84,25 +100,50 @@ def create_app(options: SimOptions | None = None) -> FastAPI:
 
     @app.post("/_sim/config")
     async def set_config(request: Request) -> JSONResponse:
-        body = await _json(request)
+        body = await json_body(request)
         if not isinstance(body, dict):
-            return _respond(aggregator_error(400, "invalid_config", "body must be a JSON object of settings"))
+            return respond(aggregator_error(400, "invalid_config", "body must be a JSON object of settings"))
         try:
             faults = sim.configure(body)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "config"
-            return _respond(aggregator_error(400, "invalid_config", f"{where}: {first['msg']}"))
+            return respond(aggregator_error(400, "invalid_config", _first_error(exc)))
         return JSONResponse(faults.model_dump())
+
+    @app.post("/_sim/fail_next")
+    async def fail_next(request: Request) -> JSONResponse:
+        try:
+            order = _FailNext.model_validate(await json_body(request))
+            queued = sim.fail_next(order.provider, order.faults)
+        except ValidationError as exc:
+            return respond(aggregator_error(400, "invalid_request", _first_error(exc)))
+        except ValueError as exc:
+            return respond(aggregator_error(400, "invalid_request", str(exc)))
+        return JSONResponse({"provider": order.provider, "queued": queued})
+
+    @app.post("/_sim/inbound")
+    async def inbound(request: Request) -> JSONResponse:
+        body = await json_body(request)
+        try:
+            item = _Inbound.model_validate(None if body is INVALID else body)
+        except ValidationError as exc:
+            return respond(aggregator_error(400, "invalid_request", _first_error(exc)))
+        reply: Reply
+        if item.provider == "rbm":
+            reply = rbm.inbound(item.from_, item.text, item.postback_data, item.typing)
+        elif item.provider == "twilio":
+            reply = twilio.inbound(item.from_, item.to or "", item.text, item.media_urls)
+        else:
+            reply = legacy.inbound(item.provider, item.from_, item.to or "", item.text)
+        return respond(reply)
+
+    @app.post("/_sim/oauth/revoke")
+    async def revoke_tokens() -> dict[str, Any]:
+        sim.oauth.revoke_all()
+        return {"revoked": True}
 
     @app.get("/_sim/stats")
     async def stats(prefix: str = "") -> dict[str, Any]:
         return sim.stats(prefix)
-
-    @app.post("/_sim/inbound")
-    async def inbound(request: Request) -> JSONResponse:
-        body = await _json(request)
-        return _respond(_bad_json(False) if body is _INVALID else sim.inbound(body))
 
     @app.post("/_sim/reset")
     async def reset() -> dict[str, Any]:
@@ -112,20 +153,7 @@ def create_app(options: SimOptions | None = None) -> FastAPI:
     return app
 
 
-_INVALID = object()
-
-
-async def _json(request: Request) -> Any:
-    """The request's JSON body, or ``_INVALID`` when it is not JSON."""
-    try:
-        return json.loads(await request.body() or b"null")
-    except ValueError:
-        return _INVALID
-
-
-def _bad_json(rbm: bool) -> Reply:
-    return rbm_error(400, "INVALID_ARGUMENT", "body is not JSON") if rbm else aggregator_error(400, "invalid_request", "body is not JSON")
-
-
-def _respond(reply: Reply) -> JSONResponse:
-    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers or None)
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return f"{where}: {first['msg']}"

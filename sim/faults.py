@@ -5,7 +5,10 @@ permanently (``error_rate``), transiently (``transient_error_rate``: 503) or thr
 Retry-After) before it is accepted; an accepted send is answered late (``timeout_rate``: the message is kept and
 counted, then the answer waits ``timeout_hold_ms``, past any sane client timeout). An accepted message ends
 UNDELIVERED, EXPIRED, silent (no event at all) or DELIVERED (then READ on RCS with ``read_rate``).
-``by_provider`` sets any of these for one provider only (``rbm`` or ``aggregator``): RCS silent while SMS delivers.
+``by_provider`` sets any of these for one provider only (``rbm``, ``twilio`` or ``aggregator``): RCS silent while SMS
+delivers. The webhook URLs are where each shape of event goes: ``webhook_url`` the legacy events, ``rbm_webhook_url``
+RBM's (the agent's webhook), ``twilio_inbound_url`` Twilio's inbound messages (Twilio's status callbacks go to each
+message's own ``StatusCallback``).
 """
 from __future__ import annotations
 
@@ -53,14 +56,17 @@ class Faults(BaseModel):
     silent_rate: float = Rate
     duplicate_rate: float = Rate
     reorder: bool = False
-    sent_events: bool = Field(False, description="Aggregator messages also report SENT before their final status.")
+    sent_events: bool = Field(False, description="Legacy aggregator messages also report SENT before their final status "
+                                                "(Twilio always does, RBM never).")
     rcs_capable: RcsCapability = Field(default_factory=RcsCapability)
     capability_down: bool = False
     down: bool = False
     seed: int | None = Field(None, description="Seed of the random draws, for reproducible runs; None draws from the OS.")
-    webhook_url: str | None = Field(None, description="Where events go; None means no webhooks at all.")
+    webhook_url: str | None = Field(None, description="Where legacy events go; None means none.")
+    rbm_webhook_url: str | None = Field(None, description="The RBM agent's webhook (Pub/Sub push shape); None means none.")
+    twilio_inbound_url: str | None = Field(None, description="Where Twilio posts inbound messages; None means none.")
     webhook_attempts: int = Field(4, ge=1, le=20)
-    by_provider: dict[Literal["rbm", "aggregator"], dict[str, Any]] = Field(
+    by_provider: dict[Literal["rbm", "aggregator", "twilio"], dict[str, Any]] = Field(
         default_factory=dict, description="Fields that apply to one provider only, e.g. {\"rbm\": {\"silent_rate\": 1}}.")
     _per_provider: dict[str, "Faults"] = PrivateAttr(default_factory=dict)
 

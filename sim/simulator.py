@@ -1,103 +1,114 @@
-"""The simulator's behaviour, apart from HTTP: each provider call answered as a ``Reply`` (status, JSON body, headers,
-and how long to hold the answer), with the configured faults applied.
+"""The simulator's state and the rules every simulated provider shares: faults (provider down, refusals queued with
+``fail_next`` or drawn, lost answers), the message store, the webhook queue, the OAuth token issuer and the stats.
+Each provider's API is a module of its own (``sim.rbm``, ``sim.twilio``, ``sim.legacy``) that calls back here.
 
-Order for a send: provider down → bad request → a drawn refusal (permanent, transient, throttled) → not RCS-capable
-(RBM) → already known (RBM 409, aggregator 200, counted as an attempt) → accepted (counted, events planned) →
-maybe answered late (``timeout_rate``: accepted first, so a client that gave up must look it up, not resend).
+Order for a send: provider down → bad request → a refusal (the next queued fault, else drawn: permanent, transient,
+throttled) → the provider's own refusals (not RCS-capable, unsubscribed) → already known (RBM 409, aggregator 200,
+counted as an attempt) → accepted (counted, events planned) → maybe answered late (a queued ``lost_answer`` or
+``timeout_rate``: accepted first, so a client that gave up must look the message up, not send it again).
 """
 from __future__ import annotations
 
 import random
 import secrets
-import re
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
-
-from processors.render.segments import count as count_segments
 from sim import events
+from sim.credentials import LOCAL_AGENT_ID, ProviderCredentials
 from sim.faults import Faults
+from sim.oauth import TokenIssuer
+from sim.reply import Reply
 from sim.store import PROVIDERS, MessageStore, SimMessage
 from sim.webhooks import WebhookSender
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-TTL = re.compile(r"^(\d{1,9}(?:\.\d{1,9})?)s$")  # protobuf Duration in JSON: seconds with up to 9 decimals
-MAX_BATCH_USERS = 10_000
-MAX_REF_LENGTH = 128
-MAX_RBM_TEXT = 3072
-MAX_SMS_TEXT = 1600
-MAX_MEDIA = 10
-RBM_CONTENT_KINDS = ("text", "richCard", "contentInfo", "uploadedRbmFile")
+LOST_ANSWER = "lost_answer"
+MAX_NEXT_FAULTS = 1_000
 
 
-class _SendBody(BaseModel):
-    """The shape of ``POST /v1/messages``."""
+class Refusal(StrEnum):
+    """Why a provider refuses a request instead of accepting it; each provider answers each in its own words."""
 
-    model_config = ConfigDict(extra="forbid")
+    PERMANENT = "bad_request"  # a permanent 4xx for this message
+    TRANSIENT = "server_error"  # 503: try again later
+    THROTTLED = "throttled"  # 429 with Retry-After
+    UNAUTHORIZED = "unauthorized"  # 401: the credentials are refused
+    FORBIDDEN = "forbidden"  # 403: the credentials may not do this
 
-    channel: Literal["sms", "mms"]
-    from_: str = Field(alias="from", min_length=1, max_length=32)
-    to: str
-    text: str | None = Field(None, max_length=MAX_SMS_TEXT)
-    media_urls: list[str] = Field(default_factory=list, max_length=MAX_MEDIA)
-    client_ref: str = Field(min_length=1, max_length=MAX_REF_LENGTH)
-    expire_at: AwareDatetime | None = None  # never delivered after it: EXPIRED instead
+
+NEXT_FAULTS = frozenset({*(r.value for r in Refusal), LOST_ANSWER})
 
 
 @dataclass(frozen=True)
-class Reply:
-    """An answer to give: status, JSON body, extra headers, and seconds to wait before giving it."""
+class Draw:
+    """What happens to one request: refused (and why), or accepted and maybe answered past the client's timeout."""
 
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = dataclass_field(default_factory=dict)
-    hold_s: float = 0.0
+    refusal: Refusal | None = None
+    late: bool = False
 
 
-def rbm_error(status: int, code: str, message: str) -> Reply:
-    """An error in Google's shape: ``{"error": {"code": 404, "message": …, "status": "NOT_FOUND"}}``."""
-    return Reply(status, {"error": {"code": status, "message": message, "status": code}})
+@dataclass(frozen=True)
+class Post:
+    """A webhook to post for a step: where, the body, its signed headers (None: a legacy event, signed at each try),
+    and a guard asked before each try (an RBM message revoked since posts nothing)."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str] | None = None
+    guard: Callable[[], bool] | None = None
 
 
-def aggregator_error(status: int, code: str, message: str) -> Reply:
-    """An error in the aggregator's shape: ``{"error": {"code": "invalid_number", "message": …}}``."""
-    return Reply(status, {"error": {"code": code, "message": message}})
+Render = Callable[[SimMessage, events.Planned, datetime], Post | None]
 
 
 @dataclass(frozen=True)
 class SimOptions:
-    """What the simulator starts with: its token, where and how it signs webhooks, and its memory bounds.
+    """What the simulator starts with: the legacy token, its webhook URLs and secret, the providers' credentials and
+    its memory bounds.
 
-    ``webhook_secret`` None: the simulator signs with a random secret of its own that no receiver knows, so its
-    webhooks are refused; there is no built-in secret a forger could sign with too. The token is the local
-    simulator's own (``courrier.config.LOCAL_SIM_TOKEN``): it guards a loopback test double, nothing real."""
+    ``webhook_secret`` None: legacy events are signed with a random secret of its own that no receiver knows, so they
+    are refused; there is no built-in secret a forger could sign with too. ``credentials`` None: random ones of its
+    own (``Simulator.credentials``). The legacy token is the local simulator's own (``courrier.config.LOCAL_SIM_TOKEN``):
+    it guards a loopback test double, nothing real."""
 
     token: str = "courrier-dev-token"
     webhook_url: str | None = "http://127.0.0.1:18091/webhooks/sim"
     webhook_secret: str | None = None
+    rbm_webhook_url: str | None = None
+    twilio_inbound_url: str | None = None
+    credentials: ProviderCredentials | None = None
+    rbm_agent_id: str = LOCAL_AGENT_ID
     max_messages: int = 100_000
     max_pending_events: int = 200_000
 
 
 class Simulator:
-    """Faults, the message store and the webhook queue; every method runs on the server's one event loop."""
+    """Faults, the message store, the webhook queue and the token issuer; every method runs on the server's one event loop."""
 
     def __init__(self, options: SimOptions) -> None:
         self.options = options
+        # The token URI in the simulator's own copy is never used: an assertion's audience is checked against the URL it
+        # was posted to.
+        self.credentials = options.credentials or ProviderCredentials.generate("http://127.0.0.1/token")
+        self.oauth = TokenIssuer([self.credentials.service_account])
         self.webhooks = WebhookSender(options.webhook_secret or secrets.token_urlsafe(32), options.max_pending_events)
         self.reset()
 
     def reset(self) -> None:
-        """Back to the start: default faults, nothing stored, no event waiting, counters at zero."""
-        self.faults = Faults(webhook_url=self.options.webhook_url)
+        """Back to the start: default faults, nothing stored, no event or queued fault waiting, counters at zero.
+        Issued access tokens stay valid, as a provider's do."""
+        self.faults = Faults(webhook_url=self.options.webhook_url, rbm_webhook_url=self.options.rbm_webhook_url,
+                             twilio_inbound_url=self.options.twilio_inbound_url)
         self.rng = random.Random()
         self.store = MessageStore(self.options.max_messages)
         self.refused: Counter[str] = Counter()
         self.capability_checks = 0
+        self.next_faults: dict[str, deque[str]] = {provider: deque() for provider in PROVIDERS}
+        self.unsubscribed: set[tuple[str, str]] = set()  # Twilio: (recipient, our number) pairs the recipient said STOP to
         self.webhooks.clear()
 
     def configure(self, changes: dict[str, Any]) -> Faults:
@@ -107,216 +118,73 @@ class Simulator:
             self.rng = random.Random(self.faults.seed)
         return self.faults
 
-    # RBM ---------------------------------------------------------------------------------------------------
-
-    def capability(self, e164: str) -> Reply:
-        if (down := self._down(rbm=True, capability=True)) is not None:
-            return down
-        if not E164.match(e164):
-            return rbm_error(400, "INVALID_ARGUMENT", f"{e164!r} is not an E.164 number")
-        self.capability_checks += 1
-        if not self.faults.rcs_capable.capable(e164):
-            return rbm_error(404, "NOT_FOUND", "Requested entity was not found.")
-        return Reply(200, {"features": ["RICHCARD_STANDALONE", "RICHCARD_CAROUSEL", "ACTION_CREATE_CALENDAR_EVENT",
-                                        "ACTION_DIAL", "ACTION_OPEN_URL", "ACTION_SHARE_LOCATION", "ACTION_VIEW_LOCATION"]})
-
-    def batch_get(self, body: Any) -> Reply:
-        if (down := self._down(rbm=True, capability=True)) is not None:
-            return down
-        users = body.get("users") if isinstance(body, dict) else None
-        if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
-            return rbm_error(400, "INVALID_ARGUMENT", "body must be {\"users\": [\"+E164\", …]}")
-        if len(users) > MAX_BATCH_USERS:
-            return rbm_error(400, "INVALID_ARGUMENT", f"at most {MAX_BATCH_USERS} users per call, got {len(users)}")
-        self.capability_checks += len(users)
-        capable = self.faults.rcs_capable.capable
-        return Reply(200, {"reachableUsers": [u for u in dict.fromkeys(users) if E164.match(u) and capable(u)]})
-
-    def agent_message(self, e164: str, message_id: str | None, body: Any) -> Reply:
-        if (down := self._down(rbm=True)) is not None:
-            return down
-        if not E164.match(e164):
-            return rbm_error(400, "INVALID_ARGUMENT", f"{e164!r} is not an E.164 number")
-        if not message_id or len(message_id) > MAX_REF_LENGTH:
-            return rbm_error(400, "INVALID_ARGUMENT", f"messageId is required (1 to {MAX_REF_LENGTH} characters)")
-        problem = _rbm_content_problem(body)
-        now = datetime.now(timezone.utc)
-        expires_at = _rbm_expiry(body, now)
-        if problem or isinstance(expires_at, str):
-            return rbm_error(400, "INVALID_ARGUMENT", problem or str(expires_at))
-        if (refusal := self._refusal(rbm=True)) is not None:
-            return refusal
-        if not self.faults.rcs_capable.capable(e164):
-            self.refused["not_capable"] += 1
-            return rbm_error(404, "NOT_FOUND", "Requested entity was not found.")
-        message, created = self.store.submit("rbm", message_id, "rcs", e164, None, 1, now, expires_at=expires_at)
-        if not created:
-            return rbm_error(409, "ALREADY_EXISTS", f"message {message_id} already exists")
-        self._plan(message, now)
-        return self._maybe_late(Reply(200, {"name": f"phones/{e164}/agentMessages/{message_id}", "sendTime": _iso(now)}))
-
-    # Aggregator --------------------------------------------------------------------------------------------
-
-    def aggregator_send(self, body: Any) -> Reply:
-        if (down := self._down(rbm=False)) is not None:
-            return down
-        if isinstance(problem := _aggregator_problem(body), Reply):
-            return problem
-        if (refusal := self._refusal(rbm=False)) is not None:
-            return refusal
-        now = datetime.now(timezone.utc)
-        channel, text, media = body["channel"], body.get("text") or "", list(body.get("media_urls") or [])
-        segments = count_segments(text).segments if channel == "sms" else 1
-        expires_at = _SendBody.model_validate(body).expire_at
-        message, created = self.store.submit("aggregator", body["client_ref"], channel, body["to"], body["from"], segments, now, media,
-                                             expires_at)
-        if not created:
-            return Reply(200, self._accepted(message))
-        self._plan(message, now)
-        return self._maybe_late(Reply(201, self._accepted(message)))
-
-    def lookup(self, client_ref: str | None, provider: str) -> Reply:
-        if (down := self._down(rbm=False)) is not None:
-            return down
+    def fail_next(self, provider: str, faults: list[str]) -> list[str]:
+        """Queue ``faults`` for ``provider``'s next send requests, one each, in order; the queue now. ``ValueError``
+        naming what is wrong, nothing queued."""
         if provider not in PROVIDERS:
-            return aggregator_error(400, "invalid_request", f"provider must be one of {', '.join(PROVIDERS)}")
-        if not client_ref:
-            return aggregator_error(400, "invalid_request", "client_ref is required")
-        message = self.store.find(provider, client_ref)
-        if message is None:
-            return aggregator_error(404, "not_found", f"no message with client_ref {client_ref!r}")
-        return Reply(200, message.as_json(datetime.now(timezone.utc)))
+            raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}")
+        unknown = [fault for fault in faults if fault not in NEXT_FAULTS]
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}: use {', '.join(sorted(NEXT_FAULTS))}")
+        queue = self.next_faults[provider]
+        if len(queue) + len(faults) > MAX_NEXT_FAULTS:
+            raise ValueError(f"at most {MAX_NEXT_FAULTS} faults may wait")
+        queue.extend(faults)
+        return list(queue)
 
-    # Control -----------------------------------------------------------------------------------------------
+    # What every provider's send goes through ----------------------------------------------------------------------
 
-    def inbound(self, body: Any) -> Reply:
-        """Post an inbound event now: ``{"from": e164, "to": sender, "text": str, "provider"?: "aggregator"|"rbm"}``."""
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("from", "to", "text")):
-            return aggregator_error(400, "invalid_request", "body must be {\"from\": \"+E164\", \"to\": sender, \"text\": …}")
-        provider = body.get("provider", "aggregator")
-        if provider not in PROVIDERS:
-            return aggregator_error(400, "invalid_request", f"provider must be one of {', '.join(PROVIDERS)}")
-        if self.faults.webhook_url is None:
-            return aggregator_error(409, "no_webhook_url", "webhooks are off (webhook_url is null)")
-        now = datetime.now(timezone.utc)
-        item = events.event("inbound", provider, now, message_id=f"in-{self.rng.getrandbits(64):016x}", sender=body["from"],
-                            recipient=body["to"], text=body["text"])
-        self.webhooks.schedule(self.faults.webhook_url, [events.Planned(0.0, item)], self.faults.webhook_attempts)
-        return Reply(202, {"event_id": item["event_id"]})
+    def down(self, capability: bool = False) -> bool:
+        """The provider (or, for ``capability``, its capability API) is down: counted, to be answered 503."""
+        if self.faults.down or (capability and self.faults.capability_down):
+            self.refused["down"] += 1
+            return True
+        return False
+
+    def draw(self, provider: str) -> Draw:
+        """The next queued fault of ``provider`` if one waits, else a draw from the configured rates; a refusal is counted."""
+        queued = self.next_faults[provider]
+        if queued:
+            fault = queued.popleft()
+            if fault == LOST_ANSWER:
+                return Draw(late=True)
+            return self._refused(Refusal(fault))
+        value, faults = self.rng.random(), self.faults.for_provider(provider)
+        if value < faults.error_rate:
+            return self._refused(Refusal.PERMANENT)
+        if value < faults.error_rate + faults.transient_error_rate:
+            return self._refused(Refusal.TRANSIENT)
+        if value < faults.error_rate + faults.transient_error_rate + faults.throttle_rate:
+            return self._refused(Refusal.THROTTLED)
+        return Draw(late=self.rng.random() < faults.timeout_rate)
+
+    def answer(self, reply: Reply, draw: Draw) -> Reply:
+        """``reply``, held past any sane client timeout when the draw says the answer is lost."""
+        return reply.held(self.faults.timeout_hold_ms / 1000) if draw.late else reply
+
+    def accept(self, message: SimMessage, now: datetime, render: Render) -> None:
+        """Plan what ``message`` will report and queue each step as ``render`` shapes it (None: that step posts nothing)."""
+        faults = self.faults.for_provider(message.provider)
+        for planned in events.plan(message, faults, self.rng, now):
+            self.post(render(message, planned, now), planned.delay_s)
+
+    def post(self, post: Post | None, delay_s: float = 0.0) -> None:
+        """Queue ``post`` ``delay_s`` from now; nothing for None."""
+        if post is not None:
+            self.webhooks.push(post.url, post.body, delay_s, self.faults.webhook_attempts, post.headers, post.guard)
+
+    def _refused(self, refusal: Refusal) -> Draw:
+        self.refused[{Refusal.PERMANENT: "permanent", Refusal.TRANSIENT: "transient"}.get(refusal, refusal.value)] += 1
+        return Draw(refusal=refusal)
+
+    # Stats ----------------------------------------------------------------------------------------------------------
 
     def stats(self, prefix: str = "") -> dict[str, Any]:
         counts = self.webhooks.counts
         return {"submissions": self.store.submissions(prefix), "submissions_by_provider": self.store.submissions_by_provider(prefix),
                 "total": self.store.total, "by_channel": dict(self.store.by_channel), "messages": len(self.store),
                 "evicted": self.store.evicted, "refused": dict(self.refused), "capability_checks": self.capability_checks,
+                "next_faults": {p: list(q) for p, q in self.next_faults.items() if q},
+                "oauth": {"issued": self.oauth.issued, "refused": self.oauth.refused},
                 "webhooks": {"posted": counts.posted, "retried": counts.retried, "failed": counts.failed,
-                             "dropped": counts.dropped, "pending": self.webhooks.pending}}
-
-    # Faults ------------------------------------------------------------------------------------------------
-
-    def _down(self, rbm: bool, capability: bool = False) -> Reply | None:
-        if self.faults.down or (capability and self.faults.capability_down):
-            self.refused["down"] += 1
-            what = "the capability API" if capability and not self.faults.down else "the provider"
-            if rbm:
-                return rbm_error(503, "UNAVAILABLE", f"{what} is down (simulated)")
-            return aggregator_error(503, "unavailable", f"{what} is down (simulated)")
-        return None
-
-    def _refusal(self, rbm: bool) -> Reply | None:
-        draw, faults = self.rng.random(), self.faults
-        if draw < faults.error_rate:
-            self.refused["permanent"] += 1
-            if rbm:
-                return rbm_error(400, "FAILED_PRECONDITION", "message refused (simulated permanent error)")
-            return aggregator_error(400, "carrier_rejected", "message refused (simulated permanent error)")
-        if draw < faults.error_rate + faults.transient_error_rate:
-            self.refused["transient"] += 1
-            if rbm:
-                return rbm_error(503, "UNAVAILABLE", "try again later (simulated transient error)")
-            return aggregator_error(503, "unavailable", "try again later (simulated transient error)")
-        if draw < faults.error_rate + faults.transient_error_rate + faults.throttle_rate:
-            self.refused["throttled"] += 1
-            reply = (rbm_error(429, "RESOURCE_EXHAUSTED", "quota exceeded (simulated)") if rbm
-                     else aggregator_error(429, "rate_limited", "too many requests (simulated)"))
-            return Reply(reply.status, reply.body, {"Retry-After": "1"})
-        return None
-
-    def _maybe_late(self, reply: Reply) -> Reply:
-        if self.rng.random() < self.faults.timeout_rate:
-            return Reply(reply.status, reply.body, reply.headers, self.faults.timeout_hold_ms / 1000)
-        return reply
-
-    def _plan(self, message: SimMessage, now: datetime) -> None:
-        planned = events.plan(message, self.faults.for_provider(message.provider), self.rng, now)
-        self.webhooks.schedule(self.faults.webhook_url, planned, self.faults.webhook_attempts)
-
-    @staticmethod
-    def _accepted(message: SimMessage) -> dict[str, Any]:
-        return {"id": message.id, "client_ref": message.client_ref, "status": "accepted", "segments": message.segments}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _rbm_content_problem(body: Any) -> str | None:
-    """Why an agentMessages body is not ``{"contentMessage": {exactly one of text, richCard, contentInfo…}}``, or None."""
-    content = body.get("contentMessage") if isinstance(body, dict) else None
-    if not isinstance(content, dict):
-        return "body must be {\"contentMessage\": {…}}"
-    kinds = [k for k in RBM_CONTENT_KINDS if k in content]
-    if len(kinds) != 1:
-        return f"contentMessage needs exactly one of {', '.join(RBM_CONTENT_KINDS)}"
-    if "text" in content and (not isinstance(content["text"], str) or not 0 < len(content["text"]) <= MAX_RBM_TEXT):
-        return f"contentMessage.text must be 1 to {MAX_RBM_TEXT} characters"
-    card = content.get("richCard")
-    if card is not None and (not isinstance(card, dict) or len(set(card) & {"standaloneCard", "carouselCard"}) != 1):
-        return "richCard needs exactly one of standaloneCard, carouselCard"
-    suggestions = content.get("suggestions", [])
-    if not isinstance(suggestions, list) or len(suggestions) > 11:
-        return "suggestions must be a list of at most 11"
-    return None
-
-
-def _rbm_expiry(body: dict[str, Any], now: datetime) -> datetime | None | str:
-    """An agentMessages body's expiration, as RBM takes it: ``expireTime`` (RFC 3339) or ``ttl`` (a duration such as
-    ``"3.5s"``), at most one of them; None without either; a ``str`` saying why when it is malformed."""
-    expire_time, ttl = body.get("expireTime"), body.get("ttl")
-    if expire_time is not None and ttl is not None:
-        return "expireTime and ttl are one of: give at most one"
-    if expire_time is not None:
-        try:
-            moment = datetime.fromisoformat(str(expire_time).replace("Z", "+00:00"))
-        except ValueError:
-            return f"expireTime {expire_time!r} is not an RFC 3339 timestamp"
-        return moment if moment.tzinfo is not None else f"expireTime {expire_time!r} has no offset"
-    if ttl is not None:
-        match = TTL.match(str(ttl))
-        if match is None:
-            return f"ttl {ttl!r} is not a duration in seconds such as \"3.5s\""
-        return now + timedelta(seconds=float(match.group(1)))
-    return None
-
-
-def _aggregator_problem(body: Any) -> Reply | None:
-    """A 400 for a send body that breaks the contract, or None."""
-    if not isinstance(body, dict):
-        return aggregator_error(400, "invalid_request", "body must be a JSON object")
-    try:
-        _SendBody.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return aggregator_error(400, "invalid_request", f"{where}: {first['msg']}")
-    if not E164.match(body["to"]):
-        return aggregator_error(400, "invalid_number", f"{body['to']!r} is not an E.164 number")
-    media = body.get("media_urls") or []
-    if body["channel"] == "sms" and media:
-        return aggregator_error(400, "media_not_allowed", "an SMS carries no media; send it as mms")
-    if body["channel"] == "sms" and not body.get("text"):
-        return aggregator_error(400, "empty_message", "an SMS needs text")
-    if body["channel"] == "mms" and not media and not body.get("text"):
-        return aggregator_error(400, "empty_message", "an MMS needs text or media")
-    return None
-
+                             "dropped": counts.dropped, "cancelled": counts.cancelled, "pending": self.webhooks.pending}}

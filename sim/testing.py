@@ -5,28 +5,47 @@ A test that changes faults runs its own simulator (``private_sim``) so it never 
 """
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import uvicorn
 
 from sim.app import create_app
+from sim.credentials import LOCAL_AGENT_ID, ProviderCredentials
 from sim.simulator import SimOptions
 
 
 @dataclass
 class SimControl:
-    """A simulator's base URL and token, and its ``/_sim/*`` routes as methods."""
+    """A simulator's base URL, legacy token and providers' credentials, and its ``/_sim/*`` routes as methods."""
 
     url: str
     token: str = "courrier-dev-token"
+    credentials: ProviderCredentials | None = None
+    agent_id: str = LOCAL_AGENT_ID
+
+    def service_account(self) -> dict[str, str]:
+        """The RBM service account key file's content, its ``token_uri`` this simulator's ``/token``."""
+        assert self.credentials is not None, "a simulator started with known credentials"
+        return {**self.credentials.service_account, "token_uri": f"{self.url}/token"}
+
+    def twilio_api(self) -> str:
+        """The Messages resource's URL of this simulator's Twilio account."""
+        assert self.credentials is not None, "a simulator started with known credentials"
+        return f"{self.url}/2010-04-01/Accounts/{self.credentials.twilio_account_sid}/Messages.json"
+
+    def twilio_auth(self) -> tuple[str, str]:
+        assert self.credentials is not None, "a simulator started with known credentials"
+        return self.credentials.twilio_account_sid, self.credentials.twilio_auth_token
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         answer = httpx.request(method, f"{self.url}{path}", timeout=10, **kwargs)
@@ -43,9 +62,15 @@ class SimControl:
     def reset(self) -> None:
         self._call("POST", "/_sim/reset")
 
-    def inbound(self, sender: str, to: str, text: str) -> str:
-        """Make the simulator post an inbound message from ``sender`` (E.164) to ``to`` (our sender); its event id."""
-        return self._call("POST", "/_sim/inbound", json={"from": sender, "to": to, "text": text})["event_id"]
+    def inbound(self, sender: str, to: str | None, text: str, provider: str = "aggregator", **more: Any) -> str:
+        """Make the simulator post an inbound message from ``sender`` (E.164) to ``to`` (our sender; None for RBM) as
+        ``provider`` posts it (``more``: ``postback_data``, ``typing``, ``media_urls``); its event id."""
+        body = {"from": sender, "text": text, "provider": provider, **more, **({"to": to} if to is not None else {})}
+        return self._call("POST", "/_sim/inbound", json=body)["event_id"]
+
+    def fail_next(self, provider: str, *faults: str) -> list[str]:
+        """``provider``'s next send requests each meet one of ``faults``, in order; the queue now."""
+        return self._call("POST", "/_sim/fail_next", json={"provider": provider, "faults": list(faults)})["queued"]
 
 
 @contextmanager
@@ -72,11 +97,14 @@ def served_in_thread(app: Any, name: str, start_timeout_s: float = 90.0, **confi
 
 @contextmanager
 def private_sim(options: SimOptions | None = None, **faults: Any) -> Iterator[SimControl]:
-    """A simulator of this test's own, served by uvicorn in a thread (no webhooks unless ``options`` names a URL)."""
+    """A simulator of this test's own, served by uvicorn in a thread (no webhooks unless ``options`` names a URL), with
+    credentials the test knows (``SimControl.credentials``)."""
     options = options or SimOptions(webhook_url=None)
+    if options.credentials is None:
+        options = replace(options, credentials=ProviderCredentials.generate("http://127.0.0.1/token"))
     # A held answer (timeout_rate) must not keep the test waiting at shutdown.
     with served_in_thread(create_app(options), "private-sim", 30.0, timeout_graceful_shutdown=1) as url:
-        control = SimControl(url, options.token)
+        control = SimControl(url, options.token, options.credentials, options.rbm_agent_id)
         if faults:
             control.configure(**faults)
         yield control
@@ -88,10 +116,22 @@ class Received:
 
     headers: dict[str, str]
     body: bytes
+    path: str = ""  # the path and query it was posted to
 
     @property
     def event(self) -> dict[str, Any]:
+        """A JSON body (a legacy event, an RBM push envelope)."""
         return json.loads(self.body)
+
+    @property
+    def rbm_event(self) -> dict[str, Any]:
+        """The RBM event a Pub/Sub push envelope carries (its base64 ``message.data``)."""
+        return json.loads(base64.b64decode(self.event["message"]["data"]))
+
+    @property
+    def form(self) -> dict[str, str]:
+        """A form body (Twilio's), one value per name."""
+        return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
 
 
 @dataclass
@@ -119,12 +159,17 @@ class WebhookCollector:
         with self._lock:
             return list(self.received)
 
-    def _take(self, headers: dict[str, str], body: bytes) -> int:
+    @property
+    def origin(self) -> str:
+        """The collector's ``http://127.0.0.1:<port>``: any path under it is received too."""
+        return self.url.removesuffix("/webhooks/sim")
+
+    def _take(self, headers: dict[str, str], body: bytes, path: str) -> int:
         with self._lock:
             if self.refused < self.fail_first:
                 self.refused += 1
                 return 500
-            self.received.append(Received(headers, body))
+            self.received.append(Received(headers, body, path))
             return 204
 
 
@@ -136,7 +181,7 @@ def webhook_collector(fail_first: int = 0) -> Iterator[WebhookCollector]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(collector._take({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(collector._take({k.lower(): v for k, v in self.headers.items()}, body, self.path))
             self.send_header("Content-Length", "0")
             self.end_headers()
 

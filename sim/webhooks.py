@@ -1,6 +1,8 @@
-"""Posts planned events to the webhook URL when due, signed, with bounded concurrency and retries.
+"""Posts events to webhook URLs when due, signed, with bounded concurrency and retries.
 
-One asyncio task owns a heap of due events. A post that does not answer 2xx (or does not connect) is tried
+A post carries the headers its provider signed it with (RBM's ``X-Goog-Signature``, Twilio's ``X-Twilio-Signature``),
+or none: then it is a legacy event, signed with ``X-Courrier-Signature`` at each try. A post may carry a guard, asked
+before each try: an RBM message revoked before delivery posts nothing more. One asyncio task owns a heap of due events. A post that does not answer 2xx (or does not connect) is tried
 again after 0.25 s, 0.5 s, 1 s… up to its attempts, then counted as failed. At most ``max_pending`` events wait:
 past that, new events are dropped and counted, so a receiver that is gone cannot grow the simulator's memory.
 """
@@ -11,11 +13,12 @@ import heapq
 import itertools
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import httpx
 
-from sim.events import Planned, encode, signed_headers
+from sim.events import signed_headers
 
 log = logging.getLogger(__name__)
 BACKOFF_S = 0.25
@@ -28,6 +31,8 @@ class _Due:
     url: str = field(compare=False)
     body: bytes = field(compare=False)
     attempts_left: int = field(compare=False)
+    headers: Mapping[str, str] | None = field(compare=False, default=None)
+    guard: Callable[[], bool] | None = field(compare=False, default=None)
     tried: int = field(compare=False, default=0)
 
 
@@ -37,6 +42,7 @@ class WebhookCounts:
     retried: int = 0
     failed: int = 0
     dropped: int = 0
+    cancelled: int = 0
 
 
 class WebhookSender:
@@ -57,19 +63,14 @@ class WebhookSender:
     def pending(self) -> int:
         return len(self._heap) + self._in_flight
 
-    def schedule(self, url: str | None, planned: list[Planned], attempts: int) -> None:
-        """Queue each event ``delay_s`` from now; nothing when there is no URL."""
-        if url is None:
-            return
-        now = time.monotonic()
-        for item in planned:
-            self.push(url, encode(item.event), now + item.delay_s, attempts)
-
-    def push(self, url: str, body: bytes, at: float, attempts: int) -> None:
+    def push(self, url: str, body: bytes, delay_s: float, attempts: int, headers: Mapping[str, str] | None = None,
+             guard: Callable[[], bool] | None = None) -> None:
+        """Post ``body`` to ``url`` ``delay_s`` from now, with ``headers`` (None: signed as a legacy event), while
+        ``guard`` (if any) says yes; dropped and counted when ``max_pending`` events already wait."""
         if len(self._heap) >= self._max_pending:
             self.counts.dropped += 1
             return
-        heapq.heappush(self._heap, _Due(at, next(self._seq), url, body, attempts))
+        heapq.heappush(self._heap, _Due(time.monotonic() + delay_s, next(self._seq), url, body, attempts, headers, guard))
         self._wake.set()
 
     def clear(self) -> None:
@@ -107,7 +108,10 @@ class WebhookSender:
 
     async def _post(self, client: httpx.AsyncClient, due: _Due, limit: asyncio.Semaphore) -> None:
         try:
-            headers = signed_headers(self._secret, int(time.time()), due.body)
+            if due.guard is not None and not due.guard():
+                self.counts.cancelled += 1
+                return
+            headers = due.headers if due.headers is not None else signed_headers(self._secret, int(time.time()), due.body)
             try:
                 answer = await client.post(due.url, content=due.body, headers=headers)
                 ok, why = answer.is_success, f"HTTP {answer.status_code}"
@@ -120,7 +124,7 @@ class WebhookSender:
                 due.attempts_left -= 1
                 due.tried += 1
                 heapq.heappush(self._heap, _Due(time.monotonic() + BACKOFF_S * 2 ** (due.tried - 1), next(self._seq), due.url,
-                                                due.body, due.attempts_left, due.tried))
+                                                due.body, due.attempts_left, due.headers, due.guard, due.tried))
                 self._wake.set()
             else:
                 self.counts.failed += 1

@@ -1,6 +1,9 @@
-"""Courrier's own provider simulator (``python -m sim``): RBM- and aggregator-shaped HTTP API with signed webhooks.
+"""Courrier's own provider simulator (``python -m sim``): Google RBM (with its OAuth token endpoint), Twilio and the
+legacy aggregator API, with signed webhooks.
 
-Nothing to fetch: it is Python in this repository. It listens on 127.0.0.1:``COURRIER_SIM_PORT``."""
+Nothing to fetch: it is Python in this repository. It listens on 127.0.0.1:``COURRIER_SIM_PORT``. Starting it generates,
+once, the providers' credentials into ``<state dir>/secrets/`` (``sim.credentials``: an RBM service account key file,
+the RBM webhook clientToken, a Twilio account SID and auth token), which the simulator and the real adapters share."""
 from __future__ import annotations
 
 import sys
@@ -10,6 +13,7 @@ from courrier.config import Settings
 from courrier.secret_settings import ensure_local_webhook_secret
 from infra.part import Launch, Part
 from infra.process import port_open
+from sim.credentials import LocalCredentialFiles, ensure_local_credentials
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the `sim` package is importable from, wherever this runs
 
@@ -22,11 +26,18 @@ def webhook_secret(settings: Settings) -> str:
     return ensure_local_webhook_secret(settings.state_dir)
 
 
+def credentials(settings: Settings) -> LocalCredentialFiles:
+    """The credential files the local simulator checks requests against and signs with (generated on first use; the
+    service account's ``token_uri`` is the simulator's ``/token``): point the real adapters' settings at them."""
+    return ensure_local_credentials(settings.state_dir, f"{settings.sim_address}/token")
+
+
 def _launch(settings: Settings) -> Launch:
-    # The token and secret travel in the environment, not in argv (readable by every user through ps).
+    # The token and secret travel in the environment, not in argv (readable by every user through ps); the providers'
+    # credentials stay in their files, which only the folder's name points at.
     env = {"PYTHONPATH": str(PROJECT_ROOT), "COURRIER_SIM_PORT": str(settings.sim_port), "COURRIER_SIM_TOKEN": settings.sim_token,
            "COURRIER_SIM_WEBHOOK_URL": settings.sim_webhook_url, "COURRIER_WEBHOOK_SECRET": webhook_secret(settings),
-           "COURRIER_LOG_LEVEL": "WARNING"}
+           "COURRIER_SIM_CREDENTIALS_DIR": str(credentials(settings).folder), "COURRIER_LOG_LEVEL": "WARNING"}
     return Launch([sys.executable, "-m", "sim", "--port", str(settings.sim_port)], SIM.home(settings), env)
 
 

@@ -1,4 +1,5 @@
-"""The simulator's rules without a server: capability suffixes, fault validation, the bounded store, event plans, signatures."""
+"""The simulator's rules without a server: capability suffixes, fault validation, the bounded store, event plans and
+their legacy shape, signatures."""
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,13 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
 def message(provider: str = "aggregator", ref: str = "m-1") -> SimMessage:
-    return SimMessage("agg-1" if provider == "aggregator" else ref, provider, ref, "sms" if provider == "aggregator" else "rcs",
+    return SimMessage("agg-1" if provider == "aggregator" else ref, provider, ref, "rcs" if provider == "rbm" else "sms",
                       "+33612345671", "COURRIER", 1, NOW)
+
+
+def legacy(planned: list[events.Planned], of: SimMessage | None = None) -> list[dict[str, object]]:
+    """The legacy events of a plan, in plan order."""
+    return [events.legacy_event(of or message(), p.step) for p in planned]
 
 
 def test_capability_by_suffix_then_default() -> None:
@@ -48,7 +54,7 @@ def test_store_counts_every_attempt_keeps_apis_apart_and_stays_bounded() -> None
     rcs, rcs_created = store.submit("rbm", "a", "rcs", "+33612345671", None, 1, NOW)
     assert created and not created_again and again is first and rcs_created and rcs.id == "a"
     assert store.submissions() == {"a": 3}
-    assert store.submissions_by_provider() == {"rbm": {"a": 1}, "aggregator": {"a": 2}}
+    assert store.submissions_by_provider() == {"rbm": {"a": 1}, "aggregator": {"a": 2}, "twilio": {}}
     store.submit("aggregator", "b", "sms", "+33612345671", "X", 1, NOW)
     assert len(store) == 2 and store.evicted == 1 and store.find("aggregator", "a") is None
     assert store.submissions(prefix="b") == {"b": 1} and store.total == 4
@@ -65,32 +71,41 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
 def test_a_delivered_rcs_message_is_then_read_and_an_sms_only_delivered() -> None:
     rng = random.Random(1)
     sms = events.plan(message(), Faults(delivery_delay_ms=200), rng, NOW)
-    assert [(p.event["type"], p.event["status"], p.delay_s) for p in sms] == [("delivery", "DELIVERED", 0.2)]
-    rcs = events.plan(message("rbm"), Faults(delivery_delay_ms=200, read_delay_ms=300), rng, NOW)
-    assert [(p.event["type"], p.event["status"], p.delay_s) for p in rcs] == [("delivery", "DELIVERED", 0.2), ("read", "READ", 0.5)]
-    assert rcs[0].event["message_id"] == rcs[0].event["client_ref"] == "m-1"
-    assert set(rcs[0].event) == {"event_id", "type", "provider", "message_id", "client_ref", "status", "error_code", "from", "to",
-                                 "text", "occurred_at"}
-    assert rcs[0].event["occurred_at"] == "2026-03-02T09:00:00.200Z"
+    assert [(e["type"], e["status"]) for e in legacy(sms)] == [("delivery", "DELIVERED")] and sms[0].delay_s == 0.2
+    rbm = message("rbm")
+    rcs = events.plan(rbm, Faults(delivery_delay_ms=200, read_delay_ms=300), rng, NOW)
+    shaped = legacy(rcs, rbm)
+    assert [(e["type"], e["status"], p.delay_s) for e, p in zip(shaped, rcs)] == [("delivery", "DELIVERED", 0.2), ("read", "READ", 0.5)]
+    assert shaped[0]["message_id"] == shaped[0]["client_ref"] == "m-1" and shaped[0]["event_id"] == rcs[0].step.event_id
+    assert set(shaped[0]) == {"event_id", "type", "provider", "message_id", "client_ref", "status", "error_code", "from", "to",
+                              "text", "occurred_at"}
+    assert shaped[0]["occurred_at"] == "2026-03-02T09:00:00.200Z"
+
+
+def test_twilio_always_reports_sent_first_unless_its_message_expires_in_the_queue() -> None:
+    sent = events.plan(message("twilio"), Faults(delivery_delay_ms=200), random.Random(5), NOW)
+    assert [(p.step.status, p.delay_s) for p in sent] == [("SENT", 0.1), ("DELIVERED", 0.2)]
+    expired = events.plan(message("twilio"), Faults(expired_rate=1), random.Random(5), NOW)
+    assert [p.step.status for p in expired] == ["EXPIRED"]
 
 
 def test_outcomes_and_duplicates_follow_their_rates() -> None:
     rng = random.Random(2)
     undelivered = message()
-    assert [(p.event["status"], p.event["error_code"]) for p in events.plan(undelivered, Faults(undelivered_rate=1), rng, NOW)] == [
+    assert [(e["status"], e["error_code"]) for e in legacy(events.plan(undelivered, Faults(undelivered_rate=1), rng, NOW))] == [
         ("UNDELIVERED", events.UNDELIVERED_CODE)]
     assert undelivered.status(NOW) == "accepted" and undelivered.status(datetime(2026, 3, 3, tzinfo=timezone.utc)) == "undelivered"
     assert events.plan(message(), Faults(silent_rate=1), rng, NOW) == []
-    doubled = events.plan(message(), Faults(duplicate_rate=1, sent_events=True), rng, NOW)
-    assert [p.event["status"] for p in doubled] == ["SENT", "SENT", "DELIVERED", "DELIVERED"]
-    assert doubled[0].event["event_id"] == doubled[1].event["event_id"] != doubled[2].event["event_id"]
+    doubled = legacy(events.plan(message(), Faults(duplicate_rate=1, sent_events=True), rng, NOW))
+    assert [e["status"] for e in doubled] == ["SENT", "SENT", "DELIVERED", "DELIVERED"]
+    assert doubled[0] == doubled[1] and doubled[0]["event_id"] != doubled[2]["event_id"]
 
 
 def test_by_provider_sets_faults_for_one_provider_only() -> None:
     faults = Faults().updated({"delivery_delay_ms": 50, "by_provider": {"rbm": {"silent_rate": 1}}})
     rng = random.Random(4)
     assert events.plan(message("rbm"), faults.for_provider("rbm"), rng, NOW) == []
-    assert [(p.event["status"], p.delay_s) for p in events.plan(message(), faults.for_provider("aggregator"), rng, NOW)] == [
+    assert [(p.step.status, p.delay_s) for p in events.plan(message(), faults.for_provider("aggregator"), rng, NOW)] == [
         ("DELIVERED", 0.05)]
     with pytest.raises(ValidationError):
         Faults().updated({"by_provider": {"rbm": {"silent_rate": 2}}})
@@ -101,8 +116,8 @@ def test_by_provider_sets_faults_for_one_provider_only() -> None:
 def test_reorder_posts_the_last_status_first_with_true_times() -> None:
     planned = events.plan(message(), Faults(sent_events=True, reorder=True), random.Random(3), NOW)
     by_posting = sorted(planned, key=lambda p: p.delay_s)
-    assert [p.event["status"] for p in by_posting] == ["DELIVERED", "SENT"]
-    assert by_posting[0].event["occurred_at"] > by_posting[1].event["occurred_at"]
+    assert [p.step.status for p in by_posting] == ["DELIVERED", "SENT"]
+    assert by_posting[0].step.occurred_at > by_posting[1].step.occurred_at
 
 
 rates = st.floats(0, 1 / 3)
@@ -110,29 +125,29 @@ rates = st.floats(0, 1 / 3)
 
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**32), undelivered=rates, expired=rates, silent=rates, duplicate=st.floats(0, 1),
-       read=st.floats(0, 1), reorder=st.booleans(), sent=st.booleans(), provider=st.sampled_from(["rbm", "aggregator"]))
+       read=st.floats(0, 1), reorder=st.booleans(), sent=st.booleans(), provider=st.sampled_from(["rbm", "aggregator", "twilio"]))
 def test_every_plan_has_at_most_one_outcome_and_true_times(seed: int, undelivered: float, expired: float, silent: float,
                                                           duplicate: float, read: float, reorder: bool, sent: bool, provider: str) -> None:
     faults = Faults(undelivered_rate=undelivered, expired_rate=expired, silent_rate=silent, duplicate_rate=duplicate,
                     read_rate=read, reorder=reorder, sent_events=sent)
     planned = events.plan(message(provider), faults, random.Random(seed), NOW)
-    distinct = list({p.event["event_id"]: p.event for p in planned}.values())
-    finals = [e for e in distinct if e["status"] in ("DELIVERED", "UNDELIVERED", "EXPIRED")]
+    distinct = list({p.step.event_id: p.step for p in planned}.values())
+    finals = [s for s in distinct if s.status in events.FINAL_STATUSES]
     assert len(finals) == (0 if not planned else 1)
     assert all(p.delay_s >= 0 for p in planned)
-    times = [e["occurred_at"] for e in distinct]
+    times = [s.occurred_at for s in distinct]
     assert times == sorted(times)  # true times follow the lifecycle, whatever the posting order
-    assert all(e["status"] != "READ" or provider == "rbm" for e in distinct)
-    assert all(e["status"] != "SENT" or provider == "aggregator" for e in distinct)
+    assert all(s.status != "READ" or provider == "rbm" for s in distinct)
+    assert all(s.status != "SENT" or provider == "twilio" or (provider == "aggregator" and sent) for s in distinct)
 
 
 def test_a_message_whose_validity_ends_before_its_delivery_expires_then() -> None:
     faults = Faults(delivery_delay_ms=2_000, sent_events=True)
     late = SimMessage("agg-1", "aggregator", "m-1", "sms", "+33612345671", "X", 1, NOW, expires_at=NOW + timedelta(seconds=1))
     [sent, final] = events.plan(late, faults, random.Random(1), NOW)
-    assert (final.delay_s, final.event["status"], final.event["error_code"]) == (1.0, "EXPIRED", events.EXPIRED_CODE)
-    assert sent.event["status"] == "SENT" and late.outcome == ("EXPIRED", NOW + timedelta(seconds=1))
+    assert (final.delay_s, final.step.status, events.legacy_event(late, final.step)["error_code"]) == (1.0, "EXPIRED", events.EXPIRED_CODE)
+    assert sent.step.status == "SENT" and late.outcome == ("EXPIRED", NOW + timedelta(seconds=1))
     in_time = SimMessage("m-2", "rbm", "m-2", "rcs", "+33612345671", None, 1, NOW, expires_at=NOW + timedelta(seconds=3))
-    assert events.plan(in_time, faults, random.Random(1), NOW)[0].event["status"] == "DELIVERED"
+    assert events.plan(in_time, faults, random.Random(1), NOW)[0].step.status == "DELIVERED"
     drawn = SimMessage("m-3", "rbm", "m-3", "rcs", "+33612345671", None, 1, NOW, expires_at=NOW)
-    assert events.plan(drawn, faults.updated({"undelivered_rate": 1.0}), random.Random(1), NOW)[0].event["status"] == "UNDELIVERED"
+    assert events.plan(drawn, faults.updated({"undelivered_rate": 1.0}), random.Random(1), NOW)[0].step.status == "UNDELIVERED"

@@ -79,7 +79,8 @@ def test_a_refused_post_is_tried_again_and_signed_again() -> None:
         send_sms(sim, "w-3")
         (post,) = collector.wait_for(1)
         assert verified(post) and collector.refused == 2
-        assert sim.stats()["webhooks"] | {"pending": 0} == {"posted": 1, "retried": 2, "failed": 0, "dropped": 0, "pending": 0}
+        assert sim.stats()["webhooks"] | {"pending": 0} == {"posted": 1, "retried": 2, "failed": 0, "dropped": 0, "cancelled": 0,
+                                                                  "pending": 0}
 
 
 def test_nobody_listening_ends_in_failed_not_in_a_growing_queue() -> None:
@@ -90,7 +91,7 @@ def test_nobody_listening_ends_in_failed_not_in_a_growing_queue() -> None:
         deadline = time.monotonic() + 20
         while sim.stats()["webhooks"]["failed"] < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert sim.stats()["webhooks"] == {"posted": 0, "retried": 1, "failed": 1, "dropped": 0, "pending": 0}
+        assert sim.stats()["webhooks"] == {"posted": 0, "retried": 1, "failed": 1, "dropped": 0, "cancelled": 0, "pending": 0}
 
 
 def test_duplicates_repeat_the_same_event(sim: SimControl, collector: WebhookCollector) -> None:
