@@ -55,6 +55,11 @@ _ERRORS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DEN
            409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the adapter opens up to ``concurrency`` connections at once; the default backlog is 5
+
+
 def new_service_account(token_uri: str, email: str = "courrier-rbm@fake-project.iam.gserviceaccount.com") -> dict[str, str]:
     """A throwaway service-account key (RSA 2048) whose tokens come from ``token_uri``, as Google's JSON key file holds it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -78,9 +83,9 @@ class FakeRbm:
         self.retry_after = "0.2"
         self.tokens_issued = 0
         self._tokens: dict[str, float] = {}  # access token → expiry (monotonic)
-        self._faults: dict[str, deque[str]] = {}
+        self._faults: dict[tuple[str, str | None], deque[str]] = {}  # (route, phone or None for any) → faults
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
 
     @property
     def url(self) -> str:
@@ -93,8 +98,7 @@ class FakeRbm:
         return f"{self.url}/token"
 
     def start(self) -> FakeRbm:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         if self.account is None:
             self.account = new_service_account(self.token_uri)
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-rbm", daemon=True).start()
@@ -108,10 +112,11 @@ class FakeRbm:
 
     # Test controls -------------------------------------------------------------------------------------------
 
-    def fail_next(self, *faults: str, route: str = "create") -> None:
-        """Answer the next requests of ``route`` (create, revoke, capabilities, batchGet, token) with these faults, in order."""
+    def fail_next(self, *faults: str, route: str = "create", phone: str | None = None) -> None:
+        """Answer the next requests of ``route`` (create, revoke, capabilities, batchGet, token) — to ``phone`` only,
+        when given — with these faults, in order."""
         with self._lock:
-            self._faults.setdefault(route, deque()).extend(faults)
+            self._faults.setdefault((route, phone), deque()).extend(faults)
 
     def forget_tokens(self) -> None:
         """Every token issued so far is refused from now on (401), as an expired or revoked one."""
@@ -141,9 +146,12 @@ class FakeRbm:
 
     # Serving -------------------------------------------------------------------------------------------------
 
-    def _fault(self, route: str) -> str | None:
-        queue = self._faults.get(route)
-        return queue.popleft() if queue else None
+    def _fault(self, route: str, phone: str | None = None) -> str | None:
+        for key in ((route, phone), (route, None)):
+            queue = self._faults.get(key)
+            if queue:
+                return queue.popleft()
+        return None
 
     def _token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         assert self.account is not None
@@ -171,7 +179,7 @@ class FakeRbm:
         if route is None or match is None:
             return _error(404, f"no route {method} {path}")
         with self._lock:
-            fault = self._fault(route)
+            fault = self._fault(route, unquote(match["phone"]) if "phone" in match.groupdict() else None)
             outcome = self._serve(route, match, query, authorization, body, fault)
             self.requests.append((route, str(outcome[0]) if outcome else "lost"))
         return outcome
@@ -298,8 +306,6 @@ def _error(code: int, message: str) -> tuple[int, dict[str, Any]]:
 
 def _handler(fake: FakeRbm) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
         def do_POST(self) -> None:
             self._handle("POST")
 
