@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings, webhook: WebhookSettings | None = None, publi
     app.state.service = service
 
     @app.post("/webhooks/{provider}")
-    async def receive(provider: str, request: Request) -> JSONResponse:
+    async def receive(provider: str, request: Request) -> Response:
         """A provider's signed event: 200 once its records are on Kafka; 4xx refused with a reason; 503 retry later."""
         body = await _read_capped(request, service.max_body_bytes)
         if body is None:
@@ -71,6 +71,8 @@ def create_app(settings: Settings, webhook: WebhookSettings | None = None, publi
         else:
             headers = {name.lower(): value for name, value in request.headers.items()}
             answer = await run_in_threadpool(service.handle, provider, headers, body)
+        if answer.text is not None:  # a provider's verification handshake wants its text back as is
+            return PlainTextResponse(answer.text, status_code=answer.status)
         return JSONResponse(answer.body, status_code=answer.status)
 
     @app.get("/metrics")

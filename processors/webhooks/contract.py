@@ -27,10 +27,15 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class Parsed:
-    """A body understood: the provider's id of the event (None when it has none) and the records it becomes."""
+    """A body understood: the provider's id of the event (None when it has none) and the records it becomes.
+
+    ``reply``: the plain-text body the provider expects back instead of the receiver's JSON, for a request that is
+    not an event (a webhook verification handshake, e.g. RBM's echoed secret); it publishes nothing.
+    """
 
     event_id: str | None
     outputs: tuple[Output, ...]
+    reply: str | None = None
 
 
 # (lower-cased headers, raw body, now in unix seconds) → the request's signature, or raises Rejected.

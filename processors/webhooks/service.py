@@ -5,6 +5,7 @@ Answers:
 | status | reason | when |
 |---|---|---|
 | 200 | – | the event's records are on their topics (Kafka acknowledged them) |
+| 200 | – | a provider's verification handshake (``Parsed.reply``): its text answered as is, nothing published or remembered |
 | 200 | replayed | an event accepted within the replay window, sent again: nothing is published twice, and the provider stops retrying |
 | 400 | malformed_json, unknown_field, invalid_event | a body the provider's parser cannot read |
 | 401 | unsigned, bad_timestamp, stale_timestamp | a request that is not signed, or signed too long ago |
@@ -39,10 +40,11 @@ Publish = Callable[[Sequence[Output]], list[str | None]]
 
 @dataclass(frozen=True)
 class Answer:
-    """The HTTP answer: status and JSON body."""
+    """The HTTP answer: status and JSON body, or the plain ``text`` a provider's handshake expects instead."""
 
     status: int
     body: dict[str, Any]
+    text: str | None = None
 
 
 class WebhookMetrics:
@@ -81,6 +83,8 @@ class WebhookService:
             parsed = hook.parse(body)
         except Rejected as rejected:
             return self.refuse(provider, rejected)
+        if parsed.reply is not None and not parsed.outputs:  # not an event: a provider may repeat it, and expects its reply
+            return Answer(200, {}, text=parsed.reply)
         key = f"{provider}:{parsed.event_id or signature}"
         claim = self.replays.claim(key, now)
         if claim is Claim.SEEN:
