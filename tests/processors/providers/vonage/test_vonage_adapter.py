@@ -126,7 +126,8 @@ def test_an_answer_lost_after_the_request_left_is_an_unknown_outcome_never_resen
 
 def test_refusals_are_permanent_with_vonages_code(provider: VonageProvider, fake: FakeVonage) -> None:
     fake.fail_next("422")
-    refused, bad_number, too_long = provider.submit_many([sub(), sub(to="+1"), sub(to="+14155550122", text="x" * 1001)])
+    (refused,) = provider.submit_many([sub()])  # alone: the fault is for whichever request comes first
+    bad_number, too_long = provider.submit_many([sub(to="+1"), sub(to="+14155550122", text="x" * 1001)])
     assert {(r.transient, r.error_code, r.detail) for r in (refused, bad_number, too_long)} == {(False, "1020", "invalid_request")}
     assert healthy(refused) and fake.journal == []
 
