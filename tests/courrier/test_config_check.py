@@ -20,6 +20,11 @@ def check(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subp
                           timeout=60, cwd=tmp_path, env={**clean, "COURRIER_STATE_DIR": str(tmp_path / "state"), **(env or {})})
 
 
+def settings_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """The report's settings lines (after the file line and a blank, before the providers)."""
+    return done.stdout.split("\n\nproviders ", 1)[0].splitlines()[2:]
+
+
 def write(tmp_path: Path, text: str, name: str = "courrier.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -32,8 +37,10 @@ def test_a_valid_file_shows_every_setting_with_its_value_and_source(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("configuration file: courrier.toml (read)")
     report = {row.name: (row.value, row.source) for row in effective(Settings(), Path("none.toml"))}
-    assert len(done.stdout.splitlines()) == 2 + len(report)  # every setting, once
-    shown = {line.split()[0]: line for line in done.stdout.splitlines()[2:]}
+    settings_part, deployment_part = done.stdout.split("\n\nproviders ", 1)
+    assert len(settings_part.splitlines()) == 2 + len(report)  # every setting, once
+    assert deployment_part.startswith("(COURRIER_DISPATCH_PROVIDERS"), "then the providers, from the older settings here"
+    shown = {line.split()[0]: line for line in settings_part.splitlines()[2:]}
     assert shown["partitions"].split()[1:] == ["4", "file"] and shown["log_level"].split()[1:] == ["DEBUG", "file"]
     assert shown["kafka_port"].split()[1:] == ["19092", "default"]
 
@@ -41,7 +48,7 @@ def test_a_valid_file_shows_every_setting_with_its_value_and_source(tmp_path: Pa
 def test_the_environment_overrides_the_file_and_says_so(tmp_path: Path) -> None:
     path = write(tmp_path, "partitions = 4\n", "other.toml")
     done = check(tmp_path, str(path), env={"COURRIER_PARTITIONS": "9"})
-    shown = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:]}
+    shown = {line.split()[0]: line.split()[1:] for line in settings_lines(done)}
     assert done.returncode == 0 and shown["partitions"] == ["9", "env", "COURRIER_PARTITIONS"]
 
 
@@ -71,7 +78,7 @@ def test_secrets_are_masked_and_never_printed(tmp_path: Path) -> None:
     done = check(tmp_path, env={"COURRIER_WEBHOOK_SECRET": "webhook-value-0123456789", "COURRIER_SIM_TOKEN_FILE": str(token_file)})
     assert done.returncode == 0, done.stderr
     assert "webhook-value-0123456789" not in done.stdout and "token-from-a-file" not in done.stdout
-    shown = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[2:]}
+    shown = {line.split()[0]: line.split()[1:] for line in settings_lines(done)}
     assert shown["webhook_secret"] == ["********", "env", "COURRIER_WEBHOOK_SECRET"]
     assert shown["sim_token"][0] == "********" and str(token_file) in " ".join(shown["sim_token"])
     assert shown["smpp_password"] == ["********", "default", "(the", "local", "part's", "own)"]  # the local SMSC's, on loopback

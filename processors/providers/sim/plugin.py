@@ -7,6 +7,7 @@ from functools import partial
 
 from processors.channel.logic import CapabilityLookup
 from processors.dispatch.http_provider import HttpProvider
+from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.providers.registry import ProviderContext, ProviderKind
 from processors.webhooks import sim
 from processors.webhooks.contract import WebhookProvider
@@ -19,12 +20,12 @@ def _url(context: ProviderContext) -> str:
 
 
 def _dispatch(context: ProviderContext) -> HttpProvider:
-    return HttpProvider(_url(context), context.settings.secret("sim_token"), on_report=context.on_report,
+    return HttpProvider(_url(context), context.settings.sim_token, on_report=context.on_report,
                         on_inbound=context.on_inbound, name=context.name)
 
 
 def _check(context: ProviderContext) -> None:
-    context.settings.secret("sim_token")
+    context.settings.sim_token
 
 
 def _webhook(context: ProviderContext) -> WebhookProvider:
@@ -33,10 +34,9 @@ def _webhook(context: ProviderContext) -> WebhookProvider:
 
 
 def _capability(context: ProviderContext) -> CapabilityLookup:
-    from processors.channel.capability import CapabilityClient
-
     settings = context.settings
-    return CapabilityClient(str(context.options.get("url") or settings.rbm_url or settings.sim_address), settings.secret("sim_token"),
+    return CapabilityClient(str(context.options.get("url") or settings.rbm_url or settings.sim_address),
+                            static_bearer(settings.sim_token),
                             ttl_s=settings.rcs_capability_ttl_s, negative_ttl_s=settings.rcs_capability_negative_ttl_s,
                             max_entries=settings.rcs_capability_cache_size, timeout_s=settings.rcs_capability_timeout_s)
 

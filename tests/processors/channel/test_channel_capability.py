@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 import processors.channel.cli as rcs_cli
 from courrier.config import Settings
 from processors.catalog import BUILDERS
-from processors.channel.capability import capability_lookup
 from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.channel.logic import CapabilityUnknown, choose_channel, no_rcs_provider, rcs_recipients
 from processors.channel.stage import ChannelStage
@@ -122,7 +121,7 @@ def test_a_batch_prefetches_once_and_a_bad_record_fails_alone(client: Capability
 
 
 def test_the_catalog_wires_the_lookup_only_when_an_rbm_url_is_set(sim: SimControl) -> None:
-    assert capability_lookup(Settings(rbm_url=None)) is no_rcs_provider
+    assert BUILDERS["channel"](Settings(rbm_url=None))[0]._rcs_capable is no_rcs_provider
     stage, tables = BUILDERS["channel"](Settings(rbm_url=sim.url, mms_regions="us, ca,FR"))
     assert tables == [] and isinstance(stage._rcs_capable, CapabilityClient)
     assert stage._mms_regions == frozenset({"US", "CA", "FR"})
