@@ -80,3 +80,6 @@ class VonageHarness:
     def forged(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
         token = sign("not-the-signature-secret-of-this-account", body, int(time.time()), self.fake.api_key)
         return {**headers, AUTHORIZATION: f"Bearer {token}"}, body
+
+
+HARNESS = VonageHarness
