@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from prometheus_client import Counter, Gauge
+
 from processors.dispatch.breaker import Breaker, BreakerPolicy
 from processors.dispatch.provider import Provider, Submission, SubmitResult
 from processors.providers.smpp.errors import THROTTLE_NAMES
@@ -30,6 +32,13 @@ log = logging.getLogger(__name__)
 # throttling statuses by name, HTTP 429).
 ALIVE_REFUSALS = frozenset({"throttled", "rate_limited"}) | THROTTLE_NAMES
 NO_PROVIDER = "no_provider_available"
+SUBMITS = Counter("courrier_provider_submits", "Submit answers per provider: accepted, refused (permanent), throttled, "
+                  "auth_failed (credentials or rights refused), unknown (the answer was lost) or transient",
+                  ["provider", "outcome"])
+CIRCUIT_OPEN = Gauge("courrier_provider_circuit_open", "1 while a provider's circuit breaker is open or half-open, else 0", ["provider"])
+AUTH_FAILED = "provider_auth_failed"
+UNKNOWN_OUTCOMES = frozenset({"timeout", "connection_lost"})
+
 # (channel, region) → the names of the providers that may send it, in failover order.
 Routing = Callable[[str, str], Sequence[str]]
 
@@ -40,6 +49,20 @@ class Route:
 
     provider: Provider
     channels: frozenset[str]
+
+
+def outcome_label(result: SubmitResult) -> str:
+    """The ``outcome`` label of one answer in ``courrier_provider_submits_total``."""
+    if result.accepted:
+        return "accepted"
+    if not result.transient:
+        return "refused"
+    detail = result.detail or ""
+    if detail == AUTH_FAILED:
+        return "auth_failed"
+    if detail in ALIVE_REFUSALS:
+        return "throttled"
+    return "unknown" if detail in UNKNOWN_OUTCOMES else "transient"
 
 
 def healthy(result: SubmitResult) -> bool:
@@ -137,7 +160,9 @@ class Router:
                 for index, answer in zip(indexes, answers):
                     breaker.record(healthy(answer), now)
                     results[index] = answer
+                    SUBMITS.labels(provider.name, outcome_label(answer)).inc()
                 state = breaker.state(now)
+            CIRCUIT_OPEN.labels(provider.name).set(0 if state == "closed" else 1)
             if state != "closed":
                 log.warning("provider breaker open", extra={"provider": provider.name, "state": state})
         return [r for r in results if r is not None]

@@ -249,3 +249,18 @@ def test_the_dispatch_stage_routes_by_the_recipients_country() -> None:
     stage.open()
     [[out, _deadline]] = stage.process_batch([(rendered("fr-1"), meta())])
     assert out.value["provider"] == "france" and world.submitted == []
+
+
+def test_every_answer_is_counted_per_provider_and_the_circuit_state_is_a_gauge() -> None:
+    from prometheus_client import REGISTRY
+
+    def auth_failed(s: Submission) -> SubmitResult:
+        return SubmitResult(s.message_id, False, [], "20003", True, "provider_auth_failed")
+
+    name = f"metered-{time.monotonic_ns()}"
+    provider = FakeProvider(name, auth_failed)
+    router = Router([Route(provider, frozenset({"SMS"}))], BreakerPolicy(failures=2, window=2, cooldown_s=60), Clock())
+    router.open()
+    router.submit([(provider, Submission(f"m{i}", "S", "ALPHANUMERIC", "+33612345678", "hi", "GSM7")) for i in range(2)], 5)
+    assert REGISTRY.get_sample_value("courrier_provider_submits_total", {"provider": name, "outcome": "auth_failed"}) == 2
+    assert REGISTRY.get_sample_value("courrier_provider_circuit_open", {"provider": name}) == 1
