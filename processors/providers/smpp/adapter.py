@@ -1,373 +1,268 @@
-"""SMPP 3.4 provider over smpplib: one transceiver bind, windowed asynchronous submit_sm, receipts and inbound back.
+"""SMPP 3.4 as a dispatch provider: one or more transceiver binds, windowed submit_sm, receipts and inbound back.
 
-Threads: one link thread owns the connection. It connects and binds (bounded retries with backoff),
-reads every PDU (submit_sm_resp, deliver_sm, enquire_link…), sends enquire_link every
-``enquire_link_s``, and binds again when the link drops. ``submit_many`` runs on the caller's
-thread and only sends; answers reach it through a list guarded by a condition. Every send goes
-through one lock, and sequence numbers come from one thread-safe generator.
+Each bind is a ``link.Link``: one thread owns its socket (plain TCP or TLS) and runs one selector loop, reading every
+PDU that arrived per wake and writing every PDU queued per write. ``submit_many`` runs on the caller's thread: it
+fills each bound bind's window (``window.Window``, one ``Pace`` per bind, kept across calls), queues the submit_sm of
+one bind as one buffer, and waits for the answers the links post together (``link.Inbox``). Several binds to one
+SMSC (or to several of its hosts) multiply the outstanding submit_sm; a message's parts may go out on any of them.
 
 A delivery receipt or inbound message is not answered when it arrives: it goes to its callback with an ``ack``,
 and its deliver_sm_resp (status 0) leaves when that ``ack`` is called — by the runtime's thread, once the item is
 produced and committed. Until then the SMSC still holds it, so a crash in between costs a redelivery, not the item.
 An ``ack`` whose session is gone sends nothing: the SMSC delivers the item again on the next bind.
 
-Session plumbing (bind, sequences, the deliver_sm_resp owed) is in ``session``; the window's bookkeeping in
-``window``; PDU fields and texts in ``codec``; what each command_status calls for in ``errors``.
+An SMSC refusing our credentials at bind time is logged once (an error naming the settings) and counted
+(``courrier_smpp_bind_refused``); that bind then stays down until ``reconnect()`` (the router's half-open breaker),
+and messages meanwhile are transient ``provider_auth_failed``, which the router counts against this provider.
+
+The wire is ``pdu`` (framing and bodies, our own: see ``session`` for why not smpplib), sessions ``session``, PDU
+fields and texts ``codec``, what each command_status calls for ``errors``.
 """
 from __future__ import annotations
 
 import itertools
 import logging
 import random
-import select
+import ssl
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Sequence
-
-import smpplib.client
-import smpplib.exceptions
-import smpplib.smpp
+from functools import partial
 
 from courrier.logs import mask_phone
 from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
-from processors.providers.smpp.codec import Unsendable, as_text, encode_message, read_deliver_sm, source_address, submit_id, submit_sm_fields
-from processors.providers.smpp.errors import ESME_RINVCMDID, ESME_RX_T_APPN, status_code
-from processors.providers.smpp.session import LINK_ERRORS, DeliverSmAnswer, Sequences, break_link, disconnect, open_session
+from processors.providers.smpp import pdu
+from processors.providers.smpp.codec import Unsendable, encode_message, read_deliver_sm, source_address, submit_id, submit_sm
+from processors.providers.smpp.errors import ESME_RX_T_APPN, NOT_BOUND, PROVIDER_AUTH_FAILED, status_code
+from processors.providers.smpp.link import MAX_BIND_BACKOFF_S, Inbox, Link, Timing
+from processors.providers.smpp.session import DeliverSmAnswer, Peer, Sequences
 from processors.providers.smpp.window import Job, Pace, Window
 from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
-WIRE_LOGGER = "processors.providers.smpp.wire"
-# smpplib's own client log: DEBUG lines are whole PDUs in hex (phone numbers the log masking cannot see), and its
-# warnings repeat socket errors this module already reports.
-logging.getLogger(WIRE_LOGGER).setLevel(logging.ERROR)
-# smpplib skips TLVs it does not know (as SMPP 3.4 asks) but warns on each; jsmpp adds 0x0428 to every submit_sm_resp.
-logging.getLogger("smpplib.command").addFilter(lambda record: not record.getMessage().startswith("Unknown optional parameter"))
 
-MAX_BIND_BACKOFF_S = 5.0
-STABLE_SESSION_S = 10.0
 CLOSE_GRACE_S = 2.0
 
 
-class SmppProvider:
-    """An SMPP 3.4 ESME bound as transceiver to one SMSC (see the module docstring for its threads).
+@dataclass(frozen=True)
+class BindPlan:
+    """One bind of a provider: where it goes and its window; None takes the provider's own."""
 
-    ``decimal_receipt_ids``: the SMSC answers submit_sm with hexadecimal ids but writes them in decimal in
-    receipt texts (jsmpp's simulator does); every id is then reported in decimal so reports match submits.
+    host: str | None = None
+    port: int | None = None
+    window: int | None = None
+
+
+class SmppProvider:
+    """An SMPP 3.4 ESME bound as transceiver to one SMSC through ``binds`` connections (see the module docstring).
+
+    ``binds``: how many binds to ``host:port``, or one ``BindPlan`` each. ``tls``: wrap every connection in it (the
+    certificate must name ``server_name``, else the bind's host). ``throttle_resends``: a part throttled more often
+    than this ends its message transient (None: resent while the call's time remains). ``decimal_receipt_ids``: the
+    SMSC answers submit_sm with hexadecimal ids but writes them in decimal in receipt texts (jsmpp's simulator does);
+    every id is then reported in decimal so reports match submits.
     """
 
     def __init__(self, host: str, port: int, system_id: str, password: str, *, window: int = 10,
                  on_report: ReportCallback, on_inbound: InboundCallback, name: str | None = None,
-                 enquire_link_s: float = 30.0, bind_timeout_s: float = 10.0, bind_attempts: int = 5,
-                 decimal_receipt_ids: bool = False) -> None:
-        if window < 1 or bind_attempts < 1:
-            raise ValueError("window and bind_attempts must be at least 1")
+                 binds: int | Sequence[BindPlan] = 1, tls: ssl.SSLContext | None = None, server_name: str | None = None,
+                 system_type: str = "", enquire_link_s: float = 30.0, bind_timeout_s: float = 10.0, bind_attempts: int = 5,
+                 decimal_receipt_ids: bool = False, throttle_resends: int | None = None) -> None:
+        plans = [BindPlan()] * binds if isinstance(binds, int) else list(binds)
+        if window < 1 or bind_attempts < 1 or not plans or any(p.window is not None and p.window < 1 for p in plans):
+            raise ValueError("window, bind_attempts and binds must be at least 1")
         self.name = name or f"smpp:{host}:{port}"
-        self._address = (host, port)
-        self._credentials = (system_id, password)
-        self._window = window
-        self._pace = Pace(window)  # shrinks while the SMSC throttles, across runs (``window.Pace``)
+        self._peers = [Peer(p.host or host, p.port or port, system_id, password, system_type, tls, server_name) for p in plans]
+        self._paces = [Pace(p.window or window) for p in plans]  # each shrinks while the SMSC throttles it, across calls
+        self._timing = Timing(enquire_link_s, bind_timeout_s, bind_attempts)
         self._on_report = on_report
         self._on_inbound = on_inbound
-        self._enquire_link_s = enquire_link_s
-        self._bind_timeout_s = bind_timeout_s
-        self._bind_attempts = bind_attempts
         self._decimal_ids = decimal_receipt_ids
-        self._sequences = Sequences()
+        self._throttle_resends = throttle_resends
+        self._sequences = Sequences(random.randrange(1 << 20))
         self._references = itertools.count(random.randrange(256))  # concatenation references, distinct per long message
-        self._send_lock = threading.Lock()
+        self._inbox = Inbox()
         self._submit_lock = threading.Lock()
-        self._cond = threading.Condition()
-        # Guarded by _cond: the bound client (None while down), its generation, the link state and unread answers.
-        self._client: smpplib.client.Client | None = None
-        self._generation = 0
-        self._state = "closed"  # closed → connecting → bound ⇄ connecting; unreachable once a round of binds failed
-        self._last_error = ""
-        self._answers: list[tuple[int, int, str]] = []
         self._closing = threading.Event()
-        self._wake = threading.Event()
-        self._close_by = 0.0
-        self._thread: threading.Thread | None = None
+        self._links: list[Link] = []
 
     @property
     def _peer(self) -> str:
-        return f"{self._address[0]}:{self._address[1]}"
+        return ", ".join(dict.fromkeys(peer.address for peer in self._peers))
 
     # Lifecycle -----------------------------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start the link thread and wait for the first bind; ``UnreachableError`` when a whole round of binds fails."""
-        if self._thread is not None:
+        """Start every bind and wait for them; ``UnreachableError`` when none could bind in a whole round."""
+        if self._links:
             return
         self._closing.clear()
-        self._wake.clear()
-        with self._cond:
-            self._state = "connecting"
-        self._thread = threading.Thread(target=self._run_link, name=f"smpp-link-{self._peer}", daemon=True)
-        self._thread.start()
-        budget_s = self._bind_attempts * (2 * self._bind_timeout_s + MAX_BIND_BACKOFF_S)
-        with self._cond:
-            self._cond.wait_for(lambda: self._state in ("bound", "unreachable"), timeout=budget_s)
-            bound, error = self._state == "bound", self._last_error
+        links = [Link(i, peer, self._timing, self._sequences, self._inbox, self._deliver, self.name)
+                 for i, peer in enumerate(self._peers)]
+        self._links = links
+        for link in links:
+            link.start()
+        budget_s = self._timing.bind_attempts * (2 * self._timing.bind_timeout_s + MAX_BIND_BACKOFF_S)
+        cond = self._inbox.cond
+        with cond:
+            settled = lambda: all(link.state in ("bound", "unreachable") for link in links)  # noqa: E731
+            cond.wait_for(lambda: settled() or any(link.state == "bound" for link in links), timeout=budget_s)
+            cond.wait_for(settled, timeout=self._timing.bind_timeout_s)  # the others get one bind's time more
+            bound = any(link.state == "bound" for link in links)
+            errors = sorted({link.last_error for link in links if link.last_error})
         if not bound:
             self.close()
-            raise UnreachableError(f"SMPP peer {self._peer} did not answer ({error or 'no bind'}); "
+            raise UnreachableError(f"SMPP peer {self._peer} did not answer ({'; '.join(errors) or 'no bind'}); "
                                    "run `courrier infra up smsc` or set COURRIER_SMPP_HOST")
 
     def close(self) -> None:
-        """Unbind, wait briefly for unbind_resp, then disconnect; callbacks stop.
+        """Unbind every link (waiting briefly for unbind_resp), then disconnect; callbacks stop.
 
         A deliver_sm arriving meanwhile still reaches its callback; one whose ``ack`` is not called before the link
         closes is delivered again by the SMSC on the next bind.
         """
-        thread = self._thread
-        if thread is None:
+        links, self._links = self._links, []
+        if not links:
             return
-        self._close_by = time.monotonic() + CLOSE_GRACE_S
         self._closing.set()
-        self._wake.set()
-        with self._cond:
-            client = self._client
-        if client is not None:
-            try:
-                self._send(client, smpplib.smpp.make_pdu("unbind", client=client))
-            except (*LINK_ERRORS, smpplib.exceptions.PDUError):
-                break_link(client)
-        thread.join(timeout=CLOSE_GRACE_S + self._bind_timeout_s + 1)
-        if thread.is_alive():
-            log.warning("SMPP link thread still running after close", extra={"peer": self._peer})
-        self._thread = None
-        with self._cond:
-            self._state = "closed"
+        with self._inbox.cond:
+            self._inbox.cond.notify_all()
+        for link in links:
+            link.stop(CLOSE_GRACE_S)
+        for link in links:
+            if not link.join(CLOSE_GRACE_S + self._timing.bind_timeout_s + 1):
+                log.warning("SMPP link thread still running after close", extra={"provider": self.name, "peer": link.peer.address})
 
     @property
     def ready(self) -> bool:
-        """Bound right now: a submit would go out at once (the router sends elsewhere while it is not)."""
-        with self._cond:
-            return self._client is not None
+        """Some bind is bound right now: a submit would go out at once (the router sends elsewhere while none is)."""
+        with self._inbox.cond:
+            return any(link.live() is not None for link in self._links)
 
     def reconnect(self) -> None:
-        """Ask the link thread for another round of binds if the last round gave up (no effect while it is trying)."""
-        with self._cond:
-            self._want_link()
+        """Ask every bind whose last round gave up (refused credentials included) for another round."""
+        with self._inbox.cond:
+            for link in self._links:
+                link.want()
 
     # Submitting ----------------------------------------------------------------------------------------------
 
     def submit_many(self, submissions: Sequence[Submission], timeout_s: float = 30.0) -> list[SubmitResult]:
-        """Submit every message with at most ``window`` submit_sm outstanding; one final result each, in input order.
+        """Submit every message with at most a window of submit_sm outstanding per bind; one final result each, in input
+        order.
 
-        Answers are classed by ``errors``: throttled parts are sent again while time remains, and the window
-        shrinks while the SMSC throttles (``Pace``, kept across calls); ESME_RSYSERR and the like make a message
-        transient, other refusals permanent. A part whose answer is lost with the link makes its message transient
-        ("connection_lost") and is not sent again: the dispatch ledger reconciles it. Every part carries the message's
-        validity (``validity_period``), when it has one.
+        Answers are classed by ``errors`` (``window`` has the rules): throttled parts are sent again while time remains,
+        and that bind's window shrinks; ESME_RSYSERR and the like make a message transient, other refusals permanent.
+        A part whose answer is lost with its link makes its message transient ("connection_lost") and is not sent
+        again: the dispatch ledger keeps its outcome unknown. Every part carries the message's validity
+        (``validity_period``), when it has one. Without any bind that is up or trying, it answers at once.
         """
-        assert self._thread is not None, "open() first"
+        assert self._links, "open() first"
         deadline = time.monotonic() + timeout_s
+        cond = self._inbox.cond
         with self._submit_lock:
-            window = Window([self._job(i, s) for i, s in enumerate(submissions)], self._window, self._pace)
+            links = self._links
+            window = Window([self._job(i, s) for i, s in enumerate(submissions)], self._paces, self._throttle_resends)
             while not window.done() and not self._closing.is_set() and (now := time.monotonic()) < deadline:
-                with self._cond:
-                    self._absorb(window, now)
-                    client, generation = self._client, self._generation
-                    if client is None:
-                        self._want_link()
-                    sends = []
-                    while client is not None and (picked := window.next_part(now)) is not None:
-                        pdu = self._submit_pdu(client, *picked)
-                        window.sent(pdu.sequence, *picked, generation)
-                        sends.append(pdu)
-                    if not sends and not window.done():
-                        wake_at = min(deadline, max(self._pace.paused_until, now + 0.001), now + 1.0)
-                        self._cond.wait(timeout=wake_at - now)
-                if sends and not self._send_all(client, sends):
-                    with self._cond:
-                        self._cond.wait_for(lambda: self._generation != generation or self._client is None, timeout=1.0)
-            with self._cond:
-                self._absorb(window, time.monotonic())
-                link_up = self._client is not None
-            for sequence, (job, part, _generation) in window.in_flight.items():
+                with cond:
+                    self._absorb(window, links, now)
+                    sends = self._fill(window, links, now)
+                    if not sends:
+                        if not any(link.state in ("bound", "connecting") for link in links):
+                            break  # every bind gave up: nothing will go out before the deadline
+                        if not window.done():
+                            cond.wait(timeout=self._wait_s(links, now, deadline))
+                for link, generation, frames, sequences in sends:
+                    if not link.send(b"".join(frames), generation):  # its session ended meanwhile: nothing left
+                        with cond:
+                            for sequence in sequences:
+                                window.withdraw(sequence)
+            with cond:
+                self._absorb(window, links, time.monotonic())
+                link_up = any(link.live() is not None for link in links)
+                refused = all(link.credentials_refused for link in links)
+            for sequence, (job, part, _link) in window.in_flight.items():
                 log.info("submit_sm unanswered at the deadline", extra={
-                    "peer": self._peer, "sequence": sequence, "message_id": job.submission.message_id, "part": part + 1})
-            return window.results(link_up)
+                    "provider": self.name, "sequence": sequence, "message_id": job.submission.message_id, "part": part + 1})
+            return window.results(link_up, PROVIDER_AUTH_FAILED if refused else NOT_BOUND)
+
+    def _fill(self, window: Window, links: list[Link], now: float) -> list[tuple[Link, int, list[bytes], list[int]]]:
+        """Take what each bound bind's window has room for (caller holds the inbox's lock); a bind that is down and did
+        not have its credentials refused is asked for another round of binds."""
+        sends = []
+        for index, link in enumerate(links):
+            generation = link.live()
+            if generation is None:
+                if not link.credentials_refused:
+                    link.want()
+                continue
+            frames: list[bytes] = []
+            sequences: list[int] = []
+            while (picked := window.next_part(now, index)) is not None:
+                job, part = picked
+                sequence = self._sequences.next()
+                frames.append(pdu.frame(pdu.SUBMIT_SM, sequence, job.bodies[part]))
+                window.sent(sequence, job, part, (index, generation))
+                sequences.append(sequence)
+            if frames:
+                sends.append((link, generation, frames, sequences))
+        return sends
+
+    def _wait_s(self, links: list[Link], now: float, deadline: float) -> float:
+        """How long to wait for an answer or a link's change: up to the end of a throttling pause, a second at most."""
+        pauses = [pace.paused_until for pace, link in zip(self._paces, links) if link.live() is not None and pace.paused_until > now]
+        return max(0.0, min(deadline, now + 1.0, *pauses) - now)
 
     def _job(self, index: int, submission: Submission) -> Job:
         try:
             source = source_address(submission.sender_type, submission.sender_id)
             encoded = encode_message(submission.text, submission.encoding, submission.parts, next(self._references))
+            bodies = [pdu.short_message_body(submit_sm(submission, source, encoded, part)) for part in range(len(encoded.payloads))]
         except Unsendable as exc:
             return Job.refused(index, submission, exc.detail)
-        return Job.of(index, submission, source, encoded)
+        except pdu.FieldError as exc:
+            return Job.refused(index, submission, f"invalid_field:{exc.field}")
+        return Job.of(index, submission, source, encoded, bodies)
 
-    def _submit_pdu(self, client: smpplib.client.Client, job: Job, part: int):
-        return smpplib.smpp.make_pdu("submit_sm", client=client, **submit_sm_fields(job.submission, job.source, job.encoded, part))
-
-    def _send_all(self, client: smpplib.client.Client, pdus: list) -> bool:
-        """Send in order; on a broken link, stop and let the link thread notice (its parts become lost, not resent)."""
-        try:
-            for pdu in pdus:
-                self._send(client, pdu)
-        except LINK_ERRORS as exc:
-            log.warning("SMPP send failed", extra={"peer": self._peer, "error": repr(exc)})
-            break_link(client)
-            return False
-        return True
-
-    def _absorb(self, window: Window, now: float) -> None:
-        """Apply the answers the link thread posted, then fail the parts of links that are gone (caller holds _cond)."""
-        for sequence, status, raw_id in self._answers:
+    def _absorb(self, window: Window, links: list[Link], now: float) -> None:
+        """Apply what the links posted (caller holds the inbox's lock): withdrawn parts go back to be sent, answers are
+        applied, then the parts of links that are gone are failed."""
+        inbox = self._inbox
+        for sequence in inbox.withdrawn:
+            window.withdraw(sequence)
+        inbox.withdrawn.clear()
+        for sequence, status, raw_id in inbox.answers:
             if not window.answered(sequence, status, submit_id(raw_id, self._decimal_ids), now):
-                log.warning("submit_sm answered after its run gave up; the ledger must reconcile it",
-                            extra={"peer": self._peer, "sequence": sequence, "status": status_code(status), "provider_id": raw_id})
-        self._answers.clear()
-        window.link_lost(self._generation if self._client is not None else None)
+                log.warning("submit_sm answered after its run gave up; its outcome stays unknown to the ledger",
+                            extra={"provider": self.name, "sequence": sequence, "status": status_code(status), "provider_id": raw_id})
+        inbox.answers.clear()
+        window.link_lost({index: link.live() for index, link in enumerate(links)})
 
-    def _want_link(self) -> None:
-        """Ask the link thread for another round of binds if the last round gave up (caller holds _cond)."""
-        if self._state == "unreachable":
-            self._state = "connecting"
-            self._wake.set()
+    # What the links deliver ----------------------------------------------------------------------------------
 
-    # The link thread -----------------------------------------------------------------------------------------
-
-    def _run_link(self) -> None:
-        failures = short_sessions = 0
-        while not self._closing.is_set():
-            try:
-                client = self._bind()
-            except Exception as exc:  # refused, timed out or garbled: each counts as one failed attempt
-                failures += 1
-                log.warning("SMPP bind failed", extra={"peer": self._peer, "attempt": failures, "error": repr(exc)})
-                with self._cond:
-                    self._last_error = repr(exc)
-                if failures < self._bind_attempts:
-                    self._closing.wait(min(MAX_BIND_BACKOFF_S, 0.5 * 2 ** (failures - 1)))
-                    continue
-                self._set_state("unreachable")
-                self._wake.wait()  # until submit_many wants another round, or close()
-                self._wake.clear()
-                failures = 0
-                continue
-            failures = 0
-            with self._cond:
-                self._client, self._generation, self._state = client, self._generation + 1, "bound"
-                self._cond.notify_all()
-            log.info("SMPP bound", extra={"peer": self._peer, "generation": self._generation})
-            bound_at = time.monotonic()
-            try:
-                self._read(client)
-            except Exception as exc:  # whatever broke the link, the next round binds again
-                if not self._closing.is_set():
-                    log.warning("SMPP link lost", extra={"peer": self._peer, "error": repr(exc)})
-            finally:
-                with self._cond:
-                    self._client = None
-                    self._state = "connecting"
-                    self._cond.notify_all()
-                disconnect(client)
-            # An SMSC that accepts binds but drops them at once must not be rebound in a tight loop.
-            short_sessions = short_sessions + 1 if time.monotonic() - bound_at < STABLE_SESSION_S else 0
-            if short_sessions:
-                self._closing.wait(min(MAX_BIND_BACKOFF_S, 0.25 * 2 ** (short_sessions - 1)))
-
-    def _bind(self) -> smpplib.client.Client:
-        return open_session(self._address, self._credentials, self._bind_timeout_s, self._sequences, WIRE_LOGGER)
-
-    def _read(self, client: smpplib.client.Client) -> None:
-        """Read and answer PDUs until the link drops, the SMSC unbinds, close() is answered, or enquire_link goes unanswered."""
-        sock = client._socket  # smpplib has no public accessor; select() on it lets this loop keep the enquire_link timer
-        next_enquire = time.monotonic() + self._enquire_link_s
-        awaiting_enquire = False
-        while not (self._closing.is_set() and time.monotonic() >= self._close_by):
-            now = time.monotonic()
-            readable, _, _ = select.select([sock], [], [], max(0.0, min(1.0, next_enquire - now)))
-            if readable:
-                try:
-                    pdu = client.read_pdu()
-                except (smpplib.exceptions.PDUError, smpplib.exceptions.UnknownCommandError) as exc:
-                    log.warning("unreadable PDU skipped", extra={"peer": self._peer, "error": repr(exc)})
-                    continue
-                if pdu.command == "enquire_link_resp":
-                    awaiting_enquire = False
-                elif not self._handle(client, pdu):
-                    return
-            elif now >= next_enquire:
-                if awaiting_enquire:
-                    raise smpplib.exceptions.ConnectionError(f"enquire_link unanswered for {self._enquire_link_s:.0f}s")
-                self._send(client, smpplib.smpp.make_pdu("enquire_link", client=client))
-                awaiting_enquire = True
-                next_enquire = now + self._enquire_link_s
-
-    def _handle(self, client: smpplib.client.Client, pdu) -> bool:
-        """Act on one PDU; False when the session is over (unbind from the SMSC, or the answer to ours)."""
-        command = pdu.command
-        if command in ("submit_sm_resp", "generic_nack"):
-            status = int(pdu.status) or (ESME_RINVCMDID if command == "generic_nack" else 0)
-            with self._cond:
-                self._answers.append((pdu.sequence, status, as_text(getattr(pdu, "message_id", None))))
-                self._cond.notify_all()
-        elif command == "deliver_sm":
-            self._deliver(client, pdu)
-        elif command == "enquire_link":
-            self._answer(client, "enquire_link_resp", pdu.sequence)
-        elif command == "unbind":
-            log.warning("SMPP peer unbound", extra={"peer": self._peer})
-            self._answer(client, "unbind_resp", pdu.sequence)
-            return False
-        elif command == "unbind_resp":
-            return False
-        elif pdu.is_request() and command != "alert_notification":
-            self._answer(client, "generic_nack", pdu.sequence, ESME_RINVCMDID)
-        return True
-
-    def _deliver(self, client: smpplib.client.Client, pdu) -> None:
+    def _deliver(self, link: Link, generation: int, sequence: int, message: pdu.ShortMessage) -> None:
         """Hand a deliver_sm to its callback with an ``ack`` that answers it (status 0) later; answer at once what is not
         handed over: a receipt without a message id (0: dropped, the SMSC could only send it again as it is) and an item
-        whose callback failed (ESME_RX_T_APPN: the SMSC keeps it and delivers it again)."""
-        answer = DeliverSmAnswer(self._answer_deliver, client, pdu.sequence)
-        item = read_deliver_sm(pdu, self.name, datetime.now(timezone.utc), self._decimal_ids)
+        whose callback failed (ESME_RX_T_APPN: the SMSC keeps it and delivers it again). Runs on the link's thread."""
+        answer = DeliverSmAnswer(partial(self._answer_deliver, link, generation, sequence))
+        item = read_deliver_sm(message, self.name, datetime.now(timezone.utc), self._decimal_ids)
         try:
             if isinstance(item, DeliveryReport):
                 self._on_report(replace(item, ack=answer))
             elif item is not None:
-                log.info("inbound SMS", extra={"peer": self._peer, "from": mask_phone(item.from_number)})
+                log.info("inbound SMS", extra={"provider": self.name, "from": mask_phone(item.from_number)})
                 self._on_inbound(replace(item, ack=answer))
             else:
-                log.warning("delivery receipt without a message id dropped", extra={"peer": self._peer})
+                log.warning("delivery receipt without a message id dropped", extra={"provider": self.name})
                 answer.settle(0)
         except Exception:
-            log.exception("deliver_sm callback failed", extra={"peer": self._peer})
+            log.exception("deliver_sm callback failed", extra={"provider": self.name})
             answer.settle(ESME_RX_T_APPN)
 
-    def _answer_deliver(self, client: smpplib.client.Client, sequence: int, status: int) -> None:
-        """Send one deliver_sm_resp on ``client`` while it is the bound session; from any thread, never raising."""
-        with self._cond:
-            current = self._client is client
-        if not current:
+    def _answer_deliver(self, link: Link, generation: int, sequence: int, status: int) -> None:
+        """Queue one deliver_sm_resp on the session the deliver_sm came on, if it is still there; from any thread."""
+        if not link.send(pdu.response(pdu.DELIVER_SM_RESP, sequence, status), generation):
             log.info("deliver_sm left unanswered: its session is gone, the SMSC delivers it again",
-                     extra={"peer": self._peer, "sequence": sequence})
-            return
-        try:
-            self._answer(client, "deliver_sm_resp", sequence, status)
-        except (*LINK_ERRORS, smpplib.exceptions.PDUError, AttributeError) as exc:  # AttributeError: disconnected meanwhile
-            log.info("deliver_sm_resp not sent: the link dropped, the SMSC delivers it again",
-                     extra={"peer": self._peer, "sequence": sequence, "error": repr(exc)})
-            break_link(client)
-
-    # Plumbing ------------------------------------------------------------------------------------------------
-
-    def _answer(self, client: smpplib.client.Client, command: str, sequence: int, status: int = 0) -> None:
-        response = smpplib.smpp.make_pdu(command, client=client, status=status)
-        response.sequence = sequence
-        self._send(client, response)
-
-    def _send(self, client: smpplib.client.Client, pdu) -> None:
-        with self._send_lock:
-            client.send_pdu(pdu)
-
-    def _set_state(self, state: str) -> None:
-        with self._cond:
-            self._state = state
-            self._cond.notify_all()
+                     extra={"provider": self.name, "peer": link.peer.address, "sequence": sequence})

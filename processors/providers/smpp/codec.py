@@ -1,18 +1,18 @@
 """Pure SMPP 3.4 rules the provider applies: addressing, text encoding and splitting, validity, receipts.
 
-Nothing here touches a socket: each function maps values to values, so each is unit-tested alone. Command statuses
-and what each calls for live in ``errors``.
+Nothing here touches a socket: each function maps values to values, so each is unit-tested alone. The fields' bytes
+are ``pdu``'s; command statuses and what each calls for live in ``errors``.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
+from processors.providers.smpp.pdu import ShortMessage
 
 # (TON, NPI) of the source address by courrier.SenderType (SMPP 3.4 §5.2.5-6).
 SOURCE_ADDRESSING = {"ALPHANUMERIC": (5, 0), "SHORT_CODE": (3, 0), "LONG_CODE": (1, 1), "TOLL_FREE": (1, 1)}
@@ -63,19 +63,14 @@ def destination_address(e164: str) -> tuple[int, int, str]:
     return INTERNATIONAL, ISDN, e164.removeprefix("+")
 
 
-def submit_sm_fields(submission: Submission, source: tuple[int, int, str], encoded: Encoded, part: int) -> dict[str, Any]:
-    """The fields of the submit_sm of one part (smpplib's ``make_pdu`` names): addresses, coding, a delivery receipt
-    asked for, and the message's validity when it has one (every message dispatch plans has)."""
+def submit_sm(submission: Submission, source: tuple[int, int, str], encoded: Encoded, part: int) -> ShortMessage:
+    """The submit_sm of one part: addresses, coding, a delivery receipt asked for, and the message's validity when it
+    has one (every message dispatch plans has)."""
     ton, npi, address = source
     dest_ton, dest_npi, destination = destination_address(submission.destination)
-    fields: dict[str, Any] = {
-        "source_addr_ton": ton, "source_addr_npi": npi, "source_addr": address, "dest_addr_ton": dest_ton,
-        "dest_addr_npi": dest_npi, "destination_addr": destination, "esm_class": encoded.esm_class,
-        "data_coding": encoded.data_coding, "registered_delivery": 1, "short_message": encoded.payloads[part],
-    }
-    if submission.expires_at is not None:
-        fields["validity_period"] = validity_period(submission.expires_at)
-    return fields
+    validity = validity_period(submission.expires_at) if submission.expires_at is not None else ""
+    return ShortMessage(ton, npi, address, dest_ton, dest_npi, destination, encoded.esm_class, encoded.data_coding,
+                        encoded.payloads[part], registered_delivery=1, validity_period=validity)
 
 
 def validity_period(expires_at: datetime) -> str:
@@ -174,34 +169,25 @@ def receipt_id(raw: str, decimal: bool) -> str:
     return str(int(raw)) if decimal and raw.isdigit() else raw
 
 
-def as_text(value: bytes | str | None) -> str:
-    """A C-octet string field as smpplib parsed it (bytes), as text."""
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return value or ""
-
-
-def read_deliver_sm(pdu, provider: str, received_at: datetime, decimal_ids: bool = False) -> DeliveryReport | InboundSms | None:
-    """What a parsed deliver_sm carries: a delivery receipt, a mobile-originated message, or None for a receipt without an id.
+def read_deliver_sm(pdu: ShortMessage, provider: str, received_at: datetime, decimal_ids: bool = False) -> DeliveryReport | InboundSms | None:
+    """What a deliver_sm carries: a delivery receipt, a mobile-originated message, or None for a receipt without an id.
 
     A receipt's id and state come from the receipted_message_id / message_state TLVs when present (they are
     the SMSC's own submit-form values), else from the receipt text.
     """
-    esm_class = int(pdu.esm_class or 0)
-    data_coding = int(pdu.data_coding or 0)
-    payload = pdu.short_message or getattr(pdu, "message_payload", None) or b""
-    if esm_class & DELIVERY_RECEIPT:
+    payload = pdu.short_message or pdu.message_payload or b""
+    if pdu.esm_class & DELIVERY_RECEIPT:
         raw = payload.decode("latin-1")  # receipt texts are ASCII (appendix B)
         fields = parse_receipt_text(raw)
-        tlv_id = as_text(getattr(pdu, "receipted_message_id", None))
+        tlv_id = pdu.receipted_message_id
         message_id = submit_id(tlv_id, decimal_ids) if tlv_id else receipt_id(fields.get("id", ""), decimal_ids)
         if not message_id:
             return None
-        state = getattr(pdu, "message_state", None)
-        stat = MESSAGE_STATES.get(int(state), "UNKNOWN") if state is not None else fields.get("stat", "UNKNOWN").upper()
-        network_error = getattr(pdu, "network_error_code", None)
+        state = pdu.message_state
+        stat = MESSAGE_STATES.get(state, "UNKNOWN") if state is not None else fields.get("stat", "UNKNOWN").upper()
+        network_error = pdu.network_error_code
         err = fields.get("err") or (str(int.from_bytes(network_error[1:], "big")) if network_error else None)
         return DeliveryReport(provider, message_id, stat, err, raw, received_at)
-    source = as_text(pdu.source_addr)
-    from_number = f"+{source}" if int(pdu.source_addr_ton or 0) == INTERNATIONAL and source.isdigit() else source
-    return InboundSms(provider, from_number, as_text(pdu.destination_addr), decode_text(payload, data_coding, esm_class), received_at)
+    source = pdu.source_addr
+    from_number = f"+{source}" if pdu.source_addr_ton == INTERNATIONAL and source.isdigit() else source
+    return InboundSms(provider, from_number, pdu.destination_addr, decode_text(payload, pdu.data_coding, pdu.esm_class), received_at)

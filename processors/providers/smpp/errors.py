@@ -14,7 +14,8 @@ Three classes of ``command_status`` (SMPP 3.4 §5.1.3, table 5-2):
 Failures without a status (``LINK_FAILURES``) are transient too, but two of them leave the outcome unknown: a part
 sent without its answer (``timeout``: no submit_sm_resp in time; ``connection_lost``: the link dropped or the SMSC
 unbound with it outstanding) may have reached the SMSC, so the ledger keeps SUBMITTING and it is never submitted
-again (``processors.dispatch.logic.UNKNOWN_OUTCOMES``). ``not_bound`` (no link to send on) was never sent.
+again (``processors.dispatch.logic.UNKNOWN_OUTCOMES``). ``not_bound`` (no link to send on) and ``not_submitted``
+(the run's deadline came before a window had room for it) were never sent.
 """
 from __future__ import annotations
 
@@ -79,10 +80,15 @@ STATUSES: dict[int, tuple[str, ErrorClass]] = {
 }
 ESME_RINVCMDID = 0x03  # what a generic_nack answering our submit_sm means when it carries no status
 ESME_RX_T_APPN = 0x64  # our deliver_sm_resp when a callback failed: the SMSC keeps the item and delivers it again
+ESME_RX_P_APPN = 0x65  # our deliver_sm_resp to a deliver_sm we cannot read: the SMSC should not deliver it again
 
-# Transient details without a status: the answer was lost (the SMSC may have the message), or nothing was sent.
-TIMEOUT, CONNECTION_LOST, NOT_BOUND = "timeout", "connection_lost", "not_bound"
-LINK_FAILURES = frozenset({TIMEOUT, CONNECTION_LOST, NOT_BOUND})
+# Transient details without a status: the answer was lost (the SMSC may have the message), or nothing was sent
+# (no bind to send on; or the run's deadline came first, every bind's window full or paused).
+TIMEOUT, CONNECTION_LOST, NOT_BOUND, NOT_SUBMITTED = "timeout", "connection_lost", "not_bound", "not_submitted"
+LINK_FAILURES = frozenset({TIMEOUT, CONNECTION_LOST, NOT_BOUND, NOT_SUBMITTED})
+# Never sent either: the SMSC refused our credentials at bind time (a setting to fix: the router counts it unhealthy),
+# or an earlier message to the same destination failed transiently in this run (sending this one would overtake it).
+PROVIDER_AUTH_FAILED, HELD_FOR_ORDER = "provider_auth_failed", "held_for_order"
 # Names of the statuses by which an SMSC asks us to slow down: the router counts them as proof it is alive.
 THROTTLE_NAMES = frozenset(name for name, kind in STATUSES.values() if kind is ErrorClass.THROTTLE)
 

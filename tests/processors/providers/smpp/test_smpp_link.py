@@ -257,13 +257,13 @@ def test_close_unbinds(connect) -> None:
     assert smsc.unbinds == 1
 
 
-def test_a_refused_bind_is_unreachable_with_the_reason() -> None:
+def test_refused_credentials_are_unreachable_at_once_with_the_reason() -> None:
     smsc = FakeSmsc(bind_status=0x0E)
-    provider = SmppProvider("127.0.0.1", smsc.port, "j", "wrong", on_report=print, on_inbound=print, bind_attempts=2)
+    provider = SmppProvider("127.0.0.1", smsc.port, "j", "wrong", on_report=print, on_inbound=print, bind_attempts=3)
     try:
-        with pytest.raises(UnreachableError, match=f"127.0.0.1:{smsc.port}.*courrier infra up smsc"):
+        with pytest.raises(UnreachableError, match=f"127.0.0.1:{smsc.port}.*ESME_RINVPASWD.*courrier infra up smsc"):
             provider.open()
-        assert smsc.binds == 2
+        assert smsc.binds == 1  # binding again with the same password cannot help
     finally:
         smsc.close()
 

@@ -119,10 +119,10 @@ def test_an_alphanumeric_sender_reaches_the_smsc_as_ton_5(provider: SmppProvider
     monkeypatch.setattr(smpp, "read_deliver_sm", spy)
     [result] = provider.submit_many([sms("alpha", "+33610077777", "Bonjour", "ALPHANUMERIC", "COURRIER")])
     assert result.accepted
-    assert wait_until(lambda: any(p.destination_addr == b"COURRIER" for p in receipts), timeout_s=30)
-    receipt = next(p for p in receipts if p.destination_addr == b"COURRIER")
+    assert wait_until(lambda: any(p.destination_addr == "COURRIER" for p in receipts), timeout_s=30)
+    receipt = next(p for p in receipts if p.destination_addr == "COURRIER")
     assert (receipt.dest_addr_ton, receipt.dest_addr_npi) == (5, 0)
-    assert (receipt.source_addr_ton, receipt.source_addr_npi, receipt.source_addr) == (1, 1, b"33610077777")
+    assert (receipt.source_addr_ton, receipt.source_addr_npi, receipt.source_addr) == (1, 1, "33610077777")
 
 
 def test_a_mobile_originated_message_reaches_on_inbound(provider: SmppProvider, received: Received, smsc_settings: Settings) -> None:
