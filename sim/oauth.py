@@ -2,8 +2,10 @@
 
 The client (google-auth's ``service_account.Credentials``) posts a form ``grant_type=urn:ietf:params:oauth:grant-type:
 jwt-bearer&assertion=<JWT>``; the JWT is RS256-signed with the service account's private key, its header names the
-key (``kid`` = ``private_key_id``), its claims are ``iss`` (the account's ``client_email``), ``aud`` (the token URI it
-is posted to), ``scope`` (space-separated), ``iat`` and ``exp`` (at most an hour apart). The answer is
+key (``kid`` = ``private_key_id``), its claims are ``iss`` (the account's ``client_email``), ``aud`` (Google's token
+endpoint, ``https://oauth2.googleapis.com/token``: google-auth names it wherever the key file's ``token_uri`` points;
+the URL the assertion was posted to is accepted too), ``scope`` (space-separated), ``iat`` and ``exp`` (at most an
+hour apart). The answer is
 ``{"access_token", "expires_in", "token_type": "Bearer"}``; a refusal is 400 ``{"error": "invalid_grant" |
 "invalid_scope" | "unsupported_grant_type" | "invalid_request", "error_description"}``
 (developers.google.com/identity/protocols/oauth2/service-account#httprest).
@@ -25,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sim.reply import Reply
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 RBM_SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
 TOKEN_LIFETIME_S = 3599  # Google answers 3599, not 3600
 MAX_ASSERTION_LIFETIME_S = 3600
@@ -64,8 +67,8 @@ class TokenIssuer:
         self.issued = 0
         self.refused = 0
 
-    def token(self, form: Mapping[str, str], audience: str) -> Reply:
-        """The answer to a token request posted to ``audience`` (the URL the client was told to post to)."""
+    def token(self, form: Mapping[str, str], posted_to: str) -> Reply:
+        """The answer to a token request posted to the URL ``posted_to``."""
         grant_type, assertion = form.get("grant_type", ""), form.get("assertion", "")
         if grant_type != GRANT_TYPE:
             return self._refuse("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
@@ -82,7 +85,8 @@ class TokenIssuer:
         if header.get("alg") != "RS256" or (header.get("kid") is not None and header.get("kid") != account.key_id):
             return self._refuse("invalid_grant", "Invalid JWT Signature.")
         try:
-            claims = jwt.decode(assertion, account.public_key, algorithms=["RS256"], audience=audience, leeway=CLOCK_SKEW_S,
+            claims = jwt.decode(assertion, account.public_key, algorithms=["RS256"], audience=[GOOGLE_TOKEN_URI, posted_to],
+                                leeway=CLOCK_SKEW_S,
                                 options={"require": ["iss", "aud", "iat", "exp"]})
         except jwt.InvalidSignatureError:
             return self._refuse("invalid_grant", "Invalid JWT Signature.")

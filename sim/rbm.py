@@ -50,8 +50,9 @@ SAMPLE_FROM = 500  # users.batchGet samples reach only from 500 numbers up
 MAX_REF_LENGTH = 128
 MAX_TEXT = 3072
 CONTENT_KINDS = ("text", "richCard", "contentInfo", "uploadedRbmFile")
-FEATURES = ["RICHCARD_STANDALONE", "RICHCARD_CAROUSEL", "ACTION_CREATE_CALENDAR_EVENT", "ACTION_DIAL", "ACTION_OPEN_URL",
-            "ACTION_SHARE_LOCATION", "ACTION_VIEW_LOCATION"]
+FEATURES = ["REVOCATION", "RICHCARD_STANDALONE", "RICHCARD_CAROUSEL", "ACTION_CREATE_CALENDAR_EVENT", "ACTION_DIAL",
+            "ACTION_OPEN_URL", "ACTION_SHARE_LOCATION", "ACTION_VIEW_LOCATION"]
+AGENT_DOMAIN = "@rbm.goog"  # events name the agent as RBM's platform does: its id in the rbm.goog domain
 NOT_FOUND = "Requested entity was not found."
 UNAUTHENTICATED = ("Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid "
                    "authentication credential.")
@@ -170,13 +171,13 @@ class RbmApi:
         step, url = planned.step, self.sim.faults.rbm_webhook_url
         if url is None or step.status not in ("DELIVERED", "READ", "EXPIRED"):
             return None
-        stamp = _rfc3339(step.occurred_at)
+        stamp, agent = _rfc3339(step.occurred_at), message.agent_id + AGENT_DOMAIN
         if step.status == "EXPIRED":
-            event = {"phoneNumber": message.to, "messageId": message.id, "agentId": message.agent_id,
-                     "eventType": "TTL_EXPIRATION_REVOKED", "eventId": step.event_id, "sendTime": stamp}
+            event = {"phoneNumber": message.to, "messageId": message.id, "agentId": agent, "eventType": "TTL_EXPIRATION_REVOKED",
+                     "eventId": step.event_id, "sendTime": stamp}
         else:
             event = {"senderPhoneNumber": message.to, "eventType": step.status, "eventId": step.event_id, "sendTime": stamp,
-                     "messageId": message.id, "agentId": message.agent_id}
+                     "messageId": message.id, "agentId": agent}
         # A duplicate is a Pub/Sub redelivery: same event, same Pub/Sub message id.
         pubsub_id = str(uuid.UUID(step.event_id).int % 10**16)
         headers, body = signed_request(event, pubsub_id, now + timedelta(seconds=planned.delay_s), self.sim.credentials.client_token)
@@ -188,7 +189,7 @@ class RbmApi:
         url = self.sim.faults.rbm_webhook_url
         if url is None:
             return google_error(409, "FAILED_PRECONDITION", "RBM webhooks are off (rbm_webhook_url is null)")
-        now, agent = datetime.now(timezone.utc), self.sim.options.rbm_agent_id
+        now, agent = datetime.now(timezone.utc), self.sim.options.rbm_agent_id + AGENT_DOMAIN
         event_id = str(uuid.UUID(int=self.sim.rng.getrandbits(128), version=4))
         event: dict[str, Any]
         if typing:

@@ -56,8 +56,8 @@ def provider_routes(sim: Simulator, legacy: LegacyAggregator, rbm: RbmApi, twili
             form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
             form = {}
-        audience = str(request.url.replace(query=""))
-        return await served(lambda: sim.oauth.token(form, audience))
+        posted_to = str(request.url.replace(query=""))
+        return await served(lambda: sim.oauth.token(form, posted_to))
 
     async def as_agent(request: Request, agent_id: str | None, answer: Callable[[Caller], Reply]) -> JSONResponse:
         caller = rbm.caller(request.headers.get("authorization", ""), agent_id)
