@@ -24,6 +24,8 @@ from urllib.parse import quote
 import httpx
 
 from processors.channel.logic import CapabilityUnknown
+from processors.providers.rbm.auth import HttpxRequest, TokenSource
+from processors.providers.rbm.settings import RbmSettings
 from processors.runtime.errors import CourrierError
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ class CapabilityClient:
                  ttl_s: float = 86_400.0, negative_ttl_s: float = 3_600.0,
                  max_entries: int = 100_000, timeout_s: float = 2.0, batch_timeout_s: float = 10.0, down_for_s: float = 5.0,
                  retry_after_s: float | None = 60.0, clock: Callable[[], float] = time.monotonic,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, http: httpx.Client | None = None) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self._ttl_s, self._negative_ttl_s = ttl_s, negative_ttl_s
@@ -57,7 +59,8 @@ class CapabilityClient:
         self._clock = clock
         self._authorization = authorization
         self._agent = {"agentId": agent_id} if agent_id else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
+        # ``http``: a client shared with whoever fetches the tokens (closed with this one).
+        self._client = http or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, transport=transport)
         self._cache: OrderedDict[str, tuple[bool, float]] = OrderedDict()
         self._down_until = 0.0
         self.asked = 0  # numbers sent to the API, single or bulk (for tests and figures)
@@ -148,3 +151,15 @@ class CapabilityClient:
         self._down_until = self._clock() + self._down_for_s
         log.warning("RCS capability API not answering", extra={"why": why, "retry_in_s": self._down_for_s})
         return CapabilityUnknown(f"the RCS capability API did not answer ({why})", delay_s=self._retry_after_s)
+
+
+def rbm_capability(settings: RbmSettings, transport: httpx.BaseTransport | None = None) -> CapabilityClient:
+    """The lookup of a configured RBM agent: OAuth tokens from its service account, its agent id, its TTLs and cache.
+
+    Nothing is fetched until the first lookup; ``RbmConfigError`` at once when the agent or the key is missing."""
+    agent, key = settings.agent(), settings.service_account()
+    http = httpx.Client(base_url=settings.api_url.rstrip("/"), timeout=settings.capability_timeout_s, transport=transport)
+    tokens = TokenSource(key, HttpxRequest(http, settings.request_timeout_s), settings.token_refresh_margin_s)
+    return CapabilityClient(settings.api_url, tokens.header, agent_id=agent, ttl_s=settings.capability_ttl_s,
+                            negative_ttl_s=settings.capability_negative_ttl_s, max_entries=settings.capability_cache_size,
+                            timeout_s=settings.capability_timeout_s, http=http)
