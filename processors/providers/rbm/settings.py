@@ -5,8 +5,8 @@ read when the adapter is built; its ``token_uri`` says where access tokens come 
 (``COURRIER_RBM_CLIENT_TOKEN`` or the file ``COURRIER_RBM_CLIENT_TOKEN_FILE`` names). A missing or unreadable one is
 one ``RbmConfigError`` line naming the setting, never showing a secret.
 
-The agent: ``agent_id`` names it in every request (and in capability lookups). A deployment with an agent per
-region maps Courrier's RCS sender ids to their agents in ``sender_agents``; a sender not in it uses ``agent_id``.
+The agent: ``agent_id`` names it in every request (sends, revokes, capability lookups). One configured provider is
+one agent: a deployment with an agent per region configures one provider per agent.
 """
 from __future__ import annotations
 
@@ -35,8 +35,6 @@ class RbmSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="COURRIER_RBM_", extra="forbid")
 
     agent_id: str = Field("", description="The RBM agent's id (agentId of every request, e.g. 'courrier-agent').")
-    sender_agents: dict[str, str] = Field(default_factory=dict, description="Courrier RCS sender id → its RBM agent id, "
-                                                                            "when senders are different agents.")
     service_account_file: Path | None = Field(None, description="The service account's JSON key (a mounted secret file).")
     api_url: str = Field(DEFAULT_API_URL, description="The RBM API's base URL (a regional one, or the fake in tests).")
     client_token: SecretStr = Field(SecretStr(""), description="The webhook's clientToken: X-Goog-Signature key, handshake check.")
@@ -67,10 +65,6 @@ class RbmSettings(BaseSettings):
         if not self.agent_id.strip():
             raise RbmConfigError("COURRIER_RBM_AGENT_ID is not set: the RBM agent's id is required")
         return self.agent_id.strip()
-
-    def agent_for(self, sender_id: str) -> str:
-        """The agent a message from Courrier's RCS sender ``sender_id`` goes out as."""
-        return self.sender_agents.get(sender_id) or self.agent()
 
     def service_account(self) -> dict[str, Any]:
         """The service account's key as google-auth reads it, or ``RbmConfigError`` naming what is wrong with the file."""
