@@ -110,7 +110,7 @@ class TwilioApi:
             now, media, now + timedelta(seconds=int(validity)) if validity else None, text=body,
             status_callback=fields.get("StatusCallback") or None, messaging_service_sid=service)
         self.sim.accept(message, now, self.render)
-        return self.sim.answer(Reply(201, self.resource(message, now)), draw)
+        return self.sim.answer(Reply(201, self.resource(message, now, created=True)), draw)
 
     def list(self, path: str, query: Mapping[str, str]) -> Reply:
         """A page of the account's messages, newest first, filtered by ``To``/``From``."""
@@ -147,13 +147,14 @@ class TwilioApi:
             return error(404, 20404, f"The requested resource /{API_VERSION}/Accounts/{self.account}/Messages/{sid}.json was not found")
         return Reply(200, self.resource(message, datetime.now(timezone.utc)))
 
-    def resource(self, message: SimMessage, now: datetime) -> dict[str, Any]:
-        """The Message resource as Twilio shows it now (dates RFC 2822, as Twilio writes them)."""
-        status, code = _status(message, now)
-        created = format_datetime(message.submitted_at)
+    def resource(self, message: SimMessage, now: datetime, created: bool = False) -> dict[str, Any]:
+        """The Message resource as Twilio shows it now, or as the create request's answer shows it (``created``: still
+        in Twilio's queue); dates RFC 2822, as Twilio writes them."""
+        status, code = _status(message, now, created)
+        made = format_datetime(message.submitted_at)
         uri = f"/{API_VERSION}/Accounts/{self.account}/Messages/{message.id}"
-        return {"account_sid": self.account, "api_version": API_VERSION, "body": message.text, "date_created": created,
-                "date_sent": created if status not in ("queued", "accepted") else None, "date_updated": format_datetime(now),
+        return {"account_sid": self.account, "api_version": API_VERSION, "body": message.text, "date_created": made,
+                "date_sent": made if status in ("sent", "delivered", "undelivered") else None, "date_updated": format_datetime(now),
                 "direction": "outbound-api", "error_code": int(code) if code else None, "error_message": None,
                 "from": message.sender, "messaging_service_sid": message.messaging_service_sid,
                 "num_media": str(len(message.media_urls)), "num_segments": str(message.segments), "price": None, "price_unit": "USD",
@@ -245,10 +246,12 @@ def _http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _status(message: SimMessage, now: datetime) -> tuple[str, str | None]:
-    """The message's MessageStatus now, and its ErrorCode: queued (accepted through a service), sent from half way to
-    its outcome, then the outcome (a message that expires in the queue stays queued until then)."""
+def _status(message: SimMessage, now: datetime, created: bool) -> tuple[str, str | None]:
+    """The message's MessageStatus now, and its ErrorCode: queued (accepted through a service) when just created, sent
+    from half way to its outcome, then the outcome (a message that expires in the queue stays queued until then)."""
     waiting = "accepted" if message.messaging_service_sid else "queued"
+    if created:
+        return waiting, None
     if message.outcome is None:
         return "sent", None  # silent: it left, and no report ever comes back
     final, at = message.outcome
