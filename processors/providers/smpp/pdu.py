@@ -2,7 +2,7 @@
 
 Every PDU is a 16-octet header (command_length, command_id, command_status, sequence_number, big-endian) and a body
 (SMPP 3.4 §3.2); ``split`` cuts every complete PDU out of a receive buffer at once, so a link reads whatever arrived
-and handles it in one pass. Bodies follow §4: bind_transceiver (§4.1.5), submit_sm (§4.4.1) and deliver_sm (§4.6.1,
+and handles it in one pass. Bodies follow §4: bind_transceiver (§4.1.5) and bind_transmitter (§4.1.1), submit_sm (§4.4.1) and deliver_sm (§4.6.1,
 the same layout), their responses, and the TLVs a delivery receipt carries (§5.3.2: receipted_message_id,
 message_state, network_error_code, message_payload). Unknown TLVs are skipped, as §3.1 asks.
 
@@ -19,6 +19,8 @@ MAX_PDU_OCTETS = 64 * 1024  # far above any PDU of §4; a larger command_length 
 RESPONSE = 0x80000000
 
 GENERIC_NACK = 0x80000000
+BIND_TRANSMITTER = 0x00000002
+BIND_TRANSMITTER_RESP = 0x80000002
 BIND_TRANSCEIVER = 0x00000009
 BIND_TRANSCEIVER_RESP = 0x80000009
 SUBMIT_SM = 0x00000004
@@ -116,11 +118,12 @@ def read_cstring(body: bytes, offset: int) -> tuple[bytes, int]:
     return body[offset:end], end + 1
 
 
-def bind_transceiver(sequence: int, system_id: str, password: str, system_type: str = "") -> bytes:
-    """A bind_transceiver (§4.1.5) at interface version 3.4, any address range."""
+def bind(sequence: int, system_id: str, password: str, system_type: str = "", command_id: int = BIND_TRANSCEIVER) -> bytes:
+    """A bind_transceiver (§4.1.5), or bind_transmitter (§4.1.1: it receives no deliver_sm), at interface version 3.4,
+    any address range."""
     body = (cstring(system_id, 16, "system_id") + cstring(password, 9, "password") + cstring(system_type, 13, "system_type")
             + bytes([INTERFACE_VERSION, 0, 0]) + b"\0")
-    return frame(BIND_TRANSCEIVER, sequence, body)
+    return frame(command_id, sequence, body)
 
 
 @dataclass(frozen=True, slots=True)

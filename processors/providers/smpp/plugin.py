@@ -1,27 +1,80 @@
-"""SMPP as a provider kind: SMS to an SMSC over a bind, delivery reports and inbound messages over the same bind.
+"""SMPP as a provider kind: SMS through one SMSC account, over one or more binds, TLS if asked.
 
-Options (``[providers.<name>]``): ``host``, ``port``, ``system_id``, ``window``, ``decimal_receipt_ids``; the bind
-password is the settings' (``COURRIER_SMPP_PASSWORD`` or its ``_FILE``). Unset options fall back to the settings'
-``COURRIER_SMPP_*`` values, so a deployment without a configuration file binds as before.
+Options (``[providers.<name>]``, else ``COURRIER_SMPP_*``, else the older ``Settings`` fields) are ``SmppSettings``'
+fields; the password is referenced (``password_env`` or ``password_file``), never written in the file. SMPP has no
+webhook: delivery receipts and inbound messages come back over the bind itself, to the adapter's callbacks.
 """
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from processors.providers.registry import ProviderContext, ProviderKind
+from processors.providers.smpp import pdu
 from processors.providers.smpp.adapter import SmppProvider
+from processors.providers.smpp.session import BindRefused, Peer, Sequences, close_quietly, open_session
+from processors.providers.smpp.settings import SmppConfigError, SmppSettings
+
+CHANNELS = frozenset({"SMS"})
+HEALTH_TIMEOUT_S = 3.0
+
+
+def smpp_settings(context: ProviderContext) -> SmppSettings:
+    """The instance's settings; ``SmppConfigError`` naming the first option that does not validate (never its value)."""
+    try:
+        return SmppSettings.of(dict(context.options), context.settings)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise SmppConfigError(f"SMPP provider {context.name}: option {where}: {first['msg']}") from None
+
+
+def provider(settings: SmppSettings, context: ProviderContext) -> SmppProvider:
+    """An adapter for ``settings``, named after the configured instance, not yet opened."""
+    return SmppProvider(settings.host, settings.port, settings.system_id, settings.password_value(), window=settings.window,
+                        on_report=context.on_report, on_inbound=context.on_inbound, name=context.name,
+                        binds=settings.bind_plans(), tls=settings.tls_context(), server_name=settings.tls_server_name,
+                        system_type=settings.system_type, enquire_link_s=settings.enquire_link_s,
+                        bind_timeout_s=settings.bind_timeout_s, bind_attempts=settings.bind_attempts,
+                        decimal_receipt_ids=settings.decimal_receipt_ids, throttle_resends=settings.throttle_resends)
 
 
 def _dispatch(context: ProviderContext) -> SmppProvider:
-    settings, options = context.settings, context.options
-    host, port = settings.smpp_address
-    return SmppProvider(str(options.get("host", host)), int(options.get("port", port)),
-                        str(options.get("system_id", settings.smpp_system_id)), settings.smpp_password,
-                        window=int(options.get("window", settings.smpp_window)), on_report=context.on_report,
-                        on_inbound=context.on_inbound, name=context.name,
-                        decimal_receipt_ids=bool(options.get("decimal_receipt_ids", settings.smpp_decimal_receipt_ids)))
+    return provider(smpp_settings(context), context)
 
 
 def _check(context: ProviderContext) -> None:
-    _ = context.settings.smpp_password
+    """Everything a bind needs, read now: a system_id, the password, the TLS files, the binds' shape."""
+    settings = smpp_settings(context)
+    if not settings.system_id.strip():
+        raise SmppConfigError("COURRIER_SMPP_SYSTEM_ID (system_id) is not set: the SMSC account's system_id is required")
+    settings.password_value()
+    settings.tls_context()
+    settings.bind_plans()
 
 
-KIND = ProviderKind(kind="smpp", channels=frozenset({"SMS"}), dispatch=_dispatch, check=_check)
+def _health(context: ProviderContext) -> str:
+    """One bind as transmitter (it receives no deliver_sm, so no receipt is taken from the real binds), then unbind."""
+    try:
+        settings = smpp_settings(context)
+        password = settings.password_value()
+        tls = settings.tls_context()
+    except SmppConfigError as missing:
+        return f"credentials missing: {str(missing).split()[0]}"
+    peer = Peer(settings.host, settings.port, settings.system_id, password, settings.system_type, tls, settings.tls_server_name)
+    sequences = Sequences()
+    try:
+        session = open_session(peer, HEALTH_TIMEOUT_S, sequences, pdu.BIND_TRANSMITTER)
+    except BindRefused as refused:
+        return f"credentials refused ({str(refused).removeprefix('bind refused: ')})" if refused.credentials else str(refused)
+    except OSError as exc:
+        return f"unreachable: {type(exc).__name__}"
+    try:
+        session.sock.sendall(pdu.frame(pdu.UNBIND, sequences.next()))
+    except OSError:
+        pass
+    finally:
+        close_quietly(session.sock)
+    return "reachable"
+
+
+KIND = ProviderKind(kind="smpp", channels=CHANNELS, dispatch=_dispatch, check=_check, health=_health, settings=SmppSettings)

@@ -78,8 +78,9 @@ class Session:
     buffer: bytearray
 
 
-def open_session(peer: Peer, timeout_s: float, sequences: Sequences) -> Session:
-    """Connect, wrap in TLS when the peer asks for it, and bind as transceiver, all within ``timeout_s`` per step.
+def open_session(peer: Peer, timeout_s: float, sequences: Sequences, command_id: int = pdu.BIND_TRANSCEIVER) -> Session:
+    """Connect, wrap in TLS when the peer asks for it, and bind as transceiver (or as ``command_id`` says), all within
+    ``timeout_s`` per step.
 
     ``BindRefused`` when the SMSC says no; any other failure is an ``OSError`` (refused, timed out, certificate
     rejected, closed). On failure the socket is closed before the error goes up (a half-open session would hold one
@@ -92,7 +93,7 @@ def open_session(peer: Peer, timeout_s: float, sequences: Sequences) -> Session:
         if peer.tls is not None:
             sock = peer.tls.wrap_socket(sock, server_hostname=peer.server_name or peer.host)
         sequence = sequences.next()
-        sock.sendall(pdu.bind_transceiver(sequence, peer.system_id, peer.password, peer.system_type))
+        sock.sendall(pdu.bind(sequence, peer.system_id, peer.password, peer.system_type, command_id))
         pending = bytearray()
         while True:
             chunk = sock.recv(65536)
@@ -107,7 +108,7 @@ def open_session(peer: Peer, timeout_s: float, sequences: Sequences) -> Session:
                 raise ConnectionError(f"unexpected PDU 0x{answers[0].command_id:08X} before the bind's answer")
         if answer.status:
             raise BindRefused(answer.status)
-        if answer.command_id != pdu.BIND_TRANSCEIVER_RESP:
+        if answer.command_id != command_id | pdu.RESPONSE:
             raise ConnectionError(f"bind answered by PDU 0x{answer.command_id:08X}")
         return Session(sock, answers[answers.index(answer) + 1:], pending)
     except BaseException:

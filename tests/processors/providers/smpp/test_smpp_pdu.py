@@ -64,11 +64,12 @@ def test_an_smpplib_deliver_sm_with_receipt_tlvs_reads_the_same_in_ours(source: 
     assert (message.message_state, message.network_error_code, message.message_payload) == (state, b"\x03\x00\x0b", None)
 
 
-def test_a_bind_transceiver_reads_as_version_3_4_in_smpplib() -> None:
-    parsed = smpplib_reads(pdu.bind_transceiver(9, "courrier", "secret", "OTP"))
+def test_binds_read_as_version_3_4_in_smpplib() -> None:
+    parsed = smpplib_reads(pdu.bind(9, "courrier", "secret", "OTP"))
     assert (parsed.command, parsed.sequence, parsed.system_id, parsed.password, parsed.system_type) == (
         "bind_transceiver", 9, b"courrier", b"secret", b"OTP")
     assert parsed.interface_version == 0x34
+    assert smpplib_reads(pdu.bind(10, "courrier", "secret", command_id=pdu.BIND_TRANSMITTER)).command == "bind_transmitter"
 
 
 def test_answers_read_as_smpplib_reads_them() -> None:
