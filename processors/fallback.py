@@ -22,6 +22,9 @@ from topology.topics import rendered_topic
 # Appended to the message id for attempt 2: an HTTP provider echoes it as the client reference of its reports.
 SUFFIX = "#sms-fallback"
 FALLBACK_ATTEMPT = 2
+# The fallback reason of an SMS sent because the RCS attempt's deadline came first (the receipt stage writes it): that
+# RCS message may still arrive, so dispatch withdraws it before the SMS goes (``processors.dispatch.revoke``).
+NOT_DELIVERED_IN_TIME = "rcs_not_delivered_in_time"
 
 
 def submission_id(rendered: Event) -> str:

@@ -86,7 +86,17 @@ InboundCallback = Callable[[InboundSms], None]
 
 
 class Provider(Protocol):
-    """A way out to the network; reports and inbound messages arrive on the callbacks given at construction."""
+    """A way out to the network; reports and inbound messages arrive on the callbacks given at construction.
+
+    Optional capabilities, looked up with ``getattr`` by whoever uses them (a provider without one is never asked):
+
+    - ``reconcile(message_id, channel) -> SubmitResult | None``: what the provider has of a submit whose answer was
+      lost (accepted, or None when it never got it); ``TransientError`` when it cannot say now.
+    - ``revoke(message_id, destination) -> bool | None``: withdraw a message it accepted and has not delivered yet —
+      True withdrawn, False already delivered (nothing to withdraw), None when it cannot say now. Dispatch asks it
+      before the SMS fallback an RCS deadline triggered (``processors.dispatch.revoke``).
+    - ``ready`` and ``reconnect()``: see ``processors.dispatch.router``.
+    """
 
     name: str
 

@@ -1,10 +1,11 @@
 """The dispatch stage: submits rendered messages at their senders' pace, after a last check, through a provider router.
 
 For each batch the runtime hands over: plan every message (no provider for its channel), answer what the
-ledger says was already handed over, end what is out of time (``logic.expired``), then release the rest in
-waves as their senders' budgets allow (``processors.dispatch.release``). Delivery reports arrive on the providers' own
-threads; they are queued and produced by the runtime (``poll_outputs``) in its next batch. A long SMS
-has one report per part: they are gathered and forwarded as one event once every part has reported.
+ledger says was already handed over, end what is out of time (``logic.expired``), withdraw the RCS attempt of an SMS
+fallback its deadline triggered (``processors.dispatch.revoke``: delivered meanwhile, the SMS does not go), then
+release the rest in waves as their senders' budgets allow (``processors.dispatch.release``). Delivery reports arrive
+on the providers' own threads; they are queued and produced by the runtime (``poll_outputs``) in its next batch. A long
+SMS has one report per part: they are gathered and forwarded as one event once every part has reported.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.pacing import Pacer
 from processors.dispatch.provider import Ack, DeliveryReport, InboundSms, Provider
 from processors.dispatch.release import Ledger, Release, Waiting
+from processors.dispatch.revoke import Revoker
 from processors.dispatch.router import Route, Router, Routing
 from processors.dispatch.validity import Validity
 from processors.runtime import policy
@@ -97,6 +99,7 @@ class DispatchStage:
         self._by_part: dict[str, str] = {}
         self._unconfirmed: list[Output] = []  # polled, not yet durable: offered again until ``outputs_delivered``
         self._acks: list[Ack] = []  # of the provider items behind ``_unconfirmed``
+        self._revoker = Revoker(ledger.state, self._open_provider)
 
     def open(self) -> None:
         self._ledger.start()
@@ -131,6 +134,7 @@ class DispatchStage:
         results: list[list[Output] | BaseException | None] = [None] * len(items)
         waiting: list[Waiting] = []
         in_batch: set[str] = set()
+        silent: set[str] = set()  # providers that did not answer a revoke in this batch
         for index, (event, meta) in enumerate(items):
             planned = logic.plan(event, meta.now, self.router.channels, self._validity)
             if isinstance(planned, Output):
@@ -148,6 +152,8 @@ class DispatchStage:
                 if results[index] is None:
                     ended = logic.expired(event, meta.now, policy.attempt_of(list(meta.headers.items())) > 0, previous, self._validity)
                     results[index] = [ended] if ended is not None else None
+                if results[index] is None and previous is None:  # an SMS fallback a deadline sent: withdraw the RCS attempt first
+                    results[index] = self._revoker.before_fallback(event, meta.now, silent)
                 if results[index] is None:
                     in_batch.add(planned.message_id)
                     waiting.append(Waiting(index, planned, event, meta, previous))
@@ -158,6 +164,11 @@ class DispatchStage:
             if isinstance(result, list):
                 self._remember([o.value for o in result if o.topic == "dispatched"])
         return [r if r is not None else [] for r in results]
+
+    def _open_provider(self, name: str) -> Provider | None:
+        """The provider of that name when it is open (it can be asked something now)."""
+        assert self.router is not None
+        return self.router.provider(name) if self.router.is_open(name) else None
 
     def _reconcile(self, event: Event, previous: Event, meta: RecordMeta) -> list[Output] | BaseException | None:
         """A message whose last submit has no known outcome: ask the provider it went to (by client reference) when it

@@ -145,4 +145,4 @@ def _fallback_reason(state: Event) -> str:
     """Why the message left as SMS: how its RCS attempt ended (the superseded attempt's last status)."""
     attempt = state["superseded"][-1] if state.get("superseded") else None
     status = attempt["status"] if attempt else "SENT"
-    return "rcs_not_delivered_in_time" if status == "SENT" else f"rcs_{status.lower()}"
+    return fallback.NOT_DELIVERED_IN_TIME if status == "SENT" else f"rcs_{status.lower()}"
