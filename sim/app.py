@@ -13,14 +13,19 @@ Control routes:
   "text", "postback_data"? (rbm: a suggestion reply), "typing"? (rbm: IS_TYPING), "media_urls"? (twilio)}``: the
   provider posts it now; 202 ``{"event_id"}``.
 - ``POST /_sim/oauth/revoke``: every access token issued so far stops working (clients must fetch new ones).
+- ``POST /_sim/rbm/verify_webhook``: RBM's webhook verification, as its console does it when a webhook is configured:
+  posts ``{"clientToken", "secret"}`` to ``rbm_webhook_url``; ``{"verified": true}`` when the answer is 200 with the
+  secret as its body.
 - ``GET /_sim/stats?prefix=``, ``POST /_sim/reset``.
 """
 from __future__ import annotations
 
 import asyncio
+import secrets
 from contextlib import asynccontextmanager, suppress
 from typing import Any, AsyncIterator, Literal
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -140,6 +145,20 @@ def create_app(options: SimOptions | None = None) -> FastAPI:
     async def revoke_tokens() -> dict[str, Any]:
         sim.oauth.revoke_all()
         return {"revoked": True}
+
+    @app.post("/_sim/rbm/verify_webhook")
+    async def verify_webhook() -> JSONResponse:
+        url = sim.faults.rbm_webhook_url
+        if url is None:
+            return respond(aggregator_error(409, "no_webhook_url", "RBM webhooks are off (rbm_webhook_url is null)"))
+        secret = str(secrets.randbelow(10**10)).zfill(10)  # RBM's secret is digits
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                answer = await client.post(url, json={"clientToken": sim.credentials.client_token, "secret": secret})
+        except httpx.HTTPError as exc:
+            return JSONResponse({"verified": False, "why": type(exc).__name__})
+        verified = answer.status_code == 200 and answer.text == secret
+        return JSONResponse({"verified": verified, "status": answer.status_code})
 
     @app.get("/_sim/stats")
     async def stats(prefix: str = "") -> dict[str, Any]:

@@ -4,7 +4,9 @@ Every rate is a probability in [0, 1] drawn per request (or per message, for the
 permanently (``error_rate``), transiently (``transient_error_rate``: 503) or throttled (``throttle_rate``: 429 with
 Retry-After) before it is accepted; an accepted send is answered late (``timeout_rate``: the message is kept and
 counted, then the answer waits ``timeout_hold_ms``, past any sane client timeout). An accepted message ends
-UNDELIVERED, EXPIRED, silent (no event at all) or DELIVERED (then READ on RCS with ``read_rate``).
+UNDELIVERED, EXPIRED, silent (no event at all) or DELIVERED (then READ on RCS with ``read_rate``), each said in its
+provider's words: Twilio ``undelivered`` (30003) and ``failed`` (30036, its ValidityPeriod ran out); RBM
+TTL_EXPIRATION_REVOKED for EXPIRED and nothing for UNDELIVERED (RBM keeps such a message queued, it has no event for it).
 ``by_provider`` sets any of these for one provider only (``rbm``, ``twilio`` or ``aggregator``): RCS silent while SMS
 delivers. The webhook URLs are where each shape of event goes: ``webhook_url`` the legacy events, ``rbm_webhook_url``
 RBM's (the agent's webhook), ``twilio_inbound_url`` Twilio's inbound messages (Twilio's status callbacks go to each

@@ -1,5 +1,6 @@
 """The simulator's RBM: Google's token endpoint with a real google-auth service-account credential, the API's routes,
-answers and errors as RBM documents them, and its webhooks checked by the RBM provider's own verifier and parser."""
+answers and errors as RBM documents them, and its webhooks (and verification handshake) checked by the RBM provider's
+own verifier and parser."""
 from __future__ import annotations
 
 import time
@@ -11,6 +12,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 from google.auth import exceptions as google_errors
 from google.auth import transport
 from google.oauth2 import service_account
@@ -19,7 +22,7 @@ from processors.providers.rbm.webhook import webhook_provider
 from sim.credentials import service_account_info
 from sim.oauth import GOOGLE_TOKEN_URI, RBM_SCOPE
 from sim.simulator import SimOptions
-from sim.testing import SimControl, WebhookCollector, private_sim, webhook_collector
+from sim.testing import SimControl, WebhookCollector, private_sim, served_in_thread, webhook_collector
 
 CAPABLE, NOT_CAPABLE = "+33612345671", "+33612345670"
 
@@ -268,3 +271,22 @@ def test_the_legacy_token_still_reaches_the_rbm_routes_without_an_agent() -> Non
             sent = legacy.post(f"/v1/phones/{CAPABLE}/agentMessages", params={"messageId": "m-legacy"},
                                json={"contentMessage": {"text": "Hi"}, "expireTime": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()})
             assert sent.status_code == 200 and sent.json()["name"] == f"phones/{CAPABLE}/agentMessages/m-legacy"
+
+
+def test_the_webhook_verification_handshake_is_what_the_rbm_receiver_answers() -> None:
+    with private_sim() as probe:
+        assert probe.credentials is not None
+        receiver = webhook_provider("rbm", probe.credentials.client_token, probe.agent_id)
+    app = FastAPI()
+
+    @app.post("/webhooks/rbm")
+    async def rbm_webhook(request: Request) -> PlainTextResponse:
+        body = await request.body()
+        receiver.verify({k.lower(): v for k, v in request.headers.items()}, body, time.time())
+        return PlainTextResponse(receiver.parse(body).reply or "")
+
+    with served_in_thread(app, "rbm-receiver") as url, \
+            private_sim(SimOptions(webhook_url=None, rbm_webhook_url=f"{url}/webhooks/rbm", credentials=probe.credentials)) as sim:
+        assert httpx.post(f"{sim.url}/_sim/rbm/verify_webhook", timeout=10).json() == {"verified": True, "status": 200}
+    with private_sim() as off:
+        assert httpx.post(f"{off.url}/_sim/rbm/verify_webhook", timeout=10).status_code == 409
