@@ -37,7 +37,7 @@ from typing import Any
 
 from processors.providers.rbm.content import read_postback
 from processors.providers.rbm.signature import SIGNATURE_HEADER, sign
-from processors.providers.rbm.statuses import IGNORED_EVENTS, READ
+from processors.providers.rbm.statuses import CLICKED, IGNORED_EVENTS, READ
 from processors.runtime.stage import Output
 from processors.webhooks.contract import Parsed, Rejected, WebhookProvider
 
@@ -122,7 +122,7 @@ class RbmParser:
             outputs = []
             tapped = read_postback(str(response.get("postbackData", "")))
             if tapped is not None:
-                outputs.append(self._report(tapped[0], "CLICKED", when, raw))
+                outputs.append(self._report(tapped[0], CLICKED, when, raw))
             if response.get("type") == "REPLY" and isinstance(response.get("text"), str):
                 outputs.append(self._inbound(sender, agent, response["text"], [], user_message_id, when))
             return tuple(outputs)
