@@ -42,6 +42,7 @@ class SmscProxy:
         self._submit_fault: int | str | None = None
         self._bind_fault: int | None = None
         self.binds_refused = self.submits_failed = self.answers_lost = self.connections = 0
+        self.submits: list[int] = []  # submit_sm relayed, per connection in the order they came
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="smsc-proxy", daemon=True)
@@ -104,7 +105,9 @@ class SmscProxy:
             return fault
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = self.connections
         self.connections += 1
+        self.submits.append(0)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
         except OSError:
@@ -112,7 +115,7 @@ class SmscProxy:
             return
         self._writers.update((writer, up_writer))
         lost: set[int] = set()
-        pumps = [asyncio.ensure_future(self._up(reader, writer, up_writer, lost)),
+        pumps = [asyncio.ensure_future(self._up(reader, writer, up_writer, lost, connection)),
                  asyncio.ensure_future(self._down(up_reader, writer, lost))]
         try:
             await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
@@ -124,7 +127,7 @@ class SmscProxy:
                 end.close()
 
     async def _up(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, up_writer: asyncio.StreamWriter,
-                  lost: set[int]) -> None:
+                  lost: set[int], connection: int) -> None:
         """ESME → SMSC, with the faults armed for binds and submits."""
         with suppress(asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             while True:
@@ -142,6 +145,8 @@ class SmscProxy:
                         writer.write(pdu.frame(pdu.SUBMIT_SM_RESP, p.sequence, b"", int(fault)))
                         await writer.drain()
                         continue
+                if p.command_id == pdu.SUBMIT_SM:
+                    self.submits[connection] += 1
                 up_writer.write(_raw(p))
                 await up_writer.drain()
 

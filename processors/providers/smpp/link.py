@@ -190,8 +190,8 @@ class Link:
                 self.state = "unreachable"
             self._inbox.cond.notify_all()
         if first:
-            log.error("the SMSC refused our credentials; nothing is sent through this bind until the system_id and "
-                      "password (COURRIER_SMPP_SYSTEM_ID, COURRIER_SMPP_PASSWORD or the provider's options) are fixed",
+            log.error("the SMSC refused the bind; nothing is sent through it until the account (system_id and password: "
+                      "COURRIER_SMPP_SYSTEM_ID, COURRIER_SMPP_PASSWORD or the provider's options) or its bind limit is fixed",
                       extra={**self._log, "error": str(exc)})
         elif not credentials:
             log.warning("SMPP bind failed", extra={**self._log, "attempt": failures, "error": repr(exc)})

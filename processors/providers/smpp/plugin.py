@@ -6,12 +6,15 @@ webhook: delivery receipts and inbound messages come back over the bind itself, 
 """
 from __future__ import annotations
 
+import time
+
 from pydantic import ValidationError
 
 from processors.providers.registry import ProviderContext, ProviderKind
 from processors.providers.smpp import pdu
 from processors.providers.smpp.adapter import SmppProvider
-from processors.providers.smpp.session import BindRefused, Peer, Sequences, close_quietly, open_session
+from processors.providers.smpp.errors import ESME_RX_T_APPN, status_name
+from processors.providers.smpp.session import BindRefused, Peer, Sequences, Session, close_quietly, open_session
 from processors.providers.smpp.settings import SmppConfigError, SmppSettings
 
 CHANNELS = frozenset({"SMS"})
@@ -53,7 +56,7 @@ def _check(context: ProviderContext) -> None:
 
 
 def _health(context: ProviderContext) -> str:
-    """One bind as transmitter (it receives no deliver_sm, so no receipt is taken from the real binds), then unbind."""
+    """One bind and its unbind at once (``_unbind``): says whether the SMSC answers and takes the credentials."""
     try:
         settings = smpp_settings(context)
         password = settings.password_value()
@@ -63,18 +66,42 @@ def _health(context: ProviderContext) -> str:
     peer = Peer(settings.host, settings.port, settings.system_id, password, settings.system_type, tls, settings.tls_server_name)
     sequences = Sequences()
     try:
-        session = open_session(peer, HEALTH_TIMEOUT_S, sequences, pdu.BIND_TRANSMITTER)
+        session = open_session(peer, HEALTH_TIMEOUT_S, sequences)
     except BindRefused as refused:
-        return f"credentials refused ({str(refused).removeprefix('bind refused: ')})" if refused.credentials else str(refused)
+        return f"bind refused ({status_name(refused.status)})"
     except OSError as exc:
         return f"unreachable: {type(exc).__name__}"
     try:
-        session.sock.sendall(pdu.frame(pdu.UNBIND, sequences.next()))
+        _unbind(session, sequences)
     except OSError:
         pass
     finally:
         close_quietly(session.sock)
     return "reachable"
+
+
+def _unbind(session: Session, sequences: Sequences) -> None:
+    """Unbind and wait briefly for unbind_resp; a deliver_sm the SMSC sends meanwhile is refused for now
+    (ESME_RX_T_APPN), so it stays with the SMSC for the provider's own binds."""
+    sock = session.sock
+    sock.settimeout(HEALTH_TIMEOUT_S)
+    unbind = sequences.next()
+    sock.sendall(pdu.frame(pdu.UNBIND, unbind))
+    pending, buffer = list(session.early), session.buffer
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for p in pending:
+            if p.command_id == pdu.UNBIND_RESP and p.sequence == unbind:
+                return
+            if p.command_id == pdu.DELIVER_SM:
+                sock.sendall(pdu.response(pdu.DELIVER_SM_RESP, p.sequence, ESME_RX_T_APPN))
+            elif p.command_id == pdu.ENQUIRE_LINK:
+                sock.sendall(pdu.response(pdu.ENQUIRE_LINK_RESP, p.sequence))
+        chunk = sock.recv(65536)
+        if not chunk:
+            return
+        buffer += chunk
+        pending = pdu.split(buffer)
 
 
 KIND = ProviderKind(kind="smpp", channels=CHANNELS, dispatch=_dispatch, check=_check, health=_health, settings=SmppSettings)
