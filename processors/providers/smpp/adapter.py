@@ -157,7 +157,7 @@ class SmppProvider:
         and that bind's window shrinks; ESME_RSYSERR and the like make a message transient, other refusals permanent.
         A part whose answer is lost with its link makes its message transient ("connection_lost") and is not sent
         again: the dispatch ledger keeps its outcome unknown. Every part carries the message's validity
-        (``validity_period``), when it has one. Without any bind that is up or trying, it answers at once.
+        (``validity_period``), when it has one. When every bind had its credentials refused, it answers at once.
         """
         assert self._links, "open() first"
         deadline = time.monotonic() + timeout_s

@@ -61,6 +61,9 @@ class SmscProxy:
         self.port = asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(10)
 
     def stop(self) -> None:
+        """Stop listening and close every relayed connection; a second call does nothing."""
+        if self._loop.is_closed():
+            return
         asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
