@@ -7,17 +7,16 @@ up once at once, and otherwise reported transient with detail ``timeout`` or ``c
 reconciles it (``reconcile``) instead of sending again. Refusals: 429 is retried within the call after Retry-After,
 503 and refused connections are transient (not sent), other 4xx are permanent with the provider's code.
 
-Concurrency: up to ``concurrency`` requests at once from a thread pool, one destination's messages one after the
-other in input order (a recipient's messages leave in order). Delivery reports and inbound messages arrive as
-webhooks at the receiver, not here: ``on_report`` and ``on_inbound`` are accepted for the factory's sake and unused.
+Concurrency (``processors.providers.http_submit``): up to ``concurrency`` requests at once from a thread pool, one
+destination's messages one after the other in input order (a recipient's messages leave in order). Delivery reports
+and inbound messages arrive as webhooks at the receiver, not here: ``on_report`` and ``on_inbound`` are accepted for
+the factory's sake and unused.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Sequence
 from urllib.parse import quote
@@ -25,35 +24,18 @@ from urllib.parse import quote
 import httpx
 
 from processors.dispatch.provider import InboundCallback, ReportCallback, Submission, SubmitResult
+from processors.providers.http_submit import json_object as _json
+from processors.providers.http_submit import retry_after as _retry_after
+from processors.providers.http_submit import submit_in_order
+from processors.providers.http_submit import transient as _transient
 from processors.providers.rbm.content import BadRcsContent, content_message
 from processors.runtime.errors import TransientError, UnreachableError
 
 log = logging.getLogger(__name__)
-FINISH_GRACE_S = 1.0
 LOOKUP_TIMEOUT_S = 5.0
-DEFAULT_RETRY_AFTER_S = 1.0
 # RBM error statuses as the reason a failed receipt carries.
 RBM_REASONS = {"NOT_FOUND": "rcs_not_capable", "INVALID_ARGUMENT": "invalid_request", "PERMISSION_DENIED": "provider_rejected",
                "FAILED_PRECONDITION": "provider_rejected"}
-
-
-@dataclass
-class _Call:
-    """One submit_many: its deadline, what was started, the answers so far; closed once the caller has its results."""
-
-    deadline: float
-    results: list[SubmitResult | None]
-    started: set[int] = field(default_factory=set)
-    closed: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self, index: int) -> bool:
-        """Whether message ``index`` may still be sent (before the deadline, and the call not given back yet)."""
-        with self.lock:
-            if self.closed or time.monotonic() >= self.deadline:
-                return False
-            self.started.add(index)
-            return True
 
 
 class HttpProvider:
@@ -112,21 +94,7 @@ class HttpProvider:
         What could not start in time is transient ``not_submitted`` (never sent); what started and has no answer
         is transient ``timeout`` (unknown outcome: reconcile, never resend)."""
         assert self._pool is not None, "open() first"
-        call = _Call(time.monotonic() + timeout_s, [None] * len(submissions))
-        by_destination: dict[str, list[int]] = {}
-        for index, submission in enumerate(submissions):
-            by_destination.setdefault(submission.destination, []).append(index)
-        futures = [self._pool.submit(self._send_in_order, call, submissions, indexes) for indexes in by_destination.values()]
-        wait(futures, timeout=max(0.0, call.deadline - time.monotonic()) + FINISH_GRACE_S)
-        with call.lock:
-            call.closed = True
-            answers = list(call.results)
-            started = set(call.started)
-        for future in futures:
-            future.cancel()
-        return [answer if answer is not None else
-                _transient(s.message_id, None, "timeout" if i in started else "not_submitted")
-                for i, (s, answer) in enumerate(zip(submissions, answers))]
+        return submit_in_order(self._pool, submissions, timeout_s, self._send)
 
     def reconcile(self, message_id: str, channel: str = "SMS") -> SubmitResult | None:
         """What the provider knows of ``message_id``: accepted (with its id), or None when it never got it.
@@ -144,18 +112,6 @@ class HttpProvider:
         if answer.status_code == 404 and _error(body)[0] == "not_found":
             return None
         raise TransientError(f"{self.name} lookup of {message_id} answered HTTP {answer.status_code}")
-
-    def _send_in_order(self, call: _Call, submissions: Sequence[Submission], indexes: list[int]) -> None:
-        """One destination's messages, in order; after one that may still go later (transient), the rest wait too."""
-        for position, index in enumerate(indexes):
-            if not call.start(index):
-                return
-            result = self._send(submissions[index], call.deadline)
-            call.results[index] = result
-            if result.transient:
-                for later in indexes[position + 1:]:
-                    call.results[later] = _transient(submissions[later].message_id, None, "held_for_order")
-                return
 
     def _send(self, submission: Submission, deadline: float) -> SubmitResult:
         assert self._client is not None
@@ -240,18 +196,6 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _transient(message_id: str, code: str | None, detail: str) -> SubmitResult:
-    return SubmitResult(message_id, False, [], code, True, detail)
-
-
-def _json(answer: httpx.Response) -> dict[str, Any]:
-    try:
-        body = answer.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _error(body: dict[str, Any], rcs: bool = False) -> tuple[str | None, str | None]:
     """The provider's error code and the reason a receipt carries: RBM's ``status`` mapped, the aggregator's ``code`` as is."""
     error = body.get("error")
@@ -262,10 +206,3 @@ def _error(body: dict[str, Any], rcs: bool = False) -> tuple[str | None, str | N
         return (str(status), RBM_REASONS.get(str(status), "provider_rejected")) if status else (None, None)
     code = error.get("code")
     return (str(code), str(code)) if code else (None, None)
-
-
-def _retry_after(answer: httpx.Response) -> float:
-    try:
-        return max(0.0, float(answer.headers.get("retry-after", DEFAULT_RETRY_AFTER_S)))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER_S
