@@ -14,6 +14,7 @@ from courrier.secret_settings import ensure_local_webhook_secret
 from infra.part import Launch, Part
 from infra.process import port_open
 from sim.credentials import LocalCredentialFiles, ensure_local_credentials
+from sim.settings import SimSettings, receiver_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where the `sim` package is importable from, wherever this runs
 
@@ -30,6 +31,20 @@ def credentials(settings: Settings) -> LocalCredentialFiles:
     """The credential files the local simulator checks requests against and signs with (generated on first use; the
     service account's ``token_uri`` is the simulator's ``/token``): point the real adapters' settings at them."""
     return ensure_local_credentials(settings.state_dir, f"{settings.sim_address}/token")
+
+
+def adapter_env(settings: Settings) -> dict[str, str]:
+    """The environment that points Courrier's real RBM and Twilio adapters (and their webhook verifiers) at the local
+    simulator: its URL, the generated credentials' files, the agent, and the receiver URLs the simulator posts to
+    (Twilio signs the URL it posts to, so the verifier must know it exactly). The receiver is expected to serve the
+    providers as ``rbm`` and ``twilio`` (``/webhooks/rbm``, ``/webhooks/twilio``) where ``COURRIER_SIM_WEBHOOK_URL`` points."""
+    files, own = credentials(settings), SimSettings()
+    twilio_url = own.twilio_inbound_url or receiver_url(settings.sim_webhook_url, "twilio")
+    return {"COURRIER_RBM_API_URL": settings.sim_address, "COURRIER_RBM_AGENT_ID": own.rbm_agent_id,
+            "COURRIER_RBM_SERVICE_ACCOUNT_FILE": str(files.service_account), "COURRIER_RBM_CLIENT_TOKEN_FILE": str(files.client_token),
+            "COURRIER_TWILIO_API_URL": settings.sim_address, "COURRIER_TWILIO_ACCOUNT_SID": files.read().twilio_account_sid,
+            "COURRIER_TWILIO_AUTH_TOKEN_FILE": str(files.twilio_auth_token),
+            "COURRIER_TWILIO_STATUS_CALLBACK_URL": twilio_url, "COURRIER_TWILIO_WEBHOOK_URL": twilio_url}
 
 
 def _launch(settings: Settings) -> Launch:

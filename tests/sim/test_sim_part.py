@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 import infra
 from courrier.config import Settings
@@ -58,3 +59,25 @@ def test_up_status_down_on_a_spare_port(tmp_path: Path) -> None:
 def test_bad_arguments_are_one_line() -> None:
     run = subprocess.run([sys.executable, "-m", "sim", "--port", "0"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and run.stderr.strip().splitlines()[-1].endswith("--max-messages at least 1")
+
+
+def test_the_adapters_environment_names_the_simulator_its_files_and_the_urls_it_posts_to(tmp_path: Path,
+                                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.parts.sim import adapter_env
+    from processors.providers.rbm.settings import RbmSettings
+    from processors.providers.twilio.settings import TwilioSettings
+
+    settings = Settings(state_dir=tmp_path, sim_port=18123, sim_webhook_url="http://127.0.0.1:18124/webhooks/sim")
+    env = adapter_env(settings)
+    files = LocalCredentialFiles.under(tmp_path)
+    assert env["COURRIER_RBM_API_URL"] == env["COURRIER_TWILIO_API_URL"] == "http://127.0.0.1:18123"
+    assert env["COURRIER_RBM_SERVICE_ACCOUNT_FILE"] == str(files.service_account)
+    assert env["COURRIER_TWILIO_ACCOUNT_SID"] == files.read().twilio_account_sid
+    assert env["COURRIER_TWILIO_STATUS_CALLBACK_URL"] == env["COURRIER_TWILIO_WEBHOOK_URL"] == "http://127.0.0.1:18124/webhooks/twilio"
+    assert files.read().service_account["token_uri"] == "http://127.0.0.1:18123/token"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    RbmSettings().check()  # the adapters' own settings take it whole
+    twilio = TwilioSettings()
+    assert twilio.credentials().auth_token.get_secret_value() == files.read().twilio_auth_token
+    assert twilio.signed_urls() == ("http://127.0.0.1:18124/webhooks/twilio",)
