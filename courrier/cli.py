@@ -13,6 +13,7 @@ import typer
 
 import courrier.bench_campaign
 import courrier.bench_otp
+import courrier.bench_smpp
 import courrier.config_report
 import courrier.providers_cli
 import courrier.consent_history
@@ -51,6 +52,7 @@ bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints f
 app.add_typer(bench_app, name="bench")
 bench_app.command("campaign")(courrier.bench_campaign.command)
 bench_app.command("otp")(courrier.bench_otp.command)
+bench_app.command("smpp")(courrier.bench_smpp.command)
 
 
 @app.command()
