@@ -1,12 +1,14 @@
 """The simulator's RBM: Google's token endpoint with a real google-auth service-account credential, the API's routes,
-answers and errors as RBM documents them, and its webhooks (and verification handshake) checked by the RBM provider's
-own verifier and parser."""
+answers and errors as RBM documents them, its webhooks (and verification handshake) checked by the RBM provider's own
+verifier and parser, and the real RBM adapter sending through it (a lost answer settled by resending, made once)."""
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +20,9 @@ from google.auth import exceptions as google_errors
 from google.auth import transport
 from google.oauth2 import service_account
 
+from processors.dispatch.provider import Submission
+from processors.providers.rbm.adapter import RbmProvider, rbm_message_id
+from processors.providers.rbm.settings import RbmSettings
 from processors.providers.rbm.webhook import webhook_provider
 from sim.credentials import service_account_info
 from sim.oauth import GOOGLE_TOKEN_URI, RBM_SCOPE
@@ -290,3 +295,52 @@ def test_the_webhook_verification_handshake_is_what_the_rbm_receiver_answers() -
         assert httpx.post(f"{sim.url}/_sim/rbm/verify_webhook", timeout=10).json() == {"verified": True, "status": 200}
     with private_sim() as off:
         assert httpx.post(f"{off.url}/_sim/rbm/verify_webhook", timeout=10).status_code == 409
+
+
+def rbm_adapter(sim: SimControl, folder: Path, **settings: Any) -> RbmProvider:
+    """The real RBM adapter, configured as an operator would: the key file on disk, the agent, the API's URL."""
+    key = folder / "service-account.json"
+    key.write_text(json.dumps(sim.service_account()))
+    assert sim.credentials is not None
+    return RbmProvider(RbmSettings.of(agent_id=sim.agent_id, service_account_file=key, api_url=sim.url,
+                                      client_token=sim.credentials.client_token, **settings))
+
+
+def rcs(message_id: str) -> Submission:
+    return Submission(message_id=message_id, sender_id="courrier", sender_type="RCS_AGENT", destination=CAPABLE,
+                      text="Votre colis arrive demain", encoding="GSM7", channel="RCS",
+                      expires_at=datetime.now(timezone.utc) + timedelta(minutes=10))
+
+
+def test_the_rbm_adapter_sends_through_the_simulator_and_its_reports_come_back(rbm_sim: SimControl, collector: WebhookCollector,
+                                                                              tmp_path: Path) -> None:
+    provider = rbm_adapter(rbm_sim, tmp_path)
+    provider.open()
+    try:
+        (result,) = provider.submit_many([rcs("m-rcs-1")], timeout_s=10)
+        assert provider.revoke("m-rcs-1", CAPABLE) in (False, True)  # delivered at once here: RBM answers 404, nothing to withdraw
+    finally:
+        provider.close()
+    assert result.accepted and result.provider_message_ids == [rbm_message_id("m-rcs-1")]
+    assert rbm_sim.credentials is not None
+    receiver = webhook_provider("rbm", rbm_sim.credentials.client_token, rbm_sim.agent_id)
+    reports = [receiver.parse(post.body).outputs[0] for post in collector.wait_for(2)]
+    assert {(r.key, r.value["raw_status"]) for r in reports} == {(rbm_message_id("m-rcs-1"), "DELIVERED"),
+                                                               (rbm_message_id("m-rcs-1"), "READ")}
+
+
+def test_an_rbm_answer_lost_is_settled_by_resending_the_same_message_id(rbm_sim: SimControl, tmp_path: Path) -> None:
+    rbm_sim.configure(timeout_hold_ms=2_000)
+    rbm_sim.fail_next("rbm", "lost_answer")
+    provider = rbm_adapter(rbm_sim, tmp_path, request_timeout_s=0.5)
+    provider.open()
+    try:
+        (result,) = provider.submit_many([rcs("m-rcs-2")], timeout_s=10)
+        if not result.accepted:
+            settled = provider.reconcile("m-rcs-2")
+            assert settled is not None
+            result = settled
+    finally:
+        provider.close()
+    assert result.accepted and result.provider_message_ids == [rbm_message_id("m-rcs-2")]
+    assert rbm_sim.stats()["messages"] == 1  # asked twice, made once (409 ALREADY_EXISTS the second time)
