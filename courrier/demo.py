@@ -7,6 +7,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -24,8 +25,39 @@ from topology.apply import remove as remove_topics
 
 GROUP = "promotions"
 DEMO_FALLBACK_AFTER_S = 5
-# Reported failures only: a silent RCS-only message would wait for the end of its validity (an hour) to expire.
-DEMO_RCS_FAULTS = {"undelivered_rate": 0.05, "expired_rate": 0.03}
+# Reported failures only: a silent RCS-only message would wait for the end of its validity (an hour) to expire. RBM
+# reports an expiry as TTL_EXPIRATION_REVOKED; messages with a fallback then go out as SMS.
+DEMO_RCS_FAULTS = {"expired_rate": 0.06}
+# The demo's providers, as a deployment writes them: RCS through the RBM adapter, SMS through the SMSC (and through
+# Twilio for North America, the SMSC second), MMS through Twilio; every one against the local parts, speaking its
+# real protocol. Credentials come from the environment the simulator's part generated (infra.parts.sim.adapter_env).
+DEMO_PROVIDERS = """\
+[providers.smsc]
+kind = "smpp"
+
+[providers.rbm]
+kind = "rbm"
+
+[providers.twilio]
+kind = "twilio"
+
+[[routes]]
+channels = ["RCS"]
+providers = ["rbm"]
+
+[[routes]]
+countries = ["US", "CA"]
+channels = ["SMS", "MMS"]
+providers = ["twilio", "smsc"]
+
+[[routes]]
+channels = ["SMS"]
+providers = ["smsc", "twilio"]
+
+[[routes]]
+channels = ["MMS"]
+providers = ["twilio"]
+"""
 
 # Mobile prefixes that phonenumbers accepts as valid, per region; the demo appends random digits.
 MOBILE_PREFIXES = {"FR": ("+3361", 7), "SE": ("+4670", 7), "GB": ("+447400", 6), "DE": ("+49151", 8), "US": ("+1201555", 4)}
@@ -90,6 +122,17 @@ def demo_webhook_secret(settings: Settings) -> str:
     return webhook_secret(settings)
 
 
+def provider_env(settings: Settings, folder: Path) -> dict[str, str]:
+    """The environment of the demo's stages and receiver: its configuration file (``DEMO_PROVIDERS``, written into
+    ``folder``) and the credentials and URLs that point the real adapters at the local simulator."""
+    from infra.parts.sim import adapter_env
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "courrier.toml"
+    config.write_text(DEMO_PROVIDERS, encoding="utf-8")
+    return {**adapter_env(settings), "COURRIER_CONFIG": str(config)}
+
+
 def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, keep_parts: bool = False) -> bool:
     """Run the demo; True when every message got exactly one terminal receipt.
 
@@ -104,8 +147,7 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
     # schema ids a restarted in-memory registry no longer knows). An explicit COURRIER_TOPIC_PREFIX is kept as given.
     own_topics = not settings.topic_prefix
     settings = settings.model_copy(update={"quiet_hours_enabled": False, "dispatch_pacing": False,
-                                           "rbm_url": settings.rbm_url or settings.sim_address,
-                                           "dispatch_providers": "smpp,http", "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S,
+                                           "rcs_sms_fallback_after_s": DEMO_FALLBACK_AFTER_S,
                                            "topic_prefix": settings.topic_prefix or f"demo-{uuid.uuid4().hex[:8]}-"})
     settings = settings.model_copy(update={"webhook_secret": SecretStr(demo_webhook_secret(settings))})
     logging.getLogger("librdkafka").setLevel(logging.ERROR)  # "coordinator load in progress" on a fresh broker is retried, not a problem
@@ -121,7 +163,8 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
             apply_topology(settings)
         httpx.post(f"{settings.sim_address}/_sim/config", json={"by_provider": {"rbm": DEMO_RCS_FAULTS}}, timeout=10).raise_for_status()
         log_dir = settings.state_dir / "logs" / "demo"
-        stages = [*start_pipeline(settings, log_dir), start_webhooks(settings, log_dir)]
+        providers = provider_env(settings, log_dir)
+        stages = [*start_pipeline(settings, log_dir, extra_env=providers), start_webhooks(settings, log_dir, extra_env=providers)]
         console.print(f"[green]✓[/] stages running: {', '.join(s.name for s in stages)} (logs in {settings.state_dir / 'logs' / 'demo'})")
         watcher = OutcomeWatcher(settings)
         requests, consents = demo_requests(count)
@@ -160,7 +203,7 @@ def _progress(console: Console) -> Progress:
 
 
 def _summarise(console: Console, message_ids: list[str], outcomes: Outcomes, elapsed: float) -> bool:
-    counts: Counter[tuple[str, str, str, str]] = Counter()
+    counts: Counter[tuple[str, str, str, str, str]] = Counter()
     missing = duplicated = 0
     for message_id in message_ids:
         terminal = outcomes.terminal(message_id)
@@ -169,12 +212,13 @@ def _summarise(console: Console, message_ids: list[str], outcomes: Outcomes, ela
             continue
         duplicated += len(terminal) > 1
         final = terminal[-1]
-        counts[(final["status"], final["channel"] or "-", final["reason"] or "-", final["fallback_reason"] or "-")] += 1
-    table = Table(title=f"{len(message_ids)} messages, terminal receipts by status and channel")
-    for column in ("status", "channel", "reason", "channel fallback", "count"):
+        counts[(final["status"], final["channel"] or "-", final.get("provider") or "-", final["reason"] or "-",
+                final["fallback_reason"] or "-")] += 1
+    table = Table(title=f"{len(message_ids)} messages, terminal receipts by status, channel and provider")
+    for column in ("status", "channel", "provider", "reason", "channel fallback", "count"):
         table.add_column(column, justify="right" if column == "count" else "left")
-    for (status, channel, reason, fallback), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        table.add_row(status, channel, reason, fallback, str(n))
+    for row, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(*row, str(n))
     console.print(table)
     done = len(message_ids) - missing
     console.print(f"elapsed {elapsed:.1f}s · {done / elapsed:.0f} msg/s to a terminal receipt · "

@@ -68,7 +68,7 @@ def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterab
     return StageProcess(name, process, log_path)
 
 
-def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None) -> StageProcess:
+def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None, extra_env: Mapping[str, str] | None = None) -> StageProcess:
     """The webhook receiver (``courrier webhooks serve``) on 127.0.0.1:``port``, by default where the simulator posts
     (the port of ``COURRIER_SIM_WEBHOOK_URL``), for a pipeline whose providers report over HTTP.
 
@@ -78,7 +78,7 @@ def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None) -
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "webhooks.log"
     # Checked here, in the caller, so a missing secret is one line now rather than a dead child in a log file.
-    env = {**settings_env(settings), "COURRIER_WEBHOOK_SECRET": settings.secret("webhook_secret")}
+    env = {**settings_env(settings), "COURRIER_WEBHOOK_SECRET": settings.secret("webhook_secret"), **(extra_env or {})}
     listen = port if port is not None else urlsplit(settings.sim_webhook_url).port or 80
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
@@ -88,9 +88,10 @@ def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None) -
     return StageProcess("webhooks", process, log_path)
 
 
-def start_pipeline(settings: Settings, log_dir: Path, stages: Iterable[str] = PIPELINE) -> list[StageProcess]:
+def start_pipeline(settings: Settings, log_dir: Path, stages: Iterable[str] = PIPELINE,
+                   extra_env: Mapping[str, str] | None = None) -> list[StageProcess]:
     """Every stage of the chain, each in its own process."""
-    return [start_stage(name, settings, log_dir) for name in stages]
+    return [start_stage(name, settings, log_dir, extra_env=extra_env) for name in stages]
 
 
 def stop_all(processes: Iterable[StageProcess]) -> None:
