@@ -94,6 +94,7 @@ HTTP_ERRORS: dict[str, str] = {
     "30007": "filtered_by_carrier",
     "30008": "unknown_error",
     "30034": "unregistered_sender",
+    "30036": "validity_period_expired",  # Twilio: the ValidityPeriod ran out before the message could be sent
     "TTL_EXPIRED": "rcs_ttl_expired",
     "NOT_RCS_CAPABLE": "rcs_unsupported",
     "INVALID_NUMBER": "invalid_number",
