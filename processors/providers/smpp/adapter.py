@@ -1,10 +1,12 @@
 """SMPP 3.4 as a dispatch provider: one or more transceiver binds, windowed submit_sm, receipts and inbound back.
 
 Each bind is a ``link.Link``: one thread owns its socket (plain TCP or TLS) and runs one selector loop, reading every
-PDU that arrived per wake and writing every PDU queued per write. ``submit_many`` runs on the caller's thread: it
-fills each bound bind's window (``window.Window``, one ``Pace`` per bind, kept across calls), queues the submit_sm of
-one bind as one buffer, and waits for the answers the links post together (``link.Inbox``). Several binds to one
-SMSC (or to several of its hosts) multiply the outstanding submit_sm; a message's parts may go out on any of them.
+PDU that arrived per wake and writing every PDU queued per write. ``submit_many`` encodes its messages on the
+caller's thread into one run (``window.Window``, one ``Pace`` per bind, kept across calls), wakes the links and waits
+for the run's end; each link applies the answers it reads to the run and refills its own bind's window in the same
+wake (``answered``, ``fill``), so the round trip is the SMSC's and one thread's, not a hand-off per window. Several
+binds to one SMSC (or to several of its hosts) multiply the outstanding submit_sm; a message's parts may go out on
+any of them.
 
 A delivery receipt or inbound message is not answered when it arrives: it goes to its callback with an ``ack``,
 and its deliver_sm_resp (status 0) leaves when that ``ack`` is called — by the runtime's thread, once the item is
@@ -27,7 +29,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 
@@ -36,7 +38,7 @@ from processors.dispatch.provider import DeliveryReport, InboundCallback, Report
 from processors.providers.smpp import pdu
 from processors.providers.smpp.codec import Unsendable, encode_message, read_deliver_sm, source_address, submit_id, submit_sm
 from processors.providers.smpp.errors import ESME_RX_T_APPN, NOT_BOUND, PROVIDER_AUTH_FAILED, status_code
-from processors.providers.smpp.link import MAX_BIND_BACKOFF_S, Inbox, Link, Timing
+from processors.providers.smpp.link import MAX_BIND_BACKOFF_S, Link, Timing
 from processors.providers.smpp.session import DeliverSmAnswer, Peer, Sequences
 from processors.providers.smpp.window import Job, Pace, Window
 from processors.runtime.errors import UnreachableError
@@ -83,7 +85,9 @@ class SmppProvider:
         self._throttle_resends = throttle_resends
         self._sequences = Sequences(random.randrange(1 << 20))
         self._references = itertools.count(random.randrange(256))  # concatenation references, distinct per long message
-        self._inbox = Inbox()
+        # Guards the links' states and the run in progress (its window), shared with every link; notified on each change.
+        self.cond = threading.Condition()
+        self._run: Window | None = None
         self._submit_lock = threading.Lock()
         self._closing = threading.Event()
         self._links: list[Link] = []
@@ -99,13 +103,12 @@ class SmppProvider:
         if self._links:
             return
         self._closing.clear()
-        links = [Link(i, peer, self._timing, self._sequences, self._inbox, self._deliver, self.name)
-                 for i, peer in enumerate(self._peers)]
+        links = [Link(i, peer, self._timing, self._sequences, self, self.name) for i, peer in enumerate(self._peers)]
         self._links = links
         for link in links:
             link.start()
         budget_s = self._timing.bind_attempts * (2 * self._timing.bind_timeout_s + MAX_BIND_BACKOFF_S)
-        cond = self._inbox.cond
+        cond = self.cond
         with cond:
             settled = lambda: all(link.state in ("bound", "unreachable") for link in links)  # noqa: E731
             cond.wait_for(lambda: settled() or any(link.state == "bound" for link in links), timeout=budget_s)
@@ -127,8 +130,8 @@ class SmppProvider:
         if not links:
             return
         self._closing.set()
-        with self._inbox.cond:
-            self._inbox.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
         for link in links:
             link.stop(CLOSE_GRACE_S)
         for link in links:
@@ -138,12 +141,12 @@ class SmppProvider:
     @property
     def ready(self) -> bool:
         """Some bind is bound right now: a submit would go out at once (the router sends elsewhere while none is)."""
-        with self._inbox.cond:
+        with self.cond:
             return any(link.live() is not None for link in self._links)
 
     def reconnect(self) -> None:
         """Ask every bind whose last round gave up (refused credentials included) for another round."""
-        with self._inbox.cond:
+        with self.cond:
             for link in self._links:
                 link.want()
 
@@ -161,59 +164,32 @@ class SmppProvider:
         """
         assert self._links, "open() first"
         deadline = time.monotonic() + timeout_s
-        cond = self._inbox.cond
         with self._submit_lock:
             links = self._links
             window = Window([self._job(i, s) for i, s in enumerate(submissions)], self._paces, self._throttle_resends)
-            while not window.done() and not self._closing.is_set() and (now := time.monotonic()) < deadline:
-                with cond:
-                    self._absorb(window, links, now)
-                    sends = self._fill(window, links, now)
-                    if not sends:
+            with self.cond:
+                self._run = window
+            for link in links:
+                link.kick()
+            with self.cond:
+                try:
+                    while not window.done() and not self._closing.is_set() and (now := time.monotonic()) < deadline:
+                        for link in links:
+                            if link.live() is None and not link.credentials_refused:
+                                link.want()
                         if not any(link.state in ("bound", "connecting") for link in links):
-                            break  # every bind gave up: nothing will go out before the deadline
-                        if not window.done():
-                            cond.wait(timeout=self._wait_s(links, now, deadline))
-                for link, generation, frames, sequences in sends:
-                    if not link.send(b"".join(frames), generation):  # its session ended meanwhile: nothing left
-                        with cond:
-                            for sequence in sequences:
-                                window.withdraw(sequence)
-            with cond:
-                self._absorb(window, links, time.monotonic())
+                            break  # every bind had its credentials refused: nothing will go out before the deadline
+                        self.cond.wait(min(1.0, deadline - now))
+                finally:
+                    self._run = None
                 link_up = any(link.live() is not None for link in links)
                 refused = all(link.credentials_refused for link in links)
+                window.link_lost({index: link.live() for index, link in enumerate(links)})
+                results = window.results(link_up, PROVIDER_AUTH_FAILED if refused else NOT_BOUND)
             for sequence, (job, part, _link) in window.in_flight.items():
                 log.info("submit_sm unanswered at the deadline", extra={
                     "provider": self.name, "sequence": sequence, "message_id": job.submission.message_id, "part": part + 1})
-            return window.results(link_up, PROVIDER_AUTH_FAILED if refused else NOT_BOUND)
-
-    def _fill(self, window: Window, links: list[Link], now: float) -> list[tuple[Link, int, list[bytes], list[int]]]:
-        """Take what each bound bind's window has room for (caller holds the inbox's lock); a bind that is down and did
-        not have its credentials refused is asked for another round of binds."""
-        sends = []
-        for index, link in enumerate(links):
-            generation = link.live()
-            if generation is None:
-                if not link.credentials_refused:
-                    link.want()
-                continue
-            frames: list[bytes] = []
-            sequences: list[int] = []
-            while (picked := window.next_part(now, index)) is not None:
-                job, part = picked
-                sequence = self._sequences.next()
-                frames.append(pdu.frame(pdu.SUBMIT_SM, sequence, job.bodies[part]))
-                window.sent(sequence, job, part, (index, generation))
-                sequences.append(sequence)
-            if frames:
-                sends.append((link, generation, frames, sequences))
-        return sends
-
-    def _wait_s(self, links: list[Link], now: float, deadline: float) -> float:
-        """How long to wait for an answer or a link's change: up to the end of a throttling pause, a second at most."""
-        pauses = [pace.paused_until for pace, link in zip(self._paces, links) if link.live() is not None and pace.paused_until > now]
-        return max(0.0, min(deadline, now + 1.0, *pauses) - now)
+            return results
 
     def _job(self, index: int, submission: Submission) -> Job:
         try:
@@ -226,34 +202,63 @@ class SmppProvider:
             return Job.refused(index, submission, f"invalid_field:{exc.field}")
         return Job.of(index, submission, source, encoded, bodies)
 
-    def _absorb(self, window: Window, links: list[Link], now: float) -> None:
-        """Apply what the links posted (caller holds the inbox's lock): withdrawn parts go back to be sent, answers are
-        applied, then the parts of links that are gone are failed."""
-        inbox = self._inbox
-        for sequence in inbox.withdrawn:
-            window.withdraw(sequence)
-        inbox.withdrawn.clear()
-        for sequence, status, raw_id in inbox.answers:
-            if not window.answered(sequence, status, submit_id(raw_id, self._decimal_ids), now):
-                log.warning("submit_sm answered after its run gave up; its outcome stays unknown to the ledger",
-                            extra={"provider": self.name, "sequence": sequence, "status": status_code(status), "provider_id": raw_id})
-        inbox.answers.clear()
-        window.link_lost({index: link.live() for index, link in enumerate(links)})
+    # What the links ask for (each on its own thread) -------------------------------------------------------
 
-    # What the links deliver ----------------------------------------------------------------------------------
+    def fill(self, link: Link, generation: int, now: float) -> tuple[bytes, float | None]:
+        """The submit_sm ``link``'s window has room for in the run in progress, framed; and, while its bind is paused
+        by throttling, when to ask again."""
+        frames: list[bytes] = []
+        with self.cond:
+            window = self._run
+            if window is None or link.live() != generation:
+                return b"", None
+            while (picked := window.next_part(now, link.index)) is not None:
+                job, part = picked
+                sequence = self._sequences.next()
+                frames.append(pdu.frame(pdu.SUBMIT_SM, sequence, job.bodies[part]))
+                window.sent(sequence, job, part, (link.index, generation))
+            paused_until = self._paces[link.index].paused_until
+        return b"".join(frames), paused_until if paused_until > now else None
 
-    def _deliver(self, link: Link, generation: int, sequence: int, message: pdu.ShortMessage) -> None:
+    def answered(self, link: Link, answers: list[tuple[int, int, str]], now: float) -> None:
+        """Apply one read's submit_sm answers to the run in progress; one that is not its (it gave up) is logged."""
+        late = []
+        with self.cond:
+            window = self._run
+            for sequence, status, raw_id in answers:
+                if window is None or not window.answered(sequence, status, submit_id(raw_id, self._decimal_ids), now):
+                    late.append((sequence, status, raw_id))
+            if window is not None and window.done():
+                self.cond.notify_all()
+        for sequence, status, raw_id in late:
+            log.warning("submit_sm answered after its run gave up; its outcome stays unknown to the ledger",
+                        extra={"provider": self.name, "sequence": sequence, "status": status_code(status), "provider_id": raw_id})
+
+    def ended(self, link: Link, withdrawn: list[int]) -> None:
+        """A session ended: its parts that never left go back to be sent (on any bind), the others lost their answers."""
+        with self.cond:
+            window = self._run
+            if window is not None:
+                for sequence in withdrawn:
+                    window.withdraw(sequence)
+                window.link_lost({index: other.live() for index, other in enumerate(self._links)})
+                self.cond.notify_all()
+        for other in self._links:
+            if other is not link:
+                other.kick()
+
+    def deliver(self, link: Link, generation: int, sequence: int, message: pdu.ShortMessage) -> None:
         """Hand a deliver_sm to its callback with an ``ack`` that answers it (status 0) later; answer at once what is not
         handed over: a receipt without a message id (0: dropped, the SMSC could only send it again as it is) and an item
         whose callback failed (ESME_RX_T_APPN: the SMSC keeps it and delivers it again). Runs on the link's thread."""
         answer = DeliverSmAnswer(partial(self._answer_deliver, link, generation, sequence))
-        item = read_deliver_sm(message, self.name, datetime.now(timezone.utc), self._decimal_ids)
+        item = read_deliver_sm(message, self.name, datetime.now(timezone.utc), self._decimal_ids, answer)
         try:
             if isinstance(item, DeliveryReport):
-                self._on_report(replace(item, ack=answer))
+                self._on_report(item)
             elif item is not None:
                 log.info("inbound SMS", extra={"provider": self.name, "from": mask_phone(item.from_number)})
-                self._on_inbound(replace(item, ack=answer))
+                self._on_inbound(item)
             else:
                 log.warning("delivery receipt without a message id dropped", extra={"provider": self.name})
                 answer.settle(0)

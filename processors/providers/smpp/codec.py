@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
-from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
+from processors.dispatch.provider import Ack, DeliveryReport, InboundSms, Submission
 from processors.providers.smpp.pdu import ShortMessage
 
 # (TON, NPI) of the source address by courrier.SenderType (SMPP 3.4 §5.2.5-6).
@@ -29,6 +29,9 @@ DELIVERY_RECEIPT = 0x04  # esm_class message type bits of a deliver_sm that carr
 # message_state TLV values (SMPP 3.4 §5.2.28) as the receipt text's stat words.
 MESSAGE_STATES = {1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD", 7: "UNKNOWN", 8: "REJECTD"}
 
+# The characters GSM 03.38 keeps at their ASCII codes: a text of only these encodes as ASCII, without the (pure
+# Python, per character) codec. '@', '$', '_' and the extension table's '[\\]^{|}~' are elsewhere; '`' is not in it.
+_ASCII_IN_GSM7 = re.compile(r"[\n\r !\"#%&'()*+,\-./0-9:;<=>?A-Za-z]*")
 _RECEIPT_FIELD = re.compile(r"\b(id|sub|dlvrd|submit date|done date|stat|err):(\S*)", re.IGNORECASE)
 _RECEIPT_TEXT = re.compile(r"\btext:", re.IGNORECASE)
 
@@ -92,7 +95,7 @@ def encode_message(text: str, encoding: str, parts: list[str] | None = None, ref
         raise Unsendable(f"unsupported_encoding:{encoding}")
     pieces = parts if parts and len(parts) > 1 else [text]
     try:
-        encoded = [piece.encode(CODEC[encoding]) for piece in pieces]
+        encoded = [_encode(piece, encoding) for piece in pieces]
     except UnicodeEncodeError:
         encoding = "UCS2"
         encoded = [piece.encode(CODEC[encoding]) for piece in pieces]
@@ -109,6 +112,12 @@ def encode_message(text: str, encoding: str, parts: list[str] | None = None, ref
         raise Unsendable("message_too_long")
     headers = [bytes([0x05, 0x00, 0x03, reference % 256, len(chunks), n]) for n in range(1, len(chunks) + 1)]
     return Encoded([h + chunk for h, chunk in zip(headers, chunks)], DATA_CODING[encoding], UDHI)
+
+
+def _encode(piece: str, encoding: str) -> bytes:
+    if encoding == "GSM7" and _ASCII_IN_GSM7.fullmatch(piece):
+        return piece.encode("ascii")
+    return piece.encode(CODEC[encoding])
 
 
 def split_octets(data: bytes, encoding: str) -> list[bytes]:
@@ -169,8 +178,10 @@ def receipt_id(raw: str, decimal: bool) -> str:
     return str(int(raw)) if decimal and raw.isdigit() else raw
 
 
-def read_deliver_sm(pdu: ShortMessage, provider: str, received_at: datetime, decimal_ids: bool = False) -> DeliveryReport | InboundSms | None:
-    """What a deliver_sm carries: a delivery receipt, a mobile-originated message, or None for a receipt without an id.
+def read_deliver_sm(pdu: ShortMessage, provider: str, received_at: datetime, decimal_ids: bool = False,
+                    ack: Ack | None = None) -> DeliveryReport | InboundSms | None:
+    """What a deliver_sm carries: a delivery receipt, a mobile-originated message (each with ``ack``), or None for a
+    receipt without an id.
 
     A receipt's id and state come from the receipted_message_id / message_state TLVs when present (they are
     the SMSC's own submit-form values), else from the receipt text.
@@ -187,7 +198,8 @@ def read_deliver_sm(pdu: ShortMessage, provider: str, received_at: datetime, dec
         stat = MESSAGE_STATES.get(state, "UNKNOWN") if state is not None else fields.get("stat", "UNKNOWN").upper()
         network_error = pdu.network_error_code
         err = fields.get("err") or (str(int.from_bytes(network_error[1:], "big")) if network_error else None)
-        return DeliveryReport(provider, message_id, stat, err, raw, received_at)
+        return DeliveryReport(provider, message_id, stat, err, raw, received_at, ack)
     source = pdu.source_addr
     from_number = f"+{source}" if pdu.source_addr_ton == INTERNATIONAL and source.isdigit() else source
-    return InboundSms(provider, from_number, pdu.destination_addr, decode_text(payload, pdu.data_coding, pdu.esm_class), received_at)
+    return InboundSms(provider, from_number, pdu.destination_addr, decode_text(payload, pdu.data_coding, pdu.esm_class), received_at,
+                      ack)

@@ -2,14 +2,16 @@
 
 The thread connects and binds (bounded rounds of attempts with backoff; ``session``), then runs one selector loop
 over the socket and a wake-up pipe until the session ends. Each wake it reads everything the socket has, cuts every
-complete PDU out of it at once (``pdu.split``), answers enquire_link and unbind, hands deliver_sm to ``on_deliver``,
-posts all the submit_sm answers it read to the ``Inbox`` under one lock with one notify, and then writes everything
-queued — a whole window of submit_sm, the deliver_sm_resp owed — in one ``send``. Other threads never touch the
-socket: ``send`` queues bytes and wakes the loop (which is also what TLS needs: an SSL object must not be read and
-written from two threads at once).
+complete PDU out of it at once (``pdu.split``), answers enquire_link and unbind, hands deliver_sm to the sink, gives
+the sink all the submit_sm answers it read in one call, asks the sink to fill this bind's window again (``fill``:
+the submit_sm that now have room), and writes everything queued — those submit_sm, the deliver_sm_resp owed — in one
+``send``. So a window is refilled on the thread the answers woke, with no hand-off to the thread that called
+``submit_many`` (which only waits for the run's end). Other threads never touch the socket: ``send`` queues bytes and
+wakes the loop, ``kick`` wakes it to fill (which is also what TLS needs: an SSL object must not be read and written
+from two threads at once).
 
-Nothing queued is lost silently: when a session ends, the submit_sm whose bytes never reached the socket are posted
-as ``withdrawn`` (they cannot have reached the SMSC, so they may be sent again); the others lost their answers.
+Nothing queued is lost silently: when a session ends, the submit_sm whose bytes never reached the socket are given
+to the sink as withdrawn (they cannot have reached the SMSC, so they may be sent again); the others lost their answers.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import Counter
 
@@ -41,14 +43,23 @@ BIND_REFUSED = Counter("courrier_smpp_bind_refused", "SMPP binds the SMSC refuse
                        ["provider", "status"])
 
 
-@dataclass
-class Inbox:
-    """What the links tell the submitting thread, under one condition: submit_sm answers ``(sequence, status,
-    message_id)``, withdrawn sequences, and (by ``notify_all``) every change of a link's state."""
+class Sink(Protocol):
+    """What a link works for (the provider): every link's state is read and changed under ``cond``, whose
+    ``notify_all`` announces each change."""
 
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    answers: list[tuple[int, int, str]] = field(default_factory=list)
-    withdrawn: list[int] = field(default_factory=list)
+    cond: threading.Condition
+
+    def answered(self, link: Link, answers: list[tuple[int, int, str]], now: float) -> None:
+        """The submit_sm answers ``(sequence, command_status, message_id)`` of one read."""
+
+    def fill(self, link: Link, generation: int, now: float) -> tuple[bytes, float | None]:
+        """The submit_sm this bind's window has room for now, and when to ask again if it is paused (else None)."""
+
+    def ended(self, link: Link, withdrawn: list[int]) -> None:
+        """A session ended (the link's state already says so); ``withdrawn``: its submit_sm that never left."""
+
+    def deliver(self, link: Link, generation: int, sequence: int, message: pdu.ShortMessage) -> None:
+        """A deliver_sm, owed one deliver_sm_resp on session ``generation``."""
 
 
 @dataclass(frozen=True)
@@ -60,27 +71,22 @@ class Timing:
     bind_attempts: int = 5
 
 
-# (the link, its session's generation, the deliver_sm's sequence, its fields)
-DeliverCallback = Callable[["Link", int, int, pdu.ShortMessage], None]
-
-
 class Link:
-    """One transceiver bind to ``peer``; its state is read and changed under ``inbox.cond``.
+    """One transceiver bind to ``peer``; its state is read and changed under ``sink.cond``.
 
     States: ``closed`` → ``connecting`` → ``bound`` ⇄ ``connecting``; ``unreachable`` once a round of binds failed
     (at once when the SMSC refused the credentials: binding again cannot help), until ``want()``."""
 
-    def __init__(self, index: int, peer: Peer, timing: Timing, sequences: Sequences, inbox: Inbox,
-                 on_deliver: DeliverCallback, provider: str) -> None:
+    def __init__(self, index: int, peer: Peer, timing: Timing, sequences: Sequences, sink: Sink, provider: str) -> None:
         self.index = index
         self.peer = peer
         self._timing = timing
         self._sequences = sequences
-        self._inbox = inbox
-        self._on_deliver = on_deliver
+        self._sink = sink
+        self._cond = sink.cond
         self._provider = provider
         self._log = {"provider": provider, "peer": peer.address, "bind": index}
-        # Guarded by inbox.cond.
+        # Guarded by sink.cond.
         self.state = "closed"
         self.generation = 0
         self.last_error = ""
@@ -105,17 +111,17 @@ class Link:
     # Called by the provider ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        with self._inbox.cond:
+        with self._cond:
             self.state = "connecting"
         self._thread = threading.Thread(target=self._run, name=f"smpp-{self.peer.address}-{self.index}", daemon=True)
         self._thread.start()
 
     def live(self) -> int | None:
-        """The generation of the bound session, None while there is none (caller holds ``inbox.cond``)."""
+        """The generation of the bound session, None while there is none (caller holds ``sink.cond``)."""
         return self.generation if self.state == "bound" else None
 
     def want(self) -> None:
-        """Start another round of binds if the last one gave up (caller holds ``inbox.cond``)."""
+        """Start another round of binds if the last one gave up (caller holds ``sink.cond``)."""
         if self.state == "unreachable":
             self.state = "connecting"
             self._round.set()
@@ -130,6 +136,11 @@ class Link:
         if was_empty and threading.current_thread() is not self._thread:
             self._wake()
         return True
+
+    def kick(self) -> None:
+        """Wake the loop to fill this bind's window (a run began, or parts came back to be sent)."""
+        if threading.current_thread() is not self._thread:
+            self._wake()
 
     def stop(self, grace_s: float) -> None:
         """Ask the loop to unbind (waiting up to ``grace_s`` for unbind_resp) and end."""
@@ -171,9 +182,9 @@ class Link:
             short_sessions = short_sessions + 1 if time.monotonic() - bound_at < STABLE_SESSION_S else 0
             if short_sessions:
                 self._closing.wait(min(MAX_BIND_BACKOFF_S, 0.25 * 2 ** (short_sessions - 1)))
-        with self._inbox.cond:
+        with self._cond:
             self.state = "closed"
-            self._inbox.cond.notify_all()
+            self._cond.notify_all()
 
     def _bind_failed(self, exc: Exception, failures: int) -> bool:
         """Record one failed bind; True when the round is over (the link is then unreachable until ``want()``)."""
@@ -181,14 +192,14 @@ class Link:
         credentials = refused and exc.credentials  # type: ignore[union-attr]
         if refused:
             BIND_REFUSED.labels(self._provider, f"0x{exc.status:08X}").inc()  # type: ignore[union-attr]
-        with self._inbox.cond:
+        with self._cond:
             first = credentials and not self.credentials_refused
             self.credentials_refused = credentials
             self.last_error = str(exc) if refused else f"{type(exc).__name__}: {exc}"
             over = credentials or failures >= self._timing.bind_attempts or self._closing.is_set()
             if over and not self._closing.is_set():
                 self.state = "unreachable"
-            self._inbox.cond.notify_all()
+            self._cond.notify_all()
         if first:
             log.error("the SMSC refused the bind; nothing is sent through it until the account (system_id and password: "
                       "COURRIER_SMPP_SYSTEM_ID, COURRIER_SMPP_PASSWORD or the provider's options) or its bind limit is fixed",
@@ -198,12 +209,12 @@ class Link:
         return over
 
     def _serve_session(self, session: Session) -> None:
-        with self._inbox.cond:
+        with self._cond:
             self.generation += 1
             generation = self.generation
             self.state = "bound"
             self.credentials_refused = False
-            self._inbox.cond.notify_all()
+            self._cond.notify_all()
         with self._out_lock:
             self._out.clear()
             self._accepting = generation
@@ -221,10 +232,10 @@ class Link:
             withdrawn = pdu.submit_sequences(queued)
             if self._chunk is not None and (self.peer.tls is None or not self._tried):
                 withdrawn = pdu.submit_sequences(self._chunk, self._written) + withdrawn
-            with self._inbox.cond:
+            with self._cond:
                 self.state = "connecting"
-                self._inbox.withdrawn.extend(withdrawn)
-                self._inbox.cond.notify_all()
+                self._sink.ended(self, withdrawn)
+                self._cond.notify_all()
             close_quietly(session.sock)
 
     def _serve(self, session: Session, key: LinkKey) -> None:
@@ -236,20 +247,24 @@ class Link:
             selector.register(sock, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             writing = unbinding = False
-            over = self._handle(session.early, key)
+            over = self._handle(session.early, key, sock)
             next_enquire = time.monotonic() + self._timing.enquire_link_s
             while not over:
                 now = time.monotonic()
+                retry_at = None
                 if self._closing.is_set():
                     if now >= self._close_by:
                         return
                     if not unbinding:
                         unbinding = self.send(pdu.frame(pdu.UNBIND, self._sequences.next()), key[1])
+                else:
+                    retry_at = self._refill(key, now)
                 pending = self._flush(sock)
                 if pending != writing:
                     selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0))
                     writing = pending
-                timeout = min(1.0, next_enquire - now, self._close_by - now if self._closing.is_set() else 1.0)
+                timeout = min(1.0, next_enquire - now, self._close_by - now if self._closing.is_set() else 1.0,
+                              retry_at - now if retry_at is not None else 1.0)
                 for selected, _mask in selector.select(max(0.0, timeout)):
                     if selected.fileobj is self._wake_r:
                         self._drain_wake()
@@ -258,7 +273,7 @@ class Link:
                             return
                         raise ConnectionError("closed by the SMSC")
                     else:
-                        over = self._handle(pdu.split(inbound), key)
+                        over = self._handle(pdu.split(inbound), key, sock)
                 now = time.monotonic()
                 if now >= next_enquire:
                     if self._awaiting_enquire:
@@ -268,9 +283,20 @@ class Link:
                     next_enquire = now + self._timing.enquire_link_s
             self._flush_before_close(sock)
 
-    def _handle(self, pdus: list[pdu.Pdu], key: LinkKey) -> bool:
-        """Act on the PDUs of one read; True when the session is over (unbind from the SMSC, or the answer to ours)."""
+    def _refill(self, key: LinkKey, now: float) -> float | None:
+        """Queue what the window has room for; when to look again while the bind is paused (else None)."""
+        submits, retry_at = self._sink.fill(self, key[1], now)
+        if submits:
+            self.send(submits, key[1])
+        return retry_at
+
+    def _handle(self, pdus: list[pdu.Pdu], key: LinkKey, sock: socket.socket) -> bool:
+        """Act on the PDUs of one read; True when the session is over (unbind from the SMSC, or the answer to ours).
+
+        The submit_sm answers go first, and the window's next submit_sm are written before any deliver_sm is read:
+        the SMSC works on them while receipts are handled."""
         answers: list[tuple[int, int, str]] = []
+        delivers: list[pdu.Pdu] = []
         over = False
         for p in pdus:
             command = p.command_id
@@ -281,7 +307,7 @@ class Link:
                 except pdu.BodyError as exc:  # its part stays unanswered: an unknown outcome, never resent
                     log.warning("unreadable submit_sm_resp skipped", extra={**self._log, "sequence": p.sequence, "error": str(exc)})
             elif command == pdu.DELIVER_SM:
-                self._deliver(p, key)
+                delivers.append(p)
             elif command == pdu.ENQUIRE_LINK:
                 self.send(pdu.response(pdu.ENQUIRE_LINK_RESP, p.sequence), key[1])
             elif command == pdu.ENQUIRE_LINK_RESP:
@@ -295,9 +321,13 @@ class Link:
             elif p.is_request and command != pdu.ALERT_NOTIFICATION:
                 self.send(pdu.response(pdu.GENERIC_NACK, p.sequence, ESME_RINVCMDID), key[1])
         if answers:
-            with self._inbox.cond:
-                self._inbox.answers.extend(answers)
-                self._inbox.cond.notify_all()
+            now = time.monotonic()
+            self._sink.answered(self, answers, now)
+            if not self._closing.is_set():
+                self._refill(key, now)
+                self._flush(sock)
+        for p in delivers:
+            self._deliver(p, key)
         return over
 
     def _deliver(self, p: pdu.Pdu, key: LinkKey) -> None:
@@ -308,7 +338,7 @@ class Link:
             log.warning("unreadable deliver_sm refused", extra={**self._log, "sequence": p.sequence, "error": str(exc)})
             self.send(pdu.response(pdu.DELIVER_SM_RESP, p.sequence, ESME_RX_P_APPN), key[1])
             return
-        self._on_deliver(self, key[1], p.sequence, message)
+        self._sink.deliver(self, key[1], p.sequence, message)
 
     # Socket plumbing ----------------------------------------------------------------------------------------
 

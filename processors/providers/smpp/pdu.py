@@ -170,21 +170,26 @@ class ShortMessage:
 
 
 def short_message_body(message: ShortMessage) -> bytes:
-    """The body of a submit_sm (or deliver_sm) carrying ``message``; ``FieldError`` on a field §4 does not allow."""
-    if len(message.short_message) > 254:
+    """The body of a submit_sm (or deliver_sm) carrying ``message``; ``FieldError`` on a field §4 does not allow.
+
+    One formatting operation (it runs once per part sent): the fields' lengths are checked first."""
+    m = message
+    if len(m.short_message) > 254:
         raise FieldError("short_message", 255)
-    return b"".join((
-        cstring(message.service_type, 6, "service_type"),
-        bytes([message.source_addr_ton, message.source_addr_npi]), cstring(message.source_addr, 21, "source_addr"),
-        bytes([message.dest_addr_ton, message.dest_addr_npi]), cstring(message.destination_addr, 21, "destination_addr"),
-        bytes([message.esm_class, message.protocol_id, message.priority_flag]),
-        cstring(message.schedule_delivery_time, 17, "schedule_delivery_time"),
-        cstring(message.validity_period, 17, "validity_period"),
-        bytes([message.registered_delivery, message.replace_if_present_flag, message.data_coding,
-               message.sm_default_msg_id, len(message.short_message)]),
-        message.short_message,
-        *(_TLV.pack(tag, len(value)) + value for tag, value in message.tlvs.items()),
-    ))
+    for value, max_octets, name in ((m.service_type, 6, "service_type"), (m.source_addr, 21, "source_addr"),
+                                    (m.destination_addr, 21, "destination_addr"),
+                                    (m.schedule_delivery_time, 17, "schedule_delivery_time"),
+                                    (m.validity_period, 17, "validity_period")):
+        if len(value) >= max_octets or "\0" in value or not value.isascii():  # C-octet strings are ASCII (§3.1)
+            raise FieldError(name, max_octets)
+    body = b"%b\0%c%c%b\0%c%c%b\0%c%c%c%b\0%b\0%c%c%c%c%c%b" % (
+        m.service_type.encode(), m.source_addr_ton, m.source_addr_npi, m.source_addr.encode(), m.dest_addr_ton,
+        m.dest_addr_npi, m.destination_addr.encode(), m.esm_class, m.protocol_id, m.priority_flag,
+        m.schedule_delivery_time.encode(), m.validity_period.encode(), m.registered_delivery, m.replace_if_present_flag,
+        m.data_coding, m.sm_default_msg_id, len(m.short_message), m.short_message)
+    if m.tlvs:
+        body += b"".join(_TLV.pack(tag, len(value)) + value for tag, value in m.tlvs.items())
+    return body
 
 
 def parse_short_message(body: bytes) -> ShortMessage:

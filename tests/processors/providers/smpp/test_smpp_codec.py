@@ -196,3 +196,9 @@ def test_an_inbound_ucs2_part_loses_its_header() -> None:
 def test_inbound_gsm_text_is_read_in_the_gsm_alphabet() -> None:
     message = _deliver_sm(source_addr_ton=1, source_addr="33612345678", short_message="STOP § @".encode("gsm03.38"))
     assert read_deliver_sm(message, "smpp:test", NOW).text == "STOP § @"
+
+
+@given(st.text(alphabet=sorted(segments.GSM7_BASIC | segments.GSM7_EXTENSION | set("\n\rabcXYZ09 ")), max_size=70))
+def test_the_ascii_fast_path_encodes_as_the_gsm_codec_does(text: str) -> None:
+    [payload] = encode_message(text, "GSM7").payloads
+    assert payload == text.encode("gsm03.38")

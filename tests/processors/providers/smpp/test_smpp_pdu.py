@@ -86,6 +86,7 @@ def test_answers_read_as_smpplib_reads_them() -> None:
 
 @pytest.mark.parametrize("field_name, message", [
     ("source_addr", pdu.ShortMessage(5, 0, "A" * 21, 1, 1, "33612345678")),
+    ("source_addr", pdu.ShortMessage(5, 0, "Café", 1, 1, "33612345678")),  # C-octet strings are ASCII
     ("destination_addr", pdu.ShortMessage(5, 0, "COURRIER", 1, 1, "3" * 25)),
     ("short_message", pdu.ShortMessage(5, 0, "COURRIER", 1, 1, "33612345678", short_message=b"x" * 255)),
 ])
