@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from prometheus_client import Counter
 
 from processors.providers.smpp import pdu
 from processors.providers.smpp.errors import ESME_RINVCMDID, ESME_RX_P_APPN
+from processors.providers.smpp.outbox import WANT, Outbox
 from processors.providers.smpp.session import BindRefused, Peer, Sequences, Session, close_quietly, open_session
 from processors.providers.smpp.window import LinkKey
 
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 MAX_BIND_BACKOFF_S = 5.0
 STABLE_SESSION_S = 10.0
 READ_OCTETS = 256 * 1024
-WANT = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 # In the default registry, once per process (several providers may share a test process).
 BIND_REFUSED = Counter("courrier_smpp_bind_refused", "SMPP binds the SMSC refused, by provider and command status",
@@ -91,21 +90,11 @@ class Link:
         self.generation = 0
         self.last_error = ""
         self.credentials_refused = False
-        # Guarded by _out_lock: bytes queued for the socket, and the generation they may go out on (None: none).
-        self._out_lock = threading.Lock()
-        self._out = bytearray()
-        self._accepting: int | None = None
-        # The loop thread's own: what one send() has not finished writing (TLS retries it unchanged).
-        self._chunk: bytes | None = None
-        self._written = 0
-        self._tried = False
+        self._outbox = Outbox(peer.tls is not None)
         self._awaiting_enquire = False
         self._closing = threading.Event()
         self._round = threading.Event()
         self._close_by = 0.0
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
         self._thread: threading.Thread | None = None
 
     # Called by the provider ---------------------------------------------------------------------------------
@@ -128,26 +117,19 @@ class Link:
 
     def send(self, data: bytes, generation: int) -> bool:
         """Queue ``data`` (whole PDUs) for session ``generation``; False when that session is over (nothing is sent)."""
-        with self._out_lock:
-            if self._accepting != generation:
-                return False
-            was_empty = not self._out
-            self._out += data
-        if was_empty and threading.current_thread() is not self._thread:
-            self._wake()
-        return True
+        return self._outbox.put(data, generation, wake=threading.current_thread() is not self._thread)
 
     def kick(self) -> None:
         """Wake the loop to fill this bind's window (a run began, or parts came back to be sent)."""
         if threading.current_thread() is not self._thread:
-            self._wake()
+            self._outbox.wake()
 
     def stop(self, grace_s: float) -> None:
         """Ask the loop to unbind (waiting up to ``grace_s`` for unbind_resp) and end."""
         self._close_by = time.monotonic() + grace_s
         self._closing.set()
         self._round.set()
-        self._wake()
+        self._outbox.wake()
 
     def join(self, timeout_s: float) -> bool:
         """Wait for the thread; True once it ended (the wake-up pipe is then closed)."""
@@ -155,8 +137,7 @@ class Link:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 return False
-        close_quietly(self._wake_r)
-        close_quietly(self._wake_w)
+        self._outbox.dispose()
         return True
 
     # The thread ---------------------------------------------------------------------------------------------
@@ -215,10 +196,8 @@ class Link:
             self.state = "bound"
             self.credentials_refused = False
             self._cond.notify_all()
-        with self._out_lock:
-            self._out.clear()
-            self._accepting = generation
-        self._chunk, self._awaiting_enquire = None, False
+        self._outbox.open(generation)
+        self._awaiting_enquire = False
         log.info("SMPP bound", extra={**self._log, "generation": generation, "tls": self.peer.tls is not None})
         try:
             self._serve(session, (self.index, generation))
@@ -226,12 +205,7 @@ class Link:
             if not self._closing.is_set():
                 log.warning("SMPP link lost", extra={**self._log, "error": repr(exc)})
         finally:
-            with self._out_lock:
-                self._accepting = None
-                queued, self._out = bytes(self._out), bytearray()
-            withdrawn = pdu.submit_sequences(queued)
-            if self._chunk is not None and (self.peer.tls is None or not self._tried):
-                withdrawn = pdu.submit_sequences(self._chunk, self._written) + withdrawn
+            withdrawn = self._outbox.close()
             with self._cond:
                 self.state = "connecting"
                 self._sink.ended(self, withdrawn)
@@ -245,7 +219,7 @@ class Link:
         sock.setblocking(False)
         with selectors.DefaultSelector() as selector:
             selector.register(sock, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
+            selector.register(self._outbox.wake_socket, selectors.EVENT_READ)
             writing = unbinding = False
             over = self._handle(session.early, key, sock)
             next_enquire = time.monotonic() + self._timing.enquire_link_s
@@ -259,15 +233,15 @@ class Link:
                         unbinding = self.send(pdu.frame(pdu.UNBIND, self._sequences.next()), key[1])
                 else:
                     retry_at = self._refill(key, now)
-                pending = self._flush(sock)
+                pending = self._outbox.flush(sock)
                 if pending != writing:
                     selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0))
                     writing = pending
                 timeout = min(1.0, next_enquire - now, self._close_by - now if self._closing.is_set() else 1.0,
                               retry_at - now if retry_at is not None else 1.0)
                 for selected, _mask in selector.select(max(0.0, timeout)):
-                    if selected.fileobj is self._wake_r:
-                        self._drain_wake()
+                    if selected.fileobj is self._outbox.wake_socket:
+                        self._outbox.drain_wake()
                     elif not self._receive(sock, inbound):
                         if unbinding:
                             return
@@ -281,7 +255,7 @@ class Link:
                     self.send(pdu.frame(pdu.ENQUIRE_LINK, self._sequences.next()), key[1])
                     self._awaiting_enquire = True
                     next_enquire = now + self._timing.enquire_link_s
-            self._flush_before_close(sock)
+            self._outbox.flush_before_close(sock)
 
     def _refill(self, key: LinkKey, now: float) -> float | None:
         """Queue what the window has room for; when to look again while the bind is paused (else None)."""
@@ -325,7 +299,7 @@ class Link:
             self._sink.answered(self, answers, now)
             if not self._closing.is_set():
                 self._refill(key, now)
-                self._flush(sock)
+                self._outbox.flush(sock)
         for p in delivers:
             self._deliver(p, key)
         return over
@@ -355,49 +329,3 @@ class Link:
             # TLS: a record already decrypted is not seen by select(), so read until the layer says it has nothing.
             if self.peer.tls is None and len(chunk) < READ_OCTETS:
                 return True
-
-    def _flush(self, sock: socket.socket) -> bool:
-        """Write what is queued, as one buffer per call to ``send``; True while some of it is still to go."""
-        while True:
-            if self._chunk is None:
-                with self._out_lock:
-                    if not self._out:
-                        return False
-                    self._chunk, self._out = bytes(self._out), bytearray()
-                self._written, self._tried = 0, False
-            try:
-                # TLS must retry the very same buffer after a want-write; plain TCP goes on from what was written.
-                sent = sock.send(self._chunk if self.peer.tls is not None else memoryview(self._chunk)[self._written:])
-            except WANT:
-                self._tried = True
-                return True
-            self._written += sent
-            if self._written >= len(self._chunk):
-                self._chunk = None
-
-    def _flush_before_close(self, sock: socket.socket) -> None:
-        """Best effort, briefly blocking: the unbind_resp (or deliver_sm_resp) queued last should reach the SMSC."""
-        try:
-            sock.settimeout(1.0)
-            if self._chunk is not None:
-                sock.sendall(self._chunk[self._written:] if self.peer.tls is None else self._chunk)
-                self._chunk = None
-            with self._out_lock:
-                rest, self._out = bytes(self._out), bytearray()
-            if rest:
-                sock.sendall(rest)
-        except OSError:
-            pass
-
-    def _wake(self) -> None:
-        try:
-            self._wake_w.send(b"\0")
-        except OSError:  # full (a wake is already pending) or closed (the link is over)
-            pass
-
-    def _drain_wake(self) -> None:
-        try:
-            while self._wake_r.recv(4096):
-                pass
-        except OSError:
-            pass
