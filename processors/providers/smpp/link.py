@@ -1,14 +1,14 @@
 """One bind: its connection and the one thread that owns it, binding again when it drops.
 
 The thread connects and binds (bounded rounds of attempts with backoff; ``session``), then runs one selector loop
-over the socket and a wake-up pipe until the session ends. Each wake it reads everything the socket has, cuts every
-complete PDU out of it at once (``pdu.split``), answers enquire_link and unbind, hands deliver_sm to the sink, gives
-the sink all the submit_sm answers it read in one call, asks the sink to fill this bind's window again (``fill``:
-the submit_sm that now have room), and writes everything queued — those submit_sm, the deliver_sm_resp owed — in one
-``send``. So a window is refilled on the thread the answers woke, with no hand-off to the thread that called
-``submit_many`` (which only waits for the run's end). Other threads never touch the socket: ``send`` queues bytes and
-wakes the loop, ``kick`` wakes it to fill (which is also what TLS needs: an SSL object must not be read and written
-from two threads at once).
+over the socket and a wake-up pipe until the session ends. Each wake it reads everything the socket has and cuts
+every complete PDU out of it at once (``pdu.split``); it gives the sink all the submit_sm answers of that read in one
+call, asks it to fill this bind's window again (``fill``: the submit_sm that now have room) and writes them in one
+``send`` — before it hands the read's deliver_sm to the sink, so the SMSC works on the next window while receipts are
+read; it answers enquire_link and unbind. A window is thus refilled on the thread its answers woke, with no hand-off
+to the thread that called ``submit_many`` (which only waits for the run's end). Other threads never touch the
+socket: ``send`` queues bytes (``outbox``) and wakes the loop, ``kick`` wakes it to fill — which is also what TLS
+needs: an SSL object must not be read and written from two threads at once.
 
 Nothing queued is lost silently: when a session ends, the submit_sm whose bytes never reached the socket are given
 to the sink as withdrawn (they cannot have reached the SMSC, so they may be sent again); the others lost their answers.
