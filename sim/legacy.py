@@ -1,5 +1,5 @@
 """The simulator's own SMS/MMS aggregator API and event shape, kept beside the real providers' while Courrier's generic
-HTTP provider (``processors.dispatch.http_provider``) and the legacy webhook parser (``processors.webhooks.sim``) use them.
+HTTP provider (``processors.providers.sim.adapter``) and the legacy webhook parser (``processors.providers.sim.webhook``) use them.
 
 - ``POST /v1/messages`` ``{"channel": "sms"|"mms", "from", "to", "text", "media_urls", "client_ref", "expire_at"?}``
   → 201 ``{"id", "client_ref", "status": "accepted", "segments"}``; the same ``client_ref`` again → 200, the same id.

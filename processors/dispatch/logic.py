@@ -11,9 +11,8 @@ from datetime import datetime
 
 from processors import fallback
 from processors.consent.logic import consent_key
-from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
+from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.router import NO_PROVIDER
-from processors.providers.smpp.errors import CONNECTION_LOST, TIMEOUT
 from processors.dispatch.validity import Validity
 from processors.receipts import receipt
 from processors.runtime.errors import TransientError

@@ -13,6 +13,9 @@ from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
 Ack = Callable[[], None]
+# The details of a transient result whose outcome is unknown (the request may have reached the provider): such a
+# message is reconciled or ended, never submitted again.
+TIMEOUT, CONNECTION_LOST = "timeout", "connection_lost"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 from prometheus_client import Counter, Gauge
 
 from processors.dispatch.breaker import Breaker, BreakerPolicy
-from processors.dispatch.provider import Provider, Submission, SubmitResult
+from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, Provider, Submission, SubmitResult
 from processors.providers.smpp.errors import THROTTLE_NAMES
 from processors.runtime.errors import UnreachableError
 
@@ -37,7 +37,7 @@ SUBMITS = Counter("courrier_provider_submits", "Submit answers per provider: acc
                   ["provider", "outcome"])
 CIRCUIT_OPEN = Gauge("courrier_provider_circuit_open", "1 while a provider's circuit breaker is open or half-open, else 0", ["provider"])
 AUTH_FAILED = "provider_auth_failed"
-UNKNOWN_OUTCOMES = frozenset({"timeout", "connection_lost"})
+UNKNOWN_OUTCOMES = frozenset({TIMEOUT, CONNECTION_LOST})
 
 # (channel, region) → the names of the providers that may send it, in failover order.
 Routing = Callable[[str, str], Sequence[str]]

@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import partial
 
 from processors.channel.logic import CapabilityLookup
-from processors.dispatch.http_provider import HttpProvider
+from processors.providers.sim.adapter import HttpProvider
 from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.providers.registry import ProviderContext, ProviderKind
-from processors.webhooks import sim
+from processors.providers.sim import webhook as sim
 from processors.webhooks.contract import WebhookProvider
 from processors.webhooks.settings import WebhookSettings
 from processors.webhooks.signature import HmacVerifier

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT
+
 
 class ErrorClass(Enum):
     THROTTLE = "throttle"
@@ -84,7 +86,7 @@ ESME_RX_P_APPN = 0x65  # our deliver_sm_resp to a deliver_sm we cannot read: the
 
 # Transient details without a status: the answer was lost (the SMSC may have the message), or nothing was sent
 # (no bind to send on; or the run's deadline came first, every bind's window full or paused).
-TIMEOUT, CONNECTION_LOST, NOT_BOUND, NOT_SUBMITTED = "timeout", "connection_lost", "not_bound", "not_submitted"
+NOT_BOUND, NOT_SUBMITTED = "not_bound", "not_submitted"
 LINK_FAILURES = frozenset({TIMEOUT, CONNECTION_LOST, NOT_BOUND, NOT_SUBMITTED})
 # Never sent either: the SMSC refused our credentials at bind time (a setting to fix: the router counts it unhealthy),
 # or an earlier message to the same destination failed transiently in this run (sending this one would overtake it).

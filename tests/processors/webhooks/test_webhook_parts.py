@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from webhook_helpers import SECRET, body_of, signed, sim_event
 
-from processors.webhooks import sim
+from processors.providers.sim import webhook as sim
 from processors.webhooks.contract import Rejected
 from processors.webhooks.replay import Claim, ReplayGuard
 from processors.webhooks.signature import HmacVerifier, sign

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from processors.dispatch.http_provider import HttpProvider
+from processors.providers.sim.adapter import HttpProvider
 from processors.dispatch.provider import Submission
 from processors.providers.rbm.content import BadRcsContent, content_message
 from processors.runtime.errors import TransientError, UnreachableError
