@@ -44,6 +44,22 @@ auth_token_env = "TWILIO_AUTH_TOKEN"
 status_callback_url = "https://hooks.example.com/webhooks/twilio"
 webhook_url = "https://hooks.example.com/webhooks/twilio"
 
+# Google RBM (RCS): an agent and its service account's key file; webhooks at /webhooks/rbm (clientToken handshake,
+# X-Goog-Signature). Uncomment with your agent's values:
+# [providers.rbm]
+# kind = "rbm"
+# agent_id = "my-agent"
+# service_account_file = "/run/secrets/rbm-service-account.json"
+# client_token_env = "RBM_CLIENT_TOKEN"
+
+# Vonage Messages API (SMS); webhooks at /webhooks/vonage, signed JWTs:
+# [providers.vonage]
+# kind = "vonage"
+# api_key_env = "VONAGE_API_KEY"
+# api_secret_env = "VONAGE_API_SECRET"
+# signature_secret_env = "VONAGE_SIGNATURE_SECRET"
+# status_webhook_url = "https://hooks.example.com/webhooks/vonage"
+
 # Routes: the first one matching a message's country, channel and lane gives its providers, in failover order.
 [[routes]]
 countries = ["US", "CA"]

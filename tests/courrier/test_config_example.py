@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -50,3 +51,15 @@ def test_providers_list_shows_each_provider_and_its_health(tmp_path: Path) -> No
     checked = courrier(tmp_path, "providers", "list", "--no-probe", env={"COURRIER_CONFIG": str(path)})
     assert checked.returncode == 0 and "sim:nowhere" in checked.stdout and " ok " in checked.stdout
     assert load_deployment(path).declared
+
+
+def test_the_commented_rbm_and_vonage_sections_hold_once_uncommented(tmp_path: Path, monkeypatch) -> None:
+    for variable in ("RBM_CLIENT_TOKEN", "VONAGE_API_KEY", "VONAGE_API_SECRET", "VONAGE_SIGNATURE_SECRET", *TWILIO_ENV):
+        monkeypatch.setenv(variable, TWILIO_ENV.get(variable, "value"))
+    lines = example().splitlines()
+    setting = re.compile(r"# (\[providers\.\w+\]|\w+ = .+)$")
+    uncommented = [line[2:] if setting.fullmatch(line) else line for line in lines]
+    path = tmp_path / "courrier.toml"
+    path.write_text("\n".join(uncommented), encoding="utf-8")
+    deployment = load_deployment(path)
+    assert {p.kind for p in deployment.providers} == {"smpp", "twilio", "rbm", "vonage"}
