@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "twilio": "processors.providers.twilio.plugin",
     "vonage": "processors.providers.vonage.plugin",
     "sim": "processors.providers.sim.plugin",
+    "noop": "processors.providers.noop.plugin",
 }
 
 
