@@ -16,10 +16,15 @@ Which line types may receive an SMS (phonenumbers' ``PhoneNumberType``):
 | UAN                   | no      | a company's universal access number                                      |
 | VOICEMAIL             | no      | voicemail access                                                         |
 | UNKNOWN               | no      | nothing says a handset answers                                           |
+
+The analysis of a number (parse, line type, region, zones: ~30 µs in phonenumbers) is kept in a bounded LRU keyed by
+the number as written and the default region, so a recipient seen again (a campaign, a retry, a deferral's release)
+costs a lookup; ``clear_cache`` empties it (tests that patch phonenumbers' data).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -32,6 +37,8 @@ _TYPE_NAMES = {value: name.lower() for name, value in vars(PhoneNumberType).item
 # region_code_for_number answers these for numbers that belong to no country (e.g. +800 freephone,
 # +881 satellite): no country rule (senders, quiet hours, MMS support) can apply to them.
 NO_REGION = frozenset({None, "ZZ", phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY})
+# About 1 KB per entry: a few MB for the recipients of a busy minute, whatever the history.
+CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,33 @@ def normalize(raw: str, default_region: str | None) -> Event | Refusal:
 def examine(raw: str, default_region: str | None) -> Number | Refusal:
     """What ``normalize`` answers, with the number's candidate time zones."""
     region_hint = default_region.strip().upper() if default_region and default_region.strip() else None
+    found = _analysis(raw, region_hint)
+    # A copy of the cached record: callers put it in outputs of their own, which must not reach back into the cache.
+    return found if isinstance(found, Refusal) else Number(dict(found.recipient), found.zones)
+
+
+def clear_cache() -> None:
+    """Forget every cached analysis."""
+    _analysis.cache_clear()
+    _COUNTRY_ZONES.clear()
+
+
+# time_zones_for_number would match the number's type a third time; for the types phonenumbers does not place
+# within a country (most mobiles), its answer is the country code's zones, kept here per country code.
+_COUNTRY_ZONES: dict[int, tuple[str, ...]] = {}
+
+
+def _zones(parsed: phonenumbers.PhoneNumber, number_type: int) -> tuple[str, ...]:
+    if phonenumbers.is_number_type_geographical(number_type, parsed.country_code):
+        return tuple(number_timezone.time_zones_for_geographical_number(parsed))
+    zones = _COUNTRY_ZONES.get(parsed.country_code)
+    if zones is None:
+        zones = _COUNTRY_ZONES[parsed.country_code] = tuple(number_timezone.time_zones_for_number(parsed))
+    return zones
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _analysis(raw: str, region_hint: str | None) -> Number | Refusal:
     try:
         parsed = phonenumbers.parse(raw, region_hint)
     except NumberParseException as exc:
@@ -73,15 +107,17 @@ def examine(raw: str, default_region: str | None) -> Number | Refusal:
         return Refusal("invalid_number", f"not a phone number: {exc.args[0] if exc.args else exc}")
     if phonenumbers.region_code_for_country_code(parsed.country_code) == "ZZ":
         return Refusal("unknown_region", f"country code +{parsed.country_code} is not assigned")
-    if not phonenumbers.is_valid_number(parsed):
-        return Refusal("invalid_number", f"not a valid number for country code +{parsed.country_code}")
+    # is_valid_number is number_type's own match against the region's patterns, compared with UNKNOWN: asking both
+    # would match the number twice, so the type alone answers validity.
     number_type = phonenumbers.number_type(parsed)
+    if number_type == PhoneNumberType.UNKNOWN:
+        return Refusal("invalid_number", f"not a valid number for country code +{parsed.country_code}")
     if number_type not in SMS_CAPABLE_TYPES:
         return Refusal("number_type_cannot_receive_sms", f"a {number_type_name(number_type)} number cannot receive SMS")
     region = phonenumbers.region_code_for_number(parsed)
     if region in NO_REGION:
         return Refusal("unknown_region", f"+{parsed.country_code} numbers belong to no country")
-    zones = tuple(zone for zone in number_timezone.time_zones_for_number(parsed) if zone != number_timezone.UNKNOWN_TIMEZONE)
+    zones = tuple(zone for zone in _zones(parsed, number_type) if zone != number_timezone.UNKNOWN_TIMEZONE)
     return Number({
         "e164": phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
         "region": region,

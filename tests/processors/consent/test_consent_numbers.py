@@ -60,7 +60,21 @@ def test_time_zone_is_the_first_zone_phonenumbers_gives() -> None:
 def test_time_zone_is_none_when_the_number_does_not_tell(monkeypatch: pytest.MonkeyPatch) -> None:
     # Every valid regional mobile in today's metadata has a zone; a number without one must still pass.
     monkeypatch.setattr(numbers.number_timezone, "time_zones_for_number", lambda _n: ("Etc/Unknown",))
-    assert normalize("+33612345678", None)["time_zone"] is None
+    numbers.clear_cache()  # the number's analysis may be cached from an earlier test, with the real zones
+    try:
+        assert normalize("+33612345678", None)["time_zone"] is None
+    finally:
+        numbers.clear_cache()
+
+
+def test_an_analysis_is_cached_and_each_caller_gets_its_own_record() -> None:
+    numbers.clear_cache()
+    first = normalize("+33 6 12 34 56 78", None)
+    first["time_zone"] = "America/Cayenne"  # a caller changing its record must not change the next caller's
+    again = normalize("+33 6 12 34 56 78", None)
+    assert again["time_zone"] == "Europe/Paris"
+    info = numbers._analysis.cache_info()
+    assert (info.hits, info.misses) == (1, 1)
 
 
 def test_non_geographic_mobile_has_no_region() -> None:
@@ -107,3 +121,21 @@ def test_any_text_gives_a_recipient_or_a_refusal(raw: str, region: str | None) -
     else:
         assert result["e164"].startswith("+") and result["e164"][1:].isdigit()
         assert result["number_type"] in {"mobile", "fixed_line_or_mobile"}
+
+
+@settings(max_examples=500, deadline=None)
+@given(number=st.one_of(st.sampled_from(EXAMPLES), st.builds(
+    phonenumbers.PhoneNumber, country_code=st.sampled_from([1, 7, 33, 44, 46, 61, 800, 881, 999]),
+    national_number=st.integers(min_value=0, max_value=10**12))))
+def test_a_number_is_valid_exactly_when_its_type_is_known(number: phonenumbers.PhoneNumber) -> None:
+    # numbers.py asks number_type alone and reads UNKNOWN as invalid, which is how phonenumbers decides validity.
+    assert phonenumbers.is_valid_number(number) == (phonenumbers.number_type(number) != PhoneNumberType.UNKNOWN)
+
+
+@pytest.mark.parametrize("number", EXAMPLES, ids=lambda n: phonenumbers.format_number(n, PhoneNumberFormat.E164))
+def test_zones_are_the_ones_phonenumbers_gives_for_the_number(number: phonenumbers.PhoneNumber) -> None:
+    # numbers.py asks for a country's zones once per country code when the type is not placed within a country.
+    found = numbers.examine(phonenumbers.format_number(number, PhoneNumberFormat.E164), None)
+    if not isinstance(found, Refusal):
+        expected = numbers.number_timezone.time_zones_for_number(number)
+        assert found.zones == tuple(zone for zone in expected if zone != numbers.number_timezone.UNKNOWN_TIMEZONE)
