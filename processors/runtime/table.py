@@ -1,7 +1,17 @@
-"""A read-only, in-memory view of a compacted topic, rebuilt from Kafka at start and kept current.
+"""A read-only view of a compacted topic, kept on local disk (``processors.runtime.store``) and current with the topic.
 
-Stages use it for reference data (consent state, templates): no local disk, so any instance can be
-killed and a new one rebuilds the same view from the topic.
+The topic is the changelog: rows are its records' value bytes, stored as read, decoded only when looked up (a small
+LRU keeps recently decoded rows); tombstones delete. The store remembers how far it has read each partition, so a
+restart reads only what is new. It is a cache: a corrupt, missing or inconsistent store (it fails to open, has no
+offsets record, belongs to an earlier topic of that name, or holds offsets outside the partitions' range) is rebuilt
+from the topic with one log line, never used. A table that cannot load within its timeout says which topic and how
+far it got (``UnreachableError``), and the stage exits non-zero.
+
+Where it lives: ``<state_dir>/tables/<physical topic>/<instance id, else "table">-<slot>``. A slot is locked while a
+table holds it, so several instances on one machine (or several tables of one topic in one process) never share a
+store; a restarted instance takes the first free slot back, usually its own. Stores of topics the cluster no longer
+has are removed after an hour unused. Memory is bounded by RocksDB's memtables and one shared block cache, not by
+the number of rows.
 """
 from __future__ import annotations
 
@@ -9,69 +19,155 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from courrier.config import Settings
-from processors.runtime.clients import consumer_config, end_offset
+from processors.runtime.clients import consumer_config
 from processors.runtime.errors import DecodeError, UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
+from processors.runtime.store import RowStore, sweep
 from topology.topics import topic as declared_topic
 
 log = logging.getLogger(__name__)
+
+EXPIRE_EVERY_S = 600.0  # how often rows past the topic's retention are dropped, as the broker drops their segments
+_swept: set[Path] = set()  # state dirs whose stale stores this process has already removed
 
 
 class TopicTable(Mapping[str, Event]):
     """Latest value per key of one logical topic; tombstones delete. Reads every partition, commits nothing.
 
-    Rows are decoded values, or the records' bytes for a topic without a value schema."""
+    Rows are decoded values, or the records' bytes for a topic without a value schema. Empty before ``start``;
+    reading after ``stop`` is an error (the store is closed). A row that does not decode reads as absent and is
+    counted in ``skipped`` (with a log line), as a bad record is skipped, never raised to the stage."""
 
-    def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None) -> None:
+    def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None, cache_size: int = 1024) -> None:
         self._settings = settings
         self._logical = logical_topic
+        self._physical = settings.topic(logical_topic)
         self._serde = serde or AvroSerde(settings.registry_url, settings.topic)
-        self._rows: dict[str, Event] = {}
         self._decoded = declared_topic(logical_topic).value_schema is not None  # else rows are the records' bytes
+        self._retention_ms = declared_topic(logical_topic).retention_ms
+        self._store: RowStore | None = None
+        self._stopped = False
+        self._cache: OrderedDict[str, Event] = OrderedDict()
+        self._cache_size = cache_size
+        self._writes = 0  # bumped by every applied batch: a row decoded across a write is not cached
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._caught_up = threading.Event()
         self._thread = threading.Thread(target=self._follow_or_fail, name=f"table-{logical_topic}", daemon=True)
         self._error: BaseException | None = None
         self._listeners: list[Callable[[str, Event], None]] = []
+        self._progress: dict[int, list[int]] = {}  # partition → [next offset, end offset at start]
         self.skipped = 0
+        self.loaded_at_start = 0  # rows the local store already held at start (0 after a rebuild)
+        self.records_read = 0  # records read from the topic since start
+
+    @property
+    def path(self) -> Path | None:
+        """The local store's directory once started."""
+        return self._store.path if self._store is not None else None
 
     def listen(self, listener: Callable[[str, Event], None]) -> None:
         """Call ``listener(key, row)`` for every row the table takes from now on (on the table's thread; register before
-        ``start`` to see the rows it loads), so a caller can keep an index of its own without scanning the table."""
+        ``start`` to see every row it holds, from its store and from the topic), so a caller can keep an index of its own."""
         self._listeners.append(listener)
 
     def start(self, timeout_s: float = 60.0) -> None:
-        """Load the topic up to its end as of now, then keep following it in the background."""
+        """Open the local store, read the topic from where the store stopped up to its end as of now, then keep following it."""
         self._thread.start()
         loaded = self._caught_up.wait(timeout_s)
         if self._error is not None:
             raise self._error
         if not loaded:
-            raise UnreachableError(f"table {self._settings.topic(self._logical)} did not load within {timeout_s:.0f}s from {self._settings.bootstrap_servers}")
+            raise UnreachableError(f"table {self._physical} did not load within {timeout_s:.0f}s from "
+                                   f"{self._settings.bootstrap_servers}: {self.progress()}")
+
+    def progress(self) -> str:
+        """How far loading got: records read of those to read, and each partition's offset against its end at start."""
+        progress = {p: tuple(v) for p, v in list(self._progress.items())}  # partition → (next offset, end, start offset)
+        done = sum(max(0, min(position, end) - start) for position, end, start in progress.values())
+        total = sum(max(0, end - start) for _, end, start in progress.values())
+        parts = ", ".join(f"{p} at {position:,} of {end:,}" for p, (position, end, _) in sorted(progress.items()))
+        return f"{done:,} of {total:,} records read (partition {parts})" if parts else "the topic's partitions not read yet"
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(timeout=10)
-
-    def __getitem__(self, key: str) -> Event:
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._stopped = True
         with self._lock:
-            return self._rows[key]
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+    # --- the Mapping
+    def __getitem__(self, key: str) -> Event:
+        row = self.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]  # no KeyError raised and caught per miss
+        cached = self._cache.get(key)
+        if cached is not None:
+            with self._lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+            return cached
+        store = self._open_store()
+        writes = self._writes
+        raw = store.get(key.encode()) if store is not None else None
+        if raw is None:
+            return default
+        row = self._decode(key, raw)
+        if row is None:
+            return default
+        with self._lock:
+            if writes == self._writes:  # nothing written since the read: the decoded row is current
+                self._cache[key] = row
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return row
+
+    def __contains__(self, key: object) -> bool:
+        store = self._open_store()
+        return isinstance(key, str) and store is not None and store.get(key.encode()) is not None
 
     def __iter__(self) -> Iterator[str]:
-        with self._lock:
-            return iter(list(self._rows))
+        store = self._open_store()
+        if store is None:
+            return iter(())
+        return (key.decode("utf-8", "replace") for key in store.keys())
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._rows)
+        store = self._open_store()
+        return len(store) if store is not None else 0
 
+    def _open_store(self) -> RowStore | None:
+        if self._stopped:
+            raise RuntimeError(f"table {self._physical} is stopped")
+        return self._store
+
+    def _decode(self, key: str, raw: bytes) -> Event | None:
+        if not self._decoded:
+            return raw
+        try:
+            return self._serde.decode(self._logical, raw)
+        except DecodeError as exc:  # a bad row must not stop the stage; it is visible in the logs and the count
+            self.skipped += 1
+            log.warning("table row skipped", extra={"topic": self._logical, "error": str(exc)})
+            return None
+
+    # --- following the topic
     def _follow_or_fail(self) -> None:
         try:
             self._follow()
@@ -82,53 +178,117 @@ class TopicTable(Mapping[str, Event]):
             self._caught_up.set()
 
     def _follow(self) -> None:
-        physical = self._settings.topic(self._logical)
         # The end of a partition is where a read_committed reader runs out of records: the offset after its last record
         # can be a transaction's commit marker, or records of a transaction still open, which no record reaches.
         consumer = Consumer(consumer_config(self._settings, f"courrier-table-{uuid.uuid4()}", **{"enable.partition.eof": True}))
         try:
-            metadata = consumer.list_topics(physical, timeout=10).topics.get(physical)
+            metadata = consumer.list_topics(self._physical, timeout=10).topics.get(self._physical)
             partitions = sorted(metadata.partitions) if metadata and not metadata.error else []
             deadline = time.monotonic() + 30
-            ends = {p: end_offset(consumer, physical, p, deadline) for p in partitions}
-            consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
-            behind = {p for p, end in ends.items() if end > 0}
-            if not behind:
-                self._caught_up.set()
+            ranges = {p: _watermarks(consumer, self._physical, p, deadline) for p in partitions}
+            store = self._open_checked(ranges)
+            self._sweep(consumer)
+            positions = store.positions()
+            self.loaded_at_start = len(store)
+            for p in partitions:
+                start = positions.get(p, ranges[p][0])
+                self._progress[p] = [start, ranges[p][1], start]
+            with self._lock:
+                self._store = store
+            if self._listeners:
+                for raw_key, raw in store.items():
+                    self._notify(raw_key.decode("utf-8", "replace"), raw)
+            self._expire(store)
+            consumer.assign([TopicPartition(self._physical, p, self._progress[p][0]) for p in partitions])
+            behind = {p for p, (position, end, _) in self._progress.items() if end > position}
+            expired_at = time.monotonic()
             while not self._stopping.is_set():
-                for message in consumer.consume(1000, 0.2):
+                messages = consumer.consume(1000, 0.2)
+                batch: list[tuple[bytes, bytes | None, int]] = []
+                moved: dict[int, int] = {}
+                for message in messages:
                     error = message.error()
                     if error is not None:
                         if error.code() == KafkaError._PARTITION_EOF:
                             behind.discard(message.partition())
                         continue
-                    self._apply(message.key(), message.value())
-                    if message.partition() in behind and message.offset() + 1 >= ends[message.partition()]:
-                        behind.discard(message.partition())
+                    partition, offset, key = message.partition(), message.offset(), message.key()
+                    moved[partition] = offset + 1
+                    if key is None:
+                        self.skipped += 1
+                        continue
+                    batch.append((key, message.value(), message.timestamp()[1]))
+                if moved:
+                    self._apply(store, batch, moved)
+                    for partition, position in moved.items():
+                        self._progress[partition][0] = position
+                        if partition in behind and position >= self._progress[partition][1]:
+                            behind.discard(partition)
                 if not behind:
                     self._caught_up.set()
+                if time.monotonic() - expired_at >= EXPIRE_EVERY_S:
+                    expired_at = time.monotonic()
+                    self._expire(store)
         finally:
             consumer.close()
 
-    def _apply(self, raw_key: bytes | None, value: bytes | None) -> None:
-        if raw_key is None:
-            self.skipped += 1
-            return
-        key = raw_key.decode("utf-8", "replace")
-        if value is None:
-            with self._lock:
-                self._rows.pop(key, None)
-            return
-        try:
-            row = self._serde.decode(self._logical, value) if self._decoded else value
-        except DecodeError as exc:  # a bad row must not stop the table; it is visible in the logs and the count
-            self.skipped += 1
-            log.warning("table row skipped", extra={"topic": self._logical, "error": str(exc)})
-            return
+    def _apply(self, store: RowStore, batch: list[tuple[bytes, bytes | None, int]], moved: dict[int, int]) -> None:
+        store.apply(batch, moved)
+        self.records_read += len(batch)
         with self._lock:
-            self._rows[key] = row
-        for listener in self._listeners:
-            listener(key, row)
+            self._writes += 1
+            for raw_key, _, _ in batch:
+                self._cache.pop(raw_key.decode("utf-8", "replace"), None)
+        if self._listeners:
+            for raw_key, value, _ in batch:
+                if value is not None:
+                    self._notify(raw_key.decode("utf-8", "replace"), value)
+
+    def _notify(self, key: str, raw: bytes) -> None:
+        row = self._decode(key, raw)
+        if row is not None:
+            for listener in self._listeners:
+                listener(key, row)
+
+    def _expire(self, store: RowStore) -> None:
+        if self._retention_ms >= 0 and declared_topic(self._logical).compacted:
+            dropped = store.expire(int(time.time() * 1000) - self._retention_ms)
+            if dropped:
+                with self._lock:
+                    self._writes += 1
+                    self._cache.clear()
+
+    def _open_checked(self, ranges: dict[int, tuple[int, int]]) -> RowStore:
+        """The local store, rebuilt (one log line) unless what it holds is this topic's, up to offsets the topic still has."""
+        root = self._settings.state_dir / "tables" / self._physical
+        store = RowStore(root, self._settings.instance_id or "table")
+        topic_id = _topic_id(self._settings, self._physical)
+        reason = store.rebuilt_reason
+        if reason is None and not store.valid_format():
+            reason = None if store.created else "no offsets record"
+        elif reason is None and topic_id and store.topic_id() != topic_id:
+            reason = f"store is of topic id {store.topic_id()}, the topic's is {topic_id} (deleted and created again?)"
+        elif reason is None:
+            for partition, position in store.positions().items():
+                low, high = ranges.get(partition, (0, -1))
+                if not low <= position <= high:
+                    reason = f"partition {partition} stored at offset {position}, outside the topic's {low}..{high}"
+                    break
+        if reason is not None or not store.valid_format():
+            if reason is not None:
+                log.warning("table store rebuilt from its topic", extra={"topic": self._logical, "path": str(store.path), "reason": reason})
+            store.reset(topic_id)
+        return store
+
+    def _sweep(self, consumer: Consumer) -> None:
+        root = self._settings.state_dir / "tables"
+        if root in _swept:
+            return
+        _swept.add(root)
+        live = set(consumer.list_topics(timeout=10).topics)
+        removed = sweep(root, live)
+        if removed:
+            log.info("removed the table stores of deleted topics", extra={"count": len(removed)})
 
     def wait_for(self, key: str, timeout_s: float = 10.0) -> Event | None:
         """The row for ``key`` once it appears (for tests and tools that just wrote it), or None."""
@@ -139,3 +299,27 @@ class TopicTable(Mapping[str, Event]):
                 return row
             time.sleep(0.05)
         return None
+
+
+def _watermarks(consumer: Consumer, physical: str, partition: int, deadline: float) -> tuple[int, int]:
+    """The partition's (low, high) watermarks; NOT_LEADER (a topic created a moment ago) is retried until ``deadline``."""
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
+            return low, high
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _topic_id(settings: Settings, physical: str) -> str:
+    """The topic's id (a topic deleted and created again gets a new one), or "" when the broker does not say."""
+    from confluent_kafka import TopicCollection
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": log})
+    try:
+        description = admin.describe_topics(TopicCollection([physical]), request_timeout=10)[physical].result()
+        return str(description.topic_id) if description.topic_id is not None else ""
+    except KafkaException:
+        return ""
