@@ -14,6 +14,7 @@ import typer
 import courrier.bench_campaign
 import courrier.bench_otp
 import courrier.bench_smpp
+import courrier.bench_table
 import courrier.config_report
 import courrier.providers_cli
 import courrier.consent_history
@@ -53,6 +54,7 @@ app.add_typer(bench_app, name="bench")
 bench_app.command("campaign")(courrier.bench_campaign.command)
 bench_app.command("otp")(courrier.bench_otp.command)
 bench_app.command("smpp")(courrier.bench_smpp.command)
+bench_app.command("table")(courrier.bench_table.command)
 
 
 @app.command()

@@ -1,0 +1,21 @@
+"""``courrier bench table`` at a tiny size: every load is measured in its own process, a restart reads only the new
+records, and the bench leaves no topic behind."""
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient
+
+from courrier.bench_table import bench_table
+from courrier.config import Settings
+
+
+def _bench_topics(settings: Settings) -> set[str]:
+    topics = AdminClient({"bootstrap.servers": settings.bootstrap_servers}).list_topics(timeout=10).topics
+    return {name for name in topics if name.startswith("bench-table-")}
+
+
+def test_the_bench_measures_each_load_and_removes_its_topics(real_parts: Settings) -> None:
+    before = _bench_topics(real_parts)
+    figures = bench_table(real_parts, rows=300)
+    assert [(f.rows, f.records_read) for f in figures] == [(300, 300), (300, 300), (300, 0), (303, 3)]
+    assert all(f.rss_mb > 0 and f.seconds > 0 for f in figures)
+    assert _bench_topics(real_parts) <= before
