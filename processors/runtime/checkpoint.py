@@ -13,6 +13,8 @@ Exactly-once (the default), one Kafka transaction per batch:
   the partitions reads the batch again from the last committed offsets.
 At-least-once (``--at-least-once``): 1. flush the producer, 2. stop if any delivery failed, 3. commit the offsets;
 a crash between 1 and 3 writes the batch's outputs twice.
+Either way the producer reports failed deliveries only (``DeliveryErrors``): whether a batch went out is the answer of
+its flush or of its transaction's commit, not a call per record.
 Either way, a failed commit rewinds the consumer to the batch's first offsets so nothing is skipped. A stage that
 holds records across batches (the scheduler) says where to commit instead (``commit_points``).
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -31,16 +33,31 @@ class DeliveryFailed(Exception):
     """A produced record was not acknowledged by the broker; the batch must be processed again."""
 
 
+class DeliveryErrors:
+    """The producer's reports of records it could not deliver; ``producer_config()`` is what makes it report only those."""
+
+    def __init__(self) -> None:
+        self.errors: list[KafkaError] = []
+
+    def producer_config(self) -> dict[str, Any]:
+        return {"delivery.report.only.error": True, "on_delivery": self.report}
+
+    def report(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self.errors.append(error)
+
+
 class Checkpoint:
     """Tracks the offsets of the batch in progress and commits them after its outputs are durable."""
 
-    def __init__(self, consumer: Consumer, producer: Producer, exactly_once: bool) -> None:
+    def __init__(self, consumer: Consumer, producer: Producer, exactly_once: bool, deliveries: DeliveryErrors) -> None:
+        """``deliveries`` collects the failed-delivery reports of ``producer`` (built with ``deliveries.producer_config()``)."""
         self._consumer = consumer
         self._producer = producer
         self._exactly_once = exactly_once
         self._first: dict[tuple[str, int], int] = {}
         self._next: dict[tuple[str, int], int] = {}
-        self._delivery_errors: list[KafkaError] = []
+        self._delivery_errors = deliveries.errors
         self._committed: dict[tuple[str, int], int] = {}
         if exactly_once:
             producer.init_transactions()
@@ -53,16 +70,15 @@ class Checkpoint:
         if self._exactly_once:
             self._producer.begin_transaction()
 
-    def track(self, message: Message) -> None:
-        """Mark an input record as handled by this batch."""
-        key = (message.topic(), message.partition())
-        self._first.setdefault(key, message.offset())
-        self._next[key] = message.offset() + 1
-
-    def on_delivery(self, error: KafkaError | None, _message: Message) -> None:
-        """Delivery callback for every record produced in the batch."""
-        if error is not None:
-            self._delivery_errors.append(error)
+    def track(self, messages: Sequence[Message]) -> None:
+        """Mark input records, in the order read, as handled by this batch."""
+        first, after = self._first, self._next
+        for message in messages:
+            key = (message.topic(), message.partition())
+            offset = message.offset()
+            if key not in first:
+                first[key] = offset
+            after[key] = offset + 1
 
     @property
     def pending(self) -> bool:
@@ -112,6 +128,7 @@ class Checkpoint:
                 pass
         self._first.clear()
         self._next.clear()
+        self._delivery_errors.clear()
 
 
 def _until_settled(step: Callable[[], None], timeout_s: float = 300.0, pause_s: float = 1.0) -> None:

@@ -1,4 +1,8 @@
-"""Per-stage Prometheus metrics and the HTTP endpoint that serves them with ``/healthz``."""
+"""Per-stage Prometheus metrics and the HTTP endpoint that serves them with ``/healthz``.
+
+The runner reports once per batch (``observe_batch``, ``batch_done``): a Prometheus update takes a lock, so one per
+record would cost more than the record's own routing.
+"""
 from __future__ import annotations
 
 import json
@@ -8,6 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from processors.runtime.routing import Tally
+
+_BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class StageMetrics:
@@ -22,23 +30,36 @@ class StageMetrics:
         self.dead_lettered = Counter("courrier_dead_lettered", "Records sent to dead-letter", ["stage", "topic", "reason"], registry=self.registry)
         self.retried = Counter("courrier_retried", "Records sent to the retry topic", labels, registry=self.registry)
         self.processing = Histogram(
-            "courrier_processing_seconds", "Time to process one record (decode, stage, encode)", ["stage"],
-            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0), registry=self.registry,
+            "courrier_processing_seconds", "Time the stage took to process one batch's records (courrier_consumed counts them)",
+            ["stage"], buckets=_BATCH_BUCKETS, registry=self.registry,
         )
         self.batch = Histogram(
             "courrier_batch_seconds", "Time from consume to commit for one batch", ["stage"],
-            buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0), registry=self.registry,
+            buckets=_BATCH_BUCKETS, registry=self.registry,
         )
         self.lag = Gauge("courrier_consumer_lag", "Records behind the high watermark", ["stage", "topic", "partition"], registry=self.registry)
         self.last_loop = time.monotonic()
         self.assigned = 0
         self._children: dict[tuple[int, str], Any] = {}
+        self._processing = self.processing.labels(stage)
+        self._batch = self.batch.labels(stage)
 
-    def count_consumed(self, topic: str, n: int = 1) -> None:
-        self._child(self.consumed, topic).inc(n)
+    def observe_batch(self, tally: Tally) -> None:
+        """Count one batch's records (consumed, produced, dead-lettered, retried) and time the stage's part of it."""
+        for topic, n in tally.consumed.items():
+            self._child(self.consumed, topic).inc(n)
+        for topic, n in tally.produced.items():
+            self._child(self.produced, topic).inc(n)
+        for topic, n in tally.retried.items():
+            self._child(self.retried, topic).inc(n)
+        for (topic, reason), n in tally.dead_lettered.items():
+            self.dead_lettered.labels(self.stage, topic, reason).inc(n)
+        if tally.consumed:
+            self._processing.observe(tally.processing_s)
 
-    def count_produced(self, topic: str, n: int = 1) -> None:
-        self._child(self.produced, topic).inc(n)
+    def batch_done(self, seconds: float) -> None:
+        """A batch took ``seconds`` from its consume to its commit."""
+        self._batch.observe(seconds)
 
     def _child(self, metric: Counter, topic: str) -> Any:
         # labels() costs a lock and a dict lookup per call; a stage touches a handful of topics, so keep the children.

@@ -3,7 +3,9 @@
 Failures are data: a record that cannot be decoded, or makes the stage raise, goes to
 ``dead-letter`` with its original bytes and the stage goes on; a ``TransientError`` sends it to
 ``retry`` (the scheduler brings it back when due). An output with a ``deliver_at`` goes to
-``scheduled`` (deadlines: ``timers``) the same way, to reach its topic at that time. SIGTERM finishes the batch, commits, closes.
+``scheduled`` (deadlines: ``timers``) the same way, to reach its topic at that time. Those decisions are
+``runtime.routing``'s, the loop the in-process harness (``runtime.testing``) runs too; here they meet Kafka.
+SIGTERM finishes the batch, commits, closes.
 
 Side outputs (``poll_outputs``) go out with the batch that polled them; once that batch is durable the
 stage hears it (``outputs_delivered``), so it can acknowledge its own source only then; when it is aborted the stage
@@ -16,7 +18,6 @@ readers, and its successor reads the same inputs again.
 """
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -24,19 +25,19 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from courrier.config import Settings
 from processors.runtime import policy
-from processors.runtime.checkpoint import Checkpoint, DeliveryFailed
+from processors.runtime.checkpoint import Checkpoint, DeliveryErrors, DeliveryFailed
 from processors.runtime.clients import consumer_config, producer_config, require_broker
-from processors.runtime.errors import DecodeError, TransientError
 from processors.runtime.metrics import MetricsServer, StageMetrics
+from processors.runtime.routing import Router
 from processors.runtime.serde import AvroSerde
-from processors.runtime.stage import Event, Hooks, Output, RecordMeta, Stage
-from topology.topics import delay_topic, topic as declared_topic
+from processors.runtime.stage import Hooks, Output, Stage
+from topology.topics import topic as declared_topic
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Runner:
         self._hooks = Hooks(stage)
         self._paused: set[str] = set()
         self._serde = AvroSerde(settings.registry_url, settings.topic)
+        self._router = Router(stage, self._hooks, self._serde, settings.topic, self._raw, options.retry)
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._checkpoint: Checkpoint | None = None
@@ -108,13 +110,16 @@ class Runner:
     def _open_clients(self) -> None:
         transactional_id = f"{self.group_id}-{self.settings.instance_id or uuid.uuid4()}" if self.options.exactly_once else None
         # A dead instance's open transaction blocks read-committed readers until it times out: keep that short.
-        extra = {"transaction.timeout.ms": 15000} if transactional_id else {}
-        self._producer = Producer(producer_config(self.settings, transactional_id, **extra))
+        extra: dict[str, Any] = {"transaction.timeout.ms": 15000} if transactional_id else {}
+        # Delivery reports for failed records only, to the checkpoint: a Python call per record written would cost
+        # more than the write; the flush or the transaction's commit says whether the batch went out.
+        deliveries = DeliveryErrors()
+        self._producer = Producer(producer_config(self.settings, transactional_id, **extra, **deliveries.producer_config()))
         self._consumer = Consumer(consumer_config(
             self.settings, self.group_id,
             **{"statistics.interval.ms": 5000, "stats_cb": self.metrics.observe_stats},
         ))
-        self._checkpoint = Checkpoint(self._consumer, self._producer, self.options.exactly_once)
+        self._checkpoint = Checkpoint(self._consumer, self._producer, self.options.exactly_once, deliveries)
         self._consumer.subscribe(list(self._logical), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -144,8 +149,10 @@ class Runner:
         started = time.perf_counter()
         self._checkpoint.begin()
         try:
-            self._handle_batch([m for m in messages if self._usable(m)])
-            self._produce_outputs(side_outputs)
+            usable = [m for m in messages if self._usable(m)]
+            self._checkpoint.track(usable)
+            tally = self._router.route(usable, side_outputs, self._clock(), self._send)
+            self.metrics.observe_batch(tally)  # before the commit, so a record read back downstream is already counted
             self._checkpoint.commit(self._commit_points())
         except (DeliveryFailed, KafkaException) as exc:
             if _fatal(exc):  # fenced by a newer instance with our transactional id, or a broken producer: stop, be restarted
@@ -158,7 +165,7 @@ class Runner:
             return
         if side_outputs:
             self._tell("outputs_delivered", self._hooks.outputs_delivered)
-        self.metrics.batch.labels(self.stage.name).observe(time.perf_counter() - started)
+        self.metrics.batch_done(time.perf_counter() - started)
 
     def _commit_points(self) -> dict[tuple[str, int], int]:
         return dict(self._hooks.commit_points()) if self._hooks.commit_points else {}
@@ -199,163 +206,16 @@ class Runner:
         except Exception:
             log.exception("the stage failed to take note of its batch's end", extra={"stage": self.stage.name, "hook": what})
 
-    def _handle_batch(self, messages: Sequence[Message]) -> None:
-        """Decode every record, let the stage process the good ones, and route each result."""
-        now = self._clock()
-        decoded: list[tuple[Message, Event, RecordMeta]] = []
-        for message in messages:
-            assert self._checkpoint
-            self._checkpoint.track(message)
-            logical = self._logical[message.topic()]
-            self.metrics.count_consumed(logical)
-            try:
-                event = self._decode(logical, message)
-            except DecodeError as exc:
-                self._dead_letter(message, exc, now)
-                continue
-            except TransientError as exc:
-                self._retry(message, exc, now)
-                continue
-            decoded.append((message, event, self._meta(message, logical, now)))
-        for (message, event, meta), result in zip(decoded, self._process(decoded)):
-            if isinstance(result, TransientError):
-                self._retry(message, result, now, (event, meta))
-            elif isinstance(result, BaseException):
-                self._dead_letter(message, result, now, (event, meta))
-            else:
-                self._produce_for(message, result, now, (event, meta))
-
-    def _decode(self, logical: str, message: Message) -> Event:
-        """The input's value; a topic without a value schema (a delay topic) gives its bytes and headers as they are."""
-        if logical in self._raw:
-            return {"value": message.value(), "headers": message.headers() or []}
-        return self._serde.decode(logical, message.value())
-
-    def _process(self, decoded: Sequence[tuple[Message, Event, RecordMeta]]) -> list[list[Output] | BaseException]:
-        """Call the stage: once per batch when it has ``process_batch`` (e.g. windowed provider submits), else per record."""
-        batch_fn = self._hooks.process_batch
-        started = time.perf_counter()
-        if batch_fn is not None and decoded:
-            try:
-                results: list[list[Output] | BaseException] = list(batch_fn([(event, meta) for _m, event, meta in decoded]))
-            except Exception as exc:  # the whole batch failed the same way: each record takes that outcome
-                results = [exc] * len(decoded)
-        else:
-            results = [self._call(event, meta) for _m, event, meta in decoded]
-        if decoded:
-            per_record = (time.perf_counter() - started) / len(decoded)
-            histogram = self.metrics.processing.labels(self.stage.name)
-            for _ in decoded:
-                histogram.observe(per_record)
-        return results
-
-    def _call(self, event: Event, meta: RecordMeta) -> list[Output] | BaseException:
-        try:
-            return list(self.stage.process(event, meta))
-        except Exception as exc:  # a bad record must never stop the stage: it becomes a dead-letter (or retry) record
-            return exc
-
-    def _produce_for(self, message: Message, outputs: list[Output], now: datetime, decoded: tuple[Event, RecordMeta]) -> None:
-        """Encode every output first, so a value that breaks its schema dead-letters the input instead of half its outputs."""
-        try:
-            encoded = self._encoded(outputs)
-        except Exception as exc:  # fastavro raises ValueError/TypeError/AttributeError for values that do not fit
-            self._dead_letter(message, exc, now, decoded)
-            return
-        headers = policy.carried_headers(message.headers())
-        for output, value in encoded:
-            self._emit(output, value, headers + list(output.headers))
-
-    def _encoded(self, outputs: Iterable[Output]) -> list[tuple[Output, bytes | None]]:
-        return [(o, o.value if o.value is None or isinstance(o.value, bytes) else self._serde.encode(o.topic, o.value)) for o in outputs]
-
-    def _produce_outputs(self, outputs: Iterable[Output]) -> None:
-        """Side outputs, one by one: one that breaks its schema goes to dead-letter (as JSON, with the reason) and the
-        others go out; the stage is never stopped by it."""
-        for output in outputs:
-            try:
-                (_o, value), = self._encoded([output])
-            except Exception as exc:  # the value does not fit its topic's schema: keep it, readable, for an operator
-                self._dead_letter_output(output, exc)
-                continue
-            self._emit(output, value, list(output.headers))
-
-    def _dead_letter_output(self, output: Output, error: BaseException) -> None:
-        now = self._clock()
-        body = json.dumps(output.value, default=str).encode()
-        key = output.key.encode() if isinstance(output.key, str) else output.key
-        headers = policy.failure_headers(self.stage.name, error, self.settings.topic(output.topic), -1, -1, now)
-        self._send(self.settings.topic("dead-letter"), key, body, headers)
-        self.metrics.dead_lettered.labels(self.stage.name, output.topic, type(error).__name__).inc()
-        log.warning("side output dead-lettered", extra={"stage": self.stage.name, "topic": output.topic,
-                                                         "error_class": type(error).__name__, "error": str(error)[:500]})
-
-    def _emit(self, output: Output, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        """Produce one encoded output to its topic, or, when it has a ``deliver_at``, to its delay topic (``scheduled``, or
-        ``timers`` for deadlines: ``topology.topics.delay_topic``) for the scheduler to release then."""
-        target = self.settings.topic(output.topic)
-        if output.deliver_at is None:
-            self._send(target, output.key, value, headers)
-            self.metrics.count_produced(output.topic)
-            return
-        due_ms = int(output.deliver_at.timestamp() * 1000)
-        delay = delay_topic(output.topic, output.value if isinstance(output.value, dict) else None)
-        self._send(self.settings.topic(delay), output.key, value, headers + policy.retry_headers(target, due_ms, 0))
-        self.metrics.count_produced(delay)
-
-    def _dead_letter(self, message: Message, error: BaseException, now: datetime, decoded: tuple[Event, RecordMeta] | None = None) -> None:
-        """The record, its bytes untouched, to ``dead-letter`` with why; and what the stage writes beside it (a decoded
-        message's ``FAILED`` receipt), so no message is left without an outcome."""
-        headers = policy.carried_headers(message.headers()) + policy.failure_headers(
-            self.stage.name, error, message.topic(), message.partition(), message.offset(), now)
-        self._send(self.settings.topic("dead-letter"), message.key(), message.value(), headers)
-        self.metrics.dead_lettered.labels(self.stage.name, self._logical[message.topic()], type(error).__name__).inc()
-        log.warning("record dead-lettered", extra={
-            "stage": self.stage.name, "topic": message.topic(), "partition": message.partition(),
-            "offset": message.offset(), "error_class": type(error).__name__, "error": str(error)[:500]})
-        if decoded is not None:
-            self._produce_outputs(self._beside_dead_letter(decoded, error))
-
-    def _beside_dead_letter(self, decoded: tuple[Event, RecordMeta], error: BaseException) -> list[Output]:
-        try:
-            return list(self._hooks.dead_letter_outputs(decoded[0], error, decoded[1]))
-        except Exception:  # the record is kept in dead-letter whatever happens here
-            log.exception("the stage failed to say what goes beside a dead-letter record", extra={"stage": self.stage.name})
-            return []
-
-    def _retry(self, message: Message, error: TransientError, now: datetime, decoded: tuple[Event, RecordMeta] | None = None) -> None:
-        attempt = policy.attempt_of(message.headers()) + 1
-        if error.retry_until is not None and now < error.retry_until:  # however many attempts: the stage ends it then
-            delay_s = min(self.options.retry.delay_s(attempt, error.delay_s), max(0.0, (error.retry_until - now).total_seconds()))
-        elif attempt > self.options.retry.max_attempts:
-            self._dead_letter(message, TransientError(f"gave up after {attempt - 1} retries: {error}"), now, decoded)
-            return
-        else:
-            delay_s = self.options.retry.delay_s(attempt, error.delay_s)
-        due_ms = int(now.timestamp() * 1000 + delay_s * 1000)
-        headers = (policy.carried_headers(message.headers())
-                   + policy.failure_headers(self.stage.name, error, message.topic(), message.partition(), message.offset(), now)
-                   + policy.retry_headers(message.topic(), due_ms, attempt))
-        self._send(self.settings.topic("retry"), message.key(), message.value(), headers)
-        self.metrics.retried.labels(self.stage.name, self._logical[message.topic()]).inc()
-
     def _send(self, topic_name: str, key: Any, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
-        assert self._producer and self._checkpoint
+        # No callback per record and no poll per record: the producer reports failed deliveries only, to the
+        # checkpoint, and the batch's flush or transaction commit serves those reports and says whether all went out.
+        assert self._producer
         while True:
             try:
-                self._producer.produce(topic_name, value=value, key=key, headers=headers, on_delivery=self._checkpoint.on_delivery)
-                break
-            except BufferError:  # the local queue is full: serve delivery callbacks until there is room
+                self._producer.produce(topic_name, value, key, headers=headers)
+                return
+            except BufferError:  # the local queue is full: let librdkafka send and report until there is room
                 self._producer.poll(0.05)
-        self._producer.poll(0)
-
-    def _meta(self, message: Message, logical: str, now: datetime) -> RecordMeta:
-        raw_key = message.key()
-        return RecordMeta(
-            topic=logical, partition=message.partition(), offset=message.offset(),
-            key=raw_key.decode("utf-8", "replace") if raw_key is not None else None, now=now,
-            headers={k: v for k, v in (message.headers() or []) if v is not None},
-        )
 
     def _close(self) -> None:
         self._hooks.close()
