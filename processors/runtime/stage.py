@@ -1,13 +1,15 @@
 """The contract between a stage's pure logic and the runtime.
 
 A stage turns one decoded input event into zero or more outputs. It never touches Kafka: the
-runtime decodes, calls ``process``, encodes and produces the outputs, then commits.
+runtime decodes, calls ``process``, encodes and produces the outputs, then commits. Beyond ``Stage``, a stage may
+have any of the optional hooks, each a ``Protocol`` below (``Opens``, ``ProcessesBatches``, ``PollsOutputs``…),
+gathered by ``Hooks``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 Event = dict[str, Any]
 
@@ -56,40 +58,96 @@ class Stage(Protocol):
         ...
 
 
-class Hooks:
-    """The optional hooks of a stage, looked up once; a missing hook is a no-op (or, for ``process_batch``, None).
+# The optional hooks, each a protocol of its own: a stage has a hook when it has the method (``runtime_checkable``
+# checks that once, when ``Hooks`` is built), and the protocol says the method's type and contract.
 
-    - ``open()`` / ``close()``: once before the first batch and after the last one.
-    - ``process_batch(items)``: takes the place of ``process`` for a whole batch (per item, in order: its outputs or an
-      error).
-    - ``poll_outputs() -> Iterable[Output]``: outputs from outside any input record (a provider's reports, a held
-      record now due), produced with the batch that polled them, once per batch.
-    - ``outputs_delivered()``: the batch that produced the last ``poll_outputs()`` result is durable (flushed and its
-      offsets committed, or its transaction committed), and only then; a stage acknowledges upstream here.
-    - ``batch_aborted()``: the batch in progress was dropped (its transaction aborted, or its outputs not acknowledged):
-      its input records will be read again, and what the last ``poll_outputs()`` returned must be offered again.
-    - ``dead_letter_outputs(event, error, meta) -> Iterable[Output]``: what to write beside the dead-letter record of a
-      decoded input (e.g. a ``FAILED`` receipt, so the receipt topic never misses a message).
-    - ``commit_points() -> Mapping[(physical topic, partition), offset]``: where to commit instead of after the last
-      record read, for a stage that holds records across batches (the scheduler); read when the batch commits, with
-      the last polled outputs counted as delivered.
-    - ``partitions_revoked(partitions: list[(physical topic, partition)])``: forget what is held from them.
-    - ``paused_inputs() -> set[str]``: logical input topics to pause now (backpressure); the others are resumed.
-    """
+@runtime_checkable
+class Opens(Protocol):
+    def open(self) -> None:
+        """Once, before the first batch."""
+
+
+@runtime_checkable
+class Closes(Protocol):
+    def close(self) -> None:
+        """Once, after the last batch."""
+
+
+@runtime_checkable
+class ProcessesBatches(Protocol):
+    def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> Iterable[list[Output] | BaseException]:
+        """Takes the place of ``process`` for a whole batch (e.g. windowed provider submits): per item, in order, its
+        outputs or an error."""
+
+
+@runtime_checkable
+class PollsOutputs(Protocol):
+    def poll_outputs(self) -> Iterable[Output]:
+        """Outputs from outside any input record (a provider's reports, a held record now due), produced with the batch
+        that polled them, once per batch."""
+
+
+@runtime_checkable
+class HearsDelivered(Protocol):
+    def outputs_delivered(self) -> None:
+        """The batch that produced the last ``poll_outputs()`` result is durable (flushed and its offsets committed, or
+        its transaction committed), and only then; a stage acknowledges upstream here."""
+
+
+@runtime_checkable
+class HearsAborted(Protocol):
+    def batch_aborted(self) -> None:
+        """The batch in progress was dropped (its transaction aborted, or its outputs not acknowledged): its input
+        records will be read again, and what the last ``poll_outputs()`` returned must be offered again."""
+
+
+@runtime_checkable
+class WritesBesideDeadLetter(Protocol):
+    def dead_letter_outputs(self, event: Event, error: BaseException, meta: RecordMeta) -> Iterable[Output]:
+        """What to write beside the dead-letter record of a decoded input (e.g. a ``FAILED`` receipt, so the receipt
+        topic never misses a message)."""
+
+
+@runtime_checkable
+class HoldsRecords(Protocol):
+    def commit_points(self) -> Mapping[tuple[str, int], int]:
+        """Where to commit, per (physical topic, partition), instead of after the last record read, for a stage that
+        holds records across batches (the scheduler); read when the batch commits, with the last polled outputs
+        counted as delivered."""
+
+
+@runtime_checkable
+class HearsRevoked(Protocol):
+    def partitions_revoked(self, partitions: list[tuple[str, int]]) -> None:
+        """These (physical topic, partition) are no longer this instance's: forget what is held from them."""
+
+
+@runtime_checkable
+class PausesInputs(Protocol):
+    def paused_inputs(self) -> set[str]:
+        """Logical input topics to pause now (backpressure); the others are resumed."""
+
+
+def _nothing(*_args: Any) -> Any:
+    return ()
+
+
+class Hooks:
+    """The optional hooks of a stage (the protocols above), looked up once; a missing one does nothing, or is None
+    where the runner behaves otherwise without it (``process_batch``, ``commit_points``, ``paused_inputs``)."""
 
     def __init__(self, stage: object) -> None:
-        def hook(name: str, default: Callable[..., Any]) -> Callable[..., Any]:
-            return getattr(stage, name, None) or default
-
-        self.open: Callable[[], None] = hook("open", lambda: None)
-        self.close: Callable[[], None] = hook("close", lambda: None)
+        self.open: Callable[[], None] = stage.open if isinstance(stage, Opens) else _nothing
+        self.close: Callable[[], None] = stage.close if isinstance(stage, Closes) else _nothing
         self.process_batch: Callable[[Sequence[tuple[Event, RecordMeta]]], Iterable[list[Output] | BaseException]] | None = \
-            getattr(stage, "process_batch", None)
-        self.poll_outputs: Callable[[], Iterable[Output]] = hook("poll_outputs", lambda: ())
-        self.outputs_delivered: Callable[[], None] = hook("outputs_delivered", lambda: None)
-        self.batch_aborted: Callable[[], None] = hook("batch_aborted", lambda: None)
+            stage.process_batch if isinstance(stage, ProcessesBatches) else None
+        self.poll_outputs: Callable[[], Iterable[Output]] = stage.poll_outputs if isinstance(stage, PollsOutputs) else _nothing
+        self.outputs_delivered: Callable[[], None] = stage.outputs_delivered if isinstance(stage, HearsDelivered) else _nothing
+        self.batch_aborted: Callable[[], None] = stage.batch_aborted if isinstance(stage, HearsAborted) else _nothing
         self.dead_letter_outputs: Callable[[Event, BaseException, RecordMeta], Iterable[Output]] = \
-            hook("dead_letter_outputs", lambda *_: ())
-        self.commit_points: Callable[[], Mapping[tuple[str, int], int]] | None = getattr(stage, "commit_points", None)
-        self.partitions_revoked: Callable[[list[tuple[str, int]]], None] = hook("partitions_revoked", lambda _p: None)
-        self.paused_inputs: Callable[[], set[str]] | None = getattr(stage, "paused_inputs", None)
+            stage.dead_letter_outputs if isinstance(stage, WritesBesideDeadLetter) else _nothing
+        self.commit_points: Callable[[], Mapping[tuple[str, int], int]] | None = \
+            stage.commit_points if isinstance(stage, HoldsRecords) else None
+        self.partitions_revoked: Callable[[list[tuple[str, int]]], None] = \
+            stage.partitions_revoked if isinstance(stage, HearsRevoked) else _nothing
+        self.paused_inputs: Callable[[], set[str]] | None = stage.paused_inputs if isinstance(stage, PausesInputs) else None
