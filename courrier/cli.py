@@ -19,6 +19,7 @@ import courrier.config_report
 import courrier.providers_cli
 import courrier.consent_history
 import infra.cli
+import infra.k8s.cli
 import processors.access.cli
 import processors.campaigns.cli
 import processors.channel.cli
@@ -45,6 +46,7 @@ app.add_typer(courrier.consent_history.app, name="consent", help="Show how and w
 app.add_typer(processors.intake.cli.app, name="api", help="Serve the HTTP intake (POST /v1/messages, /v1/messages/batch).")
 app.add_typer(processors.webhooks.cli.app, name="webhooks", help="Serve the provider webhook receiver (POST /webhooks/{provider}).")
 app.add_typer(processors.links.cli.app, name="links", help="Serve short links: a 302 to the original URL and a CLICKED receipt per click.")
+app.add_typer(infra.k8s.cli.app, name="deploy", help="Render Kubernetes manifests from the code: Deployments, KEDA ScaledObjects on lag, Strimzi KafkaTopics.")
 app.add_typer(processors.access.cli.app, name="keys", help="Create, list and revoke API keys (scopes, rate limits) for the HTTP APIs.")
 app.add_typer(processors.campaigns.cli.app, name="campaign", help="Send a campaign from a CSV or Parquet audience (A/B variants), cancel it, show its state.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")

@@ -1,0 +1,106 @@
+"""Deployments, Services and ConfigMaps for every workload (``workloads.py``) on a ``Target``.
+
+Each pod runs the one image with ``courrier <args>``, as a non-root user on a read-only root filesystem, with the
+configuration file from a ConfigMap, secrets from Secrets it references (``optional``: a deployment that needs none
+makes none), a stable ``COURRIER_INSTANCE_ID`` (the pod's name: a restarted container fences its own open
+transaction) and probes on the health endpoint.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from courrier.config import Settings
+from infra.k8s.target import CONFIG_DIR, NAME, SECRET_FILES_DIR, STATE_DIR, Target
+from infra.k8s.workloads import METRICS_PORT, Workload
+
+Manifest = dict[str, Any]
+USER_ID = 10001  # the image's user (Dockerfile)
+
+
+def labels(component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component, "app.kubernetes.io/part-of": NAME}
+
+
+def meta(name: str, target: Target, component: str) -> dict[str, Any]:
+    return {"name": name, "namespace": target.namespace, "labels": labels(component)}
+
+
+def config_maps(settings: Settings, target: Target) -> list[Manifest]:
+    """The configuration file, and the environment every pod shares (where the peers are, the metrics port)."""
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": target.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": target.registry_url,
+        "S3_ENDPOINT_URL": target.s3_endpoint_url,
+        "COURRIER_CONFIG": f"{CONFIG_DIR}/courrier.toml",
+        "COURRIER_STATE_DIR": STATE_DIR,
+        "COURRIER_METRICS_PORT": str(METRICS_PORT),
+        "COURRIER_TOPIC_PREFIX": settings.topic_prefix,
+        "COURRIER_PARTITIONS": str(settings.partitions),
+    }
+    return [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{NAME}-config", target, "config"),
+         "data": {"courrier.toml": target.config_text}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{NAME}-env", target, "config"), "data": env},
+    ]
+
+
+def deployment(workload: Workload, target: Target) -> Manifest:
+    """One workload's Deployment (one replica to start; KEDA sets the count of the stages that scale on lag)."""
+    name = f"{NAME}-{workload.name}"
+    env = [{"name": "COURRIER_INSTANCE_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    env += [{"name": key, "value": value} for key, value in workload.env.items()]
+    container: dict[str, Any] = {
+        "name": workload.name,
+        "image": target.image,
+        "args": list(workload.args),
+        "envFrom": [{"configMapRef": {"name": f"{NAME}-env"}}, {"secretRef": {"name": target.env_secret, "optional": True}}],
+        "env": env,
+        "ports": [{"name": "http" if workload.http_port else "metrics", "containerPort": workload.health_port}],
+        "readinessProbe": {**_probe(workload), "periodSeconds": 10, "failureThreshold": 3},
+        # A stage is stale after 30 s without a consume loop (StageMetrics.healthy): restart only well after that.
+        "livenessProbe": {**_probe(workload), "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 4},
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "secret-files", "mountPath": SECRET_FILES_DIR, "readOnly": True},
+            {"name": "state", "mountPath": STATE_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    pod = {
+        "metadata": {"labels": labels(workload.name)},
+        "spec": {
+            "terminationGracePeriodSeconds": workload.grace_s,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID, "fsGroup": USER_ID},
+            "containers": [container],
+            "volumes": [
+                {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+                {"name": "secret-files", "secret": {"secretName": target.file_secret, "optional": True}},
+                # Table state (RocksDB) is a cache of compacted topics, rebuilt from them: an emptyDir is enough.
+                {"name": "state", "emptyDir": {}},
+                {"name": "tmp", "emptyDir": {}},
+            ],
+        },
+    }
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {**meta(name, target, workload.name), "annotations": {"courrier/what": workload.what}},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels(workload.name)}, "template": pod}}
+
+
+def _probe(workload: Workload) -> dict[str, Any]:
+    """HTTP services listen on every address: the kubelet asks them. A stage serves /healthz on 127.0.0.1 only
+    (``MetricsServer``), so its probe asks from inside the container."""
+    if workload.http_port:
+        return {"httpGet": {"path": "/healthz", "port": "http"}, "timeoutSeconds": 3}
+    url = f"http://127.0.0.1:{workload.health_port}/healthz"
+    return {"exec": {"command": ["python", "-m", "infra.k8s.health", url]}, "timeoutSeconds": 5}
+
+
+def service(workload: Workload, target: Target) -> Manifest:
+    """A ClusterIP Service in front of an HTTP workload (an Ingress, owned by the cluster, exposes it)."""
+    name = f"{NAME}-{workload.name}"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(name, target, workload.name),
+            "spec": {"selector": labels(workload.name),
+                     "ports": [{"name": "http", "port": workload.http_port, "targetPort": "http"}]}}
