@@ -2,23 +2,29 @@
 
 Answers: 202 ``{"message_id"}`` for a new message; 200 with the first ``message_id`` and
 ``Idempotent-Replayed: true`` for an idempotency key seen within the window; 401/403/429 from the
-API-key guard (``processors.access``); 413 for a body over the cap; 422 ``{"errors": [...]}`` naming the
+API-key guard (``processors.access``), judged before the body is read; 413 for a body over the cap; 400
+for a body that is not UTF-8 or nests too deep (``processors.web.bodies``); 422 naming the
 fields, the missing variables or the known templates; 503 when Kafka did not take the message; 500
 ``internal_error`` for a message that could not be checked (a bug; nothing sent, its key left free). A
 batch answers 207 with one such result per item, so the caller knows which items went through: only
-those answered 202 or 200 carry a message id, and only published ids are ever answered.
+those answered 202 or 200 carry a message id, and only published ids are ever answered. Every refusal
+has the one ``{"errors": [...]}`` shape (``processors.web.errors``), Starlette's own 404/405 included.
+
+The body is a dependency of its own (``_body``), not a FastAPI body parameter: FastAPI parses a body
+parameter before any dependency runs, which answered malformed JSON with 422 to a caller without a key.
+Route dependencies (the guard) are solved first, so the body is read only for a caller let through.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from courrier.config import Settings
@@ -29,6 +35,8 @@ from processors.intake.models import (BatchItemResult, BatchRequest, BatchRespon
                                       Problem)
 from processors.intake.service import Accepted, IntakeService, Refused
 from processors.intake.settings import IntakeSettings
+from processors.web import errors as web_errors
+from processors.web.bodies import load_json
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -39,6 +47,7 @@ _GUARDED: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorBody, "description": "The key is over its rate limit; Retry-After says when to try again."},
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that is not UTF-8 (invalid_encoding) or nests too deep (too_deep)."},
     413: {"model": ErrorBody, "description": "Body over the size cap."},
     422: {"model": ErrorBody, "description": "Invalid fields, number, template or variables."},
     503: {"model": ErrorBody, "description": "Kafka did not take the message; retry with the same idempotency key."},
@@ -81,6 +90,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     app.state.guard = guard
     app.add_middleware(BodySizeLimit, max_bytes=intake.max_body_bytes)
     app.add_exception_handler(AccessDenied, denied_response)
+    web_errors.install(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_failed(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -93,10 +103,11 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return
         responses = {**_GUARDED, 403: {"model": ErrorBody, "description": f"The API key lacks the scope `{scope}` (or `admin`)."},
                      **options.pop("responses", {})}
+        extra = {"x-required-scope": scope, **options.pop("openapi_extra", {})}
         app.add_api_route(path, endpoint, methods=[method], dependencies=[Depends(guard(scope))], responses=responses,
-                          openapi_extra={"x-required-scope": scope}, **options)
+                          openapi_extra=extra, **options)
 
-    def send_one(request: Request, message: MessageRequest,
+    def send_one(request: Request, message: MessageRequest = Depends(_body(MessageRequest)),
                  idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> JSONResponse:
         """Send one message; ``Idempotency-Key`` (header) and ``idempotency_key`` (body) are the same thing."""
         if idempotency_key is not None and message.idempotency_key not in (None, idempotency_key):
@@ -113,7 +124,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})
         return JSONResponse(body, status_code=202)
 
-    def send_batch(request: Request, batch: BatchRequest) -> JSONResponse:
+    def send_batch(request: Request, batch: BatchRequest = Depends(_body(BatchRequest))) -> JSONResponse:
         """Send up to 1,000 messages; each item is judged on its own and answered at its index (207)."""
         if keys is not None:  # the guard took one token for the request; the key pays for every message
             keys.debit(request, len(batch.messages) - 1)
@@ -134,10 +145,37 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         return {"status": "ok", "templates": len(service.templates), "idempotency_keys": service.idempotency_keys_loaded()}
 
     route("POST", "/v1/messages", send_one, status_code=202, response_model=MessageAccepted,
-          responses={200: {"model": MessageAccepted, "description": f"Replay of an idempotency key ({REPLAYED_HEADER}: true)."}, **_ERRORS})
-    route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS)
+          responses={200: {"model": MessageAccepted, "description": f"Replay of an idempotency key ({REPLAYED_HEADER}: true)."}, **_ERRORS},
+          openapi_extra=_request_body(MessageRequest))
+    route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS,
+          openapi_extra=_request_body(BatchRequest))
     route("GET", "/healthz", healthz)
     return app
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
+    """A dependency reading the body as ``model``: 400 unreadable (not UTF-8, too deep), 422 not JSON or invalid fields."""
+
+    async def read(request: Request) -> Model:
+        try:
+            data = load_json(await request.body())
+        except ValueError as exc:  # json's JSONDecodeError; ApiError (400) goes to its own handler
+            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}]) from None
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+
+    return read
+
+
+def _request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a route whose body is read by ``_body`` (FastAPI only declares body parameters)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _key_id(request: Request) -> str | None:

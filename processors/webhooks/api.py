@@ -2,7 +2,8 @@
 
 The body is read raw (the signature covers its exact bytes) and counted as it streams in, so an oversized one is
 refused at the cap without being held. The rest of the request runs in the thread pool: it blocks until Kafka
-has acknowledged the records (see ``service.py`` for every answer).
+has acknowledged the records (see ``service.py`` for every answer). Every refusal, Starlette's own 404/405 included,
+has the API's ``{"errors"}`` shape, and the OpenAPI declares the raw body and each status ``service.py`` answers.
 """
 from __future__ import annotations
 
@@ -18,12 +19,17 @@ from starlette.concurrency import run_in_threadpool
 from courrier.config import SecretMissing, Settings
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
+from processors.web import errors as web_errors
 from processors.webhooks.providers import providers
 from processors.webhooks.replay import ReplayGuard
 from processors.webhooks.service import WebhookMetrics, WebhookService
 from processors.webhooks.settings import WebhookSettings
 
 TOPICS = ("provider-events", "inbound")
+# The body is read raw (its bytes are signed): declared here, since FastAPI only declares body parameters.
+_RAW_BODY = {"requestBody": {"required": True, "description": "The provider's event, exactly as signed (JSON, or a form for some providers).",
+                             "content": {"application/json": {"schema": {"type": "object"}},
+                                         "application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}}
 
 
 class WebhookSecretMissing(SecretMissing):
@@ -61,8 +67,10 @@ def create_app(settings: Settings, webhook: WebhookSettings | None = None, publi
 
     app = FastAPI(title="Courrier webhook receiver", version="1", lifespan=lifespan)
     app.state.service = service
+    web_errors.install(app)
+    refusals = web_errors.responses({**service.statuses(), 422: "A path that is not a provider name."})
 
-    @app.post("/webhooks/{provider}")
+    @app.post("/webhooks/{provider}", responses=refusals, openapi_extra=_RAW_BODY)
     async def receive(provider: str, request: Request) -> Response:
         """A provider's signed event: 200 once its records are on Kafka; 4xx refused with a reason; 503 retry later."""
         body = await _read_capped(request, service.max_body_bytes)

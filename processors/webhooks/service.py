@@ -7,6 +7,7 @@ Answers:
 | 200 | – | the event's records are on their topics (Kafka acknowledged them) |
 | 200 | – | a provider's verification handshake (``Parsed.reply``): its text answered as is, nothing published or remembered |
 | 200 | replayed | an event accepted within the replay window, sent again: nothing is published twice, and the provider stops retrying |
+| 400 | invalid_encoding, too_deep | a signed body that is not UTF-8 or nests too deep to parse safely (checked after the signature) |
 | 400 | malformed_json, unknown_field, invalid_event | a body the provider's parser cannot read |
 | 401 | unsigned, bad_timestamp, stale_timestamp | a request that is not signed, or signed too long ago |
 | 403 | bad_signature | a request signed with another secret, or over another body (a forgery or a misconfigured secret) |
@@ -30,6 +31,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from processors.runtime.stage import Output
 from processors.webhooks.contract import Rejected, WebhookProvider
+from processors.web.bodies import check_json
+from processors.web.errors import ApiError
 from processors.webhooks.replay import Claim, ReplayGuard
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,7 @@ class WebhookService:
             if len(body) > self.max_body_bytes:
                 raise self.too_large()
             signature = hook.verify(headers, body, now)
+            _readable(body)
             parsed = hook.parse(body)
         except Rejected as rejected:
             return self.refuse(provider, rejected)
@@ -102,6 +106,15 @@ class WebhookService:
             self.metrics.accepted.labels(provider, output.topic).inc()
         return Answer(200, {"status": "accepted", "event_id": parsed.event_id})
 
+    @staticmethod
+    def statuses() -> dict[int, str]:
+        """Every status ``handle`` answers besides 200, described for the OpenAPI (the table above)."""
+        return {400: "Unreadable body: invalid_encoding, too_deep, malformed_json, unknown_field, invalid_event.",
+                401: "Not signed, or signed too long ago: unsigned, bad_timestamp, stale_timestamp.",
+                403: "Signed with another secret or over another body: bad_signature.",
+                404: "No provider by that name: unknown_provider.", 409: "The same event is being accepted right now: in_progress.",
+                413: "Body over the cap: too_large.", 503: "Kafka did not acknowledge the records: publish_failed; retry."}
+
     def too_large(self) -> Rejected:
         return Rejected(413, "too_large", f"the body exceeds {self.max_body_bytes} bytes")
 
@@ -118,3 +131,11 @@ class WebhookService:
         level = logging.INFO if rejected.status < 300 else logging.WARNING
         log.log(level, "webhook request refused", extra={"provider": label, "status": rejected.status, "reason": rejected.reason,
                                                          "detail": rejected.message})
+
+
+def _readable(body: bytes) -> None:
+    """Refuse a body the parsers must not see: not UTF-8, or nested deep enough to exhaust the parser's recursion."""
+    try:
+        check_json(body)
+    except ApiError as refused:
+        raise Rejected(refused.status, refused.code, refused.message) from None

@@ -85,3 +85,17 @@ def test_health(client: TestClient) -> None:
 def test_tokens_and_receipts() -> None:
     assert is_token("abcDEF123456") and not is_token("abcDEF12345") and not is_token("abcDEF12345é")
     assert click_receipt(LINK, NOW).value["reason"] is None
+
+
+def test_refusals_other_than_the_404_page_have_the_error_shape(client: TestClient) -> None:
+    answer = client.post(f"/{LINK['token']}")
+    assert answer.status_code == 405 and answer.json()["errors"][0]["code"] == "method_not_allowed"
+    answer = client.get("/abcDEF999999", headers={"Accept": "application/json"})
+    assert answer.status_code == 404 and answer.json()["errors"][0]["code"] == "not_found"
+    assert client.get("/abcDEF999999", headers={"Accept": "text/html,application/json"}).text.startswith("<!doctype html>")
+
+
+def test_the_service_serves_its_openapi(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert set(spec["paths"]["/{token}"]) == {"get", "head"}
+    assert {"302", "404"} <= set(spec["paths"]["/{token}"]["get"]["responses"])

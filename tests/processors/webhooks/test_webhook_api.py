@@ -178,3 +178,28 @@ def test_no_secret_no_receiver(tmp_path) -> None:
 
 def test_every_route_declares_its_scope(client: TestClient) -> None:
     assert undeclared(client.app) == []
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b'{"event_id": "e", "data": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "too_deep"),
+    (b'{"event_id": "\xff\xfe"}', "invalid_encoding"),
+])
+def test_a_signed_body_too_deep_or_not_utf8_is_400_not_500(client: TestClient, publisher: RecordingPublisher, body: bytes,
+                                                           reason: str) -> None:
+    big = create_app(SETTINGS, WebhookSettings(replay_capacity=10), publisher)  # the fixture's 4 KiB cap would answer 413
+    with TestClient(big) as roomy:
+        answer = roomy.post(URL, content=body, headers=signed(body))
+    assert answer.status_code == 400 and answer.json() == {"errors": [{"code": reason, "message": answer.json()["errors"][0]["message"]}]}
+    assert publisher.published == []
+
+
+def test_a_deep_body_without_a_signature_is_401(client: TestClient) -> None:
+    answer = client.post(URL, content=b"[" * 2000 + b"]" * 2000)
+    assert answer.status_code == 401 and answer.json()["errors"][0]["code"] == "unsigned"
+
+
+def test_starlette_refusals_have_the_error_shape(client: TestClient) -> None:
+    answer = client.get(URL)
+    assert answer.status_code == 405 and answer.json()["errors"][0]["code"] == "method_not_allowed"
+    answer = client.get("/nothing/here")
+    assert answer.status_code == 404 and answer.json()["errors"][0]["code"] == "not_found"
