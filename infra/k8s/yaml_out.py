@@ -33,7 +33,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, (int, float)):
         return json.dumps(value)
     if isinstance(value, str):
-        if _PLAIN.match(value) and value.lower() not in _AMBIGUOUS:
+        if _PLAIN.fullmatch(value) and value.lower() not in _AMBIGUOUS:
             return value
         return _quoted(value)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
