@@ -9,6 +9,9 @@ land on one partition and one consent instance, which decides under its own clai
 table has caught up. Two requests with one key but differently written recipients may land on two
 instances and both pass within the table's propagation delay (well under a second).
 
+Keys are stored scoped to the request's API key (``message_ids.scoped_key``, the same form the intake
+writes), so a request sent with one API key is never answered as a duplicate of another API key's.
+
 ``KeyClaims`` also holds the message-id claims (keys ``courrier:message-id:<id>``, see ``message_ids``):
 one table, one window, one pruning for both.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from processors.consent.message_ids import scoped_key
 from processors.intake.logic import idempotency_record, live_message_id
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output
@@ -30,6 +34,12 @@ def duplicate(event: Event, first_message_id: str, now: datetime) -> Output:
     context = event["context"]
     return receipt(context, event["recipient"], "DUPLICATE", STAGE, now, reason="duplicate_idempotency_key",
                    detail=f"idempotency key already produced message {first_message_id}")
+
+
+def stored_key(event: Event) -> str | None:
+    """The ``idempotency`` key a request's idempotency key is claimed under (scoped to its API key), or None without a key."""
+    context = event["context"]
+    return scoped_key(context.get("idempotency_key"), context.get("api_key_id"))
 
 
 class KeyClaims:

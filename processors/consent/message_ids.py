@@ -19,8 +19,13 @@ The claims share the idempotency keys' table, window and limits (see ``idempoten
 is caught within the window (24 h by default), and two requests whose recipients are written so
 differently that they land on two consent instances can both pass if they arrive within the
 table's propagation delay. Idempotency keys starting with ``courrier:`` are reserved for these
-claims: the intake refuses them and consent rejects them (``invalid_idempotency_key``), so no
-caller can claim another message's id in advance.
+claims and for scoped keys: the intake refuses them and consent rejects them (``invalid_idempotency_key``),
+so no caller can claim another message's id, or another API key's idempotency key, in advance.
+
+Idempotency keys are scoped per API key (``scoped_key``): a request sent with an API key stores its key
+as ``courrier:key:<api_key_id>:<key>``, so the same key sent with two API keys names two messages, and
+compaction keeps one record per (API key, key). A request without an API key (access control off, or a
+producer writing to Kafka directly) keeps its key as given, as before.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ STAGE = "consent"
 RESERVED_KEY_PREFIX = "courrier:"
 CLAIM_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}message-id:"
 FINGERPRINT_PREFIX = "content:"
+SCOPED_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}key:"
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,16 @@ class IdCheck:
 
     refusal: Output | None = None
     claim: Output | None = None
+
+
+def scoped_key(key: str | None, api_key_id: str | None) -> str | None:
+    """The ``idempotency`` topic key under which a caller's idempotency ``key`` is stored: its API key's, or as given without one.
+
+    API key ids are made of letters and digits (``processors.access.keys``), so the ``:`` after the id cannot be forged.
+    """
+    if not key or not api_key_id:
+        return key or None
+    return f"{SCOPED_KEY_PREFIX}{api_key_id}:{key}"
 
 
 def claim_key(message_id: str) -> str:

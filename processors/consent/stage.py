@@ -7,7 +7,7 @@ from typing import Mapping
 from courrier.config import Settings
 from processors.consent import quiet_hours
 from processors.consent.frequency import Cap, RecentSends, load_caps
-from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate
+from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate, stored_key
 from processors.consent.logic import Rules, check, default_rules
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.failed import beside_dead_letter
@@ -57,7 +57,7 @@ class ConsentStage:
         refused = reserved_key(event, meta.now)
         if refused is not None:
             return [*claimed, refused]
-        idempotency_key = event["context"].get("idempotency_key")
+        idempotency_key = stored_key(event)
         message_id = event["context"]["message_id"]
         if idempotency_key:
             first = self._keys.earlier(idempotency_key, message_id, meta.now)

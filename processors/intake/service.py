@@ -10,6 +10,9 @@ and every way out of ``submit`` keeps that true: an item whose message Kafka did
 its key (503); an item that cannot be judged at all (a bug: 500 ``internal_error``, logged) claims
 nothing and the other items go on; and if publishing itself raises, every key the call claimed is
 released before the exception leaves (the caller gets a 500 and may retry with the same keys).
+
+Keys are scoped per API key (``processors.consent.message_ids.scoped_key``): the window and the topic
+hold ``courrier:key:<api_key_id>:<key>``, so another API key reusing a key sends its own message.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from courrier.config import Settings
+from processors.consent.message_ids import scoped_key
 from processors.intake.idempotency import IdempotencyWindow
 from processors.intake.logic import new_message_id, problems, send_requested
 from processors.intake.models import MessageRequest, Problem
@@ -56,6 +60,7 @@ class _Pending:
     message_id: str
     request: MessageRequest
     output: Output
+    key: str | None  # the idempotency key as stored: scoped to the API key (None without one)
 
 
 class IntakeService:
@@ -114,7 +119,7 @@ class IntakeService:
         for index, result in enumerate(results):
             if isinstance(result, Accepted) and result.message_id in failed:
                 results[index] = _unavailable(failed[result.message_id])
-        self._record_keys([p for p in pending if p.request.idempotency_key and p.message_id not in failed])
+        self._record_keys([p for p in pending if p.key and p.message_id not in failed])
         return [r for r in results if r is not None]
 
     def _claim(self, index: int, request: MessageRequest, now: datetime, api_key_id: str | None) -> Accepted | Refused | _Pending:
@@ -125,18 +130,19 @@ class IntakeService:
             return Refused(422, found)
         message_id = new_message_id()
         output = send_requested(request, message_id, now, self._intake.source, api_key_id)
-        if request.idempotency_key:
-            earlier = self.window.claim(request.idempotency_key, message_id, now)
+        key = scoped_key(request.idempotency_key, api_key_id)
+        if key:
+            earlier = self.window.claim(key, message_id, now)
             if earlier is not None:
                 return Accepted(earlier, replayed=True)
-        return _Pending(index, message_id, request, output)
+        return _Pending(index, message_id, request, output, key)
 
     def _release(self, item: _Pending) -> None:
-        if item.request.idempotency_key:
-            self.window.release(item.request.idempotency_key, item.message_id)
+        if item.key:
+            self.window.release(item.key, item.message_id)
 
     def _record_keys(self, published: list[_Pending]) -> None:
-        keys = [p.request.idempotency_key for p in published if p.request.idempotency_key]
+        keys = [p.key for p in published if p.key]
         try:
             errors = self._publisher.publish([self.window.record(key) for key in keys])
         except Exception:  # the messages stand and this instance keeps their keys: answer what was sent, not a 500

@@ -103,3 +103,19 @@ def test_two_concurrent_producers_with_the_same_keys_send_each_key_once(topic_se
     assert len(passed) == 40 and len(duplicates) == 40
     for key, ids in sent.items():
         assert len(ids) == 2 and len(set(ids) & set(passed)) == 1 and len(set(ids) & set(duplicates)) == 1, key
+
+
+def test_a_key_reused_by_another_api_key_is_not_a_duplicate(request_event) -> None:
+    """Keys are scoped per API key, in the form the intake stores them; without an API key a key is kept as given."""
+    stage = ConsentStage({})
+
+    def by(api_key_id: str | None, message_id: str) -> dict[str, Any]:
+        event = keyed(request_event, message_id)
+        event["context"] = {**event["context"], "api_key_id": api_key_id}
+        return event
+
+    first = stage.process(by("keyA", "m-1"), meta())
+    assert [o.key for o in first if o.topic == "idempotency"] == ["courrier:message-id:m-1", "courrier:key:keyA:order-1"]
+    assert [o.topic for o in stage.process(by("keyB", "m-2"), meta())][-1] == "consent-checked"
+    assert stage.process(by("keyA", "m-3"), meta())[-1].value["status"] == "DUPLICATE"
+    assert [o.key for o in stage.process(by(None, "m-4"), meta()) if o.topic == "idempotency"][-1] == "order-1"
