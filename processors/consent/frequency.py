@@ -90,23 +90,40 @@ def load_caps(path: Path | None = None, default: Cap = DEFAULT_CAP) -> Frequency
     return FrequencyCaps(default, groups)
 
 
-def admit(record: Event | None, e164: str, group: str, message_id: str, cap: Cap, now: datetime) -> Output | Refusal:
+def admit(record: Event | None, e164: str, group: str, message_id: str, cap: Cap | None, now: datetime,
+          keep: tuple[int, timedelta] | None = None) -> Output | Refusal:
     """The new ``frequency`` record when this message fits the cap (or was counted already), else why it does not.
 
-    The record keeps only the sends still inside the window, and no more than the cap needs. A
-    group without a cap (``max_messages == 0``) has nothing to count: ``ValueError``.
+    The record keeps only the sends still inside the window, and no more than the cap needs; ``keep``
+    (a country's marketing limit: count, window) widens both, so the limit can be judged from the
+    same record. A group without a cap (``None`` or ``max_messages == 0``) refuses nothing; with no
+    ``keep`` either there is nothing to count: ``ValueError``.
     """
-    if not cap.max_messages:
+    capped = cap is not None and cap.max_messages > 0
+    if not capped and keep is None:
         raise ValueError("a cap of 0 means no cap: there is nothing to count")
-    recent = sorted((s for s in (record or {}).get("sends", ()) if s["sent_at"] > now - cap.window), key=lambda s: s["sent_at"])
+    window = max(cap.window if capped else timedelta(0), keep[1] if keep else timedelta(0))
+    most = max(cap.max_messages if capped else 0, keep[0] if keep else 0)
+    recent = sorted((s for s in (record or {}).get("sends", ()) if s["sent_at"] > now - window), key=lambda s: s["sent_at"])
     if not any(s["message_id"] == message_id for s in recent):
-        if len(recent) >= cap.max_messages:
-            return Refusal("frequency_cap", f"{len(recent)} marketing message{'s' if len(recent) != 1 else ''} of subscription "
-                                            f"group {group!r} within {_days(cap.window)}, the cap is {cap.max_messages}")
+        if capped:
+            within = [s for s in recent if s["sent_at"] > now - cap.window]
+            if len(within) >= cap.max_messages:
+                return Refusal("frequency_cap", f"{len(within)} marketing message{'s' if len(within) != 1 else ''} of subscription "
+                                                f"group {group!r} within {_days(cap.window)}, the cap is {cap.max_messages}")
         recent.append({"message_id": message_id, "sent_at": now})
     return Output("frequency", f"{e164}|{group}", {
-        "e164": e164, "subscription_group": group, "sends": recent[-cap.max_messages:], "updated_at": now,
+        "e164": e164, "subscription_group": group, "sends": recent[-most:], "updated_at": now,
     })
+
+
+def limit_release(record: Event | None, max_messages: int, window: timedelta, message_id: str, now: datetime) -> datetime | None:
+    """When one more marketing message fits ``max_messages`` within ``window``, if not now (a message already counted fits)."""
+    recent = sorted(s["sent_at"] for s in (record or {}).get("sends", ()) if s["sent_at"] > now - window)
+    if any(s["message_id"] == message_id for s in (record or {}).get("sends", ())) or len(recent) < max_messages:
+        return None
+    # The send that must leave the window for one more to fit: it has left at sent_at + window (inside means > now - window).
+    return recent[len(recent) - max_messages] + window
 
 
 def _days(window: timedelta) -> str:

@@ -1,8 +1,9 @@
 """Pure consent rules: a usable number, a message still worth sending, the consent it relies on, when it may go, and how often.
 
 The checks run in this order, the first that says no deciding the message's path:
-number → validity → consent → time (``send_at``, then quiet hours for marketing) → frequency cap.
-A message that may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt,
+number → validity → consent → time (``send_at``, then quiet hours for marketing) → the country's marketing
+limit → frequency cap. Quiet hours and limits are the country's (``countries``), or its state's when the
+number's area code is in a state with stricter rules (``US-FL``). A message that may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt,
 and the request itself back to ``send-requested`` at the release time (the scheduler holds it),
 where this check runs again, so a STOP or an expiry in between still counts. A message whose
 validity ends before its release time is ``EXPIRED`` at once. Idempotency is not decided here.
@@ -15,7 +16,8 @@ from functools import lru_cache
 from typing import Mapping
 
 from processors.consent import quiet_hours
-from processors.consent.frequency import FrequencyCaps, admit, load_caps
+from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
+from processors.consent.frequency import FrequencyCaps, admit, limit_release, load_caps
 from processors.consent.numbers import Refusal, examine
 from processors.consent.quiet_hours import QuietHours
 from processors.receipts import receipt
@@ -28,10 +30,18 @@ REJECTING_REASONS = frozenset({"missing_subscription_group"})
 
 @dataclass(frozen=True)
 class Rules:
-    """What the check applies beyond the recipient's own consent: quiet hours (None turns them off) and frequency caps."""
+    """What the check applies beyond the recipient's own consent: quiet hours (None turns them off), frequency caps and
+    the countries' marketing limits."""
 
     quiet_hours: QuietHours | None = field(default_factory=quiet_hours.bundled)
     caps: FrequencyCaps = field(default_factory=load_caps)
+    countries: Countries = field(default_factory=bundled_countries)
+
+    def region_of(self, recipient: Event) -> str:
+        """The recipient's region, narrowed to a subdivision (``US-FL``) that has rules of its own."""
+        region = recipient["region"]
+        with_rules = self.quiet_hours.subdivisions(region) if self.quiet_hours is not None else frozenset()
+        return subdivision(recipient["e164"], region, with_rules | self.countries.subdivisions(region))
 
 
 @lru_cache(maxsize=1)
@@ -82,7 +92,7 @@ def deferral(event: Event, recipient: Event, number_zones: tuple[str, ...], now:
     earliest = send_at if send_at is not None and send_at > now else now
     until, hours = earliest, ""
     if event["context"]["lane"] == "MARKETING" and rules.quiet_hours is not None:
-        region = recipient["region"]
+        region = rules.region_of(recipient)
         zones = rules.quiet_hours.zones(region, number_zones, event.get("time_zone"))
         until = quiet_hours.next_allowed(earliest, region, zones, rules.quiet_hours)
         hours = f"outside the allowed hours in {', '.join(zones)} ({region} rule)"
@@ -92,6 +102,22 @@ def deferral(event: Event, recipient: Event, number_zones: tuple[str, ...], now:
         shifted = f", then {hours}" if until > earliest else ""
         return Deferral(until, "scheduled_send", f"send_at {earliest.isoformat()}{shifted}; released at {until.isoformat()}")
     return Deferral(until, "quiet_hours", f"{hours}; released at {until.isoformat()}")
+
+
+def limit_deferral(record: Event | None, limit: Limit, recipient: Event, number_zones: tuple[str, ...], event: Event,
+                   now: datetime, rules: Rules) -> Deferral | None:
+    """When the country's marketing limit lets the message go if not now: once the oldest counted send leaves the window,
+    at the recipient's next allowed hour."""
+    release = limit_release(record, limit.max_messages, limit.window, event["context"]["message_id"], now)
+    if release is None:
+        return None
+    region = rules.region_of(recipient)
+    if rules.quiet_hours is not None:
+        zones = rules.quiet_hours.zones(region, number_zones, event.get("time_zone"))
+        release = quiet_hours.next_allowed(release, region, zones, rules.quiet_hours)
+    hours = limit.window / timedelta(hours=1)
+    return Deferral(release, "country_limit", f"{limit.max_messages} marketing messages within {hours:g} hours is the {region} "
+                                              f"limit; released at {release.isoformat()}")
 
 
 def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: Rules | None = None,
@@ -125,6 +151,15 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         status = "REJECTED" if basis.reason in REJECTING_REASONS else "SUPPRESSED"
         return [receipt(context, e164, status, STAGE, now, reason=basis.reason, detail=basis.detail)]
     later = deferral(event, recipient, number.zones, now, rules)
+    group = context.get("subscription_group")
+    marketing = context["lane"] == "MARKETING" and bool(group)
+    cap = rules.caps.cap(group) if marketing else None
+    limit = rules.countries.get(rules.region_of(recipient)).limit if marketing else None
+    view = sends if sends is not None else {}
+    if later is None and limit is not None:
+        if key is not None and key != e164:
+            return [Output("send-requested", e164, event)]
+        later = limit_deferral(view.get(consent_key(e164, group)), limit, recipient, number.zones, event, now, rules)
     if later is not None:
         if expires_at is not None and expires_at <= later.until:
             return [receipt(context, e164, "EXPIRED", STAGE, now, reason="validity_ends_before_release",
@@ -132,13 +167,11 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         return [receipt(context, e164, "DEFERRED", STAGE, now, reason=later.reason, detail=later.detail),
                 Output("send-requested", e164, event, deliver_at=later.until)]
     counted: list[Output] = []
-    group = context.get("subscription_group")
-    cap = rules.caps.cap(group) if context["lane"] == "MARKETING" and group else None
-    if cap is not None and cap.max_messages:
+    if (cap is not None and cap.max_messages) or limit is not None:
         if key is not None and key != e164:
             return [Output("send-requested", e164, event)]
-        view = sends if sends is not None else {}
-        record = admit(view.get(consent_key(e164, group)), e164, group, context["message_id"], cap, now)
+        keep = (limit.max_messages, limit.window) if limit is not None else None
+        record = admit(view.get(consent_key(e164, group)), e164, group, context["message_id"], cap, now, keep=keep)
         if isinstance(record, Refusal):
             return [receipt(context, e164, "SUPPRESSED", STAGE, now, reason=record.reason, detail=record.detail)]
         counted = [record]

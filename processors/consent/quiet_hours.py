@@ -1,8 +1,11 @@
 """Quiet hours: when a marketing message may reach its recipient, in the recipient's local time, by country rule.
 
-The rules are data (``data/quiet_hours.toml``, or the file ``COURRIER_QUIET_HOURS_FILE`` names): per
-country a local window, closed weekdays, public holidays (the ``holidays`` package) and optionally
-the one zone to judge its numbers in. A recipient can have several candidate zones (a US number
+The rules are data (the bundled ``data/countries*.toml`` files, or the file or folder of ``*.toml`` files
+``COURRIER_QUIET_HOURS_FILE`` names): per country (ISO 3166-1, or ISO 3166-2 such as ``US-FL`` for a state stricter than its country) a
+local window, other windows on some weekdays, closed weekdays, public holidays (the ``holidays`` package,
+a subdivision's own included) and optionally the one zone to judge its numbers in. A subdivision without
+a rule of its own gets its country's, a country without one the default. The same files hold each
+country's sender, footer and limit rules (``countries.py`` reads those; this module ignores them). A recipient can have several candidate zones (a US number
 whose area code spans two, a Russian mobile): an instant is allowed only when it is allowed in
 every one of them, so the answer errs on the side of the recipient. ``next_allowed`` is a pure
 function of the instant, the rule and the zones.
@@ -20,7 +23,9 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import holidays
 
-DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "quiet_hours.toml"
+DATA = Path(__file__).resolve().parent / "data"
+# The bundled rules: countries.toml (the default and the keys' description) and countries_<area>.toml.
+DEFAULT_FILE = DATA / "countries.toml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # No rule closes a recipient for weeks in a row: a search that finds no opening this far ahead means the data is wrong.
 SEARCH_DAYS = 31
@@ -30,15 +35,35 @@ class QuietHoursError(ValueError):
     """The rules are malformed, or a recipient's zones never share an allowed instant."""
 
 
+# Keys of a country's table that are not about time: countries.py validates them.
+PROFILE_KEYS = frozenset({"name", "senders", "registration", "opt_out_footer", "marketing_limit", "source", "checked"})
+
+
 @dataclass(frozen=True)
 class Rule:
-    """One country's allowed local window: ``start`` ≤ local time < ``end``, on days not closed."""
+    """One country's allowed local window: ``start`` ≤ local time < ``end``, on days not closed.
+
+    ``windows`` replaces the window on some weekdays: ``(weekday, start, end)``, Monday 0.
+    """
 
     start: time
     end: time
     closed_days: frozenset[int] = frozenset()
     public_holidays: bool = False
     time_zone: str | None = None
+    windows: tuple[tuple[int, time, time], ...] = ()
+
+    def window(self, weekday: int) -> tuple[time, time]:
+        """The local window of a weekday that is not closed."""
+        for day, start, end in self.windows:
+            if day == weekday:
+                return start, end
+        return self.start, self.end
+
+
+def country_of(region: str) -> str:
+    """``US`` for ``US-FL``: the ISO 3166-1 part of a region key."""
+    return region.split("-", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -49,7 +74,12 @@ class QuietHours:
     countries: Mapping[str, Rule] = field(default_factory=dict)
 
     def rule(self, region: str) -> Rule:
-        return self.countries.get(region, self.default)
+        """The region's rule, else its country's (a state without one), else the default."""
+        return self.countries.get(region) or self.countries.get(country_of(region), self.default)
+
+    def subdivisions(self, country: str) -> frozenset[str]:
+        """The ISO 3166-2 codes (``FL``) of the country's subdivisions that have a rule of their own."""
+        return frozenset(key.split("-", 1)[1] for key in self.countries if key.startswith(f"{country}-"))
 
     def zones(self, region: str, number_zones: Sequence[str], given: str | None = None) -> tuple[str, ...]:
         """The zones a recipient is judged in: the one the request gives, else the country's, else the number's.
@@ -62,8 +92,9 @@ class QuietHours:
         chosen = self.rule(region).time_zone
         if chosen:
             return (chosen,)
-        own = [zone for zone in number_zones if zone in region_zones(region)]
-        return tuple(own or number_zones) or tuple(sorted(region_zones(region))) or ("UTC",)
+        country = country_of(region)
+        own = [zone for zone in number_zones if zone in region_zones(country)]
+        return tuple(own or number_zones) or tuple(sorted(region_zones(country))) or ("UTC",)
 
 
 def is_allowed(instant: datetime, region: str, zones: Sequence[str], rules: QuietHours | None = None) -> bool:
@@ -94,7 +125,8 @@ def next_allowed(now: datetime, region: str, zones: str | Sequence[str], rules: 
 
 def _open_at(instant: datetime, rule: Rule, region: str, zone: str) -> bool:
     local = instant.astimezone(ZoneInfo(zone))
-    return _day_open(local.date(), rule, region) and rule.start <= local.time() < rule.end
+    start, end = rule.window(local.weekday())
+    return _day_open(local.date(), rule, region) and start <= local.time() < end
 
 
 def _next_open(instant: datetime, rule: Rule, region: str, zone: ZoneInfo) -> datetime:
@@ -102,8 +134,9 @@ def _next_open(instant: datetime, rule: Rule, region: str, zone: ZoneInfo) -> da
     day = instant.astimezone(zone).date() - timedelta(days=1)  # the day before too: a window can end after midnight UTC
     for _ in range(SEARCH_DAYS + 2):
         if _day_open(day, rule, region):
-            opens = _instant(day, rule.start, zone)
-            closes = _instant(day, rule.end, zone)
+            start, end = rule.window(day.weekday())
+            opens = _instant(day, start, zone)
+            closes = _instant(day, end, zone)
             if instant < closes:
                 return max(instant, opens)
         day += timedelta(days=1)
@@ -122,7 +155,8 @@ def _day_open(day: date, rule: Rule, region: str) -> bool:
 
 @lru_cache(maxsize=256)
 def _public_holidays(region: str, year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays(region, years=year)
+    country, _, subdivision = region.partition("-")
+    return holidays.country_holidays(country, subdiv=subdivision or None, years=year)
 
 
 @lru_cache(maxsize=1)
@@ -160,13 +194,33 @@ def valid_zone(name: str) -> bool:
     return name in known_zones()
 
 
+def read_tables(source: Path) -> dict[str, Any]:
+    """The ``[default]`` and ``[countries.*]`` tables of a TOML file, of every ``*.toml`` of a folder, or of the bundled files
+    (``DEFAULT_FILE`` and its ``countries_*.toml`` siblings); a country named twice is an error."""
+    if source == DEFAULT_FILE:
+        files = sorted(DATA.glob("countries*.toml"))
+    else:
+        files = sorted(source.glob("*.toml")) if source.is_dir() else [source]
+    merged: dict[str, Any] = {"countries": {}}
+    for file in files:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise QuietHoursError(f"cannot read quiet hours from {file}: {exc}") from exc
+        for region, table in (data.pop("countries", None) or {}).items():
+            if region.upper() in {r.upper() for r in merged["countries"]}:
+                raise QuietHoursError(f"{file}: countries.{region} is defined twice")
+            merged["countries"][region] = table
+        if "default" in data and "default" in merged:
+            raise QuietHoursError(f"{file}: a second [default] rule")
+        merged.update(data)
+    return merged
+
+
 def load(path: Path | None = None) -> QuietHours:
-    """The rules of a TOML file (the bundled one by default); ``QuietHoursError`` naming what is wrong."""
+    """The rules of a TOML file or folder (the bundled one by default); ``QuietHoursError`` naming what is wrong."""
     source = path or DEFAULT_FILE
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise QuietHoursError(f"cannot read quiet hours from {source}: {exc}") from exc
+    data = read_tables(source)
     if "default" not in data:
         raise QuietHoursError(f"{source}: a [default] rule is required")
     countries = {}
@@ -177,28 +231,44 @@ def load(path: Path | None = None) -> QuietHours:
 
 @lru_cache(maxsize=1)
 def bundled() -> QuietHours:
-    """The rules shipped in ``data/quiet_hours.toml``."""
+    """The rules shipped in ``data/countries*.toml``."""
     return load()
 
 
 def _rule(table: Mapping[str, Any], where: str, region: str | None) -> Rule:
-    unknown = set(table) - {"start", "end", "closed_days", "public_holidays", "time_zone"}
+    unknown = set(table) - {"start", "end", "closed_days", "public_holidays", "time_zone", "windows"} - PROFILE_KEYS
     if unknown:
         raise QuietHoursError(f"{where}: unknown keys {sorted(unknown)}")
-    start, end = _clock(table.get("start"), where, "start"), _clock(table.get("end"), where, "end")
-    if not start < end:
-        raise QuietHoursError(f"{where}: start {start} must be before end {end}")
+    start, end = _window(table.get("start"), table.get("end"), where)
+    windows = []
+    for day, pair in (table.get("windows") or {}).items():
+        if str(day).lower() not in WEEKDAYS or not isinstance(pair, list) or len(pair) != 2:
+            raise QuietHoursError(f"{where}: windows.{day} must name a weekday and [\"HH:MM\", \"HH:MM\"]")
+        windows.append((WEEKDAYS.index(str(day).lower()), *_window(pair[0], pair[1], f"{where}: windows.{day}")))
     days = table.get("closed_days", [])
     bad_days = [d for d in days if str(d).lower() not in WEEKDAYS]
     if bad_days:
         raise QuietHoursError(f"{where}: closed_days {bad_days} are not weekdays ({', '.join(WEEKDAYS)})")
     public_holidays = bool(table.get("public_holidays", False))
-    if public_holidays and (region is None or region not in holidays.list_supported_countries()):
+    if public_holidays and (region is None or not _has_holidays(region)):
         raise QuietHoursError(f"{where}: the holidays package has no public holidays for {region or 'the default rule'}")
     zone = table.get("time_zone")
     if zone is not None and not valid_zone(zone):
         raise QuietHoursError(f"{where}: unknown time zone {zone!r}")
-    return Rule(start, end, frozenset(WEEKDAYS.index(str(d).lower()) for d in days), public_holidays, zone)
+    return Rule(start, end, frozenset(WEEKDAYS.index(str(d).lower()) for d in days), public_holidays, zone, tuple(sorted(windows)))
+
+
+def _has_holidays(region: str) -> bool:
+    country, _, subdivision = region.partition("-")
+    supported = holidays.list_supported_countries()
+    return country in supported and (not subdivision or subdivision in supported[country])
+
+
+def _window(start_value: object, end_value: object, where: str) -> tuple[time, time]:
+    start, end = _clock(start_value, where, "start"), _clock(end_value, where, "end")
+    if not start < end:
+        raise QuietHoursError(f"{where}: start {start} must be before end {end}")
+    return start, end
 
 
 def _clock(value: object, where: str, key: str) -> time:
