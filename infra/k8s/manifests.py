@@ -18,10 +18,12 @@ USER_ID = 10001  # the image's user (Dockerfile)
 
 
 def labels(component: str) -> dict[str, str]:
+    """The labels of one workload's resources (and its pods' selector)."""
     return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component, "app.kubernetes.io/part-of": NAME}
 
 
 def meta(name: str, target: Target, component: str) -> dict[str, Any]:
+    """``metadata`` of a namespaced resource."""
     return {"name": name, "namespace": target.namespace, "labels": labels(component)}
 
 
@@ -36,6 +38,8 @@ def config_maps(settings: Settings, target: Target) -> list[Manifest]:
         "COURRIER_METRICS_PORT": str(METRICS_PORT),
         "COURRIER_TOPIC_PREFIX": settings.topic_prefix,
         "COURRIER_PARTITIONS": str(settings.partitions),
+        # The topology Job may create a topic before Strimzi does: with the KafkaTopics' replicas, so both agree.
+        "COURRIER_REPLICATION_FACTOR": str(target.topic_replicas),
     }
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{NAME}-config", target, "config"),
@@ -45,23 +49,43 @@ def config_maps(settings: Settings, target: Target) -> list[Manifest]:
 
 
 def deployment(workload: Workload, target: Target) -> Manifest:
-    """One workload's Deployment (one replica to start; KEDA sets the count of the stages that scale on lag)."""
-    name = f"{NAME}-{workload.name}"
-    env = [{"name": "COURRIER_INSTANCE_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
-    env += [{"name": key, "value": value} for key, value in workload.env.items()]
-    container: dict[str, Any] = {
-        "name": workload.name,
+    """One workload's Deployment. Those KEDA scales carry no ``replicas``: re-applying the manifest must not reset the
+    count KEDA chose (one replica at creation)."""
+    container = _container(workload.name, workload.args, target, workload.env)
+    container["ports"] = [{"name": "http" if workload.http_port else "metrics", "containerPort": workload.health_port}]
+    container["readinessProbe"] = {**_probe(workload), "periodSeconds": 10, "failureThreshold": 3}
+    # A stage is stale after 30 s without a consume loop (StageMetrics.healthy): restart only well after that.
+    container["livenessProbe"] = {**_probe(workload), "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 4}
+    spec: dict[str, Any] = {} if workload.scales_on_lag else {"replicas": 1}
+    spec["selector"] = {"matchLabels": labels(workload.name)}
+    spec["template"] = {"metadata": {"labels": labels(workload.name)},
+                        "spec": _pod(container, target, grace_s=workload.grace_s)}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {**meta(f"{NAME}-{workload.name}", target, workload.name), "annotations": {"courrier/what": workload.what}},
+            "spec": spec}
+
+
+def topology_job(target: Target) -> Manifest:
+    """``courrier topology apply`` once: registers the schemas every stage needs (the KafkaTopics already made the
+    topics, as apply would: it finds them as declared and changes nothing). Retried until the registry answers."""
+    pod = _pod(_container("topology", ("topology", "apply"), target), target, grace_s=30)
+    pod["restartPolicy"] = "OnFailure"
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta(f"{NAME}-topology", target, "topology"),
+            "spec": {"backoffLimit": 10, "template": {"metadata": {"labels": labels("topology")}, "spec": pod}}}
+
+
+def _container(name: str, args: tuple[str, ...], target: Target, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The container every pod runs: the image, ``courrier <args>``, the shared environment, secrets by reference."""
+    variables = [{"name": "COURRIER_INSTANCE_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    variables += [{"name": key, "value": value} for key, value in (env or {}).items()]
+    return {
+        "name": name,
         "image": target.image,
-        "args": list(workload.args),
+        "args": list(args),
         "envFrom": [{"configMapRef": {"name": f"{NAME}-env"}}, {"secretRef": {"name": target.env_secret, "optional": True}}],
-        "env": env,
-        "ports": [{"name": "http" if workload.http_port else "metrics", "containerPort": workload.health_port}],
-        "readinessProbe": {**_probe(workload), "periodSeconds": 10, "failureThreshold": 3},
-        # A stage is stale after 30 s without a consume loop (StageMetrics.healthy): restart only well after that.
-        "livenessProbe": {**_probe(workload), "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 4},
+        "env": variables,
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "secret-files", "mountPath": SECRET_FILES_DIR, "readOnly": True},
@@ -69,24 +93,22 @@ def deployment(workload: Workload, target: Target) -> Manifest:
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
-    pod = {
-        "metadata": {"labels": labels(workload.name)},
-        "spec": {
-            "terminationGracePeriodSeconds": workload.grace_s,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID, "fsGroup": USER_ID},
-            "containers": [container],
-            "volumes": [
-                {"name": "config", "configMap": {"name": f"{NAME}-config"}},
-                {"name": "secret-files", "secret": {"secretName": target.file_secret, "optional": True}},
-                # Table state (RocksDB) is a cache of compacted topics, rebuilt from them: an emptyDir is enough.
-                {"name": "state", "emptyDir": {}},
-                {"name": "tmp", "emptyDir": {}},
-            ],
-        },
+
+
+def _pod(container: dict[str, Any], target: Target, grace_s: int) -> dict[str, Any]:
+    """A pod spec around ``container``: non-root, the configuration file and secret files mounted, scratch space."""
+    return {
+        "terminationGracePeriodSeconds": grace_s,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID, "fsGroup": USER_ID},
+        "containers": [container],
+        "volumes": [
+            {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+            {"name": "secret-files", "secret": {"secretName": target.file_secret, "optional": True}},
+            # Table state (RocksDB) is a cache of compacted topics, rebuilt from them: an emptyDir is enough.
+            {"name": "state", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
     }
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {**meta(name, target, workload.name), "annotations": {"courrier/what": workload.what}},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels(workload.name)}, "template": pod}}
 
 
 def _probe(workload: Workload) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from courrier.config import Settings
-from infra.k8s.manifests import Manifest, config_maps, deployment, service
+from infra.k8s.manifests import Manifest, config_maps, deployment, service, topology_job
 from infra.k8s.scaling import scaled_object
 from infra.k8s.target import Target
 from infra.k8s.topics import kafka_topics
@@ -13,9 +13,11 @@ from infra.k8s.yaml_out import dump_all
 
 
 def manifests(settings: Settings, target: Target) -> dict[str, list[Manifest]]:
-    """``00-config.yaml`` (ConfigMaps), ``10-topics.yaml`` (KafkaTopics), then one file per workload: its
+    """``00-config.yaml`` (ConfigMaps), ``10-topics.yaml`` (KafkaTopics), ``11-topology.yaml`` (the Job registering
+    the schemas), then one file per workload: its
     Deployment, its Service when it serves HTTP, its ScaledObject when it scales on lag (kubectl applies in order)."""
-    files = {"00-config.yaml": config_maps(settings, target), "10-topics.yaml": kafka_topics(settings, target)}
+    files = {"00-config.yaml": config_maps(settings, target), "10-topics.yaml": kafka_topics(settings, target),
+             "11-topology.yaml": [topology_job(target)]}
     for index, workload in enumerate(workloads(settings)):
         documents = [deployment(workload, target)]
         if workload.http_port:

@@ -41,7 +41,3 @@ def scaled_object(workload: Workload, settings: Settings, target: Target) -> Man
                 "cooldownPeriod": 300,
                 "triggers": triggers,
             }}
-
-
-def scaled_objects(workloads: list[Workload], settings: Settings, target: Target) -> list[Manifest]:
-    return [scaled_object(w, settings, target) for w in workloads if w.scales_on_lag and w.inputs]

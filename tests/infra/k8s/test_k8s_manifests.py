@@ -44,7 +44,7 @@ def _validate(doc: dict[str, Any]) -> None:
 
 def test_every_manifest_validates_against_its_schema(documents: list[dict[str, Any]]) -> None:
     kinds = {doc["kind"] for doc in documents}
-    assert kinds == {"ConfigMap", "KafkaTopic", "Deployment", "Service", "ScaledObject"}
+    assert kinds == {"ConfigMap", "KafkaTopic", "Job", "Deployment", "Service", "ScaledObject"}
     for doc in documents:
         _validate(doc)
 
@@ -66,15 +66,26 @@ def test_one_deployment_per_stage_lane_and_http_service(documents: list[dict[str
     names = {d["metadata"]["name"] for d in documents if d["kind"] == "Deployment"}
     assert names == {f"courrier-{w.name}" for w in workloads(Settings())}
     assert {"courrier-dispatch-transactional", "courrier-dispatch-marketing", "courrier-consent", "courrier-api"} <= names
+    # KEDA owns the count of those it scales: a re-applied manifest must not reset it.
+    scaled = {d["spec"]["scaleTargetRef"]["name"] for d in documents if d["kind"] == "ScaledObject"}
+    for doc in (d for d in documents if d["kind"] == "Deployment"):
+        assert ("replicas" in doc["spec"]) == (doc["metadata"]["name"] not in scaled)
     services = {d["metadata"]["name"] for d in documents if d["kind"] == "Service"}
     assert services == {"courrier-api", "courrier-webhooks", "courrier-links"}
 
 
+def test_the_topology_job_registers_the_schemas(documents: list[dict[str, Any]]) -> None:
+    job = next(d for d in documents if d["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["topology", "apply"]
+
+
 def test_pods_run_as_non_root_with_probes_config_and_secret_references(documents: list[dict[str, Any]]) -> None:
-    for doc in (d for d in documents if d["kind"] == "Deployment"):
+    for doc in (d for d in documents if d["kind"] in ("Deployment", "Job")):
         pod = doc["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
+        if doc["kind"] == "Job":
+            continue
         assert container["readinessProbe"] and container["livenessProbe"]
         probe = str(container["livenessProbe"])
         assert "/healthz" in probe or container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -92,6 +103,8 @@ def test_config_map_holds_the_configuration_file(documents: list[dict[str, Any]]
     assert config["data"]["courrier.toml"] == example()
     env = next(d for d in documents if d["metadata"]["name"] == "courrier-env")["data"]
     assert env["COURRIER_CONFIG"] == "/etc/courrier/courrier.toml" and env["COURRIER_TOPIC_PREFIX"] == "prod-"
+    replicas = {d["spec"]["replicas"] for d in documents if d["kind"] == "KafkaTopic"}
+    assert replicas == {int(env["COURRIER_REPLICATION_FACTOR"])}  # topics the Job creates match the KafkaTopics
 
 
 def test_dispatch_grace_outlasts_its_longest_batch() -> None:
