@@ -15,6 +15,7 @@ from infra.k8s.workloads import METRICS_PORT, Workload
 
 Manifest = dict[str, Any]
 USER_ID = 10001  # the image's user (Dockerfile)
+HEALTH_COMMAND = "courrier-health"  # infra/k8s/health.py, installed on the image's PATH by the Dockerfile
 
 
 def labels(component: str) -> dict[str, str]:
@@ -117,7 +118,7 @@ def _probe(workload: Workload) -> dict[str, Any]:
     if workload.http_port:
         return {"httpGet": {"path": "/healthz", "port": "http"}, "timeoutSeconds": 3}
     url = f"http://127.0.0.1:{workload.health_port}/healthz"
-    return {"exec": {"command": ["python", "-m", "infra.k8s.health", url]}, "timeoutSeconds": 5}
+    return {"exec": {"command": [HEALTH_COMMAND, url]}, "timeoutSeconds": 5}
 
 
 def service(workload: Workload, target: Target) -> Manifest:
