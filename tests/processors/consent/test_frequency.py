@@ -8,7 +8,7 @@ import pytest
 
 from courrier.config import Settings
 from processors.consent.frequency import (
-    DEFAULT_CAP, MAX_WINDOW, Cap, FrequencyCapError, RecentSends, admit, load_caps,
+    DEFAULT_CAP, MAX_WINDOW, Cap, FrequencyCapError, RecentSends, admit, limit_release, load_caps,
 )
 from processors.consent.numbers import Refusal
 from processors.runtime.stage import Output
@@ -66,6 +66,29 @@ def test_the_record_keeps_no_more_sends_than_the_cap_needs() -> None:
 def test_no_cap_counts_nothing() -> None:
     with pytest.raises(ValueError, match="nothing to count"):
         admit(None, E164, GROUP, "m", Cap(0, timedelta(days=7)), NOW)
+
+
+def test_a_country_limit_widens_what_the_record_keeps_and_counts_without_a_cap() -> None:
+    day = timedelta(hours=24)
+    sent = record(("a", NOW - timedelta(days=2)), ("b", NOW - timedelta(hours=3)), ("c", NOW - timedelta(hours=2)))
+    # No group cap: nothing refused, the sends within the limit's window kept, as many as the limit needs.
+    assert sends_of(admit(sent, E164, GROUP, "d", None, NOW, keep=(3, day))) == ["b", "c", "d"]
+    assert sends_of(admit(sent, E164, GROUP, "d", Cap(0, day), NOW, keep=(2, day))) == ["c", "d"]
+    # A cap of one a day and a limit of three a week: the cap refuses, the record keeps three.
+    assert admit(sent, E164, GROUP, "d", Cap(1, day), NOW, keep=(3, timedelta(days=7))).reason == "frequency_cap"
+    assert sends_of(admit(record(("a", NOW - timedelta(days=2))), E164, GROUP, "d", Cap(1, day), NOW, keep=(3, timedelta(days=7)))) == ["a", "d"]
+
+
+def test_a_limit_releases_when_the_oldest_counted_send_leaves_its_window() -> None:
+    day = timedelta(hours=24)
+    sent = record(("a", NOW - timedelta(hours=5)), ("b", NOW - timedelta(hours=3)), ("c", NOW - timedelta(hours=2)))
+    assert limit_release(sent, 3, day, "d", NOW) == NOW - timedelta(hours=5) + day
+    assert limit_release(sent, 2, day, "d", NOW) == NOW - timedelta(hours=3) + day
+    assert limit_release(sent, 4, day, "d", NOW) is None
+    assert limit_release(sent, 3, day, "b", NOW) is None  # counted already: a redelivery goes
+    assert limit_release(None, 1, day, "d", NOW) is None
+    # At the release instant the oldest has left: one more fits.
+    assert limit_release(sent, 3, day, "d", NOW - timedelta(hours=5) + day) is None
 
 
 @pytest.mark.parametrize(("max_messages", "window", "message"), [
