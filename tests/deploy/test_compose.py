@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import json
+
+import jsonschema
 import pytest
 import yaml
 
@@ -21,6 +24,15 @@ PARTS = {"kafka", "registry", "s3", "s3-bucket", "smsc"}
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+
+
+def test_follows_the_compose_specification(compose: dict[str, Any]) -> None:
+    """deploy/schemas/compose-spec.json (the specification's own schema, its source in its $comment)."""
+    schema = json.loads((ROOT / "deploy" / "schemas" / "compose-spec.json").read_text())
+    jsonschema.Draft7Validator(schema).validate(compose)
+    broken = {**compose, "services": {**compose["services"], "consent": {**compose["services"]["consent"], "comand": ["run"]}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(schema).validate(broken)
 
 
 def courrier_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
