@@ -2,6 +2,10 @@
 
 Checked on the addresses a name resolves to (never on the name), for the first URL and every redirect. An
 IPv6 address that embeds an IPv4 one (mapped, NAT64, 6to4, Teredo) is judged by the IPv4 address it reaches.
+Prefixes no public host uses are refused whatever they embed, since a local translator may carry them
+anywhere: IPv4-compatible ``::a.b.c.d`` (deprecated, RFC 4291), IPv4-translated ``::ffff:0:a.b.c.d``
+(SIIT, RFC 2765), local-use NAT64 ``64:ff9b:1::/48`` (RFC 8215, its IPv4 at an operator-chosen offset)
+and site-local ``fec0::/10`` (deprecated, RFC 3879).
 """
 from __future__ import annotations
 
@@ -21,8 +25,13 @@ _NAMED = tuple((ipaddress.ip_network(network), name) for network, name in (
     ("10.0.0.0/8", "private"), ("172.16.0.0/12", "private"), ("192.168.0.0/16", "private"), ("fc00::/7", "private"),
     ("100.64.0.0/10", "carrier-grade NAT"),
     ("224.0.0.0/4", "multicast"), ("ff00::/8", "multicast"),
+    ("fec0::/10", "site-local"),
 ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 prefixes refused whatever IPv4 address they may embed (see the module's docstring).
+_TRANSLATED = tuple((ipaddress.ip_network(network), name) for network, name in (
+    ("::/96", "IPv4-compatible"), ("::ffff:0:0:0/96", "IPv4-translated"), ("64:ff9b:1::/48", "local-use NAT64"),
+))
 
 
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
@@ -37,6 +46,8 @@ def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
         return address.sixtofour
     if address.teredo is not None:
         return address.teredo[1]
+    if int(address) >> 32 in (0, 0xFFFF0000) and int(address) > 1:  # IPv4-compatible or IPv4-translated (not :: nor ::1)
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
@@ -45,10 +56,12 @@ def blocked_because(address: IPAddress) -> str | None:
     inner = embedded_ipv4(address)
     if inner is not None:
         reason = blocked_because(inner)
+        if reason is None:
+            reason = next((name for network, name in _TRANSLATED if address in network), None)
         return f"{reason} via {address}" if reason else None
     if address in METADATA:
         return "cloud metadata"
-    for network, name in _NAMED:
+    for network, name in _NAMED + _TRANSLATED:  # local-use NAT64: no IPv4 to read, and no public host behind it
         if address.version == network.version and address in network:
             return name
     if not address.is_global or address.is_multicast:  # reserved, documentation, benchmarking… ranges

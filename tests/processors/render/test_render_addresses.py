@@ -63,3 +63,22 @@ def test_the_allow_list_matches_hosts_as_written_with_or_without_a_port() -> Non
 def test_bad_allow_list_entries_are_named(entry: str) -> None:
     with pytest.raises(ValueError, match="media allow-list entry"):
         AllowList.parse(f"ok.example, {entry}")
+
+
+@pytest.mark.parametrize(("address", "why"), [
+    ("::7f00:1", "loopback via ::7f00:1"), ("::a9fe:a9fe", "cloud metadata via ::a9fe:a9fe"),
+    ("::5db8:d822", "IPv4-compatible via ::5db8:d822"),
+    ("64:ff9b:1::a00:1", "local-use NAT64"), ("64:ff9b:1:ffff::5db8:d822", "local-use NAT64"),
+    ("64:ff9b::c0a8:1", "private via 64:ff9b::c0a8:1"), ("64:ff9b::7f00:1", "loopback via 64:ff9b::7f00:1"),
+    ("::ffff:0:7f00:1", "loopback via ::ffff:0:7f00:1"), ("::ffff:0:5db8:d822", "IPv4-translated via ::ffff:0:5db8:d822"),
+    ("fec0::1", "site-local"), ("feff:ffff::1", "site-local"),
+    ("::1", "loopback"), ("::", "unspecified"),
+])
+def test_the_prefixes_of_issue_20_are_blocked(address: str, why: str) -> None:
+    """Probed from outside: these reached internal hosts through the guard. Judged by the classifier only: nothing is sent."""
+    assert blocked_because(ipaddress.ip_address(address)) == why
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["::", "::ffff:0:0:0", "64:ff9b:1::", "fec0::"]))
+def test_every_address_of_the_translated_and_site_local_prefixes_is_blocked(low: int, prefix: str) -> None:
+    assert blocked_because(ipaddress.IPv6Address(int(ipaddress.IPv6Address(prefix)) | low)) is not None
