@@ -6,6 +6,7 @@ from typing import Mapping
 
 from courrier.config import Settings
 from processors.consent import quiet_hours
+from processors.consent.countries import bundled_countries, load_countries
 from processors.consent.frequency import Cap, RecentSends, load_caps
 from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate, stored_key
 from processors.consent.logic import Rules, check, default_rules
@@ -15,10 +16,14 @@ from processors.runtime.stage import Event, Output, RecordMeta
 
 
 def rules_from_settings(settings: Settings) -> Rules:
-    """Quiet hours (unless turned off) and frequency caps as the settings and their data files say."""
+    """Quiet hours (unless turned off), frequency caps and the countries' limits as the settings and their data files say.
+
+    The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules.
+    """
     hours = quiet_hours.load(settings.quiet_hours_file) if settings.quiet_hours_enabled else None
     default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
-    return Rules(hours, load_caps(settings.frequency_caps_file, default_cap))
+    countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
+    return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries)
 
 
 class ConsentStage:

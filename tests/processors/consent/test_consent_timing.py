@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from courrier.config import Settings
+from processors.consent.countries import Limit
 from processors.consent.frequency import Cap, FrequencyCaps
 from processors.consent.logic import Rules, check, consent_key
 from processors.consent.stage import rules_from_settings
@@ -224,6 +225,16 @@ def test_rules_follow_the_settings(tmp_path: Path, marketing) -> None:
     assert rules.quiet_hours is None
     assert rules.caps.cap(GROUP) == Cap(1, timedelta(days=2)) and rules.caps.cap("other") == Cap(9, timedelta(days=3))
     assert rules_from_settings(Settings()).quiet_hours is not None
+
+
+def test_the_countries_limits_come_from_the_quiet_hours_file(tmp_path: Path) -> None:
+    hours = tmp_path / "countries.toml"
+    hours.write_text('[default]\nstart = "08:00"\nend = "21:00"\n[countries.FR]\nstart = "09:00"\nend = "19:00"\n'
+                     'marketing_limit = { max_messages = 2, window_hours = 12 }\nsource = "test"\n')
+    rules = rules_from_settings(Settings(quiet_hours_file=hours))
+    assert rules.countries.get("FR").limit == Limit(2, timedelta(hours=12)) and rules.countries.get("US").limit is None
+    assert rules.quiet_hours is not None and rules.quiet_hours.rule("FR").start.hour == 9
+    assert rules_from_settings(Settings()).countries.get("US-FL").limit == Limit(3, timedelta(hours=24))
 
 
 def test_the_pure_check_counts_without_a_key(marketing) -> None:

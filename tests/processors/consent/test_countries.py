@@ -87,7 +87,6 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ('[countries.XX]\nstart = "08:00"\nend = "20:00"\n', "cites its source"),
     ('[countries.XX]\nstart = "08:00"\nend = "20:00"\nsource = "x"\nsenders = { pigeon = "yes" }\n', "senders.pigeon"),
     ('[countries.XX]\nstart = "08:00"\nend = "20:00"\nsource = "x"\nsenders = { long_code = "maybe" }\n', "senders.long_code"),
     ('[countries.XX]\nstart = "08:00"\nend = "20:00"\nsource = "x"\nopt_out_footer = "yes"\n', "opt_out_footer"),
@@ -109,6 +108,13 @@ def test_a_bad_profile_names_the_problem(tmp_path: Path, text: str, message: str
 def test_a_bad_window_names_the_problem(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(QuietHoursError, match=message):
         load(write(tmp_path, text))
+
+
+def test_a_file_of_hours_only_still_loads_its_rules_unverified(tmp_path: Path) -> None:
+    rules = load_countries(write(tmp_path, '[countries.FR]\nstart = "09:00"\nend = "19:00"\n[countries.US-FL]\nstart = "09:00"\n'
+                                           'end = "19:00"\n'))
+    assert rules.get("FR").source == rules.get("US-FL").source == "unverified: the rules file gives no source"
+    assert rules.get("FR").limit is None and rules.get("FR").sender_allowed("alphanumeric")
 
 
 def test_a_folder_of_files_is_read_and_a_country_may_be_defined_once(tmp_path: Path) -> None:
