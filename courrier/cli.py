@@ -98,7 +98,9 @@ def phone(
     region: Optional[str] = typer.Option(None, "--region", help="ISO country code to read a national number in, e.g. FR."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Can NUMBER receive SMS? Prints valid, e164, region, type (phonenumbers' line type) and the reason when not."""
+    """Is NUMBER a real number, and can it receive SMS? Prints valid (it exists in its country's numbering plan, as
+    phonenumbers and Twilio Lookup mean it), e164, region, line_type (from the numbering plan), sms_capable and the
+    reason when not SMS-capable: a landline or toll-free number is valid, not SMS-capable."""
     import json
 
     from processors.consent.numbers import describe

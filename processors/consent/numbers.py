@@ -127,17 +127,26 @@ def _analysis(raw: str, region_hint: str | None) -> Number | Refusal:
 
 
 def describe(raw: str, default_region: str | None) -> dict[str, object]:
-    """What ``courrier phone`` prints: validity for SMS, and the E.164 form, region and line type whenever the number parses."""
+    """What ``courrier phone`` prints, with ``valid`` in the sense of phonenumbers and Twilio Lookup.
+
+    ``valid``: the number exists in its country's numbering plan (a landline or a toll-free number is valid).
+    ``line_type``: phonenumbers' type for the number's range (from the numbering plan, not live carrier data: a
+    ported number keeps its range's type). ``sms_capable``: Courrier would send it an SMS (see the table above);
+    ``reason`` says why not. ``e164`` and ``region`` whenever the number parses as a possible one.
+    """
     verdict = normalize(raw, default_region)
-    facts: dict[str, object] = {"valid": not isinstance(verdict, Refusal), "e164": None, "region": None, "type": None,
+    region_hint = default_region.strip().upper() if default_region and default_region.strip() else None
+    facts: dict[str, object] = {"valid": False, "e164": None, "region": None, "line_type": None,
+                                "sms_capable": not isinstance(verdict, Refusal),
                                 "reason": verdict.reason if isinstance(verdict, Refusal) else None}
     try:
-        parsed = phonenumbers.parse(raw, default_region.upper() if default_region else None)
+        parsed = phonenumbers.parse(raw, region_hint)
     except NumberParseException:
         return facts
     region = phonenumbers.region_code_for_number(parsed)
     facts["region"] = None if region in NO_REGION else region
+    facts["valid"] = phonenumbers.is_valid_number(parsed)
     if phonenumbers.is_possible_number(parsed):
         facts["e164"] = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
-        facts["type"] = number_type_name(phonenumbers.number_type(parsed))
+        facts["line_type"] = number_type_name(phonenumbers.number_type(parsed))
     return facts

@@ -54,10 +54,12 @@ def test_phone_reports_validity_and_facts_as_json() -> None:
     import json
 
     ok = json.loads(courrier("phone", "+33612345678", "--json").stdout)
-    assert ok == {"valid": True, "e164": "+33612345678", "region": "FR", "type": "mobile", "reason": None}
-    landline = json.loads(courrier("phone", "01 42 68 53 00", "--region", "FR", "--json").stdout)
-    assert landline == {"valid": False, "e164": "+33142685300", "region": "FR", "type": "fixed_line",
+    assert ok == {"valid": True, "e164": "+33612345678", "region": "FR", "line_type": "mobile", "sms_capable": True, "reason": None}
+    landline = json.loads(courrier("phone", "01 42 68 53 00", "--region", "FR", "--json").stdout)  # real, just not a handset
+    assert landline == {"valid": True, "e164": "+33142685300", "region": "FR", "line_type": "fixed_line", "sms_capable": False,
                         "reason": "number_type_cannot_receive_sms"}
+    text = courrier("phone", "+1 800 275 2273").stdout
+    assert "valid=True" in text and "line_type=toll_free" in text and "sms_capable=False" in text
 
 
 def test_segments_counts_septets_and_names_ucs2_triggers() -> None:
