@@ -44,6 +44,7 @@ def test_every_stage_lane_and_http_service_runs_as_on_kubernetes(compose: dict[s
     for workload in workloads(Settings()):
         service = services[workload.name]
         assert service["command"] == list(workload.args), workload.name
+        assert service["stop_grace_period"] == f"{workload.grace_s}s", workload.name  # as long as on Kubernetes
         for key, value in workload.env.items():
             assert service["environment"][key] == value
     names = set(services)
