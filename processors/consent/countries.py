@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -89,7 +89,17 @@ class Countries:
 
     def subdivisions(self, country: str) -> frozenset[str]:
         """The ISO 3166-2 codes (``FL``) of the country's subdivisions that have rules of their own."""
-        return frozenset(key.split("-", 1)[1] for key in self.countries if key.startswith(f"{country}-"))
+        return self._subdivisions.get(country, frozenset())
+
+    @cached_property
+    def _subdivisions(self) -> dict[str, frozenset[str]]:
+        # Asked for every marketing message: the keys are scanned once (the profile showed the scan per call).
+        found: dict[str, set[str]] = {}
+        for key in self.countries:
+            country, _, subdivision = key.partition("-")
+            if subdivision:
+                found.setdefault(country, set()).add(subdivision)
+        return {country: frozenset(codes) for country, codes in found.items()}
 
 
 def load_countries(path: Path | None = None) -> Countries:

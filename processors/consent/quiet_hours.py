@@ -15,7 +15,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -79,7 +79,17 @@ class QuietHours:
 
     def subdivisions(self, country: str) -> frozenset[str]:
         """The ISO 3166-2 codes (``FL``) of the country's subdivisions that have a rule of their own."""
-        return frozenset(key.split("-", 1)[1] for key in self.countries if key.startswith(f"{country}-"))
+        return self._subdivisions.get(country, frozenset())
+
+    @cached_property
+    def _subdivisions(self) -> dict[str, frozenset[str]]:
+        # Asked for every marketing message: the keys are scanned once (the profile showed the scan per call).
+        found: dict[str, set[str]] = {}
+        for key in self.countries:
+            country, _, subdivision = key.partition("-")
+            if subdivision:
+                found.setdefault(country, set()).add(subdivision)
+        return {country: frozenset(codes) for country, codes in found.items()}
 
     def zones(self, region: str, number_zones: Sequence[str], given: str | None = None) -> tuple[str, ...]:
         """The zones a recipient is judged in: the one the request gives, else the country's, else the number's.
