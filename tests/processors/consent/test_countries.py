@@ -1,13 +1,16 @@
 """Country rules as data: coverage of the bundled files, states, per-weekday windows, limits, the files' errors, and zones."""
 from __future__ import annotations
 
+import zoneinfo
 from datetime import date, datetime, time, timedelta, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from processors.consent import quiet_hours
 from processors.consent.countries import SENDER_TYPES, Limit, bundled_countries, load_countries, subdivision
@@ -187,3 +190,29 @@ def test_a_canonical_zone_is_judged_in(zone: str) -> None:
     assert outputs[0].topic in {"consent-checked", "receipt"} and outputs[0].value.get("reason") != "invalid_time_zone"
     if outputs[0].topic == "receipt":
         assert quiet_hours.is_allowed(outputs[1].deliver_at, "FR", (zone,))
+
+
+def _tz_folders() -> list[str]:
+    """Every folder of the tz databases ZoneInfo reads (the system's and the tzdata package's), as a zone name would name it."""
+    roots = [Path(p) for p in zoneinfo.TZPATH] + [Path(str(resources.files("tzdata.zoneinfo")))]
+    return sorted({str(d.relative_to(root)) for root in roots if root.is_dir() for d in root.rglob("*") if d.is_dir()})
+
+
+def test_no_folder_of_the_tz_database_is_a_zone() -> None:
+    folders = _tz_folders()
+    assert {"Europe", "America", "Etc", "US"} <= set(folders)
+    assert not [name for name in folders if quiet_hours.valid_zone(name)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.sampled_from(_tz_folders() + ["localtime", "posixrules", "right/UTC", "UTC", "Etc/UTC"]),
+                 st.sampled_from(sorted(quiet_hours.known_zones()))))
+def test_any_zone_text_is_judged_or_rejected_never_a_crash(zone: str) -> None:
+    e164 = "+13055550123"
+    now = utc("America/New_York", 2026, 11, 23, 3, 0)
+    outputs = check(marketing("m-1", e164, now, zone), opted_in(e164), now)
+    if quiet_hours.valid_zone(zone):
+        assert outputs[0].value.get("reason") != "invalid_time_zone"
+        ZoneInfo(zone)  # a valid name opens
+    else:
+        assert [(o.value["status"], o.value["reason"]) for o in outputs] == [("REJECTED", "invalid_time_zone")]
