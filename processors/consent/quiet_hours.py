@@ -1,14 +1,15 @@
 """Quiet hours: when a marketing message may reach its recipient, in the recipient's local time, by country rule.
 
-The rules are data (the bundled ``data/countries*.toml`` files, or the file or folder of ``*.toml`` files
-``COURRIER_QUIET_HOURS_FILE`` names): per country (ISO 3166-1, or ISO 3166-2 such as ``US-FL`` for a state stricter than its country) a
-local window, other windows on some weekdays, closed weekdays, public holidays (the ``holidays`` package,
-a subdivision's own included) and optionally the one zone to judge its numbers in. A subdivision without
-a rule of its own gets its country's, a country without one the default. The same files hold each
-country's sender, footer and limit rules (``countries.py`` reads those; this module ignores them). A recipient can have several candidate zones (a US number
-whose area code spans two, a Russian mobile): an instant is allowed only when it is allowed in
-every one of them, so the answer errs on the side of the recipient. ``next_allowed`` is a pure
-function of the instant, the rule and the zones.
+The rules are data (the bundled ``data/countries*.toml`` files, or the file or folder of ``*.toml``
+files ``COURRIER_QUIET_HOURS_FILE`` names): per country (ISO 3166-1, or ISO 3166-2 such as ``US-FL``
+for a state stricter than its country) a local window, other windows on some weekdays, closed
+weekdays, public holidays (the ``holidays`` package, a subdivision's own included) and optionally the
+one zone to judge its numbers in. A subdivision without a rule of its own gets its country's, a
+country without one the default. The same files hold each country's sender, footer and limit rules
+(``countries.py`` reads those; this module ignores them). A recipient can have several candidate
+zones (a US number whose area code spans two, a Russian mobile): an instant is allowed only when it
+is allowed in every one of them, so the answer errs on the side of the recipient. ``next_allowed``
+is a pure function of the instant, the rule and the zones.
 """
 from __future__ import annotations
 
