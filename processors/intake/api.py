@@ -49,7 +49,13 @@ _GUARDED: dict[int | str, dict[str, Any]] = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "A body that is not UTF-8 (invalid_encoding) or nests too deep (too_deep)."},
     413: {"model": ErrorBody, "description": "Body over the size cap."},
-    422: {"model": ErrorBody, "description": "Invalid fields, number, template or variables."},
+    422: {"model": ErrorBody, "description": (
+        "The request breaks a rule; `code` says which: a field's type or bound (pydantic's type, e.g. `missing`, "
+        "`string_too_long`; a marketing message without `subscription_group`; `sms_fallback_after_s` without "
+        "`channel_policy` `rcs_with_sms_fallback`), `json_invalid`, `unknown_template` (`known_templates` lists them), "
+        "`missing_variables` (`missing_variables` names them), `render_failed`, `invalid_number`, "
+        "`number_type_cannot_receive_sms`, `unknown_region`, `invalid_time_zone`, `reserved_idempotency_key`, "
+        "`idempotency_key_conflict`.")},
     503: {"model": ErrorBody, "description": "Kafka did not take the message; retry with the same idempotency key."},
     500: {"model": ErrorBody, "description": "The message could not be checked (internal_error, logged); nothing was sent and its "
                                              "idempotency key is free."},
