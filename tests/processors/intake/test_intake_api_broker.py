@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 import httpx
 
 from courrier.config import Settings
+from processors.consent.message_ids import scoped_key
 from processors.intake.models import MAX_BATCH
 from processors.render.templates import load
-from intake_server import Served, read_topic, serve
+from intake_server import Served, create_key, read_topic, serve
 
 OTP = {"template_id": "otp", "recipient": "+33612345678", "variables": {"code": "123456"}, "channel_policy": "sms"}
 
@@ -47,7 +48,8 @@ def test_the_same_key_twice_on_one_instance_answers_the_first_id_and_sends_once(
     assert second.status_code == 200 and second.headers["Idempotent-Replayed"] == "true"
     assert second.json()["message_id"] == first.json()["message_id"]
     assert [v["context"]["message_id"] for v in sent_with_key(intake_topics, key)] == [first.json()["message_id"]]
-    records = [v for k, v in read_topic(intake_topics, "idempotency", 1, timeout_s=10) if k == key]
+    stored = scoped_key(key, served.key.key_id)  # keys are scoped per API key
+    records = [v for k, v in read_topic(intake_topics, "idempotency", 1, timeout_s=10) if k == stored]
     assert [r["message_id"] for r in records] == [first.json()["message_id"]]
     assert (records[0]["expires_at"] - records[0]["first_seen_at"]).total_seconds() == 24 * 3600
 
@@ -65,7 +67,8 @@ def test_a_key_sent_to_two_instances_one_after_the_other_makes_one_message(intak
         with a.client() as client:
             first = client.post("/v1/messages", json={**OTP, "idempotency_key": started_later})
         assert first.status_code == 202
-        with serve(intake_topics) as b, b.client() as client_b, a.client() as client_a:
+        # the same API key on both instances (keys are scoped per API key; b loads a's from the api-keys topic)
+        with serve(intake_topics) as b, b.client(a.key.key) as client_b, a.client() as client_a:
             # b loaded the key from the topic when it started
             replay = client_b.post("/v1/messages", json={**OTP, "idempotency_key": started_later})
             assert (replay.status_code, replay.json()["message_id"]) == (200, first.json()["message_id"])
@@ -73,12 +76,29 @@ def test_a_key_sent_to_two_instances_one_after_the_other_makes_one_message(intak
             on_a = client_a.post("/v1/messages", json={**OTP, "idempotency_key": both_running})
             assert on_a.status_code == 202
             deadline = time.monotonic() + 20
-            while b.service.window.lookup(both_running, datetime.now(timezone.utc)) is None and time.monotonic() < deadline:
+            stored = scoped_key(both_running, a.key.key_id)
+            while b.service.window.lookup(stored, datetime.now(timezone.utc)) is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             on_b = client_b.post("/v1/messages", json={**OTP, "idempotency_key": both_running})
             assert (on_b.status_code, on_b.json()["message_id"]) == (200, on_a.json()["message_id"])
     assert len(sent_with_key(intake_topics, started_later)) == 1
     assert len(sent_with_key(intake_topics, both_running)) == 1
+
+
+def test_a_second_api_key_reusing_a_key_gets_its_own_message(served: Served, intake_topics: Settings) -> None:
+    """Issue 20's probe: keys were global, so the second caller got the first one's message id and its message was not sent."""
+    key, other = f"shared-{uuid.uuid4()}", create_key(intake_topics, name="other-tenant")
+    with served.client() as client, served.client(other.key) as other_client:
+        first = client.post("/v1/messages", json={**OTP, "idempotency_key": key})
+        deadline = time.monotonic() + 20
+        second = other_client.post("/v1/messages", json={**OTP, "idempotency_key": key})
+        while second.status_code == 401 and time.monotonic() < deadline:  # the guard follows the api-keys topic live
+            time.sleep(0.1)
+            second = other_client.post("/v1/messages", json={**OTP, "idempotency_key": key})
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["message_id"] != second.json()["message_id"]
+    assert sorted(v["context"]["message_id"] for v in sent_with_key(intake_topics, key)) == sorted(
+        [first.json()["message_id"], second.json()["message_id"]])
 
 
 def test_a_batch_of_1000_puts_1000_records_on_the_topic(served: Served, intake_topics: Settings) -> None:
