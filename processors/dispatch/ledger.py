@@ -1,22 +1,30 @@
 """The submissions ledger: the compacted ``submissions`` topic as dispatch's memory of what it handed to a provider.
 
-Read into memory at start; written synchronously, outside any batch transaction, *before* a submit
-(SUBMITTING) and right after the provider's answer (SUBMITTED or FAILED). A crash between the two
-leaves SUBMITTING, which tells the next owner the outcome is unknown: it must not submit again.
+Read into memory at start. One synchronous write per wave, outside any batch transaction, *before* its submit
+(SUBMITTING: flushed and acknowledged by the broker, else nothing is submitted). The answers' records (SUBMITTED,
+FAILED) are not written here: they ride the batch's own transaction as outputs (``remember`` makes them visible to
+this process at once), so they are durable exactly when the ``dispatched`` records they explain are. A crash between
+the submit and the commit leaves SUBMITTING, which tells the next owner the outcome is unknown: it looks the message
+up at its provider or ends it, and never submits it again. ``write_later`` queues records that have no batch output
+to ride with (a transient refusal's FAILED) on the same producer, flushed by the next wave's write.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Iterable
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Producer
 
 from courrier.config import Settings
+from processors.dispatch.reports import KafkaEventSink
 from processors.runtime.clients import producer_config
 from processors.runtime.errors import TransientError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
+
+log = logging.getLogger(__name__)
 
 
 class SubmissionLedger:
@@ -48,6 +56,10 @@ class SubmissionLedger:
                     self._producer.flush(10)
                 self._table.stop()
 
+    def event_sink(self) -> KafkaEventSink:
+        """A producer of provider events outside any transaction, to the ledger's cluster and topics."""
+        return KafkaEventSink(self._settings)
+
     def state(self, message_id: str) -> Event | None:
         """The last record written for ``message_id``, by this process or any before it."""
         return self._own.get(message_id) or self._table.get(message_id)
@@ -68,5 +80,26 @@ class SubmissionLedger:
         remaining = self._producer.flush(timeout_s)
         if remaining or failures:
             raise TransientError(f"submissions ledger not confirmed ({remaining} pending, {failures[:1]}); nothing was submitted")
-        for record in written:
+        self.remember(written)
+
+    def remember(self, records: Iterable[Event]) -> None:
+        """Records this process wrote or is about to commit in a batch transaction: what ``state`` answers from now on."""
+        for record in records:
             self._own[record["message_id"]] = record
+
+    def write_later(self, records: Iterable[Event]) -> None:
+        """Queue records on the ledger's producer without waiting: the next ``write`` (or ``stop``) flushes them; lost with
+        a crash before that, the topic keeps the message's previous record (SUBMITTING: the safe side)."""
+        assert self._producer is not None, "start() first"
+        topic = self._settings.topic("submissions")
+        written = list(records)
+        for record in written:
+            self._producer.produce(topic, key=record["message_id"], value=self._serde.encode("submissions", record),
+                                   on_delivery=_log_failure)
+        self._producer.poll(0)
+        self.remember(written)
+
+
+def _log_failure(error: KafkaError | None, _message: object) -> None:
+    if error is not None:
+        log.warning("a ledger record queued without waiting was not written", extra={"error": str(error)})

@@ -154,6 +154,11 @@ def ledger_record(message_id: str, state: str, provider: str, ids: list[str], pr
             "attempt": max(attempt, 1), "updated_at": now}
 
 
+def ledger_output(record: Event) -> Output:
+    """A ``submissions`` record as an output of the batch (it becomes durable when the batch commits)."""
+    return Output("submissions", record["message_id"], record)
+
+
 def after_answer(result: SubmitResult) -> str | None:
     """The ledger state an answer leads to; None keeps SUBMITTING (the outcome is unknown)."""
     if result.accepted:

@@ -23,6 +23,7 @@ from processors import fallback
 from processors.dispatch import gate, logic, pacing
 from processors.dispatch.pacing import Admission, Deferral, Pacer
 from processors.dispatch.provider import Provider, Submission
+from processors.dispatch.reports import EventSink
 from processors.dispatch.router import NO_PROVIDER, Router
 from processors.dispatch.validity import Validity
 from processors.runtime.errors import TransientError
@@ -42,6 +43,12 @@ class Ledger(Protocol):
     def state(self, message_id: str) -> Event | None: ...
 
     def write(self, records: Iterable[Event]) -> None: ...
+
+    def remember(self, records: Iterable[Event]) -> None: ...
+
+    def write_later(self, records: Iterable[Event]) -> None: ...
+
+    def event_sink(self) -> EventSink: ...
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,13 @@ class Release:
 
     def _submit(self, wave: list[tuple[_Paced, Provider]], taken: list[tuple[str, float]], router: Router,
                 results: list[Result], started: float) -> bool:
-        """SUBMITTING, submit, then SUBMITTED/FAILED; False (and the wave transient) when the ledger does not confirm."""
+        """SUBMITTING (durable) then submit; False (and the wave transient) when the ledger does not confirm.
+
+        The SUBMITTED/FAILED records after the answers ride the batch's own transaction, beside the ``dispatched``
+        record or receipt they explain: a crash before the batch commits leaves SUBMITTING (unknown, reconciled, never
+        resent) with nothing announced, so ledger and announcements never disagree. A transient refusal's FAILED
+        record has no outputs to ride with (its record goes to the retry topic): it is queued on the ledger's own
+        producer, unflushed; lost with a crash, it leaves SUBMITTING, the safe side."""
         records = [logic.ledger_record(p.waiting.submission.message_id, "SUBMITTING", provider.name, [], p.waiting.previous,
                                        self._wall(p.waiting.meta, started)) for p, provider in wave]
         try:
@@ -206,19 +219,25 @@ class Release:
         if self._pacer is not None:
             self._pacer.restamp(taken, self._clock())
         answers = router.submit([(provider, p.waiting.submission) for p, provider in wave], self._timeout_s)
-        settled = []
-        for (paced, provider), answer in zip(wave, answers):
+        settled: list[Event] = []
+        unattached: list[Event] = []
+        for (paced, provider), answer, submitting in zip(wave, answers, records):
             item = paced.waiting
             at = self._wall(item.meta, started)
+            result: Result = logic.outcome(item.event, provider.name, answer, at, self._validity)
             state = logic.after_answer(answer)
             if state is not None:
-                settled.append(logic.ledger_record(item.submission.message_id, state, provider.name,
-                                                   list(answer.provider_message_ids), self._ledger.state(item.submission.message_id), at))
-            results[item.index] = logic.outcome(item.event, provider.name, answer, at, self._validity)
-        try:
-            self._ledger.write(settled)
-        except TransientError as exc:  # the messages left and are announced; a replay would find them SUBMITTING (unknown)
-            log.warning("ledger not settled after submit", extra={"count": len(settled), "error": str(exc)})
+                record = logic.ledger_record(item.submission.message_id, state, provider.name,
+                                             list(answer.provider_message_ids), submitting, at)
+                settled.append(record)
+                if isinstance(result, list):
+                    result = [*result, logic.ledger_output(record)]
+                else:
+                    unattached.append(record)
+            results[item.index] = result
+        self._ledger.remember(settled)  # read-your-writes in this process before the batch commits (a replay after an abort)
+        if unattached:
+            self._ledger.write_later(unattached)
         return True
 
     def _defer_rest(self, rest: list[_Paced], ready: float, started: float, results: list[Result]) -> None:

@@ -3,25 +3,24 @@
 For each batch the runtime hands over: plan every message (no provider for its channel), answer what the
 ledger says was already handed over, end what is out of time (``logic.expired``), withdraw the RCS attempt of an SMS
 fallback its deadline triggered (``processors.dispatch.revoke``: delivered meanwhile, the SMS does not go), then
-release the rest in waves as their senders' budgets allow (``processors.dispatch.release``). Delivery reports arrive
-on the providers' own threads; they are queued and produced by the runtime (``poll_outputs``) in its next batch. A long
-SMS has one report per part: they are gathered and forwarded as one event once every part has reported.
+release the rest in waves as their senders' budgets allow (``processors.dispatch.release``). Delivery reports and
+inbound messages arrive on the providers' own threads; ``processors.dispatch.reports`` produces them outside the batch
+transaction and answers each provider item once the broker has its record.
 """
 from __future__ import annotations
 
 import logging
-import queue
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 from courrier.config import get_settings
 from processors.dispatch import logic
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.pacing import Pacer
-from processors.dispatch.provider import Ack, DeliveryReport, InboundSms, Provider
+from processors.dispatch.provider import DeliveryReport, InboundSms, Provider
 from processors.dispatch.release import Ledger, Release, Waiting
+from processors.dispatch.reports import EventSink, Reporter
 from processors.dispatch.revoke import Revoker
 from processors.dispatch.router import Route, Router, Routing
 from processors.dispatch.validity import Validity
@@ -41,15 +40,6 @@ class ProviderSpec:
     channels: frozenset[str]
 
 
-@dataclass
-class _InFlight:
-    """A message submitted by this process whose parts have not all reported yet."""
-
-    dispatched: Event
-    part_ids: list[str]
-    reports: dict[str, DeliveryReport] = field(default_factory=dict)
-
-
 class DispatchStage:
     """``rendered`` (or a lane's topic) → ``dispatched`` or a terminal receipt; provider reports → ``provider-events``,
     inbound → ``inbound``.
@@ -62,16 +52,11 @@ class DispatchStage:
     ``validity``: how long messages may take (``processors.dispatch.validity``); the settings' when None. ``routing``: the
     providers, in failover order, for a message's channel and country (``processors.dispatch.router``); None: the specs' order.
 
-    Reports and inbound messages are acknowledged to their provider (their ``ack``) only after the runtime says the
-    outputs carrying them are durable (``outputs_delivered``). Until then ``poll_outputs`` offers those outputs again
-    at every call, so a batch that was not committed loses nothing (re-producing may duplicate a report; the receipt
-    stage applies a report once), and a crash leaves them unacknowledged, for the SMSC to deliver again on the next bind.
-
-    A part of a long SMS is kept, unacknowledged, until its siblings have reported; the combined report carries and
-    acknowledges them all. Acknowledging a part as soon as it is kept would lose it with the process if it crashed
-    before the combined report is out (the SMSC would not send it again). The cost: a part waiting longer than the
-    SMSC's deliver_sm timeout is delivered again, and the copy replaces the one kept (the SMSC gave up on the first).
-    A message pushed out of the in-flight bound has its kept parts produced on their own (unattributed, then acked).
+    Reports and inbound messages go to ``provider-events`` and ``inbound`` through ``sink`` (the ledger's cluster when
+    None), outside the batch transaction, each answered to its provider as soon as the broker acknowledged its record
+    (``processors.dispatch.reports``). The stage tells the reporter when a batch opens, what it announced, and when it
+    is settled (the next ``poll_outputs``, or ``batch_aborted``), so a report is attributed only to a committed
+    ``dispatched``. ``max_in_flight`` bounds the messages kept for attribution.
     """
 
     name = "dispatch"
@@ -81,7 +66,8 @@ class DispatchStage:
                  *, inputs: tuple[str, ...] = ("rendered",), consents: Mapping[str, Event] | None = None,
                  campaigns: Mapping[str, Event] | None = None, pacer: Pacer | None = None, priority: bool = False,
                  hold_s: float = 1.0, breaker: BreakerPolicy = BreakerPolicy(), wave_size: int = 200,
-                 validity: Validity | None = None, routing: Routing | None = None, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+                 validity: Validity | None = None, routing: Routing | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, sink: EventSink | None = None) -> None:
         self.inputs = inputs
         self._specs = [ProviderSpec(providers, channels)] if callable(providers) else list(providers)
         self._ledger = ledger
@@ -92,26 +78,29 @@ class DispatchStage:
                                 pacer, priority, hold_s, submit_timeout_s, clock, sleep, scope=",".join(inputs), wave_size=wave_size,
                                 validity=self._validity)
         self._clock = clock
-        self._max_in_flight = max_in_flight
         self.router: Router | None = None
-        self._events: queue.SimpleQueue[DeliveryReport | InboundSms] = queue.SimpleQueue()
-        self._in_flight: OrderedDict[str, _InFlight] = OrderedDict()
-        self._by_part: dict[str, str] = {}
-        self._unconfirmed: list[Output] = []  # polled, not yet durable: offered again until ``outputs_delivered``
-        self._acks: list[Ack] = []  # of the provider items behind ``_unconfirmed``
+        self._sink = sink
+        self._max_in_flight = max_in_flight
+        self._reporter: Reporter | None = None
         self._revoker = Revoker(ledger.state, self._open_provider)
 
     def open(self) -> None:
         self._ledger.start()
-        routes = [Route(spec.factory(self._events.put, self._events.put), spec.channels) for spec in self._specs]
+        self._reporter = Reporter(self._sink if self._sink is not None else self._ledger.event_sink(), self._max_in_flight)
+        self._reporter.start()
+        routes = [Route(spec.factory(self._reporter.put, self._reporter.put), spec.channels) for spec in self._specs]
         self.router = Router(routes, self._breaker, self._clock, self._routing)
         try:
             self.router.open()
         except BaseException:
+            self._reporter.stop()
             self._ledger.stop()
             raise
 
     def close(self) -> None:
+        """The reporter first: what the broker acknowledges while it flushes is answered before the binds close."""
+        if self._reporter is not None:
+            self._reporter.stop()
         if self.router is not None:
             self.router.close()
         self._ledger.stop()
@@ -129,7 +118,8 @@ class DispatchStage:
         message reprocessed after a crash, a rebalance or a replay is re-announced, looked up at its provider
         (``reconcile``), or failed — submitted again only when its provider says it never got it.
         """
-        assert self.router is not None, "open() first"
+        assert self.router is not None and self._reporter is not None, "open() first"
+        self._reporter.batch_opened()
         started = self._clock()
         results: list[list[Output] | BaseException | None] = [None] * len(items)
         waiting: list[Waiting] = []
@@ -149,6 +139,8 @@ class DispatchStage:
                     results[index] = self._reconcile(event, previous, meta)
                 elif previous is not None and previous["state"] != "FAILED":
                     results[index] = logic.from_ledger(event, previous, meta.now, self._validity)
+                    if previous["state"] == "SUBMITTED":  # its first batch may have been aborted, and its record with it
+                        results[index].append(logic.ledger_output(previous))
                 if results[index] is None:
                     ended = logic.expired(event, meta.now, policy.attempt_of(list(meta.headers.items())) > 0, previous, self._validity)
                     results[index] = [ended] if ended is not None else None
@@ -160,9 +152,7 @@ class DispatchStage:
                     continue
             self._release.settled(event)
         self._release.run(waiting, self.router, results, started)
-        for result in results:
-            if isinstance(result, list):
-                self._remember([o.value for o in result if o.topic == "dispatched"])
+        self._reporter.announced([o.value for r in results if isinstance(r, list) for o in r if o.topic == "dispatched"])
         return [r if r is not None else [] for r in results]
 
     def _open_provider(self, name: str) -> Provider | None:
@@ -195,66 +185,13 @@ class DispatchStage:
         return logic.announced(event, previous["provider"], found, meta.now, self._validity)
 
     def poll_outputs(self) -> Iterable[Output]:
-        """Provider events as records to produce: those of the last call again unless ``outputs_delivered`` came in
-        between (their batch was not committed), then those received since."""
-        while True:
-            try:
-                item = self._events.get_nowait()
-            except queue.Empty:
-                return list(self._unconfirmed)
-            if isinstance(item, InboundSms):
-                outputs, carried = [logic.inbound_event(item)], [item]
-            else:
-                outputs, carried = self._on_report(item)
-            self._unconfirmed.extend(outputs)
-            self._acks.extend(c.ack for c in carried if c.ack is not None)
+        """Nothing to produce in the batch (reports go out through the reporter); called once the previous batch is
+        settled, which is what the reporter waits for to attribute that batch's reports."""
+        if self._reporter is not None:
+            self._reporter.settled()
+        return ()
 
-    def outputs_delivered(self) -> None:
-        """The runtime made the last ``poll_outputs`` durable: acknowledge the provider items they carry, offer them no more."""
-        acks, self._acks, self._unconfirmed = self._acks, [], []
-        for ack in acks:
-            try:
-                ack()
-            except Exception:  # one provider's failure must not keep the others' items unacknowledged
-                log.exception("acknowledging a provider event failed; the provider may deliver it again")
-
-    def _remember(self, dispatched_events: list[Event]) -> None:
-        for dispatched in dispatched_events:
-            message_id = dispatched["context"]["message_id"]
-            self._in_flight[message_id] = _InFlight(dispatched, list(dispatched["provider_message_ids"]))
-            for part_id in dispatched["provider_message_ids"]:
-                self._by_part[part_id] = message_id
-        while len(self._in_flight) > self._max_in_flight:  # bounded memory: the oldest messages lose attribution, not their reports
-            _old_id, old = self._in_flight.popitem(last=False)
-            for part_id in old.part_ids:
-                self._by_part.pop(part_id, None)
-            for kept in old.reports.values():  # produced on their own at the next poll, and acknowledged then
-                self._events.put(kept)
-
-    def _on_report(self, report: DeliveryReport) -> tuple[list[Output], list[DeliveryReport]]:
-        """The outputs a report gives now, and the reports they carry (acknowledged once those outputs are durable):
-        a report of its own at once; a part of a long message nothing until every part has reported (see the class)."""
-        message_id = self._by_part.get(report.provider_message_id)
-        flight = self._in_flight.get(message_id) if message_id else None
-        if flight is None:
-            return [logic.report_event(report, None)], [report]
-        flight.reports[report.provider_message_id] = report  # a part delivered again replaces the copy kept
-        if len(flight.reports) < len(flight.part_ids):
-            return [], []
-        del self._in_flight[message_id]
-        for part_id in flight.part_ids:
-            self._by_part.pop(part_id, None)
-        return [logic.report_event(_combined(flight), flight.dispatched)], list(flight.reports.values())
-
-
-def _combined(flight: _InFlight) -> DeliveryReport:
-    """One report for a whole message: the parts' statuses in part order, comma-separated (the normalizer aggregates them)."""
-    reports = [flight.reports[p] for p in flight.part_ids]
-    if len(reports) == 1:
-        return reports[0]
-    errors = [r.error_code for r in reports if r.error_code and r.error_code not in ("000", "0")]
-    return DeliveryReport(
-        provider=reports[0].provider, provider_message_id=flight.part_ids[0],
-        raw_status=",".join(r.raw_status for r in reports), error_code=errors[0] if errors else reports[0].error_code,
-        raw_text="\n".join(r.raw_text for r in reports), received_at=max(r.received_at for r in reports),
-    )
+    def batch_aborted(self) -> None:
+        """Its messages are read again and announced again with the same provider ids: held reports may go now."""
+        if self._reporter is not None:
+            self._reporter.settled()

@@ -111,7 +111,7 @@ def test_a_revoked_rcs_attempt_lets_its_sms_fallback_go() -> None:
     stage, sms = stage_with(rcs, ledger_with_rcs_attempt())
     [outputs] = stage.process_batch([(sms_fallback(), meta())])
     assert rcs.revoked == [(RCS_ID, PHONE)]
-    assert [o.topic for o in outputs] == ["dispatched", "rcs-deadline"] and sms.submitted[0].message_id == RCS_ID + fallback.SUFFIX
+    assert [o.topic for o in outputs] == ["dispatched", "rcs-deadline", "submissions"] and sms.submitted[0].message_id == RCS_ID + fallback.SUFFIX
 
 
 def test_an_rcs_attempt_delivered_meanwhile_keeps_the_sms_back_and_ends_delivered() -> None:
@@ -137,7 +137,7 @@ def test_a_revoke_without_an_answer_sends_the_sms_and_the_batch_stops_asking(ans
     ledger.write([logic.ledger_record("m-2", "SUBMITTED", "rbm", ["rbm-m-2"], None, NOW)])
     stage, sms = stage_with(rcs, ledger)
     first, second = stage.process_batch([(sms_fallback(), meta(0)), (sms_fallback(message_id="m-2", e164="+33612345679"), meta(1))])
-    assert [o.topic for o in first] == [o.topic for o in second] == ["dispatched", "rcs-deadline"]
+    assert [o.topic for o in first] == [o.topic for o in second] == ["dispatched", "rcs-deadline", "submissions"]
     assert rcs.revoked == [(RCS_ID, PHONE)] and len(sms.submitted) == 2
 
 

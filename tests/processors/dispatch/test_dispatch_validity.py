@@ -106,7 +106,7 @@ def test_a_message_a_provider_has_is_announced_again_not_expired() -> None:
     message = rendered("m1", expires_at=NOW + timedelta(minutes=1))
     stage.process_batch([(message, meta(NOW))])
     [replayed] = stage.process_batch([(message, meta(NOW + timedelta(hours=2), 1))])  # a replay past its validity
-    assert [o.topic for o in replayed] == ["dispatched", "rcs-deadline"] and len(made[0].submitted) == 1
+    assert [o.topic for o in replayed] == ["dispatched", "rcs-deadline", "submissions"] and len(made[0].submitted) == 1
 
 
 def test_a_submit_carries_its_validity() -> None:

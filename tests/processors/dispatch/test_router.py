@@ -161,7 +161,7 @@ def test_a_channel_goes_only_to_providers_that_send_it() -> None:
     stage = DispatchStage([ProviderSpec(lambda _r, _i: sms, frozenset({"SMS"})), ProviderSpec(lambda _r, _i: rcs, frozenset({"RCS"}))],
                           ledger, breaker=POLICY)
     stage.open()
-    [[out, deadline]] = stage.process_batch([(rendered("r1", channel="RCS"), meta())])
+    [[out, deadline, _ledger]] = stage.process_batch([(rendered("r1", channel="RCS"), meta())])
     assert deadline.topic == "rcs-deadline"
     assert out.value["provider"] == "rcs" and sms.submitted == []
 
@@ -247,7 +247,7 @@ def test_the_dispatch_stage_routes_by_the_recipients_country() -> None:
     stage = DispatchStage([ProviderSpec(lambda _r, _i, p=p: p, frozenset({"SMS"})) for p in (world, france)], ledger, breaker=POLICY,
                           routing=lambda channel, region: ("france",) if region == "FR" else ("world",))
     stage.open()
-    [[out, _deadline]] = stage.process_batch([(rendered("fr-1"), meta())])
+    [[out, _deadline, _ledger]] = stage.process_batch([(rendered("fr-1"), meta())])
     assert out.value["provider"] == "france" and world.submitted == []
 
 

@@ -1,7 +1,8 @@
 """A delivery receipt or inbound SMS is acknowledged to the SMSC only after it is safely in Kafka.
 
 Three levels: the SMPP provider answers a deliver_sm only when the item's ``ack`` is called (scripted SMSC);
-the dispatch stage calls the acks only when the runtime says the outputs carrying them are durable; and, through
+the dispatch stage calls the acks only when the broker acknowledged the records carrying them (a sink of its own,
+outside the batch transaction, not after the next batch); and, through
 the real broker and Courrier's SMSC, a dispatch SIGKILLed after the receipts arrived but before it produced them
 loses none: the SMSC delivers them again to the next dispatch.
 """
@@ -36,10 +37,10 @@ from processors.providers.smpp.errors import ESME_RX_T_APPN
 from processors.dispatch.stage import DispatchStage
 from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde
-from test_dispatch_stage import NOW, MemoryLedger, ScriptedProvider, meta, started_stage
+from test_dispatch_stage import NOW, MemoryLedger, MemorySink, ScriptedProvider, meta, started_stage, wait_until
 from test_dispatch_stage import rendered as rendered_event
 from tests.processors.providers.smpp import test_smpp_link
-from tests.processors.providers.smpp.test_smpp_link import NUMBERS, FakeSmsc, sms, wait_until
+from tests.processors.providers.smpp.test_smpp_link import NUMBERS, FakeSmsc, sms
 
 RECEIPT = b"id:%d sub:001 dlvrd:001 submit date:2611230819 done date:2611230819 stat:DELIVRD err:000 text:"
 REPO = Path(__file__).resolve().parents[3]
@@ -189,7 +190,7 @@ def test_acks_from_other_threads_while_submitting_keep_every_pdu_whole(provider,
     assert sorted(wire.answers()) == [(s, 0) for s in sequences]
 
 
-# The stage: acknowledged once the runtime says the outputs are durable --------------------------------------------
+# The stage: acknowledged once the broker acknowledged the record, not after any batch ---------------------------------
 
 class Acks:
     """Which provider items were acknowledged, by name."""
@@ -205,39 +206,66 @@ def report(provider_id: str, acks: Acks, name: str, stat: str = "DELIVRD") -> De
     return DeliveryReport("scripted", provider_id, stat, "000", f"id:{provider_id} stat:{stat}", NOW, ack=acks.of(name))
 
 
-def test_reports_and_inbound_are_acked_after_their_outputs_are_delivered_and_offered_again_until_then() -> None:
-    stage, made = started_stage(MemoryLedger())
+def held_ledger() -> MemoryLedger:
+    """A ledger whose event sink answers only when the test says the broker did."""
+    ledger = MemoryLedger()
+    ledger.sink = MemorySink(auto=False)
+    return ledger
+
+
+def test_reports_and_inbound_are_acked_when_the_broker_acknowledges_them_and_produced_again_when_it_refuses() -> None:
+    ledger = held_ledger()
+    stage, made = started_stage(ledger)
     acks = Acks()
     made[0].on_report(report("unknown", acks, "report"))
     made[0].on_inbound(InboundSms("scripted", "+33612345678", "36180", "STOP", NOW, ack=acks.of("inbound")))
-    first = list(stage.poll_outputs())
-    assert [o.topic for o in first] == ["provider-events", "inbound"] and acks.done == []
-    made[0].on_report(report("later", acks, "later"))
-    again = list(stage.poll_outputs())  # the batch that carried ``first`` was not committed: offered again, then the new one
-    assert again[:2] == first and [o.key for o in again[2:]] == ["later"] and acks.done == []
-    stage.outputs_delivered()
-    assert sorted(acks.done) == ["inbound", "later", "report"]
-    assert list(stage.poll_outputs()) == []
-    stage.outputs_delivered()
-    assert len(acks.done) == 3
+    assert wait_until(lambda: len(ledger.sink.produced) == 2)
+    assert [o.topic for o in ledger.sink.produced] == ["provider-events", "inbound"] and acks.done == [], "never before the broker"
+    ledger.sink.confirm("broker unreachable")
+    assert wait_until(lambda: len(ledger.sink.produced) == 4), "a record the broker refused is produced again"
+    assert acks.done == []
+    ledger.sink.confirm()
+    assert wait_until(lambda: sorted(acks.done) == ["inbound", "report"])
+    stage.close()
+
+
+def test_a_report_waits_for_the_batch_that_announced_its_message_and_no_other() -> None:
+    ledger = MemoryLedger()
+    stage, made = started_stage(ledger)
+    acks = Acks()
+    stage.process_batch([(rendered_event("first", "+33600000001"), meta(0))])
+    stage.poll_outputs()  # the runtime settled the first batch
+    stage.process_batch([(rendered_event("second", "+33600000002"), meta(1))])  # open until the next poll
+    made[0].on_report(report("p-second", acks, "second"))
+    made[0].on_report(report("p-first", acks, "first"))
+    assert wait_until(lambda: acks.done == ["first"]), "a committed message's report does not wait for the open batch"
+    assert ledger.sink.produced[0].value["dispatched"]["context"]["message_id"] == "first"
+    stage.poll_outputs()
+    assert wait_until(lambda: acks.done == ["first", "second"])
+    assert ledger.sink.produced[1].value["dispatched"]["context"]["message_id"] == "second"
+    stage.close()
 
 
 def test_parts_of_a_long_sms_are_acked_only_with_the_combined_report() -> None:
-    stage, made = started_stage(MemoryLedger())
+    ledger = held_ledger()
+    stage, made = started_stage(ledger)
     acks = Acks()
     made[0].answers = {"+33612345678": SubmitResult("long", True, ["a", "b", "c"], None, False, None)}
     stage.process_batch([(rendered_event("long", segments=3), meta())])
+    stage.poll_outputs()
     made[0].on_report(report("a", acks, "a, first delivery"))
     made[0].on_report(report("b", acks, "b", "UNDELIV"))
-    assert list(stage.poll_outputs()) == []
-    stage.outputs_delivered()
+    assert not wait_until(lambda: ledger.sink.produced, timeout_s=0.3)
+    ledger.sink.confirm()
     assert acks.done == [], "a part kept in memory is not durable"
     made[0].on_report(report("a", acks, "a, delivered again"))  # the SMSC gave up waiting for its answer
     made[0].on_report(report("c", acks, "c"))
-    [combined] = stage.poll_outputs()
+    assert wait_until(lambda: len(ledger.sink.produced) == 1)
+    [combined] = ledger.sink.produced
     assert combined.value["raw_status"] == "DELIVRD,UNDELIV,DELIVRD" and acks.done == []
-    stage.outputs_delivered()
+    ledger.sink.confirm()
     assert sorted(acks.done) == ["a, delivered again", "b", "c"]
+    stage.close()
 
 
 def test_parts_kept_for_a_message_pushed_out_of_the_bound_are_produced_on_their_own_then_acked() -> None:
@@ -249,17 +277,22 @@ def test_parts_kept_for_a_message_pushed_out_of_the_bound_are_produced_on_their_
             "+33600000002": SubmitResult("two", True, ["c", "d"], None, False, None)}))
         return made[-1]
 
-    stage = DispatchStage(factory, MemoryLedger(), max_in_flight=1)
+    ledger = held_ledger()
+    stage = DispatchStage(factory, ledger, max_in_flight=1)
     stage.open()
     acks = Acks()
     stage.process_batch([(rendered_event("one", "+33600000001", segments=2), meta(0))])
+    stage.poll_outputs()
     made[0].on_report(report("a", acks, "a"))
-    assert list(stage.poll_outputs()) == []
-    stage.process_batch([(rendered_event("two", "+33600000002", segments=2), meta(1))])  # "one" leaves the in-flight bound
-    [alone] = stage.poll_outputs()
+    assert not wait_until(lambda: ledger.sink.produced, timeout_s=0.3)
+    stage.process_batch([(rendered_event("two", "+33600000002", segments=2), meta(1))])
+    stage.poll_outputs()  # "two" is remembered: "one" leaves the in-flight bound
+    assert wait_until(lambda: len(ledger.sink.produced) == 1)
+    [alone] = ledger.sink.produced
     assert (alone.key, alone.value["dispatched"]) == ("a", None) and acks.done == []
-    stage.outputs_delivered()
+    ledger.sink.confirm()
     assert acks.done == ["a"]
+    stage.close()
 
 
 # Through the real broker and Courrier's SMSC: SIGKILL between the receipts' arrival and their produce ----------------
