@@ -28,6 +28,8 @@ from typing import IO
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
 
+from processors.runtime.errors import CourrierError
+
 log = logging.getLogger(__name__)
 
 FORMAT = b"1"
@@ -40,8 +42,9 @@ _CACHE = Cache(16 * 1024 * 1024)
 _MAX_SLOTS = 64
 
 
-class StoreError(Exception):
-    """The store cannot be used even after being created again (disk full, directory not writable)."""
+class StoreError(CourrierError):
+    """The store cannot be used even after being created again (disk full, directory not writable): the stage stops
+    with this one line."""
 
 
 def _options() -> Options:
