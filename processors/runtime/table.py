@@ -70,7 +70,7 @@ class TopicTable(Mapping[str, Event]):
         self._thread = threading.Thread(target=self._follow_or_fail, name=f"table-{logical_topic}", daemon=True)
         self._error: BaseException | None = None
         self._listeners: list[Callable[[str, Event], None]] = []
-        self._progress: dict[int, list[int]] = {}  # partition → [next offset, end offset at start]
+        self._progress: dict[int, list[int]] = {}  # partition → [next offset, end offset at start, first offset read]
         self.skipped = 0
         self.loaded_at_start = 0  # rows the local store already held at start (0 after a rebuild)
         self.records_read = 0  # records read from the topic since start
