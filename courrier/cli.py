@@ -11,6 +11,7 @@ from typing import Optional
 import click
 import typer
 
+import courrier.bench
 import courrier.bench_campaign
 import courrier.bench_otp
 import courrier.bench_smpp
@@ -54,6 +55,7 @@ app.add_typer(dlq_app, name="dlq")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints figures and ratios, never pass/fail.")
 app.add_typer(bench_app, name="bench")
 bench_app.command("campaign")(courrier.bench_campaign.command)
+bench_app.command("chain")(courrier.bench.command)
 bench_app.command("otp")(courrier.bench_otp.command)
 bench_app.command("smpp")(courrier.bench_smpp.command)
 bench_app.command("table")(courrier.bench_table.command)
@@ -200,18 +202,6 @@ def dlq_requeue(
     settings = get_settings()
     count = dlq.requeue(settings, list(dlq.read(settings, stage, limit)))
     typer.echo(f"requeued {count} records")
-
-
-@bench_app.command("chain")
-def bench_chain(
-    count: int = typer.Option(20_000, min=100, max=10_000_000, help="Messages pushed through each pipeline."),
-) -> None:
-    """End-to-end msg/s of the five stages next to a raw confluent-kafka passthrough over five hops, and their ratio."""
-    from courrier.bench import bench_chain as run_bench
-
-    settings = get_settings()
-    logs.configure("WARNING")
-    run_bench(settings, count=count)
 
 
 @bench_app.command("chaos")

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from courrier.config_file import DEPLOYMENT_TABLES as TABLES
 from courrier.secret_settings import ConfigError
-from processors.providers.registry import ConfiguredProvider, UnknownKind, kind
+from processors.providers.registry import KINDS, ConfiguredProvider, UnknownKind, kind
 
 if TYPE_CHECKING:
     from courrier.config import Settings
@@ -126,7 +126,7 @@ def _provider(where: str, name: str, table: Any) -> ConfiguredProvider:
     if not isinstance(table, dict):
         raise ConfigError(f"{at}: expected a table with kind = \"…\"")
     if "kind" not in table:
-        raise ConfigError(f"{at}: kind is missing; expected one of the provider kinds (smpp, rbm, twilio, vonage, sim)")
+        raise ConfigError(f"{at}: kind is missing; expected one of the provider kinds ({', '.join(sorted(KINDS))})")
     try:
         found = kind(str(table["kind"]))
     except UnknownKind as unknown:
