@@ -86,5 +86,5 @@ KAFKA = Part(
     launch=_launch,
     answers=lambda s: port_open("127.0.0.1", s.kafka_port),
     ready=_ready,
-    start_timeout_s=60,
+    start_timeout_s=180,  # a broker holding thousands of partitions (a long-lived dev box) takes over a minute to load them
 )
