@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.providers.secrets import secret_value
 from processors.runtime.errors import CourrierError
 
 DEFAULT_API_URL = "https://rcsbusinessmessaging.googleapis.com"
@@ -85,20 +86,8 @@ class RbmSettings(BaseSettings):
 
     def webhook_token(self) -> str:
         """The webhook's clientToken, or ``RbmConfigError`` naming the missing setting."""
-        if self.client_token_file is not None:
-            try:
-                token = self.client_token_file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise RbmConfigError(f"COURRIER_RBM_CLIENT_TOKEN_FILE {str(self.client_token_file)!r} is unreadable "
-                                     f"({type(exc).__name__})") from None
-            if not token:
-                raise RbmConfigError(f"COURRIER_RBM_CLIENT_TOKEN_FILE {str(self.client_token_file)!r} is empty")
-            return token
-        token = self.client_token.get_secret_value().strip()
-        if not token:
-            raise RbmConfigError("COURRIER_RBM_CLIENT_TOKEN (or COURRIER_RBM_CLIENT_TOKEN_FILE) is not set: "
-                                 "the webhook's clientToken from the Business Communications console is required")
-        return token
+        return secret_value(self.client_token, self.client_token_file, "COURRIER_RBM_CLIENT_TOKEN", RbmConfigError,
+                            "the webhook's clientToken from the Business Communications console is required") or ""
 
     def check(self) -> None:
         """Every setting the adapter and the webhook need is there and readable (``RbmConfigError`` for the first that is not)."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.providers.smpp.adapter import BindPlan
+from processors.providers.secrets import secret_value
 from processors.runtime.errors import CourrierError
 
 if TYPE_CHECKING:
@@ -80,17 +81,8 @@ class SmppSettings(BaseSettings):
 
     def password_value(self) -> str:
         """The bind password; ``SmppConfigError`` naming the setting when a peer off loopback has none."""
-        if self.password_file is not None:
-            try:
-                value = self.password_file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SmppConfigError(f"{ENV}PASSWORD_FILE (password_file) {str(self.password_file)!r} is unreadable "
-                                      f"({type(exc).__name__})") from None
-            if not value:
-                raise SmppConfigError(f"{ENV}PASSWORD_FILE (password_file) {str(self.password_file)!r} is empty")
-            return value
-        value = self.password.get_secret_value().strip()
-        if value:
+        value = secret_value(self.password, self.password_file, f"{ENV}PASSWORD", SmppConfigError, None)
+        if value is not None:
             return value
         if self.host.strip("[]").lower() in LOOPBACK:
             from courrier.config import LOCAL_SMPP_PASSWORD

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.providers.secrets import secret_value
 from processors.runtime.errors import CourrierError
 
 DEFAULT_API_URL = "https://api.twilio.com"
@@ -64,16 +65,5 @@ class TwilioSettings(BaseSettings):
         return urls
 
     def _auth_token(self) -> SecretStr:
-        if self.auth_token_file is not None:
-            try:
-                token = self.auth_token_file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise TwilioConfigError(f"COURRIER_TWILIO_AUTH_TOKEN_FILE {str(self.auth_token_file)!r} is unreadable "
-                                        f"({type(exc).__name__})") from None
-            if not token:
-                raise TwilioConfigError(f"COURRIER_TWILIO_AUTH_TOKEN_FILE {str(self.auth_token_file)!r} is empty")
-            return SecretStr(token)
-        if not self.auth_token.get_secret_value().strip():
-            raise TwilioConfigError("COURRIER_TWILIO_AUTH_TOKEN (or COURRIER_TWILIO_AUTH_TOKEN_FILE) is not set: "
-                                    "the account's auth token is required")
-        return SecretStr(self.auth_token.get_secret_value().strip())
+        return SecretStr(secret_value(self.auth_token, self.auth_token_file, "COURRIER_TWILIO_AUTH_TOKEN", TwilioConfigError,
+                                      "the account's auth token is required") or "")

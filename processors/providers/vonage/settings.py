@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from processors.providers.secrets import secret_value
 from processors.runtime.errors import CourrierError
 
 DEFAULT_API_URL = "https://api.nexmo.com"
@@ -67,15 +68,4 @@ class VonageSettings(BaseSettings):
 
 def _secret(value: SecretStr, path: Path | None, name: str, purpose: str) -> SecretStr:
     """The secret from its file when one is named (first line), else from its setting; ``VonageConfigError`` otherwise."""
-    if path is not None:
-        try:
-            lines = path.expanduser().read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VonageConfigError(f"{ENV}{name}_FILE {str(path)!r} is unreadable ({type(exc).__name__})") from None
-        secret = lines[0].strip() if lines else ""
-        if not secret:
-            raise VonageConfigError(f"{ENV}{name}_FILE {str(path)!r} is empty")
-        return SecretStr(secret)
-    if not value.get_secret_value().strip():
-        raise VonageConfigError(f"{ENV}{name} (or {ENV}{name}_FILE) is not set: {purpose} is required")
-    return SecretStr(value.get_secret_value().strip())
+    return SecretStr(secret_value(value, path, f"{ENV}{name}", VonageConfigError, f"{purpose} is required") or "")
