@@ -105,7 +105,7 @@ def phone(
     reason when not SMS-capable: a landline or toll-free number is valid, not SMS-capable."""
     import json
 
-    from processors.consent.numbers import describe
+    from processors.rules.numbers import describe
 
     facts = describe(number, region)
     if as_json:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from processors.consent.numbers import Refusal
+from processors.rules.numbers import Refusal
 from processors.runtime.stage import Event, Output
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "frequency_caps.toml"

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from processors.consent.message_ids import scoped_key
-from processors.intake.logic import idempotency_record, live_message_id
+from processors.rules.idempotency import idempotency_record, live_message_id
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output
 

@@ -20,14 +20,14 @@ from typing import Mapping
 from processors.consent import quiet_hours
 from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
 from processors.consent.frequency import FrequencyCaps, admit, limit_release, load_caps
-from processors.consent.numbers import Refusal, examine
+from processors.rules.consent import REJECTING_REASONS, consent_basis, consent_key
+from processors.rules.numbers import Refusal, examine
 from processors.consent.quiet_hours import QuietHours
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output
 
 STAGE = "consent"
 # Reasons that are the caller's mistake (REJECTED) rather than the recipient's choice (SUPPRESSED).
-REJECTING_REASONS = frozenset({"missing_subscription_group"})
 
 
 @dataclass(frozen=True)
@@ -65,27 +65,6 @@ def expiry(event: Event) -> datetime | None:
     """When the message stops being worth sending: ``requested_at + validity_seconds``, or never."""
     seconds = event.get("validity_seconds")
     return None if seconds is None else event["context"]["requested_at"] + timedelta(seconds=seconds)
-
-
-def consent_key(e164: str, subscription_group: str) -> str:
-    """Key of the compacted ``consent`` topic and of the consent view (and of the ``frequency`` topic)."""
-    return f"{e164}|{subscription_group}"
-
-
-def consent_basis(context: Event, e164: str, consents: Mapping[str, Event]) -> str | Refusal:
-    """What the message relies on (``transactional`` or ``opt-in:<source>@<changed_at>``), or why it may not be sent."""
-    if context["lane"] == "TRANSACTIONAL":
-        return "transactional"
-    group = context.get("subscription_group")
-    if not group:
-        return Refusal("missing_subscription_group", "a marketing message must name the subscription group whose consent it relies on")
-    state = consents.get(consent_key(e164, group))
-    if state is None:
-        return Refusal("no_consent", f"no opt-in recorded for subscription group {group!r}")
-    since = f"via {state['source']} at {state['changed_at'].isoformat()}"
-    if state["status"] != "OPTED_IN":
-        return Refusal("opted_out", f"opted out of subscription group {group!r} {since}")
-    return f"opt-in:{state['source']}@{state['changed_at'].isoformat()}"
 
 
 def deferral(event: Event, recipient: Event, number_zones: tuple[str, ...], now: datetime, rules: Rules) -> Deferral | None:

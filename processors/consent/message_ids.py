@@ -36,13 +36,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from processors.receipts import receipt
+from processors.rules.idempotency import RESERVED_KEY_PREFIX
 from processors.runtime.stage import Event, Output
 
 if TYPE_CHECKING:  # only a type here: the client imports this module for its reserved prefix, without the intake's imports
     from processors.consent.idempotency import KeyClaims
 
 STAGE = "consent"
-RESERVED_KEY_PREFIX = "courrier:"
 CLAIM_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}message-id:"
 FINGERPRINT_PREFIX = "content:"
 SCOPED_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}key:"

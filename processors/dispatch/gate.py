@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Mapping
 
-from processors.consent.logic import REJECTING_REASONS, consent_basis
-from processors.consent.numbers import Refusal
+from processors.rules.consent import REJECTING_REASONS, consent_basis
+from processors.rules.numbers import Refusal
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output
 

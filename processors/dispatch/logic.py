@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 
 from processors import fallback
-from processors.consent.logic import consent_key
+from processors.rules.consent import consent_key
 from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.router import NO_PROVIDER
 from processors.dispatch.validity import Validity

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from processors.intake.logic import idempotency_record, live_message_id
+from processors.rules.idempotency import idempotency_record, live_message_id
 from processors.runtime.stage import Event, Output
 
 # Claims this instance made are kept until its own table shows them; past this many, the ones the

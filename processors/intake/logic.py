@@ -7,11 +7,11 @@ caller gets an HTTP error instead of a ``rejected`` receipt later.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Mapping
 
-from processors.consent.message_ids import RESERVED_KEY_PREFIX
-from processors.consent.numbers import Refusal, normalize
+from processors.rules.idempotency import RESERVED_KEY_PREFIX
+from processors.rules.numbers import Refusal, normalize
 from processors.consent.quiet_hours import valid_zone
 from processors.intake.models import MessageRequest, Problem
 from processors.render.sandbox import MissingVariables, RenderFailed
@@ -96,15 +96,3 @@ def send_requested(request: MessageRequest, message_id: str, now: datetime, sour
         "sms_fallback_after_s": request.sms_fallback_after_s,
     }
     return Output("send-requested", request.recipient, value)
-
-
-def idempotency_record(key: str, message_id: str, now: datetime, window: timedelta) -> Output:
-    """The compacted ``idempotency`` record saying ``key`` produced ``message_id`` until ``now + window``."""
-    return Output("idempotency", key, {"idempotency_key": key, "message_id": message_id, "first_seen_at": now, "expires_at": now + window})
-
-
-def live_message_id(record: Event | None, now: datetime) -> str | None:
-    """The message id a key already produced, when its window is still open at ``now``."""
-    if record is None or record["expires_at"] <= now:
-        return None
-    return str(record["message_id"])

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
-from processors.consent.logic import consent_key
+from processors.rules.consent import consent_key
 from processors.keywords.book import KeywordBook, Sender
 from processors.keywords.match import Match, match
 from processors.runtime.stage import Event, Output

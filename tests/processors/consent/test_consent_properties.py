@@ -16,7 +16,7 @@ from hypothesis import event as note_case, given, settings, strategies as st
 from processors.consent import quiet_hours
 from processors.consent.frequency import RecentSends
 from processors.consent.logic import Rules, check, consent_key, default_rules
-from processors.consent.numbers import Refusal, examine
+from processors.rules.numbers import Refusal, examine
 from processors.receipts import TERMINAL_STATUSES
 from processors.runtime.stage import Output
 

@@ -20,7 +20,7 @@ from processors.consent import quiet_hours
 from processors.consent.countries import bundled_countries
 from processors.consent.frequency import Cap, FrequencyCaps, RecentSends
 from processors.consent.logic import Rules, check, consent_key, default_rules
-from processors.consent.numbers import Refusal, examine
+from processors.rules.numbers import Refusal, examine
 from processors.receipts import TERMINAL_STATUSES
 
 GROUP = "promotions"

@@ -10,7 +10,7 @@ from courrier.config import Settings
 from processors.consent.frequency import (
     DEFAULT_CAP, MAX_WINDOW, Cap, FrequencyCapError, RecentSends, admit, limit_release, load_caps,
 )
-from processors.consent.numbers import Refusal
+from processors.rules.numbers import Refusal
 from processors.runtime.stage import Output
 from topology.topics import topic
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from phonenumbers import PhoneNumberType
 
 from processors.consent import quiet_hours
-from processors.consent.numbers import Refusal, examine
+from processors.rules.numbers import Refusal, examine
 from processors.consent.quiet_hours import QuietHours, QuietHoursError, Rule, is_allowed, load, next_allowed
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -6,7 +6,7 @@ import time
 
 from courrier.client import CourrierClient
 from courrier.config import Settings
-from processors.consent.logic import consent_key
+from processors.rules.consent import consent_key
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.pacing import Pacer, PacingLimits
 from processors.dispatch.stage import DispatchStage

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from processors.intake import idempotency
 from processors.intake.idempotency import IdempotencyWindow
-from processors.intake.logic import idempotency_record
+from processors.rules.idempotency import idempotency_record
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(hours=24)

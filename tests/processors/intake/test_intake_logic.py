@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from processors.consent.numbers import Refusal, normalize
-from processors.intake.logic import idempotency_record, live_message_id, new_message_id, problems
+from processors.rules.numbers import Refusal, normalize
+from processors.intake.logic import new_message_id, problems
+from processors.rules.idempotency import idempotency_record, live_message_id
 from processors.intake.models import MessageRequest
 from processors.render.templates import load, parse
 

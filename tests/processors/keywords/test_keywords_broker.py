@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 
 from courrier.client import CourrierClient
 from courrier.config import Settings
-from processors.consent.logic import consent_key
+from processors.rules.consent import consent_key
 from processors.consent.stage import ConsentStage
 from processors.keywords.stage import KeywordsStage
 from processors.runtime.clients import consumer_config, producer_config

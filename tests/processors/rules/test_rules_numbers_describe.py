@@ -6,7 +6,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, strategies as st
 
-from processors.consent.numbers import describe, normalize
+from processors.rules.numbers import describe, normalize
 
 
 @pytest.mark.parametrize(("number", "region", "valid", "line_type", "sms_capable"), [

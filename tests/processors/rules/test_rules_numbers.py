@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from processors.consent import numbers
-from processors.consent.numbers import SMS_CAPABLE_TYPES, Refusal, normalize
+from processors.rules import numbers
+from processors.rules.numbers import SMS_CAPABLE_TYPES, Refusal, normalize
 
 REGIONS = ["FR", "SE", "US", "CA", "GB", "DE", "BE", "ES", "IT", "JP", "BR", "IN", "AU", "NG"]
 
