@@ -19,7 +19,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
 from processors.campaigns.variants import VariantPlan
-from processors.consent.quiet_hours import valid_zone
+from processors.rules.zones import valid_zone
 from processors.intake.logic import RENDERED_CHANNELS
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.templates import Template

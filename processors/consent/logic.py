@@ -22,6 +22,7 @@ from processors.consent.countries import Countries, Limit, bundled_countries, su
 from processors.consent.frequency import FrequencyCaps, admit, limit_release, load_caps
 from processors.rules.consent import REJECTING_REASONS, consent_basis, consent_key
 from processors.rules.numbers import Refusal, examine
+from processors.rules.zones import valid_zone
 from processors.consent.quiet_hours import QuietHours
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output
@@ -119,7 +120,7 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
     e164 = recipient["e164"]
     given_zone = event.get("time_zone")
     if given_zone is not None:
-        if not quiet_hours.valid_zone(given_zone):
+        if not valid_zone(given_zone):
             return [receipt(context, e164, "REJECTED", STAGE, now, reason="invalid_time_zone",
                             detail=f"{given_zone!r} is not an IANA time zone (e.g. Europe/Paris)")]
         recipient = {**recipient, "time_zone": given_zone}

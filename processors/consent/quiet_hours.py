@@ -20,7 +20,9 @@ from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
+
+from processors.rules.zones import valid_zone
 
 import holidays
 
@@ -184,25 +186,6 @@ def _zone_table() -> dict[str, frozenset[str]]:
 def region_zones(region: str) -> frozenset[str]:
     """The IANA zones the tz database lists for ``region`` (empty when it lists none)."""
     return _zone_table().get(region, frozenset())
-
-
-# Files of the tz folder that ZoneInfo opens but that name no place: the machine's own zone (a link
-# that differs per machine), the POSIX default rules, tzdata's "Factory" placeholder, and the
-# "posix/" and "right/" (leap-second) copies of every zone. A folder ("Etc", "Europe") is no zone
-# either: ZoneInfo raises IsADirectoryError for it, which is why membership is the test, not opening.
-_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
-_NOT_ZONE_FOLDERS = ("posix/", "right/")
-
-
-@lru_cache(maxsize=1)
-def known_zones() -> frozenset[str]:
-    """The canonical IANA zone names (and their tz-database aliases, ``US/Eastern``) this machine knows: computed once."""
-    return frozenset(name for name in available_timezones() if name not in _NOT_ZONES and not name.startswith(_NOT_ZONE_FOLDERS))
-
-
-def valid_zone(name: str) -> bool:
-    """Whether ``name`` is an IANA time zone: the one test the intake, consent and campaigns share, so they agree."""
-    return name in known_zones()
 
 
 def read_tables(source: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from processors.rules.idempotency import RESERVED_KEY_PREFIX
 from processors.rules.numbers import Refusal, normalize
-from processors.consent.quiet_hours import valid_zone
+from processors.rules.zones import valid_zone
 from processors.intake.models import MessageRequest, Problem
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.templates import Template, language_for

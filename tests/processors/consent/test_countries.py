@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from processors.consent import quiet_hours
+from processors.rules import zones
 from processors.consent.countries import SENDER_TYPES, Limit, bundled_countries, load_countries, subdivision
 from processors.consent.frequency import Cap, FrequencyCaps, RecentSends
 from processors.consent.logic import Rules, check, consent_key
@@ -201,17 +202,17 @@ def _tz_folders() -> list[str]:
 def test_no_folder_of_the_tz_database_is_a_zone() -> None:
     folders = _tz_folders()
     assert {"Europe", "America", "Etc", "US"} <= set(folders)
-    assert not [name for name in folders if quiet_hours.valid_zone(name)]
+    assert not [name for name in folders if zones.valid_zone(name)]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.text(max_size=40), st.sampled_from(_tz_folders() + ["localtime", "posixrules", "right/UTC", "UTC", "Etc/UTC"]),
-                 st.sampled_from(sorted(quiet_hours.known_zones()))))
+                 st.sampled_from(sorted(zones.known_zones()))))
 def test_any_zone_text_is_judged_or_rejected_never_a_crash(zone: str) -> None:
     e164 = "+13055550123"
     now = utc("America/New_York", 2026, 11, 23, 3, 0)
     outputs = check(marketing("m-1", e164, now, zone), opted_in(e164), now)
-    if quiet_hours.valid_zone(zone):
+    if zones.valid_zone(zone):
         assert outputs[0].value.get("reason") != "invalid_time_zone"
         ZoneInfo(zone)  # a valid name opens
     else:

@@ -17,6 +17,7 @@ from hypothesis import event as note_case, given, settings, strategies as st
 from phonenumbers import PhoneNumberType
 
 from processors.consent import quiet_hours
+from processors.rules import zones
 from processors.consent.countries import bundled_countries
 from processors.consent.frequency import Cap, FrequencyCaps, RecentSends
 from processors.consent.logic import Rules, check, consent_key, default_rules
@@ -43,7 +44,7 @@ def _examples() -> list[tuple[str, str]]:
 
 
 EXAMPLES = _examples()
-ZONES = sorted(quiet_hours.known_zones())
+ZONES = sorted(zones.known_zones())
 instants = st.integers(0, 4 * 365 * 24 * 60).map(lambda minutes: START + timedelta(minutes=minutes))
 changes = st.lists(st.tuples(st.integers(-3 * 24 * 60, 5 * 24 * 60), st.sampled_from(["OPTED_IN", "OPTED_OUT"])), max_size=4)
 histories = st.one_of(changes, changes.map(lambda later: [(-30 * 24 * 60, "OPTED_IN"), *later]),
