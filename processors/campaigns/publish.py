@@ -129,7 +129,9 @@ class CampaignSend:
                     next_check = now + check_every_s
                     if self.cancelled():
                         report.outcome = "cancelled"
-                        producer.purge(in_queue=True)  # not sent yet: nothing of the campaign should leave now
+                        # Only what is not sent yet: a request already on the wire is let finish and counted as delivered
+                        # or failed (purging it too would report it failed, PURGE_INFLIGHT, though the broker may have it).
+                        producer.purge(in_queue=True, in_flight=False)
                         break
                 if rate is not None and started + report.rows / rate > now:
                     time.sleep(started + report.rows / rate - now)

@@ -30,7 +30,7 @@ def test_list_shows_every_declared_topic() -> None:
     assert [row.split("│")[1].strip() for row in rows] == [t.name for t in TOPICS]
     consent = next(row for row in rows if row.split("│")[1].strip() == "consent")
     assert [cell.strip() for cell in consent.split("│")[1:-1]] == [
-        "consent", "consent", "E.164|subscription group", "ConsentChange", "6", "forever", "compact", "keyword handler, API, imports", "consent"]
+        "consent", "consent", "E.164|subscription group", "ConsentChange", "6", "forever", "compact", "keyword handler, API, imports, dispatch (a provider's unsubscribed refusal)", "consent"]
 
 
 def courrier(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
