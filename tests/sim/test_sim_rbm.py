@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from google.auth import exceptions as google_errors
-from google.auth import transport
 from google.oauth2 import service_account
 
 from processors.dispatch.provider import Submission
@@ -25,6 +24,7 @@ from processors.providers.rbm.adapter import RbmProvider, rbm_message_id
 from processors.providers.rbm.settings import RbmSettings
 from processors.providers.rbm.webhook import webhook_provider
 from sim.credentials import service_account_info
+from processors.providers.rbm.auth import HttpxRequest
 from sim.oauth import GOOGLE_TOKEN_URI, RBM_SCOPE
 from sim.simulator import SimOptions
 from sim.testing import SimControl, WebhookCollector, private_sim, served_in_thread, webhook_collector
@@ -32,35 +32,15 @@ from sim.testing import SimControl, WebhookCollector, private_sim, served_in_thr
 CAPABLE, NOT_CAPABLE = "+33612345671", "+33612345670"
 
 
-class _Answer(transport.Response):
-    def __init__(self, answer: httpx.Response) -> None:
-        self._answer = answer
-
-    @property
-    def status(self) -> int:
-        return self._answer.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._answer.headers
-
-    @property
-    def data(self) -> bytes:
-        return self._answer.content
-
-
-class HttpxTransport(transport.Request):
-    """google-auth's transport over httpx (its own needs ``requests``)."""
-
-    def __call__(self, url: str, method: str = "GET", body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                 timeout: float | None = None, **kwargs: Any) -> _Answer:
-        return _Answer(httpx.request(method, url, content=body, headers=dict(headers or {}), timeout=timeout or 10))
+def google_transport() -> HttpxRequest:
+    """The RBM adapter's own google-auth transport (processors/providers/rbm/auth.py)."""
+    return HttpxRequest(httpx.Client(), 10.0)
 
 
 def access_token(sim: SimControl, scopes: tuple[str, ...] = (RBM_SCOPE,)) -> str:
     """A token the way the RBM adapter gets one: google-auth, the key file's token_uri, the RBM scope."""
     credentials = service_account.Credentials.from_service_account_info(sim.service_account(), scopes=list(scopes))
-    credentials.refresh(HttpxTransport())
+    credentials.refresh(google_transport())
     assert credentials.token and credentials.expiry is not None
     return str(credentials.token)
 
@@ -106,12 +86,12 @@ def test_the_token_endpoint_refuses_what_google_refuses(rbm_sim: SimControl) -> 
     unknown = service_account_info(f"{rbm_sim.url}/token", client_email="stranger@elsewhere.iam.gserviceaccount.com")
     stranger = service_account.Credentials.from_service_account_info(unknown, scopes=[RBM_SCOPE])
     with pytest.raises(google_errors.RefreshError, match="account not found"):
-        stranger.refresh(HttpxTransport())
+        stranger.refresh(google_transport())
     account = rbm_sim.service_account()
     forged_key = service_account_info(f"{rbm_sim.url}/token")["private_key"]  # the right email, another key
     forged = service_account.Credentials.from_service_account_info({**account, "private_key": forged_key}, scopes=[RBM_SCOPE])
     with pytest.raises(google_errors.RefreshError, match="Invalid JWT Signature"):
-        forged.refresh(HttpxTransport())
+        forged.refresh(google_transport())
 
     def assertion(**claims: Any) -> str:
         now = int(time.time())
