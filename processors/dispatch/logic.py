@@ -15,6 +15,7 @@ from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, DeliveryRepor
 from processors.dispatch.router import NO_PROVIDER
 from processors.dispatch.validity import Validity
 from processors.receipts import receipt
+from processors.rules.replay import FORCED_RESEND
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 
@@ -109,6 +110,17 @@ def outcome(event: Event, provider: str, result: SubmitResult, now: datetime, va
     return [receipt(event["context"], recipient, "FAILED", STAGE, now, reason=result.detail or "provider_rejected",
                     detail=f"{provider} answered {result.error_code}", channel=event["channel"], provider=provider,
                     provider_status=result.error_code), *unsubscribed(event, provider, result, now)]
+
+
+def resent(outputs: list[Output], replay_id: str | None) -> list[Output]:
+    """A forced resend's outputs (``courrier replay --force``), each accepted submission with a ``SENT`` receipt saying it
+    was sent again on purpose: the receipt stage writes none for an attempt of a message that already has its outcome."""
+    notes = [receipt(o.value["context"], o.value["recipient"]["e164"], "SENT", STAGE, o.value["submitted_at"], reason=FORCED_RESEND,
+                     detail=f"sent again by replay {replay_id} (--force) although the ledger says it was handed over before",
+                     event_id=f"replay:{replay_id}", channel=o.value["channel"], provider=o.value["provider"],
+                     provider_message_id=(o.value["provider_message_ids"] or [None])[0], segments=o.value["segments"])
+             for o in outputs if o.topic == "dispatched" and isinstance(o.value, dict)]
+    return [*outputs, *notes]
 
 
 def unsubscribed(event: Event, provider: str, result: SubmitResult, now: datetime) -> list[Output]:

@@ -24,6 +24,7 @@ from processors.dispatch.reports import EventSink, Reporter
 from processors.dispatch.revoke import Revoker
 from processors.dispatch.router import Route, Router, Routing
 from processors.dispatch.validity import Validity
+from processors.rules import replay
 from processors.runtime import policy
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
@@ -125,6 +126,7 @@ class DispatchStage:
         waiting: list[Waiting] = []
         in_batch: set[str] = set()
         silent: set[str] = set()  # providers that did not answer a revoke in this batch
+        forced: set[int] = set()  # records of a `courrier replay --force`: submitted again despite the ledger
         for index, (event, meta) in enumerate(items):
             planned = logic.plan(event, meta.now, self.router.channels, self._validity)
             if isinstance(planned, Output):
@@ -135,7 +137,9 @@ class DispatchStage:
             else:
                 # The ledger first: a message a provider has is announced again, never expired (one terminal receipt).
                 previous = self._ledger.state(planned.message_id)
-                if previous is not None and previous["state"] == "SUBMITTING":
+                if replay.bypasses(meta.headers, previous):
+                    forced.add(index)
+                elif previous is not None and previous["state"] == "SUBMITTING":
                     results[index] = self._reconcile(event, previous, meta)
                 elif previous is not None and previous["state"] != "FAILED":
                     results[index] = logic.from_ledger(event, previous, meta.now, self._validity)
@@ -152,6 +156,9 @@ class DispatchStage:
                     continue
             self._release.settled(event)
         self._release.run(waiting, self.router, results, started)
+        for index in forced:
+            if isinstance(results[index], list):
+                results[index] = logic.resent(results[index], replay.replay_id_of(items[index][1].headers))
         self._reporter.announced([o.value for r in results if isinstance(r, list) for o in r if o.topic == "dispatched"])
         return [r if r is not None else [] for r in results]
 
