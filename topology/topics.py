@@ -83,6 +83,16 @@ TOPICS: tuple[Topic, ...] = (
     Topic("api-keys", "API key id", "ApiKey", "courrier keys (create, revoke)", ("HTTP APIs (access guard)", "courrier keys list"),
           retention_ms=-1, compacted=True),
     Topic("api-key-usage", "API key id", "ApiKeyUsage", "HTTP APIs (access guard)", ("courrier keys list",), retention_ms=-1, compacted=True),
+    # A message's status as its receipts tell it (processors/status): as long as its receipts are kept.
+    Topic("message-status", "message id", "MessageStatus", "status", ("HTTP intake (GET /v1/messages/{id})",), retention_ms=30 * DAY_MS,
+          compacted=True),
+    # One writer per row (the status instance owning that receipt partition); campaigns' counts are kept as long as campaigns.
+    Topic("campaign-status", "campaign id|receipt partition", "CampaignStatus", "status", ("HTTP intake (GET /v1/campaigns/{id})",),
+          retention_ms=-1, compacted=True),
+    # Receipts to POST to status callbacks; retries wait in `retry` (DELAY_TOPICS) for at most callbacks' retry window (24 h).
+    Topic("callbacks", "message id", "CallbackDelivery", "callbacks (from receipt, and its retries)", ("callbacks",), retention_ms=2 * DAY_MS),
+    Topic("callback-failed", "message id", "CallbackDelivery", "callbacks (a receipt refused for its whole retry window)", ("operators",),
+          retention_ms=30 * DAY_MS),
 )
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
@@ -92,7 +102,7 @@ LANE_TOPICS = {"TRANSACTIONAL": "rendered-transactional", "MARKETING": "rendered
 
 
 # Delay topics by the topic a delayed record is for (``Output.deliver_at``); the others wait in their lane's.
-DELAY_TOPICS = {"rcs-deadline": "timers", "rendered-transactional": "scheduled-transactional"}
+DELAY_TOPICS = {"rcs-deadline": "timers", "rendered-transactional": "scheduled-transactional", "callbacks": "retry"}
 LANE_DELAY_TOPICS = {"TRANSACTIONAL": "scheduled-transactional", "MARKETING": "scheduled"}
 
 
