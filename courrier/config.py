@@ -154,6 +154,8 @@ class Settings(BaseSettings):
         None, description="Stable id of this stage instance (e.g. a StatefulSet pod name); with --exactly-once a restarted "
         "instance with the same id fences its dead predecessor at once instead of waiting for its transaction to time out.")
     metrics_port: int = Field(0, description="Port for /metrics and /healthz of a stage; 0 picks a free one.")
+    metrics_host: str = Field("127.0.0.1", description="Address a stage serves /metrics and /healthz on: 127.0.0.1 keeps them "
+                              "on this machine; 0.0.0.0 lets a Prometheus (or kubelet) in another pod or host reach them.")
     log_level: str = "INFO"
     rcs_text_max_chars: int = Field(2000, ge=1, description="Longest RCS text message, in characters (the product docs we follow say 2,000).")
     templates_dir: Path | None = Field(None, description="Folder of template files; the bundled examples when unset.")

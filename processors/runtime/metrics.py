@@ -1,18 +1,28 @@
 """Per-stage Prometheus metrics and the HTTP endpoint that serves them with ``/healthz``.
 
 The runner reports once per batch (``observe_batch``, ``batch_done``): a Prometheus update takes a lock, so one per
-record would cost more than the record's own routing.
+record would cost more than the record's own routing. A batch's receipts and dispatches feed the business outcomes
+(``runtime.outcomes``); consumer lag per partition comes from librdkafka's statistics, every few seconds.
+
+``/metrics`` serves the stage's own registry and the process-wide one (``prometheus_client.REGISTRY``: process and
+GC figures, providers, pacing, table sizes), on ``COURRIER_METRICS_HOST`` (127.0.0.1 unless set, e.g. ``0.0.0.0`` in a
+pod Prometheus scrapes). ``exposition`` gives the same text to the HTTP services, which serve it on their own app.
 """
 from __future__ import annotations
 
 import json
 import threading
 import time
+import weakref
+from collections.abc import Iterable, Sized
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from processors.runtime.outcomes import OutcomeMetrics
 from processors.runtime.routing import Tally
 
 _BATCH_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -37,7 +47,10 @@ class StageMetrics:
             "courrier_batch_seconds", "Time from consume to commit for one batch", ["stage"],
             buckets=_BATCH_BUCKETS, registry=self.registry,
         )
-        self.lag = Gauge("courrier_consumer_lag", "Records behind the high watermark", ["stage", "topic", "partition"], registry=self.registry)
+        self.lag = Gauge("courrier_consumer_lag", "Records between the group's committed offset (else the consumer's position) "
+                         "and the partition's end, per assigned partition", ["stage", "topic", "partition"], registry=self.registry)
+        self.outcomes = OutcomeMetrics(stage, self.registry)
+        self._lagging: set[tuple[str, str]] = set()
         self.last_loop = time.monotonic()
         self.assigned = 0
         self._children: dict[tuple[int, str], Any] = {}
@@ -56,6 +69,8 @@ class StageMetrics:
             self.dead_lettered.labels(self.stage, topic, reason).inc(n)
         if tally.consumed:
             self._processing.observe(tally.processing_s)
+        if tally.observed:
+            self.outcomes.observe(tally.observed)
 
     def batch_done(self, seconds: float) -> None:
         """A batch took ``seconds`` from its consume to its commit."""
@@ -70,21 +85,92 @@ class StageMetrics:
         return child
 
     def observe_stats(self, stats_json: str) -> None:
-        """Update lag from librdkafka's statistics callback (``statistics.interval.ms``)."""
+        """Update lag from librdkafka's statistics callback (``statistics.interval.ms``); a partition no longer fetched
+        (revoked) loses its series, so a scaled-down stage does not report its old partitions' lag for ever."""
         stats: dict[str, Any] = json.loads(stats_json)
+        seen: set[tuple[str, str]] = set()
         for topic_name, topic_stats in stats.get("topics", {}).items():
             for partition, p in topic_stats.get("partitions", {}).items():
-                lag = p.get("consumer_lag", -1)
-                if partition != "-1" and lag >= 0:
+                lag = partition_lag(p)
+                if partition != "-1" and lag is not None:
                     self.lag.labels(self.stage, topic_name, partition).set(lag)
+                    seen.add((topic_name, partition))
+        for topic_name, partition in self._lagging - seen:
+            self.lag.remove(self.stage, topic_name, partition)
+        self._lagging = seen
 
     def healthy(self, stale_after_s: float = 30.0) -> bool:
         """Alive when the consume loop went round recently."""
         return time.monotonic() - self.last_loop < stale_after_s
 
 
+def partition_lag(p: dict[str, Any]) -> int | None:
+    """Records of one partition (librdkafka statistics) not yet committed, or None when it is not being fetched.
+
+    The end is the last stable offset (a read-committed consumer reads no further) when known, else the high watermark.
+    The committed offset is librdkafka's when it has one; a transactional commit (``send_offsets_to_transaction``) does not
+    update it, so the position (next offset handed to the stage) is taken when it is further: a batch past the position is
+    committed or about to be, with its transaction.
+    """
+    if p.get("fetch_state") != "active":
+        return None
+    end = p.get("ls_offset", -1)
+    if end is None or end < 0:
+        end = p.get("hi_offset", -1)
+    done = max(p.get("committed_offset", -1), p.get("app_offset", -1))
+    if end < 0 or done < 0:
+        return None
+    return max(0, end - done)
+
+
+class TableSizes(Collector):
+    """``courrier_table_rows{topic}``: the rows of every table of this process, read at scrape time from the count its store
+    keeps (no scan). Tables are held weakly: a table dropped by its process leaves the metric."""
+
+    def __init__(self) -> None:
+        self._tables: list[tuple[str, weakref.ref[Sized]]] = []
+        self._lock = threading.Lock()
+
+    def track(self, topic: str, table: Sized) -> None:
+        """Report ``len(table)`` under ``topic`` while the table lives."""
+        with self._lock:
+            self._tables = [(name, ref) for name, ref in self._tables if ref() is not None]
+            self._tables.append((topic, weakref.ref(table)))
+
+    def describe(self) -> Iterable[Metric]:
+        return [GaugeMetricFamily("courrier_table_rows", "Rows of a table (a compacted topic held locally), by logical topic",
+                                  labels=["topic"])]
+
+    def collect(self) -> Iterable[Metric]:
+        rows: dict[str, int] = {}
+        with self._lock:
+            tables = [(name, ref()) for name, ref in self._tables]
+        for name, table in tables:
+            try:
+                size = len(table) if table is not None else None
+            except RuntimeError:  # stopped: its store is closed
+                size = None
+            if size is not None:  # two tables of one topic in a process hold the same rows: report the most loaded
+                rows[name] = max(size, rows.get(name, 0))
+        family = GaugeMetricFamily("courrier_table_rows", "Rows of a table (a compacted topic held locally), by logical topic",
+                                   labels=["topic"])
+        for name, size in sorted(rows.items()):
+            family.add_metric([name], size)
+        yield family
+
+
+TABLES = TableSizes()
+REGISTRY.register(TABLES)
+
+
+def exposition(*registries: CollectorRegistry) -> bytes:
+    """Prometheus text of ``registries`` and of the process-wide registry (providers, pacing, tables, process figures)."""
+    return b"".join(generate_latest(registry) for registry in (*registries, REGISTRY))
+
+
 class MetricsServer:
-    """Serves ``/metrics`` (Prometheus text) and ``/healthz`` (200 or 503 with a JSON body) on 127.0.0.1."""
+    """Serves ``/metrics`` (Prometheus text: the stage's registry and the process-wide one) and ``/healthz`` (200 or 503
+    with a JSON body) on ``host`` (the ``metrics_host`` setting)."""
 
     def __init__(self, metrics: StageMetrics, port: int = 0, host: str = "127.0.0.1") -> None:
         handler = _handler_for(metrics)
@@ -108,7 +194,7 @@ def _handler_for(metrics: StageMetrics) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.startswith("/metrics"):
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(metrics.registry))
+                self._send(200, CONTENT_TYPE_LATEST, exposition(metrics.registry))
             elif self.path.startswith("/healthz"):
                 ok = metrics.healthy()
                 body = json.dumps({"stage": metrics.stage, "status": "ok" if ok else "stale", "assigned_partitions": metrics.assigned})

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from processors.runtime import policy
 from processors.runtime.errors import DecodeError, TransientError
+from processors.runtime.outcomes import OBSERVED_TOPICS
 from processors.runtime.stage import Event, Hooks, Output, RecordMeta, Stage
 from topology.topics import delay_topic
 
@@ -62,6 +63,7 @@ class Tally:
     dead_lettered: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, error class)
     retried: dict[str, int] = field(default_factory=dict)
     processing_s: float = 0.0
+    observed: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)  # values written to OBSERVED_TOPICS
 
 
 def _count(counts: dict[Any, int], key: Any) -> None:
@@ -176,6 +178,8 @@ class Router:
         if output.deliver_at is None:
             send(target, output.key, value, headers)
             _count(tally.produced, output.topic)
+            if output.topic in OBSERVED_TOPICS and isinstance(output.value, Mapping):  # the business outcomes, per batch
+                tally.observed.append((output.topic, output.value))
             return
         due_ms = int(output.deliver_at.timestamp() * 1000)
         delay = delay_topic(output.topic, output.value if isinstance(output.value, dict) else None)

@@ -88,7 +88,8 @@ class Runner:
         require_broker(self.settings)
         self._serde.prepare([name for name in self.stage.inputs if name not in self._raw])
         self._install_signal_handlers()
-        server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port).start()
+        server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port,
+                               self.settings.metrics_host).start()
         self.metrics_port = server.port
         self._open_clients()
         self._hooks.open()

@@ -31,6 +31,7 @@ from confluent_kafka.admin import AdminClient
 from courrier.config import Settings
 from processors.runtime.clients import consumer_config
 from processors.runtime.errors import DecodeError, UnreachableError
+from processors.runtime.metrics import TABLES
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.store import RowStore, sweep
@@ -74,6 +75,7 @@ class TopicTable(Mapping[str, Event]):
         self.skipped = 0
         self.loaded_at_start = 0  # rows the local store already held at start (0 after a rebuild)
         self.records_read = 0  # records read from the topic since start
+        TABLES.track(logical_topic, self)  # its size on /metrics (courrier_table_rows)
 
     @property
     def path(self) -> Path | None:
