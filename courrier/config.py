@@ -167,6 +167,9 @@ class Settings(BaseSettings):
                                    "within the window, for groups the caps file does not name; 0 means no cap.")
     frequency_cap_window_days: float = Field(7.0, gt=0, le=30, description="The default frequency cap's sliding window, in days.")
     frequency_caps_file: Path | None = Field(None, description="Frequency caps per subscription group (TOML); the bundled ones when unset.")
+    fraud_guard: bool = Field(False, description="The consent stage suppresses suspected SMS pumping (fraud_suspected): bursts to one "
+                              "destination prefix or country over their baseline, with poor OTP conversion.")
+    fraud_file: Path | None = Field(None, description="SMS pumping thresholds (TOML); processors/rules/data/fraud.toml when unset.")
     link_domain: str | None = Field(
         None, description="Base URL of short links (e.g. https://go.example.com, served by `courrier links serve`); "
         "when unset, URLs in SMS texts are sent as written and clicks are not tracked.")
