@@ -131,6 +131,8 @@ class Settings(BaseSettings):
         None, description="HMAC-SHA256 key of provider webhook signatures (the receiver checks, the simulator signs); or its file "
         "in COURRIER_WEBHOOK_SECRET_FILE; else the one `courrier infra up` generated for the local simulator. No default.")
     webhook_secret_file: Path | None = _secret_file_field("COURRIER_WEBHOOK_SECRET")
+    suppression_salt: SecretStr | None = Field(None, description="Salt of the suppressions topic's keys (sha256 of salt|E.164, "
+                                               "courrier consent forget); a built-in one when unset. Never change it once set.")
     rbm_url: str | None = Field(
         None, description="Base URL of the RBM-shaped API for RCS capability checks (e.g. the simulator, http://127.0.0.1:18090); "
         "when unset there is no RCS provider and every RCS capability is unknown.")
