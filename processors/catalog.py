@@ -96,6 +96,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     from processors.dispatch.lanes import LaneStage, group_id, parse_lanes
     from processors.dispatch.ledger import SubmissionLedger
     from processors.dispatch.pacing import DEFAULT_LIMITS, Pacer, PacingLimits
+    from processors.dispatch.pacing_metrics import PACING
     from processors.dispatch.stage import DispatchStage, ProviderSpec
     from processors.dispatch.validity import Validity
     from processors.providers.registry import ConfiguredProvider, kind
@@ -115,7 +116,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
                             "or set COURRIER_DISPATCH_PROVIDERS")
     consents, campaigns = TopicTable(settings, "consent"), TopicTable(settings, "campaigns")
     ledger = SubmissionLedger(settings)
-    pacer = Pacer(PacingLimits.load(settings.dispatch_pacing_file or DEFAULT_LIMITS)) if settings.dispatch_pacing else None
+    pacer = PACING.track(Pacer(PacingLimits.load(settings.dispatch_pacing_file or DEFAULT_LIMITS))) if settings.dispatch_pacing else None
     breaker = BreakerPolicy(failures=settings.dispatch_breaker_failures, cooldown_s=settings.dispatch_breaker_cooldown_s,
                             max_cooldown_s=max(120.0, settings.dispatch_breaker_cooldown_s))
     lanes = [LaneStage(lane, DispatchStage(providers, ledger, inputs=(rendered_topic(lane),), consents=consents, campaigns=campaigns,

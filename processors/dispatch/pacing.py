@@ -182,6 +182,17 @@ class Deferral:
     delay_s: float
 
 
+@dataclass(frozen=True)
+class SenderPace:
+    """One budget as the metrics see it: its key (``budget_key``), limit, backlog and totals handed over."""
+
+    key: str
+    rate: float
+    backlog: int
+    messages: int
+    segments: int
+
+
 class Pacer:
     """The budgets of every sender this process sends for, shared by the lanes' stages (thread-safe).
 
@@ -194,6 +205,7 @@ class Pacer:
         self._budgets: dict[str, Budget] = {}
         self._backlogs: dict[str, _Backlog] = {}
         self._claims: dict[str, int] = {}
+        self._taken: dict[str, list[int]] = {}  # budget key → [messages, segments] handed over since start, for the metrics
         self._grace_s = backlog_grace_s
         self._lock = threading.Lock()
 
@@ -211,6 +223,16 @@ class Pacer:
     def take(self, key: str, rate: float, segments: int, at: float) -> None:
         with self._lock:
             self._budget(key, rate).take(segments, at)
+            taken = self._taken.setdefault(key, [0, 0])
+            taken[0] += 1
+            taken[1] += segments
+
+    def snapshot(self) -> list[SenderPace]:
+        """Each budget's limit, messages waiting in its backlog and what it handed over since start (for the metrics)."""
+        with self._lock:
+            return [SenderPace(key, budget.rate, len(self._backlogs[key].slots) if key in self._backlogs else 0,
+                               *self._taken.get(key, (0, 0)))
+                    for key, budget in self._budgets.items()]
 
     def restamp(self, taken: list[tuple[str, float]], handed_at: float) -> None:
         """The messages taken at these times left at ``handed_at``: count them there."""

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sized
+from collections.abc import Callable, Iterable, Sized
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -169,11 +169,21 @@ def exposition(*registries: CollectorRegistry) -> bytes:
 
 
 class MetricsServer:
-    """Serves ``/metrics`` (Prometheus text: the stage's registry and the process-wide one) and ``/healthz`` (200 or 503
-    with a JSON body) on ``host`` (the ``metrics_host`` setting)."""
+    """Serves ``/metrics`` (Prometheus text) and ``/healthz`` (200 or 503 with a JSON body) on ``host`` (the
+    ``metrics_host`` setting).
+
+    The first server started in a process also serves the process-wide registry; the others (dispatch's second lane, on
+    the next port) serve their stage's registry only, so a sum over every endpoint counts each provider call once.
+    """
+
+    _process_wide: "MetricsServer | None" = None
+    _claim = threading.Lock()
 
     def __init__(self, metrics: StageMetrics, port: int = 0, host: str = "127.0.0.1") -> None:
-        handler = _handler_for(metrics)
+        with MetricsServer._claim:
+            if MetricsServer._process_wide is None:
+                MetricsServer._process_wide = self
+        handler = _handler_for(metrics, lambda: MetricsServer._process_wide is self)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
 
@@ -188,13 +198,17 @@ class MetricsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        with MetricsServer._claim:
+            if MetricsServer._process_wide is self:
+                MetricsServer._process_wide = None
 
 
-def _handler_for(metrics: StageMetrics) -> type[BaseHTTPRequestHandler]:
+def _handler_for(metrics: StageMetrics, process_wide: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.startswith("/metrics"):
-                self._send(200, CONTENT_TYPE_LATEST, exposition(metrics.registry))
+                body = exposition(metrics.registry) if process_wide() else generate_latest(metrics.registry)
+                self._send(200, CONTENT_TYPE_LATEST, body)
             elif self.path.startswith("/healthz"):
                 ok = metrics.healthy()
                 body = json.dumps({"stage": metrics.stage, "status": "ok" if ok else "stale", "assigned_partitions": metrics.assigned})
