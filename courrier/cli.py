@@ -22,6 +22,7 @@ import courrier.consent_history
 import infra.cli
 import infra.k8s.cli
 import processors.access.cli
+import processors.analytics.cli
 import processors.campaigns.cli
 import processors.channel.cli
 import processors.intake.cli
@@ -59,6 +60,7 @@ bench_app.command("chain")(courrier.bench.command)
 bench_app.command("otp")(courrier.bench_otp.command)
 bench_app.command("smpp")(courrier.bench_smpp.command)
 bench_app.command("table")(courrier.bench_table.command)
+app.command("report")(processors.analytics.cli.report)
 
 
 @app.command()
