@@ -18,6 +18,7 @@ import courrier.bench_smpp
 import courrier.bench_table
 import courrier.config_report
 import courrier.providers_cli
+import courrier.replay_cli
 import courrier.consent_history
 import infra.cli
 import infra.k8s.cli
@@ -60,6 +61,7 @@ bench_app.command("chain")(courrier.bench.command)
 bench_app.command("otp")(courrier.bench_otp.command)
 bench_app.command("smpp")(courrier.bench_smpp.command)
 bench_app.command("table")(courrier.bench_table.command)
+app.command("replay")(courrier.replay_cli.command)
 app.command("report")(processors.analytics.cli.report)
 
 
