@@ -37,6 +37,7 @@ from processors.intake.service import Accepted, IntakeService, Refused
 from processors.intake.settings import IntakeSettings
 from processors.web import errors as web_errors
 from processors.web.bodies import load_json
+from processors.web.metrics import serve_metrics
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -92,6 +93,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             service.close()
 
     app = FastAPI(title="Courrier intake", version="1", lifespan=lifespan)
+    serve_metrics(app)
     app.state.service = service
     app.state.guard = guard
     app.add_middleware(BodySizeLimit, max_bytes=intake.max_body_bytes)

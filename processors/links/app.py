@@ -20,8 +20,10 @@ from starlette.exceptions import HTTPException
 from courrier.config import Settings
 from processors.links.clicks import ClickRecorder
 from processors.links.logic import click_receipt, is_token
+from processors.links.metrics import ClickMetrics
 from processors.runtime.table import TopicTable
 from processors.web import errors as web_errors
+from processors.web.metrics import serve_metrics
 
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -62,6 +64,7 @@ def create_app(settings: Settings, table: Any = None, recorder: ClickRecorder | 
     app = FastAPI(title="Courrier links", version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.links = links
     app.state.clicks = clicks
+    serve_metrics(app, ClickMetrics(clicks).registry)  # before /{token}, which would take /metrics for a link
     web_errors.install(app)
     refuse = app.exception_handlers[HTTPException]
 

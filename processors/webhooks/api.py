@@ -13,13 +13,13 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from courrier.config import SecretMissing, Settings
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
 from processors.web import errors as web_errors
+from processors.web.metrics import serve_metrics
 from processors.webhooks.providers import providers
 from processors.webhooks.replay import ReplayGuard
 from processors.webhooks.service import WebhookMetrics, WebhookService
@@ -67,6 +67,7 @@ def create_app(settings: Settings, webhook: WebhookSettings | None = None, publi
 
     app = FastAPI(title="Courrier webhook receiver", version="1", lifespan=lifespan)
     app.state.service = service
+    serve_metrics(app, service.metrics.registry)  # accepted events and refused requests by reason
     web_errors.install(app)
     refusals = web_errors.responses({**service.statuses(), 422: "A path that is not a provider name."})
 
@@ -82,11 +83,6 @@ def create_app(settings: Settings, webhook: WebhookSettings | None = None, publi
         if answer.text is not None:  # a provider's verification handshake wants its text back as is
             return PlainTextResponse(answer.text, status_code=answer.status)
         return JSONResponse(answer.body, status_code=answer.status)
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        """Prometheus text: accepted events and refused requests by reason."""
-        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
