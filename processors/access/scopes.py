@@ -13,15 +13,19 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 MESSAGES_SEND = "messages:send"
+MESSAGES_READ = "messages:read"
 CAMPAIGNS_SEND = "campaigns:send"
 CONSENT_WRITE = "consent:write"
 REPORTS_READ = "reports:read"
 ADMIN = "admin"  # keys, dead letters, replays; and it implies every other scope
-ALL_SCOPES: tuple[str, ...] = (MESSAGES_SEND, CAMPAIGNS_SEND, CONSENT_WRITE, REPORTS_READ, ADMIN)
+ALL_SCOPES: tuple[str, ...] = (MESSAGES_SEND, MESSAGES_READ, CAMPAIGNS_SEND, CONSENT_WRITE, REPORTS_READ, ADMIN)
 
 SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/messages"): MESSAGES_SEND,
     ("POST", "/v1/messages/batch"): MESSAGES_SEND,
+    # A message's status and receipts (processors.status), shown to the key that sent it; a campaign's counts.
+    ("GET", "/v1/messages/{message_id}"): MESSAGES_READ,
+    ("GET", "/v1/campaigns/{campaign_id}"): REPORTS_READ,
     ("GET", "/healthz"): None,
     # The short-link redirect (processors.links): opened by recipients, who hold no key.
     ("GET", "/{token}"): None,

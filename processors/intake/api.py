@@ -35,6 +35,8 @@ from processors.intake.models import (BatchItemResult, BatchRequest, BatchRespon
                                       Problem)
 from processors.intake.service import Accepted, IntakeService, Refused
 from processors.intake.settings import IntakeSettings
+from processors.status.api import add_routes as add_status_routes
+from processors.status.reader import StatusReader
 from processors.web import errors as web_errors
 from processors.web.bodies import load_json
 from processors.web.metrics import serve_metrics
@@ -64,14 +66,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: Guard | None = None, *,
-               insecure_no_auth: bool | None = None) -> FastAPI:
+               insecure_no_auth: bool | None = None, status: StatusReader | None = None) -> FastAPI:
     """The intake app for ``settings``; its lifespan loads the idempotency and API-key tables and closes the producer.
 
     Routes need an API key (a ``KeyGuard`` following ``api-keys``) unless another ``guard`` is given or
     ``insecure_no_auth`` (default: the ``insecure_no_auth`` setting) turns access control off, which is logged.
+    ``status`` replaces the reader of ``message-status`` and ``campaign-status`` behind the GET routes (tests).
     """
     intake = intake or IntakeSettings()
     service = IntakeService(settings, intake)
+    status = status or StatusReader(settings)
     insecure = settings.insecure_no_auth if insecure_no_auth is None else insecure_no_auth
     if guard is None and not insecure:
         guard = KeyGuard(settings)
@@ -83,6 +87,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             log.warning("access control is OFF: every HTTP request is accepted without an API key (insecure_no_auth); "
                         "never expose this instance beyond this machine")
         service.start()
+        status.start()
         if keys is not None:
             keys.start()
         try:
@@ -90,6 +95,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         finally:
             if keys is not None:
                 keys.close()
+            status.close()
             service.close()
 
     app = FastAPI(title="Courrier intake", version="1", lifespan=lifespan)
@@ -158,6 +164,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS,
           openapi_extra=_request_body(BatchRequest))
     route("GET", "/healthz", healthz)
+    add_status_routes(route, status)
     return app
 
 

@@ -1,0 +1,58 @@
+"""The status stage: ``receipt`` → ``message-status`` (a message's current status, cost and history) and
+``campaign-status`` (a campaign's counts per receipt partition), for the HTTP intake's GET routes.
+
+It never blocks: two table lookups and two writes per receipt. Each ``campaign-status`` row covers the receipts of
+one partition, so only the instance owning that partition writes it; the reader adds the partitions' rows up.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from processors.runtime.stage import Event, Output, RecordMeta
+from processors.status.logic import campaign_key, counted, project
+from processors.status.rows import OwnWrites
+
+
+class StatusStage:
+    """Projects each receipt into its message's row and, for a campaign's message, the campaign's counts.
+
+    ``messages`` and ``campaigns`` are the ``message-status`` and ``campaign-status`` tables (every instance's writes
+    as read back from the topics)."""
+
+    name = "status"
+    inputs = ("receipt",)
+
+    def __init__(self, messages: Mapping[str, Event], campaigns: Mapping[str, Event]) -> None:
+        self._messages = OwnWrites("message-status", messages)
+        self._campaigns = OwnWrites("campaign-status", campaigns)
+
+    def process(self, event: Event, meta: RecordMeta) -> list[Output]:
+        message_id = event["context"]["message_id"]
+        before = self._messages.get(message_id)
+        after = project(before, event, meta.now)
+        if after is None:  # already applied: the same receipt written twice, or read again
+            return []
+        campaign_id = event["context"].get("campaign_id")
+        key = campaign_key(campaign_id, meta.partition) if campaign_id else None
+        counts = counted(self._campaigns.get(key), before, after, event, meta.partition, meta.now) if key else None
+        outputs = [self._messages.put(message_id, after)]  # written only once nothing can fail: an error writes neither
+        if key is not None and counts is not None:
+            outputs.append(self._campaigns.put(key, counts))
+        return outputs
+
+    def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
+        """Each receipt in order (a batch's earlier writes seen by its later receipts); one receipt's error is its own."""
+        self._messages.batch_started()
+        self._campaigns.batch_started()
+        results: list[list[Output] | BaseException] = []
+        for event, meta in items:
+            try:
+                results.append(self.process(event, meta))
+            except Exception as exc:  # the runtime dead-letters this record alone
+                results.append(exc)
+        return results
+
+    def batch_aborted(self) -> None:
+        """The batch's records will be read again: forget what it wrote, so they are applied again, not skipped."""
+        self._messages.batch_aborted()
+        self._campaigns.batch_aborted()
