@@ -2,7 +2,8 @@
 
 - opt-out / opt-in: a ``ConsentChange`` (basis MARKETING, source ``keyword``) for every group the keyword
   applies to — a group's own keyword: that group; any other: every group the sender lists — written to
-  the compacted ``consent`` topic (key ``E164|group``) and to ``consent-history`` (key E.164, kept forever);
+  the compacted ``consent`` topic (key ``E164|group``) and to ``consent-history`` (key E.164, kept forever), with the
+  inbound message's provider id; a fuzzy or free-text opt-out is flagged ``needs_review`` (``courrier consent review``);
 - every keyword, help included: a TRANSACTIONAL ``send-requested`` of template ``keyword_reply`` to the
   number, whose message id is derived from the inbound message so a replay never sends it twice;
 - any other text: nothing at all (conversations are not this stage's business).
@@ -24,6 +25,7 @@ from processors.runtime.stage import Event, Output
 REPLY_TEMPLATE = "keyword_reply"
 SOURCE = "keyword"
 REPLY_SOURCE = "keywords"
+STAGE = "keywords"  # recorded_by of the consent changes it writes
 # Fixed namespace of reply message ids: uuid5(REPLY_NAMESPACE, <inbound identity>) is the same on every replay.
 REPLY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://courrier.example/keyword-reply")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -64,6 +66,8 @@ def consent_changes(event: Event, found: Match, sender: Sender, e164: str) -> li
         change: Event = {
             "e164": e164, "subscription_group": group, "status": "OPTED_OUT" if found.kind == "opt_out" else "OPTED_IN",
             "basis": "MARKETING", "source": SOURCE, "evidence": evidence(event, found), "changed_at": event["received_at"],
+            "text_shown": None, "ip_address": None, "inbound_message_id": event.get("provider_message_id"),
+            "recorded_by": STAGE, "needs_review": found.fuzzy,
         }
         outputs += [Output("consent", consent_key(e164, group), change), Output("consent-history", e164, change)]
     return outputs

@@ -1,14 +1,16 @@
-"""Is an inbound text a keyword, and which: exact words first (group, sender, standard), then fuzzy opt-out phrases.
+"""Is an inbound text a keyword, and which: exact words first (group, sender, standard), then fuzzy opt-out phrases, then a
+short free text holding an opt-out word (``free_text``).
 
 An exact keyword is the whole message: its letters and digits, folded, spell the word ("Stop!!" is
 STOP, "stop by tomorrow" is not). A fuzzy phrase may sit anywhere in the message and always means
-opt-out; it is flagged so people can review it.
+opt-out, and so does a free-text opt-out; both are flagged so people can review them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from processors.keywords.book import DEFAULT_LANGUAGE, KeywordBook, Word
+from processors.keywords.free_text import classify
 from processors.keywords.text import compact, phrase
 
 
@@ -31,7 +33,7 @@ def languages_for(book: KeywordBook, region: str | None) -> tuple[str, ...]:
 
 def match(book: KeywordBook, text: str, sender_id: str, region: str | None) -> Match | None:
     """The keyword ``text`` is for sender ``sender_id`` from a number of ``region``, or ``None`` when it is none."""
-    return _exact(book, compact(text), sender_id, region) or _fuzzy(book, text, region)
+    return _exact(book, compact(text), sender_id, region) or _fuzzy(book, text, region) or _free_text(book, text, region)
 
 
 def _exact(book: KeywordBook, folded: str, sender_id: str, region: str | None) -> Match | None:
@@ -70,3 +72,8 @@ def _fuzzy(book: KeywordBook, text: str, region: str | None) -> Match | None:
             if hit:
                 return Match("opt_out", language, None, fuzzy=True, matched=hit.group(0))
     return None
+
+
+def _free_text(book: KeywordBook, text: str, region: str | None) -> Match | None:
+    found = classify(text, languages_for(book, region)[1:])
+    return None if found is None else Match("opt_out", found.language, None, fuzzy=True, matched=found.matched)

@@ -22,7 +22,8 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
 def change(group: str, status: str, minutes: int, source: str = "keyword", e164: str = E164,
            evidence: str | None = None) -> dict[str, Any]:
     return {"e164": e164, "subscription_group": group, "status": status, "basis": "MARKETING", "source": source,
-            "evidence": evidence, "changed_at": T0 + timedelta(minutes=minutes)}
+            "evidence": evidence, "changed_at": T0 + timedelta(minutes=minutes), "text_shown": None, "ip_address": None,
+            "inbound_message_id": None, "recorded_by": None, "needs_review": False}
 
 
 def test_history_filters_orders_and_shows_each_change_once() -> None:

@@ -35,7 +35,8 @@ def test_stop_opts_out_of_every_group_of_the_sender(book: KeywordBook, inbound: 
         validate(output.value, schemas.parsed_schema("ConsentChange"), raise_errors=True)
         assert output.value | {"subscription_group": None, "evidence": None} == {
             "e164": E164, "subscription_group": None, "status": "OPTED_OUT", "basis": "MARKETING", "source": "keyword",
-            "evidence": None, "changed_at": received_at}
+            "evidence": None, "changed_at": received_at, "text_shown": None, "ip_address": None,
+            "inbound_message_id": inbound("Stop!")["provider_message_id"], "recorded_by": "keywords", "needs_review": False}
         assert json.loads(output.value["evidence"]) == {"text": "Stop!", "matched": "stop", "fuzzy": False, "language": None,
                                                         "sender_id": "36180"}
     history = by_topic(outputs, "consent-history")
