@@ -46,8 +46,11 @@ class Fetched:
 
 
 @dataclass(frozen=True)
-class _Hop:
-    """One vetted request: the URL as written, the address to connect to, and the Host header and TLS name to send."""
+class Hop:
+    """One vetted request: the URL as written, the address to connect to, and the Host header and TLS name to send.
+
+    Whoever sends it connects to ``pinned`` with ``host_header`` and the TLS name ``server_name`` (status callbacks
+    reuse it: ``processors.callbacks.sender``)."""
 
     url: httpx.URL
     address: str
@@ -62,6 +65,50 @@ class _Hop:
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (an IP literal resolves to itself without DNS)."""
     return list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
+
+
+def parse_url(url: str) -> httpx.URL:
+    """``url`` parsed, or ``MediaRejected``: http(s) with a host and no credentials only."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise MediaRejected(FETCH_FAILED, f"not a URL: {url[:200]!r} ({exc})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise MediaRejected(BLOCKED, f"only http(s) URLs with a host are fetched, not {url[:200]!r}")
+    if parsed.userinfo:
+        raise MediaRejected(BLOCKED, f"{parsed.copy_with(userinfo=b'')}: URLs with credentials are not fetched")
+    return parsed
+
+
+def vet(url: httpx.URL, allow: AllowList) -> Hop:
+    """Resolve the host once and choose the address to pin, or refuse the hop: the SSRF guard of every outgoing URL
+    Courrier is given (media, status callbacks). ``MediaRejected`` ``BLOCKED`` for an
+    address the SSRF rules refuse, ``FETCH_FAILED`` for a name that does not resolve; ``TransientError`` for DNS
+    answering "try again")."""
+    host = url.raw_host.decode("ascii")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    allowed = allow.allows(host, port)
+    if not allowed and port not in PUBLIC_PORTS:
+        raise MediaRejected(BLOCKED, f"{url}: port {port} is not 80 or 443 and {host}:{port} is not allow-listed")
+    try:
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolve(host, port)]
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise TransientError(f"host {host}: DNS answered 'try again'") from exc
+        raise MediaRejected(FETCH_FAILED, f"{url}: cannot resolve {host} ({exc.strerror})") from None
+    except (UnicodeError, ValueError) as exc:
+        raise MediaRejected(FETCH_FAILED, f"{url}: cannot resolve {host} ({exc})") from None
+    if not addresses:
+        raise MediaRejected(FETCH_FAILED, f"{url}: {host} resolves to no address")
+    if not allowed:
+        # Every answer must be public: a name answering one public and one internal address is refused outright.
+        for address in addresses:
+            why = blocked_because(address)
+            if why:
+                where = str(address) if str(address) == host else f"{host} resolves to {address}"
+                raise MediaRejected(BLOCKED, f"{url}: {where} ({why})")
+    bracketed = f"[{host}]" if ":" in host else host
+    return Hop(url, str(addresses[0]), f"{bracketed}:{url.port}" if url.port else bracketed, host)
 
 
 class MediaFetcher:
@@ -83,55 +130,16 @@ class MediaFetcher:
     def fetch(self, url: str) -> Fetched:
         """The body at ``url``, following at most ``max_redirects`` redirects, each vetted before it is requested."""
         deadline = time.monotonic() + self._limits.total_timeout_s
-        current = self._parse(url)
+        current = parse_url(url)
         for _ in range(self._limits.max_redirects + 1):
-            hop = self._vet(current)
+            hop = vet(current, self._allow)
             location, body = self._request(hop, deadline)
             if body is not None:
                 return Fetched(str(current), body)
-            current = self._parse(str(current.join(location)))
+            current = parse_url(str(current.join(location)))
         raise MediaRejected(FETCH_FAILED, f"{url}: more than {self._limits.max_redirects} redirects")
 
-    @staticmethod
-    def _parse(url: str) -> httpx.URL:
-        try:
-            parsed = httpx.URL(url.strip())
-        except (httpx.InvalidURL, TypeError, ValueError) as exc:
-            raise MediaRejected(FETCH_FAILED, f"not a URL: {url[:200]!r} ({exc})") from None
-        if parsed.scheme not in ("http", "https") or not parsed.raw_host:
-            raise MediaRejected(BLOCKED, f"only http(s) URLs with a host are fetched, not {url[:200]!r}")
-        if parsed.userinfo:
-            raise MediaRejected(BLOCKED, f"{parsed.copy_with(userinfo=b'')}: URLs with credentials are not fetched")
-        return parsed
-
-    def _vet(self, url: httpx.URL) -> _Hop:
-        """Resolve the host once and choose the address to pin, or refuse the hop."""
-        host = url.raw_host.decode("ascii")
-        port = url.port or (443 if url.scheme == "https" else 80)
-        allowed = self._allow.allows(host, port)
-        if not allowed and port not in PUBLIC_PORTS:
-            raise MediaRejected(BLOCKED, f"{url}: port {port} is not 80 or 443 and {host}:{port} is not allow-listed")
-        try:
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolve(host, port)]
-        except socket.gaierror as exc:
-            if exc.errno == socket.EAI_AGAIN:
-                raise TransientError(f"media host {host}: DNS answered 'try again'") from exc
-            raise MediaRejected(FETCH_FAILED, f"{url}: cannot resolve {host} ({exc.strerror})") from None
-        except (UnicodeError, ValueError) as exc:
-            raise MediaRejected(FETCH_FAILED, f"{url}: cannot resolve {host} ({exc})") from None
-        if not addresses:
-            raise MediaRejected(FETCH_FAILED, f"{url}: {host} resolves to no address")
-        if not allowed:
-            # Every answer must be public: a name answering one public and one internal address is refused outright.
-            for address in addresses:
-                why = blocked_because(address)
-                if why:
-                    where = str(address) if str(address) == host else f"{host} resolves to {address}"
-                    raise MediaRejected(BLOCKED, f"{url}: {where} ({why})")
-        bracketed = f"[{host}]" if ":" in host else host
-        return _Hop(url, str(addresses[0]), f"{bracketed}:{url.port}" if url.port else bracketed, host)
-
-    def _request(self, hop: _Hop, deadline: float) -> tuple[str | None, bytes | None]:
+    def _request(self, hop: Hop, deadline: float) -> tuple[str | None, bytes | None]:
         """(redirect location, None) or (None, body) for one vetted hop."""
         timeout = self._timeout(deadline)
         headers = {"Host": hop.host_header, "Accept-Encoding": "identity", "User-Agent": "courrier-media/1",
@@ -157,7 +165,7 @@ class MediaFetcher:
                 raise MediaRejected(FETCH_FAILED, f"{hop.url}: TLS refused ({exc})") from None
             raise TransientError(f"media {hop.url}: {type(exc).__name__}: {exc}") from exc
 
-    def _read(self, hop: _Hop, response: httpx.Response, deadline: float) -> bytes:
+    def _read(self, hop: Hop, response: httpx.Response, deadline: float) -> bytes:
         cap = self._limits.max_bytes
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
