@@ -8,7 +8,9 @@ What is measured, all from fields the events carry (``context.requested_at`` is 
 - ``courrier_receipts_total{stage,status,channel,reason}``: every receipt written, by the stage that wrote it;
 - ``courrier_fallbacks_total{reason,channel}``: messages dispatched on a channel other than the one asked for;
 - ``courrier_submit_latency_seconds{lane,channel}``: ``send-requested`` → the provider acknowledged the submit;
-- ``courrier_terminal_latency_seconds{lane,channel}``: ``send-requested`` → the message's terminal receipt.
+- ``courrier_terminal_latency_seconds{stage,lane,channel}``: ``send-requested`` → the message's terminal receipt (its
+  ``_count`` is the terminal receipts written, by the stage that wrote them: ``receipt`` and ``dispatch`` for the
+  messages that were submitted, which is what the alert comparing them with submits needs).
 
 Prometheus updates take a lock each, so a batch is first tallied in plain dicts and each label set is updated once.
 """
@@ -95,7 +97,7 @@ class OutcomeMetrics:
             ["lane", "channel"], LATENCY_BUCKETS, registry)
         self.terminal_latency = BatchHistogram(
             "courrier_terminal_latency_seconds", "From send-requested (context.requested_at) to the message's terminal receipt",
-            ["lane", "channel"], LATENCY_BUCKETS, registry)
+            ["stage", "lane", "channel"], LATENCY_BUCKETS, registry)
 
     def observe(self, written: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Count one batch's written ``(logical topic, value)`` pairs (topics outside ``OBSERVED_TOPICS`` are ignored)."""
@@ -120,8 +122,8 @@ class OutcomeMetrics:
             self.fallbacks.labels(reason, channel).inc(n)
         for labels, values in submitted.items():
             self.submit_latency.observe_many(labels, values)
-        for labels, values in terminal.items():
-            self.terminal_latency.observe_many(labels, values)
+        for (lane, channel), values in terminal.items():
+            self.terminal_latency.observe_many((self.stage, lane, channel), values)
 
 
 def _add(into: dict[tuple[str, str], list[float]], value: Mapping[str, Any], channel: str, at: Any) -> None:

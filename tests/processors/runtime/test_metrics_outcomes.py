@@ -34,7 +34,7 @@ def test_receipts_fallbacks_and_latencies_are_counted_per_batch() -> None:
     assert value("courrier_receipts_total", {"stage": "receipt", "status": "delivered", "channel": "SMS", "reason": "none"}) == 2
     assert value("courrier_receipts_total", {"stage": "receipt", "status": "rejected", "channel": "none", "reason": "invalid_number"}) == 1
     assert value("courrier_fallbacks_total", {"reason": "rcs_not_capable", "channel": "SMS"}) == 1
-    terminal = {"lane": "transactional", "channel": "SMS"}
+    terminal = {"stage": "receipt", "lane": "transactional", "channel": "SMS"}
     assert value("courrier_terminal_latency_seconds_count", terminal) == 2  # the non-terminal "sent" is not
     assert value("courrier_terminal_latency_seconds_sum", terminal) == 3.2
     assert value("courrier_terminal_latency_seconds_bucket", {**terminal, "le": "0.25"}) == 1
