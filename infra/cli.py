@@ -61,12 +61,20 @@ def status() -> None:
 
 
 @app.command()
-def fetch(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP, show_default=False)) -> None:
+def fetch(parts: Optional[List[str]] = typer.Argument(None, help=PARTS_HELP + " Also `chromium`: headless Chromium for the report "
+                                                    "page test (Debian's package, apt-get; never part of the default).",
+                                                    show_default=False)) -> None:
     """Download the jars and the registry the local parts need (cached in the state directory and ~/.m2)."""
+    from infra import chromium
+
     console = Console()
     settings = get_settings()
+    wanted = parts or list(infra.PARTS)
     with _one_line_errors(), console.status("checking what is fetched…") as spinner:
-        infra.fetch(settings, parts or infra.PARTS, progress=spinner.update)
+        infra.fetch(settings, [part for part in wanted if part != "chromium"], progress=spinner.update)
+        if "chromium" in wanted:
+            spinner.update(f"installing chromium ({' '.join(chromium.INSTALL)})…")
+            console.print(f"[green]✓[/] chromium at {chromium.ensure()}")
     console.print(f"[green]✓[/] fetched into {settings.state_dir}")
 
 

@@ -23,7 +23,7 @@ def build(title: str, about: dict[str, Any], summary: Summary, policies: dict[st
     """The report of ``summary``: ``about`` says what was read (campaign or time range); ``policies`` maps an arm to its
     channel policy when known; ``ab_test`` compares arms (variants), not templates; ``complete`` is False when a scan
     limit stopped a read early."""
-    comparisons = ab_comparisons(summary.arms) if ab_test else []
+    comparisons = ab_comparisons(summary.arms, policies) if ab_test else []
     headline = _headline(comparisons)
     return {
         "title": title,
@@ -48,12 +48,18 @@ def build(title: str, about: dict[str, Any], summary: Summary, policies: dict[st
     }
 
 
-def ab_comparisons(arms: list[ArmTotals]) -> list[Comparison]:
-    """Each arm after the first against the first, on every metric of ``METRICS``."""
+def ab_comparisons(arms: list[ArmTotals], policies: dict[str, str]) -> list[Comparison]:
+    """Each arm after the first against the first, on every metric of ``METRICS``; an arm is named with its channel
+    policy when known (``B (rcs_with_sms_fallback)``), so the verdict says which channel won."""
     if len(arms) < 2:
         return []
+
+    def label(arm: ArmTotals) -> str:
+        policy = policies.get(arm.arm)
+        return f"{arm.arm} ({policy.lower()})" if policy else arm.arm
+
     control = arms[0]
-    return [compare(metric, unit, control.arm, control.steps[num], control.steps[den], arm.arm, arm.steps[num], arm.steps[den])
+    return [compare(metric, unit, label(control), control.steps[num], control.steps[den], label(arm), arm.steps[num], arm.steps[den])
             for arm in arms[1:] for metric, unit, num, den in METRICS]
 
 

@@ -56,6 +56,8 @@ class Comparison:
         if self.trials_a == 0 or self.trials_b == 0:
             empty = self.arm_a if self.trials_a == 0 else self.arm_b
             return f"not enough data yet: no {self.unit} in arm {empty}"
+        if self.needed_per_arm is None:
+            return f"no difference in {self.metric} between {self.arm_a} and {self.arm_b} (equal rates)"
         leader, points = (self.arm_b, self.difference) if self.difference >= 0 else (self.arm_a, -self.difference)
         behind = self.arm_a if leader == self.arm_b else self.arm_b
         observed = f"{leader} arm: +{points * 100:.1f} pts {self.metric} vs {behind}"
@@ -67,14 +69,11 @@ class Comparison:
         if not self.enough_events:
             return (f"not enough data yet: {observed} so far, but an arm has fewer than {MIN_EVENTS} messages on one side "
                     f"of the {self.metric}, too few for this test")
-        if self.needed_per_arm is None:
-            return f"no difference in {self.metric} between {self.arm_a} and {self.arm_b} (equal rates)"
         return f"no significant difference at {level}: {observed} (p = {self.p_value:.3g}), with enough data to see one of this size"
 
     def more_needed(self) -> int:
         """``unit`` still missing (both arms together) before a test at the observed rates has its power; 0 when none."""
-        if self.needed_per_arm is None:
-            # Equal rates: nothing to detect, but the normal approximation may still lack events.
+        if self.needed_per_arm is None:  # equal rates: nothing to detect
             return 0
         return max(0, self.needed_per_arm - self.trials_a) + max(0, self.needed_per_arm - self.trials_b)
 

@@ -34,7 +34,8 @@ def test_an_ab_report_has_the_verdict_the_method_tables_and_inline_charts(tmp_pa
     summary = campaign_aggregator({"A": 200, "B": 200}, {"A": 20, "B": 60}).summary()
     report = build("Campaign c", {"campaign": "c", "state": "ACTIVE"}, summary, {"A": "SMS", "B": "RCS_WITH_SMS_FALLBACK"}, True,
                    NOW, True)
-    assert report["ab_test"]["headline"].startswith("B arm: +20.0 pts click rate vs A, significant at 95 %")
+    assert report["ab_test"]["headline"].startswith(
+        "B (rcs_with_sms_fallback) arm: +20.0 pts click rate vs A (sms), significant at 95 %")
     html_path, json_path = write(report, tmp_path / "out")
     html = html_path.read_text()
     assert report["ab_test"]["headline"] in html and METHOD in html
