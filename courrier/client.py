@@ -17,6 +17,7 @@ from courrier.config import Settings
 from processors.consent.message_ids import RESERVED_KEY_PREFIX
 from processors.runtime.clients import producer_config
 from processors.runtime.errors import CourrierError
+from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 
 API_KEY_ENV = "COURRIER_API_KEY"
@@ -34,6 +35,7 @@ class CourrierClient:
         self._source = source
         self._serde = AvroSerde(settings.registry_url, settings.topic)
         self._producer = Producer(producer_config(settings))
+        self._placement = Placement(settings, self._producer)
 
     def send(
         self,
@@ -100,7 +102,8 @@ class CourrierClient:
     def _produce(self, logical_topic: str, key: str, value: bytes) -> None:
         while True:
             try:
-                self._producer.produce(self._settings.topic(logical_topic), key=key, value=value)
+                physical = self._settings.topic(logical_topic)
+                self._producer.produce(physical, key=key, value=value, partition=self._placement.partition(physical, key))
                 break
             except BufferError:
                 self._producer.poll(0.05)

@@ -23,6 +23,9 @@ class Topic:
     retention_ms: int = 7 * DAY_MS
     compacted: bool = False
     partitions: int | None = None
+    # Rows are partitioned by the key's number (the part before "|"), as the requests about that number are: an
+    # instance then holds only the rows of the partitions it reads (topology.partitioning).
+    by_number: bool = False
 
     @property
     def cleanup_policy(self) -> str:
@@ -41,7 +44,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("rendered-transactional", "sender id", "Rendered", "render (transactional lane)", ("dispatch",)),
     Topic("dispatched", "E.164", "Dispatched", "dispatch", ("receipt", "analytics")),
     Topic("receipt", "E.164", "Receipt", "every stage (terminal outcomes), receipt", ("analytics", "fallback"), retention_ms=30 * DAY_MS),
-    Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports, dispatch (a provider's unsubscribed refusal)", ("consent",), retention_ms=-1, compacted=True),
+    Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports, dispatch (a provider's unsubscribed refusal)", ("consent",), retention_ms=-1, compacted=True,
+          by_number=True),
     Topic("consent-history", "E.164", "ConsentChange", "keywords, API, imports, dispatch", ("operators", "audits"), retention_ms=-1),
     Topic("inbound", "E.164", "InboundMessage", "webhook receiver, dispatch (SMPP deliver_sm)", ("keywords",)),
     Topic("provider-events", "provider message id", "ProviderEvent", "webhook receiver, dispatch (SMPP receipts)", ("receipt",)),
@@ -69,7 +73,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("submissions", "message id", "SubmissionRecord", "dispatch", ("dispatch", "replay"), retention_ms=30 * DAY_MS, compacted=True),
     Topic("campaigns", "campaign id", "CampaignControl", "campaign CLI/API (start, cancel)", ("dispatch",), retention_ms=-1, compacted=True),
     # Frequency caps look back at most 30 days (processors/consent/frequency.py): a record unwritten for 31 is of no use.
-    Topic("frequency", "E.164|subscription group", "FrequencyRecord", "consent", ("consent",), retention_ms=31 * DAY_MS, compacted=True),
+    Topic("frequency", "E.164|subscription group", "FrequencyRecord", "consent", ("consent",), retention_ms=31 * DAY_MS, compacted=True,
+          by_number=True),
     Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics",)),
     # Reports arrive within a message's validity (at most 7 days): a day more bounds the topic and every receipt instance's table.
     Topic("message-state", "message id", "MessageState", "receipt", ("receipt",), retention_ms=8 * DAY_MS, compacted=True),

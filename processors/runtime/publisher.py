@@ -15,6 +15,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from courrier.config import Settings
 from processors.runtime.clients import producer_config
+from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output
 
@@ -49,6 +50,7 @@ class Publisher:
         self._timeout_s = timeout_s
         self._serde = serde or AvroSerde(settings.registry_url, settings.topic)
         self._producer = Producer(producer_config(settings, **{"message.timeout.ms": int(timeout_s * 1000), "client.id": "courrier-intake"}))
+        self._placement = Placement(settings, self._producer)
         self._stopping = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name="intake-delivery-reports", daemon=True)
 
@@ -65,7 +67,8 @@ class Publisher:
             value = self._serde.encode(output.topic, output.value)
             while True:
                 try:
-                    self._producer.produce(self._settings.topic(output.topic), key=output.key, value=value,
+                    physical = self._settings.topic(output.topic)
+                    self._producer.produce(physical, key=output.key, value=value, partition=self._placement.partition(physical, output.key),
                                            on_delivery=lambda err, msg, i=index: deliveries.report(i, err, msg))
                     break
                 except BufferError:  # the local queue is full: the poller drains it as reports come back

@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -34,6 +34,7 @@ from processors.runtime import policy
 from processors.runtime.checkpoint import Checkpoint, DeliveryErrors, DeliveryFailed
 from processors.runtime.clients import consumer_config, producer_config, require_broker
 from processors.runtime.metrics import MetricsServer, StageMetrics
+from processors.runtime.placement import Placement
 from processors.runtime.routing import Router
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Hooks, Output, Stage
@@ -54,11 +55,24 @@ class RunnerOptions:
     group_id: str | None = None
 
 
-class Runner:
-    """Runs one stage until stopped; owns the consumer, the producer, commits, dead-letters, retries and metrics."""
+class CoPartitionedTable(Protocol):
+    """A table holding only the partitions its stage reads (``runtime.table.TopicTable(co_partitioned=True)``)."""
 
-    def __init__(self, stage: Stage, settings: Settings, options: RunnerOptions = RunnerOptions(), clock: Callable[[], datetime] | None = None) -> None:
+    def assign(self, partitions: list[int], input_topic: str, input_count: int) -> None: ...
+
+    def revoke(self, partitions: list[int]) -> None: ...
+
+
+class Runner:
+    """Runs one stage until stopped; owns the consumer, the producer, commits, dead-letters, retries and metrics.
+
+    ``state`` are the stage's co-partitioned tables: each restores a partition when the group assigns it, before the
+    stage reads a record of it, and lets it go when it is revoked."""
+
+    def __init__(self, stage: Stage, settings: Settings, options: RunnerOptions = RunnerOptions(), clock: Callable[[], datetime] | None = None,
+                 state: Sequence[CoPartitionedTable] = ()) -> None:
         self.stage = stage
+        self._state = list(state)
         self.settings = settings
         self.options = options
         self.metrics = StageMetrics(stage.name)
@@ -73,6 +87,7 @@ class Runner:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._checkpoint: Checkpoint | None = None
+        self._placement: Placement | None = None
         self.metrics_port: int | None = None
 
     @property
@@ -120,11 +135,18 @@ class Runner:
             self.settings, self.group_id,
             **{"statistics.interval.ms": 5000, "stats_cb": self.metrics.observe_stats},
         ))
+        self._placement = Placement(self.settings, self._producer)
         self._checkpoint = Checkpoint(self._consumer, self._producer, self.options.exactly_once, deliveries)
         self._consumer.subscribe(list(self._logical), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
 
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.assigned += len(partitions)
+        # Restored here, inside consume(), so no record of a partition is processed before its rows are in; a table that
+        # cannot restore in time raises, consume() raises it, and the stage exits naming the table and how far it got.
+        for topic, numbers in _partitions_by_topic(partitions).items():
+            count = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions) if self._state else 0
+            for table in self._state:
+                table.assign(numbers, topic, count)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Batches commit before the next consume() call, the only place callbacks run, so nothing done is left uncommitted;
@@ -134,6 +156,8 @@ class Runner:
         if self._checkpoint is not None:
             self._checkpoint.forget(revoked)
         self._hooks.partitions_revoked(revoked)
+        for table in self._state:
+            table.revoke(sorted({tp.partition for tp in partitions}))
 
     def _run_once(self) -> None:
         assert self._consumer and self._checkpoint
@@ -210,10 +234,10 @@ class Runner:
     def _send(self, topic_name: str, key: Any, value: bytes | None, headers: list[tuple[str, bytes]]) -> None:
         # No callback per record and no poll per record: the producer reports failed deliveries only, to the
         # checkpoint, and the batch's flush or transaction commit serves those reports and says whether all went out.
-        assert self._producer
+        assert self._producer and self._placement
         while True:
             try:
-                self._producer.produce(topic_name, value, key, headers=headers)
+                self._producer.produce(topic_name, value, key, self._placement.partition(topic_name, key), headers=headers)
                 return
             except BufferError:  # the local queue is full: let librdkafka send and report until there is room
                 self._producer.poll(0.05)
@@ -224,6 +248,13 @@ class Runner:
             self._consumer.close()
         if self._producer is not None:
             self._producer.flush(10)
+
+
+def _partitions_by_topic(partitions: list[TopicPartition]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for tp in partitions:
+        found.setdefault(tp.topic, []).append(tp.partition)
+    return found
 
 
 def _fatal(exc: BaseException) -> bool:

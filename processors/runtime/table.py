@@ -12,11 +12,19 @@ table holds it, so several instances on one machine (or several tables of one to
 store; a restarted instance takes the first free slot back, usually its own. Stores of topics the cluster no longer
 has are removed after an hour unused. Memory is bounded by RocksDB's memtables and one shared block cache, not by
 the number of rows.
+
+A co-partitioned table (``co_partitioned=True``, for a ``by_number`` topic whose rows sit on the partition of the
+requests about their number, ``topology.partitioning``) holds only the partitions its stage is assigned: the runner
+calls ``assign`` when the group gives it partitions, which restores each from its own store
+(``…/<instance>-p<partition>-<slot>``) and the topic before the stage reads a record of them, and ``revoke`` when they
+go, which closes their stores (kept on disk: taken back later, they resume where they stopped). Two instances hold
+half the rows each. A lookup of a number on a partition not held is a bug in the caller and raises ``NotHeld``.
 """
 from __future__ import annotations
 
 import ctypes
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -30,11 +38,12 @@ from confluent_kafka.admin import AdminClient
 
 from courrier.config import Settings
 from processors.runtime.clients import consumer_config
-from processors.runtime.errors import DecodeError, UnreachableError
+from processors.runtime.errors import CourrierError, DecodeError, UnreachableError
 from processors.runtime.metrics import TABLES
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.store import RowStore, sweep
+from topology.partitioning import check_same_count, key_partition, number_of
 from topology.topics import topic as declared_topic
 
 log = logging.getLogger(__name__)
@@ -46,21 +55,32 @@ _CONSUMER = {"enable.partition.eof": True, "queued.min.messages": 5000, "queued.
 _swept: set[Path] = set()  # state dirs whose stale stores this process has already removed
 
 
+class NotHeld(CourrierError):
+    """A co-partitioned table was asked for a row of a partition its instance is not assigned."""
+
+
 class TopicTable(Mapping[str, Event]):
-    """Latest value per key of one logical topic; tombstones delete. Reads every partition, commits nothing.
+    """Latest value per key of one logical topic; tombstones delete. Reads every partition (or, co-partitioned, those
+    assigned), commits nothing.
 
     Rows are decoded values, or the records' bytes for a topic without a value schema. Empty before ``start``;
     reading after ``stop`` is an error (the store is closed). A row that does not decode reads as absent and is
     counted in ``skipped`` (with a log line), as a bad record is skipped, never raised to the stage."""
 
-    def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None, cache_size: int = 1024) -> None:
+    def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None, cache_size: int = 1024,
+                 co_partitioned: bool = False) -> None:
+        if co_partitioned and not declared_topic(logical_topic).by_number:
+            raise ValueError(f"{logical_topic} is not declared by_number: its rows are not placed by partition")
         self._settings = settings
         self._logical = logical_topic
         self._physical = settings.topic(logical_topic)
         self._serde = serde or AvroSerde(settings.registry_url, settings.topic)
         self._decoded = declared_topic(logical_topic).value_schema is not None  # else rows are the records' bytes
         self._retention_ms = declared_topic(logical_topic).retention_ms
-        self._store: RowStore | None = None
+        self.co_partitioned = co_partitioned
+        self._stores: dict[int, RowStore] = {}  # partition → its store (one store for every partition unless co-partitioned)
+        self._partition_count = 0
+        self._topic_id: str | None = None
         self._stopped = False
         self._cache: OrderedDict[str, Event] = OrderedDict()
         self._cache_size = cache_size
@@ -68,19 +88,26 @@ class TopicTable(Mapping[str, Event]):
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._caught_up = threading.Event()
+        self._requests: queue.Queue[tuple[str, list[int], threading.Event]] = queue.Queue()
+        self._restore_timeout_s = 60.0
         self._thread = threading.Thread(target=self._follow_or_fail, name=f"table-{logical_topic}", daemon=True)
         self._error: BaseException | None = None
         self._listeners: list[Callable[[str, Event], None]] = []
-        self._progress: dict[int, list[int]] = {}  # partition → [next offset, end offset at start, first offset read]
+        self._progress: dict[int, list[int]] = {}  # partition → [next offset, end offset when taken, first offset read]
         self.skipped = 0
-        self.loaded_at_start = 0  # rows the local store already held at start (0 after a rebuild)
+        self.loaded_at_start = 0  # rows the local stores already held when their partitions were taken (0 after a rebuild)
         self.records_read = 0  # records read from the topic since start
         TABLES.track(logical_topic, self)  # its size on /metrics (courrier_table_rows)
 
     @property
     def path(self) -> Path | None:
-        """The local store's directory once started."""
-        return self._store.path if self._store is not None else None
+        """The local store's directory once started (a co-partitioned table: its lowest partition's)."""
+        return self._stores[min(self._stores)].path if self._stores else None
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this table holds now."""
+        return sorted(self._stores)
 
     def listen(self, listener: Callable[[str, Event], None]) -> None:
         """Call ``listener(key, row)`` for every row the table takes from now on (on the table's thread; register before
@@ -88,7 +115,9 @@ class TopicTable(Mapping[str, Event]):
         self._listeners.append(listener)
 
     def start(self, timeout_s: float = 60.0) -> None:
-        """Open the local store, read the topic from where the store stopped up to its end as of now, then keep following it."""
+        """Open the local store, read the topic from where the store stopped up to its end as of now, then keep following
+        it. A co-partitioned table only learns the topic's partitions here; ``assign`` restores them."""
+        self._restore_timeout_s = timeout_s
         self._thread.start()
         loaded = self._caught_up.wait(timeout_s)
         if self._error is not None:
@@ -96,6 +125,31 @@ class TopicTable(Mapping[str, Event]):
         if not loaded:
             raise UnreachableError(f"table {self._physical} did not load within {timeout_s:.0f}s from "
                                    f"{self._settings.bootstrap_servers}: {self.progress()}")
+
+    def assign(self, partitions: list[int], input_topic: str, input_count: int) -> None:
+        """Restore ``partitions`` (of ``input_topic``, which has ``input_count``) before the stage reads from them; raises
+        ``UnreachableError`` naming the table and how far it got when that takes longer than the start timeout."""
+        check_same_count(self._physical, self._partition_count, input_topic, input_count)
+        wanted = [p for p in partitions if p not in self._stores]
+        if wanted:
+            self._ask("assign", wanted, self._restore_timeout_s)
+
+    def revoke(self, partitions: list[int]) -> None:
+        """Stop following ``partitions`` and close their stores (kept on disk)."""
+        held = [p for p in partitions if p in self._stores]
+        if held:
+            self._ask("revoke", held, 30.0)
+
+    def holds(self, number: str) -> bool:
+        """Whether rows about ``number`` (an E.164) are here: always for a table of every partition."""
+        return not self.co_partitioned or self._partition_of(number.encode()) in self._stores
+
+    def _ask(self, what: str, partitions: list[int], timeout_s: float) -> None:
+        done = threading.Event()
+        self._requests.put((what, partitions, done))
+        if not done.wait(timeout_s) or self._error is not None:
+            raise self._error or UnreachableError(f"table {self._physical} could not {what} partitions {partitions} within "
+                                                  f"{timeout_s:.0f}s: {self.progress()}")
 
     def progress(self) -> str:
         """How far loading got: records read of those to read, and each partition's offset against its end at start."""
@@ -111,8 +165,8 @@ class TopicTable(Mapping[str, Event]):
             self._thread.join(timeout=10)
         self._stopped = True
         with self._lock:
-            store, self._store = self._store, None
-        if store is not None:
+            stores, self._stores = set(self._stores.values()), {}
+        for store in stores:
             store.close()
 
     # --- the Mapping
@@ -129,7 +183,7 @@ class TopicTable(Mapping[str, Event]):
                 if key in self._cache:
                     self._cache.move_to_end(key)
             return cached
-        store = self._open_store()
+        store = self._store_for(key)
         writes = self._writes
         raw = store.get(key.encode()) if store is not None else None
         if raw is None:
@@ -145,23 +199,36 @@ class TopicTable(Mapping[str, Event]):
         return row
 
     def __contains__(self, key: object) -> bool:
-        store = self._open_store()
-        return isinstance(key, str) and store is not None and store.get(key.encode()) is not None
+        if not isinstance(key, str):
+            return False
+        store = self._store_for(key)
+        return store is not None and store.get(key.encode()) is not None
 
     def __iter__(self) -> Iterator[str]:
-        store = self._open_store()
-        if store is None:
-            return iter(())
-        return (key.decode("utf-8", "replace") for key in store.keys())
+        return (key.decode("utf-8", "replace") for store in self._open_stores() for key in store.keys())
 
     def __len__(self) -> int:
-        store = self._open_store()
-        return len(store) if store is not None else 0
+        return sum(len(store) for store in self._open_stores())
 
-    def _open_store(self) -> RowStore | None:
+    def _open_stores(self) -> list[RowStore]:
         if self._stopped:
             raise RuntimeError(f"table {self._physical} is stopped")
-        return self._store
+        return list({id(store): store for store in list(self._stores.values())}.values())
+
+    def _store_for(self, key: str) -> RowStore | None:
+        if self._stopped:
+            raise RuntimeError(f"table {self._physical} is stopped")
+        if not self.co_partitioned:
+            return next(iter(self._stores.values()), None)
+        partition = self._partition_of(key.encode())
+        store = self._stores.get(partition)
+        if store is None:
+            raise NotHeld(f"table {self._physical} holds partitions {self.partitions}, not {partition} where {key!r} is: "
+                          f"the record about it should have been read from that partition")
+        return store
+
+    def _partition_of(self, key: bytes) -> int:
+        return key_partition(number_of(key), self._partition_count)
 
     def _decode(self, key: str, raw: bytes) -> Event | None:
         if not self._decoded:
@@ -177,67 +244,118 @@ class TopicTable(Mapping[str, Event]):
     def _follow_or_fail(self) -> None:
         try:
             self._follow()
-        except BaseException as exc:  # handed to start(), which raises it in the caller's thread
+        except BaseException as exc:  # handed to start() or assign(), which raise it in the caller's thread
             if self._caught_up.is_set():
                 log.error("table stopped following its topic", extra={"topic": self._logical, "error": str(exc)})
             self._error = exc
             self._caught_up.set()
+            while not self._requests.empty():
+                self._requests.get_nowait()[2].set()
 
     def _follow(self) -> None:
         # The end of a partition is where a read_committed reader runs out of records: the offset after its last record
         # can be a transaction's commit marker, or records of a transaction still open, which no record reaches.
         consumer = Consumer(consumer_config(self._settings, f"courrier-table-{uuid.uuid4()}", **_CONSUMER))
+        behind: set[int] = set()
+        waiting: list[tuple[set[int], threading.Event]] = []
         try:
             metadata = consumer.list_topics(self._physical, timeout=10).topics.get(self._physical)
             partitions = sorted(metadata.partitions) if metadata and not metadata.error else []
-            deadline = time.monotonic() + 30
-            ranges = {p: _watermarks(consumer, self._physical, p, deadline) for p in partitions}
-            store = self._open_checked(ranges)
+            self._partition_count = len(partitions)
             self._sweep(consumer)
+            if self.co_partitioned:
+                self._caught_up.set()  # nothing to read until partitions are assigned
+            else:
+                waiting.append((self._take(consumer, partitions, behind), self._caught_up))
+            expired_at = time.monotonic()
+            while not self._stopping.is_set():
+                while not self._requests.empty():
+                    what, asked, done = self._requests.get_nowait()
+                    if what == "assign":
+                        waiting.append((self._take(consumer, asked, behind), done))
+                    else:
+                        self._release(consumer, asked, behind)
+                        done.set()
+                messages = consumer.consume(1000, 0.2 if not waiting else 0.05)
+                self._read(messages, behind)
+                for entry in [w for w in waiting if not (w[0] & behind)]:
+                    waiting.remove(entry)
+                    if entry[1] is self._caught_up:
+                        _give_back_freed_memory()
+                    entry[1].set()
+                if time.monotonic() - expired_at >= EXPIRE_EVERY_S:
+                    expired_at = time.monotonic()
+                    for store in set(self._stores.values()):
+                        self._expire(store)
+        finally:
+            consumer.close()
+
+    def _take(self, consumer: Consumer, partitions: list[int], behind: set[int]) -> set[int]:
+        """Open the store(s) of ``partitions``, start reading each where its store stopped; the partitions still behind."""
+        deadline = time.monotonic() + 30
+        ranges = {p: _watermarks(consumer, self._physical, p, deadline) for p in partitions}
+        name = self._settings.instance_id or "table"
+        if self.co_partitioned:
+            opened = {p: self._open_checked(f"{name}-p{p}", {p: ranges[p]}) for p in partitions}
+        else:
+            store = self._open_checked(name, ranges)
+            opened = {p: store for p in partitions}
+        for store in {id(s): s for s in opened.values()}.values():
             positions = store.positions()
-            self.loaded_at_start = len(store)
+            self.loaded_at_start += len(store)
             for p in partitions:
-                start = positions.get(p, ranges[p][0])
-                self._progress[p] = [start, ranges[p][1], start]
-            with self._lock:
-                self._store = store
+                if opened[p] is store:
+                    start = positions.get(p, ranges[p][0])
+                    self._progress[p] = [start, ranges[p][1], start]
             if self._listeners:
                 for raw_key, raw in store.items():
                     self._notify(raw_key.decode("utf-8", "replace"), raw)
             self._expire(store)
-            consumer.assign([TopicPartition(self._physical, p, self._progress[p][0]) for p in partitions])
-            behind = {p for p, (position, end, _) in self._progress.items() if end > position}
-            expired_at = time.monotonic()
-            while not self._stopping.is_set():
-                messages = consumer.consume(1000, 0.2)
-                batch: list[tuple[bytes, bytes | None, int]] = []
-                moved: dict[int, int] = {}
-                for message in messages:
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            behind.discard(message.partition())
-                        continue
-                    partition, offset, key = message.partition(), message.offset(), message.key()
-                    moved[partition] = offset + 1
-                    if key is None:
-                        self.skipped += 1
-                        continue
-                    batch.append((key, message.value(), message.timestamp()[1]))
-                if moved:
-                    self._apply(store, batch, moved)
-                    for partition, position in moved.items():
-                        self._progress[partition][0] = position
-                        if partition in behind and position >= self._progress[partition][1]:
-                            behind.discard(partition)
-                if not behind and not self._caught_up.is_set():
-                    _give_back_freed_memory()
-                    self._caught_up.set()
-                if time.monotonic() - expired_at >= EXPIRE_EVERY_S:
-                    expired_at = time.monotonic()
-                    self._expire(store)
-        finally:
-            consumer.close()
+        with self._lock:
+            self._stores.update(opened)
+        consumer.incremental_assign([TopicPartition(self._physical, p, self._progress[p][0]) for p in partitions])
+        taken = {p for p in partitions if self._progress[p][1] > self._progress[p][0]}
+        behind |= taken
+        return taken
+
+    def _release(self, consumer: Consumer, partitions: list[int], behind: set[int]) -> None:
+        consumer.incremental_unassign([TopicPartition(self._physical, p) for p in partitions])
+        with self._lock:
+            closed = [self._stores.pop(p) for p in partitions if p in self._stores]
+            self._cache.clear()
+            self._writes += 1
+        for p in partitions:
+            behind.discard(p)
+            self._progress.pop(p, None)
+        for store in closed:
+            store.close()
+
+    def _read(self, messages: list[Any], behind: set[int]) -> None:
+        batches: dict[int, list[tuple[bytes, bytes | None, int]]] = {}
+        moved: dict[int, int] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    behind.discard(message.partition())
+                continue
+            partition, offset, key = message.partition(), message.offset(), message.key()
+            if partition not in self._stores:  # released while its records were in flight
+                continue
+            moved[partition] = offset + 1
+            if key is None:
+                self.skipped += 1
+                continue
+            batches.setdefault(partition, []).append((key, message.value(), message.timestamp()[1]))
+        if not moved:
+            return
+        for store in {id(s): s for s in (self._stores[p] for p in moved)}.values():
+            mine = [p for p in moved if self._stores[p] is store]
+            self._apply(store, [row for p in mine for row in batches.get(p, ())], {p: moved[p] for p in mine})
+        for partition, position in moved.items():
+            self._progress[partition][0] = position
+            if partition in behind and position >= self._progress[partition][1]:
+                behind.discard(partition)
 
     def _apply(self, store: RowStore, batch: list[tuple[bytes, bytes | None, int]], moved: dict[int, int]) -> None:
         store.apply(batch, moved)
@@ -265,11 +383,14 @@ class TopicTable(Mapping[str, Event]):
                     self._writes += 1
                     self._cache.clear()
 
-    def _open_checked(self, ranges: dict[int, tuple[int, int]]) -> RowStore:
-        """The local store, rebuilt (one log line) unless what it holds is this topic's, up to offsets the topic still has."""
+    def _open_checked(self, name: str, ranges: dict[int, tuple[int, int]]) -> RowStore:
+        """The local store ``name``, rebuilt (one log line) unless what it holds is this topic's, up to offsets the topic
+        still has (of ``ranges``' partitions: a store holds those only)."""
         root = self._settings.state_dir / "tables" / self._physical
-        store = RowStore(root, self._settings.instance_id or "table")
-        topic_id = _topic_id(self._settings, self._physical)
+        store = RowStore(root, name)
+        if self._topic_id is None:
+            self._topic_id = _topic_id(self._settings, self._physical)
+        topic_id = self._topic_id
         reason = store.rebuilt_reason
         if reason is None and not store.valid_format():
             reason = None if store.created else "no offsets record"
@@ -277,7 +398,7 @@ class TopicTable(Mapping[str, Event]):
             reason = f"store is of topic id {store.topic_id()}, the topic's is {topic_id} (deleted and created again?)"
         elif reason is None:
             for partition, position in store.positions().items():
-                low, high = ranges.get(partition, (0, -1))
+                low, high = ranges.get(partition, (0, -1))  # a partition not of this store's: rebuilt
                 if not low <= position <= high:
                     reason = f"partition {partition} stored at offset {position}, outside the topic's {low}..{high}"
                     break
