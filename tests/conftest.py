@@ -89,11 +89,14 @@ def _delete_topics(settings: Settings, names: set[str]) -> None:
 
 
 @pytest.fixture
-def topic_settings(real_parts: Settings) -> Settings:
-    """The session's parts with a topic prefix of this test's own, and its topology applied."""
+def topic_settings(real_parts: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The session's parts with a topic prefix of this test's own, and its topology applied: 3 partitions per topic,
+    or as many as the test's ``@pytest.mark.partitions(N)`` says."""
     from topology.apply import apply
 
-    settings = real_parts.model_copy(update={"topic_prefix": f"t-{uuid.uuid4().hex[:10]}-", "partitions": 3})
+    marker = request.node.get_closest_marker("partitions")
+    partitions = int(marker.args[0]) if marker else 3
+    settings = real_parts.model_copy(update={"topic_prefix": f"t-{uuid.uuid4().hex[:10]}-", "partitions": partitions})
     _PREFIXES.append(settings.topic_prefix)
     apply(settings)
     return settings
