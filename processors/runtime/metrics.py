@@ -110,7 +110,8 @@ def partition_lag(p: dict[str, Any]) -> int | None:
     The end is the last stable offset (a read-committed consumer reads no further) when known, else the high watermark.
     The committed offset is librdkafka's when it has one; a transactional commit (``send_offsets_to_transaction``) does not
     update it, so the position (next offset handed to the stage) is taken when it is further: a batch past the position is
-    committed or about to be, with its transaction.
+    committed or about to be, with its transaction. A partition with neither (no commit yet, nothing read yet) is read
+    from its log start (``auto.offset.reset`` is earliest), so everything from there is behind.
     """
     if p.get("fetch_state") != "active":
         return None
@@ -118,6 +119,8 @@ def partition_lag(p: dict[str, Any]) -> int | None:
     if end is None or end < 0:
         end = p.get("hi_offset", -1)
     done = max(p.get("committed_offset", -1), p.get("app_offset", -1))
+    if done < 0:
+        done = p.get("lo_offset", -1)
     if end < 0 or done < 0:
         return None
     return max(0, end - done)

@@ -68,6 +68,7 @@ def _stats(**partition: int | str) -> str:
 def test_lag_is_the_end_less_the_committed_offset_or_the_position_when_it_is_further() -> None:
     assert partition_lag({"fetch_state": "active", "ls_offset": 100, "hi_offset": 120, "committed_offset": 40, "app_offset": 60}) == 40
     assert partition_lag({"fetch_state": "active", "ls_offset": -1, "hi_offset": 120, "committed_offset": 90, "app_offset": -1001}) == 30
+    assert partition_lag({"fetch_state": "active", "ls_offset": 5, "lo_offset": 2, "committed_offset": -1001, "app_offset": -1001}) == 3
     assert partition_lag({"fetch_state": "active", "ls_offset": 5, "committed_offset": -1001, "app_offset": -1001}) is None
     assert partition_lag({"fetch_state": "stopped", "ls_offset": 5, "committed_offset": 1}) is None
 
