@@ -3,6 +3,7 @@ the partition of their number (``topology.partitioning``) so the tables built fr
 requests about that number. Every producer of Courrier's (runner, intake publisher, client) places records this way."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from courrier.config import Settings
@@ -28,7 +29,11 @@ class Placement:
         return key_partition(number_of(key.encode() if isinstance(key, str) else key), count)
 
     def _count(self, physical: str) -> int:
+        deadline = time.monotonic() + 15  # a topic created a moment ago is not described by every broker yet
         found = self._client.list_topics(physical, timeout=10).topics.get(physical)
+        while (found is None or found.error is not None or not found.partitions) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            found = self._client.list_topics(physical, timeout=10).topics.get(physical)
         if found is None or found.error is not None or not found.partitions:
             raise UnreachableError(f"cannot place a record on {physical}: the broker does not describe its partitions "
                                    f"({found.error if found is not None else 'no such topic'}); run `courrier topology apply`")

@@ -95,6 +95,8 @@ class TopicTable(Mapping[str, Event]):
         self._listeners: list[Callable[[str, Event], None]] = []
         self._progress: dict[int, list[int]] = {}  # partition → [next offset, end offset when taken, first offset read]
         self.skipped = 0
+        self.misplaced = 0  # rows of a co-partitioned topic found on another partition than their number's
+        self._warned: set[int] = set()
         self.loaded_at_start = 0  # rows the local stores already held when their partitions were taken (0 after a rebuild)
         self.records_read = 0  # records read from the topic since start
         TABLES.track(logical_topic, self)  # its size on /metrics (courrier_table_rows)
@@ -318,6 +320,15 @@ class TopicTable(Mapping[str, Event]):
         behind |= taken
         return taken
 
+    def _misplaced(self, partition: int, key: bytes) -> None:
+        # Written by a producer that did not place it (an older Courrier, another client): the instance that holds the
+        # number's own partition cannot see it, so it is not used here either, and said once per partition.
+        self.misplaced += 1
+        if partition not in self._warned:
+            self._warned.add(partition)
+            log.error("table rows on the wrong partition are ignored: produce them again through Courrier's client",
+                      extra={"topic": self._logical, "partition": partition, "expected": self._partition_of(key)})
+
     def _release(self, consumer: Consumer, partitions: list[int], behind: set[int]) -> None:
         consumer.incremental_unassign([TopicPartition(self._physical, p) for p in partitions])
         with self._lock:
@@ -345,6 +356,9 @@ class TopicTable(Mapping[str, Event]):
             moved[partition] = offset + 1
             if key is None:
                 self.skipped += 1
+                continue
+            if self.co_partitioned and self._partition_of(key) != partition:
+                self._misplaced(partition, key)
                 continue
             batches.setdefault(partition, []).append((key, message.value(), message.timestamp()[1]))
         if not moved:

@@ -121,3 +121,14 @@ def test_a_table_and_an_input_of_different_partition_counts_are_refused(opted_in
 def test_only_by_number_topics_can_be_co_partitioned(settings: Settings) -> None:
     with pytest.raises(ValueError, match="by_number"):
         TopicTable(settings, "submissions", co_partitioned=True)
+
+
+def test_a_row_on_the_wrong_partition_is_ignored_and_counted(opted_in: Settings, tables: list[TopicTable]) -> None:
+    number = NUMBERS[0]
+    wrong = (partition_of(number) + 1) % 3
+    producer = Producer(producer_config(opted_in))
+    producer.produce(opted_in.topic("consent"), key=f"{number}|other", value=b"not placed", partition=wrong)
+    producer.flush(30)
+    table = table_of(tables, opted_in, "a")
+    table.assign([0, 1, 2], "send-requested", 3)
+    assert table.misplaced == 1 and f"{number}|other" not in table and len(table) == len(NUMBERS)
