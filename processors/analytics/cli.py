@@ -86,14 +86,14 @@ def _transactional(settings: Settings, window: tuple[datetime, datetime], templa
 
 
 def _window(since: str, until: str) -> tuple[datetime, datetime]:
-    start, end = _moment(since, "--from"), _moment(until, "--to")
+    start, end = moment(since, "--from"), moment(until, "--to")
     if end <= start:
         raise typer.BadParameter(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})", param_hint="--to")
     return start, end
 
 
-def _moment(text: str, hint: str) -> datetime:
-    """An ISO 8601 time with an offset, or a bare date (its midnight UTC)."""
+def moment(text: str, hint: str) -> datetime:
+    """An ISO 8601 time with an offset, or a bare date (its midnight UTC), in UTC; ``BadParameter`` naming ``hint`` otherwise."""
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
