@@ -64,6 +64,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic("scheduler-released", "delay topic:partition:offset", None, "scheduler", ("scheduler",), retention_ms=8 * DAY_MS,
           compacted=True),
     Topic("dead-letter", "original key", None, "runtime", ("operators",), retention_ms=30 * DAY_MS),
+    # What `courrier dlq` did with a dead-letter record (requeued, purged; dead-letter itself is not compacted): list hides
+    # it, requeue never sends it twice. A day longer than dead-letter keeps its records.
+    Topic("dead-letter-handled", "dead-letter partition:offset", None, "courrier dlq (requeue, purge)", ("courrier dlq",),
+          retention_ms=31 * DAY_MS, compacted=True),
     # Provider reports no message was found for after their last retry (processors/receipt/stage.py): kept as long as
     # dead-letter records, for an operator to inspect and requeue to provider-events.
     Topic("unmatched-reports", "provider message id", "ProviderEvent", "receipt", ("operators",), retention_ms=30 * DAY_MS),
