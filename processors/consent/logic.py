@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Mapping
+from typing import Callable, Mapping
 
 from processors.consent import quiet_hours
 from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
@@ -103,9 +103,11 @@ def limit_deferral(record: Event | None, limit: Limit, recipient: Event, number_
 
 
 def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: Rules | None = None,
-          sends: Mapping[str, Event] | None = None, key: str | None = None) -> list[Output]:
+          sends: Mapping[str, Event] | None = None, key: str | None = None,
+          erased: Callable[[str], Refusal | None] | None = None) -> list[Output]:
     """``send-requested`` → ``consent-checked`` keyed by E.164, a deferral, or one terminal receipt saying why not.
 
+    ``erased`` says why a number erased on request may never be messaged (``suppressions.Suppressions.refusal``).
     ``sends`` is the frequency view keyed ``E164|group`` (``FrequencyRecord`` values); ``key`` is the
     record's Kafka key: a marketing message about to be counted for a capped group under another key
     than its E.164 is put back on ``send-requested`` under its E.164 first, so one partition owns a
@@ -118,6 +120,9 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         return [receipt(context, event["recipient"], "REJECTED", STAGE, now, reason=number.reason, detail=number.detail)]
     recipient = number.recipient
     e164 = recipient["e164"]
+    gone = erased(e164) if erased is not None else None
+    if gone is not None:  # erased on request: whatever the lane, before anything else is said about the number
+        return [receipt(context, e164, "SUPPRESSED", STAGE, now, reason=gone.reason, detail=gone.detail)]
     given_zone = event.get("time_zone")
     if given_zone is not None:
         if not valid_zone(given_zone):

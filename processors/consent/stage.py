@@ -11,6 +11,7 @@ from processors.consent.frequency import Cap, RecentSends, load_caps
 from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate, stored_key
 from processors.consent.logic import Rules, check, default_rules
 from processors.consent.message_ids import check_message_id, reserved_key
+from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -31,7 +32,8 @@ class ConsentStage:
     and frequency caps.
 
     ``consents`` is keyed ``E164|group`` with ``ConsentChange`` values, ``sends`` keyed the same with
-    ``FrequencyRecord`` values, ``keys`` by idempotency key (and ``courrier:message-id:<id>`` for
+    ``FrequencyRecord`` values, ``suppressions`` the numbers erased on request (a table of ``suppressions``),
+    ``keys`` by idempotency key (and ``courrier:message-id:<id>`` for
     message-id claims, see ``message_ids``) with ``IdempotencyRecord`` values; in production they
     are tables of compacted topics (``consent``, ``frequency``, ``idempotency``), in tests plain dicts.
     """
@@ -40,8 +42,10 @@ class ConsentStage:
     inputs = ("send-requested",)
 
     def __init__(self, consents: Mapping[str, Event], sends: Mapping[str, Event] | None = None, rules: Rules | None = None,
-                 keys: Mapping[str, Event] | None = None, idempotency_window: timedelta = DEFAULT_WINDOW) -> None:
+                 keys: Mapping[str, Event] | None = None, idempotency_window: timedelta = DEFAULT_WINDOW,
+                 suppressions: Suppressions | None = None) -> None:
         self._consents = consents
+        self._erased = suppressions.refusal if suppressions is not None else None
         self._sends = RecentSends(sends if sends is not None else {})
         self._rules = rules or default_rules()
         self._keys = KeyClaims(keys if keys is not None else {}, idempotency_window)
@@ -70,6 +74,6 @@ class ConsentStage:
                 return [*claimed, duplicate(event, first, meta.now)]
             record = self._keys.claim(idempotency_key, message_id, meta.now)
             claimed += [record] if record is not None else []
-        outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=meta.key or "")
+        outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=meta.key or "", erased=self._erased)
         self._sends.remember(outputs)
         return [*claimed, *outputs]
