@@ -37,6 +37,8 @@ def config_maps(settings: Settings, target: Target) -> list[Manifest]:
         "COURRIER_CONFIG": f"{CONFIG_DIR}/courrier.toml",
         "COURRIER_STATE_DIR": STATE_DIR,
         "COURRIER_METRICS_PORT": str(METRICS_PORT),
+        # A stage's /metrics on the pod's address, for a Prometheus in another pod (the pod network is the boundary).
+        "COURRIER_METRICS_HOST": "0.0.0.0",
         "COURRIER_TOPIC_PREFIX": settings.topic_prefix,
         "COURRIER_PARTITIONS": str(settings.partitions),
         # The topology Job may create a topic before Strimzi does: with the KafkaTopics' replicas, so both agree.
@@ -59,11 +61,17 @@ def deployment(workload: Workload, target: Target) -> Manifest:
     container["livenessProbe"] = {**_probe(workload), "initialDelaySeconds": 30, "periodSeconds": 20, "failureThreshold": 4}
     spec: dict[str, Any] = {} if workload.scales_on_lag else {"replicas": 1}
     spec["selector"] = {"matchLabels": labels(workload.name)}
-    spec["template"] = {"metadata": {"labels": labels(workload.name)},
+    spec["template"] = {"metadata": {"labels": labels(workload.name), "annotations": scrape_annotations(workload.health_port)},
                         "spec": _pod(container, target, grace_s=workload.grace_s)}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {**meta(f"{NAME}-{workload.name}", target, workload.name), "annotations": {"courrier/what": workload.what}},
             "spec": spec}
+
+
+def scrape_annotations(port: int) -> dict[str, str]:
+    """The annotations a Prometheus discovering pods (``kubernetes_sd_configs`` role pod, the usual relabelling) scrapes
+    by: every stage and HTTP service serves ``/metrics`` on its one port."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
 
 
 def topology_job(target: Target) -> Manifest:

@@ -41,6 +41,7 @@ def test_keywords_pod_becomes_ready_and_stops_on_sigterm(topic_settings: Setting
     env = {**os.environ, **env_map["data"], "KAFKA_BOOTSTRAP_SERVERS": topic_settings.bootstrap_servers,
            "SCHEMA_REGISTRY_URL": topic_settings.registry_url, "COURRIER_CONFIG": str(tmp_path / "courrier.toml"),
            "COURRIER_STATE_DIR": str(tmp_path / "state"), "COURRIER_METRICS_PORT": str(port),
+           "COURRIER_METRICS_HOST": "127.0.0.1",  # the pod's 0.0.0.0 would open this machine's port to its network
            "COURRIER_INSTANCE_ID": "courrier-keywords-test",
            # What Secret courrier-secrets gives the pod: the example file's providers reference these (*_env).
            "TWILIO_ACCOUNT_SID": "AC-test", "TWILIO_AUTH_TOKEN": "test-token"}
