@@ -47,6 +47,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports, dispatch (a provider's unsubscribed refusal)", ("consent",), retention_ms=-1, compacted=True,
           by_number=True),
     Topic("consent-history", "E.164", "ConsentChange", "keywords, API, imports, dispatch", ("operators", "audits"), retention_ms=-1),
+    # Numbers erased on request (courrier consent forget), keyed by a salted hash, never the number: kept forever.
+    Topic("suppressions", "sha256(salt|E.164)", "Suppression", "courrier consent forget", ("consent",), retention_ms=-1, compacted=True),
     Topic("inbound", "E.164", "InboundMessage", "webhook receiver, dispatch (SMPP deliver_sm)", ("keywords",)),
     Topic("provider-events", "provider message id", "ProviderEvent", "webhook receiver, dispatch (SMPP receipts)", ("receipt",)),
     Topic("retry", "as input", None, "runtime (transient failures)", ("scheduler",)),
