@@ -2,7 +2,8 @@
 """``courrier-health [URL]``: exit 0 when the health endpoint answers 200, 1 otherwise (one line why).
 
 The image's HEALTHCHECK and the pods' probes of the stages run it inside the container: a stage serves ``/healthz``
-on 127.0.0.1 only (``processors.runtime.metrics.MetricsServer``), which a kubelet's httpGet cannot reach. URL
+on ``COURRIER_METRICS_HOST`` (``processors.runtime.metrics.MetricsServer``), 127.0.0.1 unless set, which a kubelet's
+httpGet cannot reach; asked from inside, the probe holds whichever address is set. URL
 defaults to ``COURRIER_HEALTH_URL``, else ``http://127.0.0.1:$COURRIER_METRICS_PORT/healthz``.
 
 The Dockerfile copies this file to ``/usr/local/bin/courrier-health``: it imports the standard library only, so a

@@ -121,8 +121,8 @@ def _pod(container: dict[str, Any], target: Target, grace_s: int) -> dict[str, A
 
 
 def _probe(workload: Workload) -> dict[str, Any]:
-    """HTTP services listen on every address: the kubelet asks them. A stage serves /healthz on 127.0.0.1 only
-    (``MetricsServer``), so its probe asks from inside the container."""
+    """HTTP services listen on every address: the kubelet asks them. A stage serves /healthz on COURRIER_METRICS_HOST
+    (``MetricsServer``; 127.0.0.1 unless set), so its probe asks from inside the container, which holds either way."""
     if workload.http_port:
         return {"httpGet": {"path": "/healthz", "port": "http"}, "timeoutSeconds": 3}
     url = f"http://127.0.0.1:{workload.health_port}/healthz"
