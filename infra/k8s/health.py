@@ -3,7 +3,7 @@
 
 The image's HEALTHCHECK and the pods' probes of the stages run it inside the container: a stage serves ``/healthz``
 on ``COURRIER_METRICS_HOST`` (``processors.runtime.metrics.MetricsServer``), 127.0.0.1 unless set, which a kubelet's
-httpGet cannot reach; asked from inside, the probe holds whichever address is set. URL
+httpGet cannot reach; asked from inside on 127.0.0.1, it answers there too when the host is 0.0.0.0 (pods). URL
 defaults to ``COURRIER_HEALTH_URL``, else ``http://127.0.0.1:$COURRIER_METRICS_PORT/healthz``.
 
 The Dockerfile copies this file to ``/usr/local/bin/courrier-health``: it imports the standard library only, so a

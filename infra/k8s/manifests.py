@@ -122,7 +122,7 @@ def _pod(container: dict[str, Any], target: Target, grace_s: int) -> dict[str, A
 
 def _probe(workload: Workload) -> dict[str, Any]:
     """HTTP services listen on every address: the kubelet asks them. A stage serves /healthz on COURRIER_METRICS_HOST
-    (``MetricsServer``; 127.0.0.1 unless set), so its probe asks from inside the container, which holds either way."""
+    (``MetricsServer``; 127.0.0.1 unless set), so its probe asks from inside the container (on 127.0.0.1: the pods set 0.0.0.0)."""
     if workload.http_port:
         return {"httpGet": {"path": "/healthz", "port": "http"}, "timeoutSeconds": 3}
     url = f"http://127.0.0.1:{workload.health_port}/healthz"
