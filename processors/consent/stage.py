@@ -7,6 +7,7 @@ from typing import Mapping
 from courrier.config import Settings
 from processors.consent import quiet_hours
 from processors.consent.countries import bundled_countries, load_countries
+from processors.consent.fraud import FraudGuard
 from processors.consent.frequency import Cap, RecentSends, load_caps
 from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate, stored_key
 from processors.consent.logic import Rules, check, default_rules
@@ -43,22 +44,30 @@ class ConsentStage:
 
     def __init__(self, consents: Mapping[str, Event], sends: Mapping[str, Event] | None = None, rules: Rules | None = None,
                  keys: Mapping[str, Event] | None = None, idempotency_window: timedelta = DEFAULT_WINDOW,
-                 suppressions: Suppressions | None = None) -> None:
+                 suppressions: Suppressions | None = None, fraud: FraudGuard | None = None) -> None:
+        """``fraud`` (``processors.consent.fraud``) suppresses suspected SMS pumping; with it the stage also reads
+        ``conversions``, whose reported OTP conversions lower the limit of a prefix that converts poorly."""
         self._consents = consents
+        self._fraud = fraud
+        self.inputs = ("send-requested", "conversions") if fraud is not None else ("send-requested",)
         self._erased = suppressions.refusal if suppressions is not None else None
         self._sends = RecentSends(sends if sends is not None else {})
         self._rules = rules or default_rules()
         self._keys = KeyClaims(keys if keys is not None else {}, idempotency_window)
 
     def dead_letter_outputs(self, event: Event, error: BaseException, meta: RecordMeta) -> list[Output]:
-        """The message's ``FAILED`` receipt beside its dead-letter record (``processors.failed``)."""
-        return beside_dead_letter(self.name, event, error, meta)
+        """The message's ``FAILED`` receipt beside its dead-letter record (``processors.failed``); nothing beside a conversion."""
+        return [] if meta.topic == "conversions" else beside_dead_letter(self.name, event, error, meta)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
         """The message id first (blank or another message's: rejected), then the idempotency key, then the consent check.
 
-        Each claim (message id, idempotency key) is published with the outputs of the request that made it.
+        Each claim (message id, idempotency key) is published with the outputs of the request that made it. A
+        conversion (read only with a fraud guard) is counted and produces nothing.
         """
+        if meta.topic == "conversions" and self._fraud is not None:
+            self._fraud.hear(event, meta.now)
+            return []
         ids = check_message_id(event, self._keys, meta.now)
         if ids.refusal is not None:
             return [ids.refusal]
@@ -75,5 +84,7 @@ class ConsentStage:
             record = self._keys.claim(idempotency_key, message_id, meta.now)
             claimed += [record] if record is not None else []
         outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=meta.key or "", erased=self._erased)
+        if self._fraud is not None:
+            outputs = self._fraud.screen(outputs, meta.now)
         self._sends.remember(outputs)
         return [*claimed, *outputs]
