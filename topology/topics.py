@@ -81,7 +81,7 @@ TOPICS: tuple[Topic, ...] = (
     # Frequency caps look back at most 30 days (processors/consent/frequency.py): a record unwritten for 31 is of no use.
     Topic("frequency", "E.164|subscription group", "FrequencyRecord", "consent", ("consent",), retention_ms=31 * DAY_MS, compacted=True,
           by_number=True),
-    Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics",)),
+    Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics", "consent (fraud guard, when on)")),
     # Reports arrive within a message's validity (at most 7 days): a day more bounds the topic and every receipt instance's table.
     Topic("message-state", "message id", "MessageState", "receipt", ("receipt",), retention_ms=8 * DAY_MS, compacted=True),
     # An RCS attempt's deadline, parked in `scheduled` until due: the receipt stage then sends the SMS fallback if it was not
