@@ -56,9 +56,12 @@ class RunnerOptions:
 
 
 class CoPartitionedTable(Protocol):
-    """A table holding only the partitions its stage reads (``runtime.table.TopicTable(co_partitioned=True)``)."""
+    """A table holding only the partitions its stage reads of one input, ``partner`` (a physical topic name):
+    ``runtime.table.TopicTable(co_partitioned_with=...)``."""
 
-    def assign(self, partitions: list[int], input_topic: str, input_count: int) -> None: ...
+    partner: str | None
+
+    def assign(self, partitions: list[int], input_count: int) -> None: ...
 
     def revoke(self, partitions: list[int]) -> None: ...
 
@@ -144,9 +147,10 @@ class Runner:
         # Restored here, inside consume(), so no record of a partition is processed before its rows are in; a table that
         # cannot restore in time raises, consume() raises it, and the stage exits naming the table and how far it got.
         for topic, numbers in _partitions_by_topic(partitions).items():
-            count = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions) if self._state else 0
-            for table in self._state:
-                table.assign(numbers, topic, count)
+            partners = [table for table in self._state if table.partner == topic]
+            count = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions) if partners else 0
+            for table in partners:
+                table.assign(numbers, count)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Batches commit before the next consume() call, the only place callbacks run, so nothing done is left uncommitted;
@@ -156,8 +160,10 @@ class Runner:
         if self._checkpoint is not None:
             self._checkpoint.forget(revoked)
         self._hooks.partitions_revoked(revoked)
-        for table in self._state:
-            table.revoke(sorted({tp.partition for tp in partitions}))
+        for topic, numbers in _partitions_by_topic(partitions).items():
+            for table in self._state:
+                if table.partner == topic:
+                    table.revoke(sorted(numbers))
 
     def _run_once(self) -> None:
         assert self._consumer and self._checkpoint

@@ -13,7 +13,7 @@ store; a restarted instance takes the first free slot back, usually its own. Sto
 has are removed after an hour unused. Memory is bounded by RocksDB's memtables and one shared block cache, not by
 the number of rows.
 
-A co-partitioned table (``co_partitioned=True``, for a ``by_number`` topic whose rows sit on the partition of the
+A co-partitioned table (``co_partitioned_with=<input topic>``, for a ``by_number`` topic whose rows sit on the partition of the
 requests about their number, ``topology.partitioning``) holds only the partitions its stage is assigned: the runner
 calls ``assign`` when the group gives it partitions, which restores each from its own store
 (``…/<instance>-p<partition>-<slot>``) and the topic before the stage reads a record of them, and ``revoke`` when they
@@ -68,8 +68,8 @@ class TopicTable(Mapping[str, Event]):
     counted in ``skipped`` (with a log line), as a bad record is skipped, never raised to the stage."""
 
     def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None, cache_size: int = 1024,
-                 co_partitioned: bool = False) -> None:
-        if co_partitioned and not declared_topic(logical_topic).by_number:
+                 co_partitioned_with: str | None = None) -> None:
+        if co_partitioned_with and not declared_topic(logical_topic).by_number:
             raise ValueError(f"{logical_topic} is not declared by_number: its rows are not placed by partition")
         self._settings = settings
         self._logical = logical_topic
@@ -77,7 +77,9 @@ class TopicTable(Mapping[str, Event]):
         self._serde = serde or AvroSerde(settings.registry_url, settings.topic)
         self._decoded = declared_topic(logical_topic).value_schema is not None  # else rows are the records' bytes
         self._retention_ms = declared_topic(logical_topic).retention_ms
-        self.co_partitioned = co_partitioned
+        self.co_partitioned = co_partitioned_with is not None
+        # The physical input topic whose assigned partitions this table holds (None: it holds every partition).
+        self.partner = settings.topic(co_partitioned_with) if co_partitioned_with else None
         self._stores: dict[int, RowStore] = {}  # partition → its store (one store for every partition unless co-partitioned)
         self._partition_count = 0
         self._topic_id: str | None = None
@@ -128,10 +130,10 @@ class TopicTable(Mapping[str, Event]):
             raise UnreachableError(f"table {self._physical} did not load within {timeout_s:.0f}s from "
                                    f"{self._settings.bootstrap_servers}: {self.progress()}")
 
-    def assign(self, partitions: list[int], input_topic: str, input_count: int) -> None:
-        """Restore ``partitions`` (of ``input_topic``, which has ``input_count``) before the stage reads from them; raises
+    def assign(self, partitions: list[int], input_count: int) -> None:
+        """Restore ``partitions`` (the partner input's, which has ``input_count``) before the stage reads from them; raises
         ``UnreachableError`` naming the table and how far it got when that takes longer than the start timeout."""
-        check_same_count(self._physical, self._partition_count, input_topic, input_count)
+        check_same_count(self._physical, self._partition_count, self.partner or "", input_count)
         wanted = [p for p in partitions if p not in self._stores]
         if wanted:
             self._ask("assign", wanted, self._restore_timeout_s)

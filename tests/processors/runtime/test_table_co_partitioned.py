@@ -44,7 +44,7 @@ def tables() -> Iterator[list[TopicTable]]:
 
 
 def table_of(tables: list[TopicTable], settings: Settings, instance: str) -> TopicTable:
-    table = TopicTable(settings.model_copy(update={"instance_id": instance}), "consent", co_partitioned=True)
+    table = TopicTable(settings.model_copy(update={"instance_id": instance}), "consent", co_partitioned_with="send-requested")
     tables.append(table)
     table.start(timeout_s=60)
     return table
@@ -82,8 +82,8 @@ def test_the_default_partitioner_is_crc32_and_rows_go_where_their_number_goes(op
 def test_an_instance_holds_only_its_partitions_and_two_hold_half_each(opted_in: Settings, tables: list[TopicTable]) -> None:
     first, second = table_of(tables, opted_in, "a"), table_of(tables, opted_in, "b")
     assert len(first) == 0 and first.partitions == []
-    first.assign([0, 1], "send-requested", 3)
-    second.assign([2], "send-requested", 3)
+    first.assign([0, 1], 3)
+    second.assign([2], 3)
     mine = [n for n in NUMBERS if partition_of(n) in (0, 1)]
     assert len(first) == len(mine) and len(second) == len(NUMBERS) - len(mine)
     assert set(first) | set(second) == {f"{n}|promo" for n in NUMBERS} and not set(first) & set(second)
@@ -98,7 +98,7 @@ def test_an_instance_holds_only_its_partitions_and_two_hold_half_each(opted_in: 
 
 def test_revoked_partitions_close_and_come_back_from_their_store(opted_in: Settings, tables: list[TopicTable]) -> None:
     table = table_of(tables, opted_in, "a")
-    table.assign([0, 1, 2], "send-requested", 3)
+    table.assign([0, 1, 2], 3)
     assert len(table) == len(NUMBERS)
     table.revoke([1])
     assert table.partitions == [0, 2] and len(table) == len([n for n in NUMBERS if partition_of(n) != 1])
@@ -107,7 +107,7 @@ def test_revoked_partitions_close_and_come_back_from_their_store(opted_in: Setti
     client.record_consent(changed, "promo", False, source="test")
     client.flush()
     before = table.loaded_at_start
-    table.assign([1], "send-requested", 3)
+    table.assign([1], 3)
     assert table.loaded_at_start - before == len([n for n in NUMBERS if partition_of(n) == 1])  # from its own store
     assert table[f"{changed}|promo"]["status"] == "OPTED_OUT" and len(table) == len(NUMBERS)  # and what came meanwhile
 
@@ -115,12 +115,12 @@ def test_revoked_partitions_close_and_come_back_from_their_store(opted_in: Setti
 def test_a_table_and_an_input_of_different_partition_counts_are_refused(opted_in: Settings, tables: list[TopicTable]) -> None:
     table = table_of(tables, opted_in, "a")
     with pytest.raises(TopologyError, match="same count"):
-        table.assign([0], "send-requested", 6)
+        table.assign([0], 6)
 
 
 def test_only_by_number_topics_can_be_co_partitioned(settings: Settings) -> None:
     with pytest.raises(ValueError, match="by_number"):
-        TopicTable(settings, "submissions", co_partitioned=True)
+        TopicTable(settings, "submissions", co_partitioned_with="send-requested")
 
 
 def test_a_row_on_the_wrong_partition_is_ignored_and_counted(opted_in: Settings, tables: list[TopicTable]) -> None:
@@ -130,5 +130,5 @@ def test_a_row_on_the_wrong_partition_is_ignored_and_counted(opted_in: Settings,
     producer.produce(opted_in.topic("consent"), key=f"{number}|other", value=b"not placed", partition=wrong)
     producer.flush(30)
     table = table_of(tables, opted_in, "a")
-    table.assign([0, 1, 2], "send-requested", 3)
+    table.assign([0, 1, 2], 3)
     assert table.misplaced == 1 and f"{number}|other" not in table and len(table) == len(NUMBERS)
