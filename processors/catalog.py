@@ -146,12 +146,32 @@ def _keywords(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     return KeywordsStage(book=book), []
 
 
+def _status(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from processors.status.stage import StatusStage
+
+    messages, campaigns = TopicTable(settings, "message-status"), TopicTable(settings, "campaign-status")
+    return StatusStage(messages, campaigns), [messages, campaigns]
+
+
+def _callbacks(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from processors.callbacks.sender import CallbackSender
+    from processors.callbacks.settings import CallbackSettings
+    from processors.callbacks.stage import CallbacksStage
+    from processors.render.addresses import AllowList
+
+    config = CallbackSettings()
+    keys = TopicTable(settings, "api-keys")  # the callback secrets
+    return CallbacksStage(keys, CallbackSender(AllowList.parse(config.allow_hosts), config.timeout_s), config), [keys]
+
+
 BUILDERS: dict[str, Callable[[Settings], tuple[Stage, list[TopicTable]]]] = {
     "consent": _consent,
     "channel": _channel,
     "render": _render,
     "receipt": _receipt,
     "keywords": _keywords,
+    "status": _status,
+    "callbacks": _callbacks,
 }
 STAGE_NAMES = (*BUILDERS, "dispatch", "scheduler")
 

@@ -26,6 +26,8 @@ _STAGE_CLASSES = {
     "receipt": "processors.receipt.stage:ReceiptStage",
     "keywords": "processors.keywords.stage:KeywordsStage",
     "scheduler": "processors.scheduler.scheduler:SchedulerStage",
+    "status": "processors.status.stage:StatusStage",
+    "callbacks": "processors.callbacks.stage:CallbacksStage",
 }
 
 # SIGTERM lets the batch in hand finish and commit. A batch is at most the poll wait (0.2 s) plus the records'

@@ -100,6 +100,10 @@ class KeyGuard:
 
         return require_key
 
+    def record(self, key_id: str | None) -> Event | None:
+        """The stored record of a key (what an endpoint needs beyond the grant: its defaults, its callback secret)."""
+        return self._keys.get(key_id) if key_id is not None else None
+
     def debit(self, request: Request, cost: int) -> None:
         """Charge the request's key for ``cost`` more messages (a batch's items past the first)."""
         key_id = getattr(request.state, "api_key_id", None)

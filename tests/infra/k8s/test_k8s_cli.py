@@ -15,13 +15,13 @@ def test_render_writes_files_and_prints_a_stream(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["deploy", "render", "--out", str(tmp_path / "k8s"), "--config", str(config), "--image", "reg/courrier:1"])
     assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (tmp_path / "k8s").iterdir())
-    assert files[:3] == ["00-config.yaml", "10-topics.yaml", "11-topology.yaml"] and "25-dispatch-transactional.yaml" in files
+    assert files[:3] == ["00-config.yaml", "10-topics.yaml", "11-topology.yaml"] and "27-dispatch-transactional.yaml" in files
     docs = list(yaml.safe_load_all((tmp_path / "k8s" / "00-config.yaml").read_text()))
     assert docs[0]["data"]["courrier.toml"] == "smpp_window = 20\n"
     printed = CliRunner().invoke(app, ["deploy", "render"])
     assert printed.exit_code == 0
     kinds = [d["kind"] for d in yaml.safe_load_all(printed.output)]
-    assert kinds.count("Deployment") == 11 and "ScaledObject" in kinds
+    assert kinds.count("Deployment") == 13 and "ScaledObject" in kinds
 
 
 def test_a_missing_config_file_is_one_clear_error(tmp_path: Path) -> None:
