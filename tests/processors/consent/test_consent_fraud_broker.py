@@ -1,0 +1,92 @@
+"""The consent stage's fraud guard on the real broker: a burst of OTPs to one premium-looking range is suppressed
+(``fraud_suspected``) while normal traffic spread over ranges passes, and conversions are read without a dead letter."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from courrier.client import CourrierClient
+from courrier.config import Settings
+from processors.consent.fraud import FraudGuard
+from processors.consent.stage import ConsentStage
+from processors.rules.fraud import Thresholds
+from processors.runtime.clients import consumer_config
+from processors.runtime.publisher import Publisher
+from processors.runtime.runner import Runner, RunnerOptions
+from processors.runtime.serde import AvroSerde
+from processors.runtime.stage import Event, Output
+from processors.runtime.table import TopicTable
+
+BURST_RANGE = "+4474001"  # GB mobile numbers: valid, SMS-capable, one 7-digit prefix
+FLOOR = 10
+
+
+def collect(settings: Settings, logical: str, done: Callable[[list[Event]], bool], timeout_s: float = 90.0) -> list[Event]:
+    """Every value of ``logical`` from the beginning, read until ``done`` accepts them or the time is up."""
+    serde = AvroSerde(settings.registry_url, settings.topic)
+    consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
+    physical = settings.topic(logical)
+    partitions = consumer.list_topics(physical, timeout=10).topics[physical].partitions
+    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
+    values: list[Event] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not done(values) and time.monotonic() < deadline:
+            values.extend(serde.decode(logical, m.value()) for m in consumer.consume(100, 0.2) if m.error() is None)
+        return values
+    finally:
+        consumer.close()
+
+
+def test_a_burst_to_one_prefix_is_suppressed_while_normal_traffic_passes(topic_settings: Settings) -> None:
+    tables = [TopicTable(topic_settings, "consent"), TopicTable(topic_settings, "frequency")]
+    for table in tables:
+        table.start()
+    guard = FraudGuard(Thresholds(prefix_floor=FLOOR, country_floor=10_000))
+    runner = Runner(ConsentStage(tables[0], tables[1], fraud=guard), topic_settings, RunnerOptions(batch_size=50, metrics_port=0))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    try:
+        publisher = Publisher(topic_settings, 30)
+        publisher.start(("conversions",))
+        conversion = {"message_id": "m-0", "link_token": None, "event": "otp_verified", "value_micros": None, "currency": None,
+                      "occurred_at": datetime.now(timezone.utc), "recipient": "+33612345678"}
+        assert publisher.publish([Output("conversions", "m-0", conversion)]) == [None]
+        publisher.close()
+        client = CourrierClient(topic_settings, source="signup-form")
+        burst = [client.send(f"{BURST_RANGE}{i:05d}", "otp", {"code": "123456"}) for i in range(60)]
+        normal = [client.send(f"+336{i:02d}345678", "otp", {"code": "123456"}) for i in range(20)]
+        normal += [client.send(f"+4670{i:02d}34567", "otp", {"code": "123456"}) for i in range(20)]
+        client.flush()
+        receipts = collect(topic_settings, "receipt", lambda found: len(found) >= 60 - FLOOR)
+        checked = collect(topic_settings, "consent-checked", lambda found: len(found) >= FLOOR + len(normal))
+    finally:
+        runner.stop()
+        thread.join(30)
+        for table in tables:
+            table.stop()
+    assert not thread.is_alive()
+    suppressed = {r["context"]["message_id"] for r in receipts if (r["status"], r["reason"]) == ("SUPPRESSED", "fraud_suspected")}
+    passed = {c["context"]["message_id"] for c in checked}
+    assert len(suppressed) == 60 - FLOOR and suppressed <= set(burst)
+    assert len(passed & set(burst)) == FLOOR
+    assert set(normal) <= passed
+    assert guard.detector._conversions._heard_at is not None  # the conversion was read and counted
+    assert dead_letters(topic_settings) == 0
+
+
+def dead_letters(settings: Settings) -> int:
+    """Records on ``dead-letter`` (their values are other topics' bytes: counted, not decoded)."""
+    consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
+    physical = settings.topic("dead-letter")
+    try:
+        partitions = consumer.list_topics(physical, timeout=10).topics[physical].partitions
+        return sum(max(0, high - low) for low, high in (consumer.get_watermark_offsets(TopicPartition(physical, p), timeout=10)
+                                                         for p in partitions))
+    finally:
+        consumer.close()
