@@ -24,6 +24,7 @@ class UnknownStage(CourrierError):
 
 
 def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+    from processors.consent.fraud import guard_from_settings
     from processors.consent.stage import ConsentStage, rules_from_settings
 
     from datetime import timedelta
@@ -34,7 +35,8 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     sends = TopicTable(settings, "frequency")
     keys = TopicTable(settings, "idempotency")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
-    return ConsentStage(consents, sends, rules_from_settings(settings), keys, window), [consents, sends, keys]
+    stage = ConsentStage(consents, sends, rules_from_settings(settings), keys, window, fraud=guard_from_settings(settings))
+    return stage, [consents, sends, keys]
 
 
 def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:

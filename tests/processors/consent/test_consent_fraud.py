@@ -85,3 +85,11 @@ def test_the_guard_is_built_only_when_the_settings_turn_it_on(tmp_path: Any) -> 
     thresholds.write_text("prefix_floor = 3\n")
     guard = guard_from_settings(Settings(fraud_guard=True, fraud_file=thresholds))
     assert guard is not None and guard.detector.thresholds.prefix_floor == 3
+
+
+def test_the_catalog_builds_consent_with_the_guard_the_settings_ask_for() -> None:
+    from courrier.config import Settings
+    from processors.catalog import BUILDERS
+
+    assert BUILDERS["consent"](Settings())[0].inputs == ("send-requested",)
+    assert BUILDERS["consent"](Settings(fraud_guard=True))[0].inputs == ("send-requested", "conversions")
