@@ -2,8 +2,8 @@
 segments and cost. Pure: the caller reads the topics and says which arm (A/B variant or template) each message is in.
 
 Counts are messages, not receipts: a message counts once in each step it reached on a channel (``sent`` then
-``delivered`` on SMS; ``sent`` on RCS, then ``sent`` and ``delivered`` on SMS after a fallback). A receipt read twice
-(same ``receipt_id`` and time) counts once. ``requested`` is every message the caller added a request for, plus any
+``delivered`` on SMS; ``sent`` on RCS, then ``sent`` and ``delivered`` on SMS after a fallback), so a receipt read
+twice changes nothing but the number of receipts read; a click counts once per ``receipt_id`` and time. ``requested`` is every message the caller added a request for, plus any
 message seen only through its receipts (its request may be past ``send-requested``'s retention).
 
 Cost and segments are billed per attempt: every receipt of an attempt repeats them (``processors.receipt.logic``), so
@@ -12,12 +12,14 @@ attempt's first ``DELIVERED``.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 FUNNEL = ("requested", "suppressed", "rejected", "sent", "delivered", "read", "clicked", "failed", "expired")
+STEPS = FUNNEL[1:]  # the steps a receipt reaches (requested is a request, not a receipt)
+_STEP_INDEX = {step: n for n, step in enumerate(STEPS)}
 # Receipt statuses → funnel step; the others (DEFERRED, DUPLICATE, UNKNOWN) are counted apart, under `other`.
 STEP_OF = {"SUPPRESSED": "suppressed", "REJECTED": "rejected", "SENT": "sent", "DELIVERED": "delivered",
            "PARTIALLY_DELIVERED": "delivered", "READ": "read", "CLICKED": "clicked", "FAILED": "failed",
@@ -27,16 +29,20 @@ NO_CHANNEL = "none"  # suppressed and rejected messages never got a channel
 LATENCY_EDGES = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
 
-@dataclass
 class _Message:
-    arm: str
-    requested: bool = False
-    steps: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # channel → steps reached
-    other: set[str] = field(default_factory=set)
-    fallback_reason: str | None = None
-    requested_at: datetime | None = None
-    delivered_at: dict[str, datetime] = field(default_factory=dict)  # channel → first DELIVERED
-    billed: dict[str, tuple[int | None, str | None, int | None]] = field(default_factory=dict)  # channel → cost, currency, segments
+    """What a report keeps of one message, small since a campaign has millions: the funnel steps reached per channel
+    as bits of one int (``Aggregator._bit``), the other statuses likewise, and per channel the delivery latency and
+    what the attempt was billed."""
+
+    __slots__ = ("arm", "steps", "other", "fallback_reason", "latency", "billed")
+
+    def __init__(self, arm: str) -> None:
+        self.arm = arm
+        self.steps = 0
+        self.other = 0
+        self.fallback_reason: str | None = None
+        self.latency: dict[int, float] | None = None  # channel index → seconds from request to first DELIVERED
+        self.billed: dict[int, tuple[int | None, str | None, int | None]] | None = None  # channel index → cost, currency, segments
 
 
 @dataclass(frozen=True)
@@ -106,38 +112,43 @@ class Aggregator:
 
     def __init__(self) -> None:
         self._messages: dict[str, _Message] = {}
-        self._seen: set[tuple[Any, ...]] = set()
+        self._channels: dict[str, int] = {NO_CHANNEL: 0}  # channel → index of its group of step bits
+        self._others: dict[str, int] = {}  # status outside the funnel → its bit
         self._clicks: dict[tuple[str, str], list[str]] = defaultdict(list)  # (kind, target) → message id per click
+        self._seen_clicks: set[tuple[Any, ...]] = set()
         self._receipts = 0
 
     def add_request(self, message_id: str, arm: str) -> None:
         """A ``send-requested`` record of ``arm``."""
-        self._message(message_id, arm).requested = True
+        self._message(message_id, arm)
 
     def add_receipt(self, receipt: Mapping[str, Any], arm: str) -> None:
-        """A ``receipt`` value (as decoded) of a message in ``arm``; an exact copy of one already added is ignored."""
-        context = receipt["context"]
-        identity = (receipt.get("receipt_id"), context["message_id"], receipt["status"], receipt["occurred_at"])
-        if identity in self._seen:
-            return
-        self._seen.add(identity)
+        """A ``receipt`` value (as decoded) of a message in ``arm``. Adding a copy again changes no count but
+        ``receipts`` (steps are sets, the first delivery and billing win, a click is known by its id and time)."""
         self._receipts += 1
+        context = receipt["context"]
         message = self._message(context["message_id"], arm)
-        message.requested_at = context.get("requested_at") or message.requested_at
         channel = receipt.get("channel") or NO_CHANNEL
+        index = self._channels.setdefault(channel, len(self._channels))
         status = receipt["status"]
         step = STEP_OF.get(status)
         if step is None:
-            message.other.add(status)
+            message.other |= 1 << self._others.setdefault(status, len(self._others))
         else:
-            message.steps[channel].add(step)
+            message.steps |= _bit(index, step)
         message.fallback_reason = message.fallback_reason or receipt.get("fallback_reason")
-        if step == "delivered" and channel not in message.delivered_at:
-            message.delivered_at[channel] = receipt["occurred_at"]
+        if step == "delivered" and context.get("requested_at") is not None:
+            latency = message.latency = message.latency or {}
+            # A provider's clock a little behind ours must not make a negative latency.
+            latency.setdefault(index, max(0.0, (receipt["occurred_at"] - context["requested_at"]).total_seconds()))
         if channel != NO_CHANNEL and (receipt.get("cost_micros") is not None or receipt.get("segments") is not None):
-            message.billed.setdefault(channel, (receipt.get("cost_micros"), receipt.get("currency"), receipt.get("segments")))
+            billed = message.billed = message.billed or {}
+            billed.setdefault(index, (receipt.get("cost_micros"), receipt.get("currency"), receipt.get("segments")))
         if status == "CLICKED":
-            self._clicks[_click_target(receipt)].append(context["message_id"])
+            identity = (receipt.get("receipt_id"), context["message_id"], receipt["occurred_at"])
+            if identity not in self._seen_clicks:
+                self._seen_clicks.add(identity)
+                self._clicks[_click_target(receipt)].append(context["message_id"])
 
     def _message(self, message_id: str, arm: str) -> _Message:
         message = self._messages.get(message_id)
@@ -147,18 +158,41 @@ class Aggregator:
 
     def summary(self) -> Summary:
         """The figures of everything added so far."""
-        messages = self._messages.values()
-        arms = sorted({m.arm for m in messages})
+        names = {index: channel for channel, index in self._channels.items()}
+        others = {bit: status for status, bit in self._others.items()}
+        by_arm: dict[str, list[_Message]] = defaultdict(list)
+        for message in self._messages.values():
+            by_arm[message.arm].append(message)
+        arms = sorted(by_arm)
+        sent = [m for m in self._messages.values() if m.steps >> len(STEPS)]  # some step on a real channel
         return Summary(
             receipts=self._receipts, messages=len(self._messages),
-            arms=[_arm_totals(arm, [m for m in messages if m.arm == arm]) for arm in arms],
-            funnel=_funnel(messages, arms), channels=_channel_rates(messages),
-            fallback_rate=_ratio(sum(1 for m in messages if m.fallback_reason), sum(1 for m in messages if _channels(m))),
-            fallback_reasons=dict(Counter(m.fallback_reason for m in messages if m.fallback_reason).most_common()),
-            latency=_latencies(messages),
+            arms=[_arm_totals(arm, by_arm[arm], others) for arm in arms],
+            funnel=_funnel(by_arm, arms, names), channels=_channel_rates(self._messages.values(), names),
+            fallback_rate=_ratio(sum(1 for m in sent if m.fallback_reason), len(sent)),
+            fallback_reasons=dict(Counter(m.fallback_reason for m in self._messages.values() if m.fallback_reason).most_common()),
+            latency=_latencies(self._messages.values(), names),
             clicks=sorted((Clicks(kind, target, len(ids), len(set(ids))) for (kind, target), ids in self._clicks.items()),
                           key=lambda c: (-c.clicks, c.kind, c.target)),
         )
+
+
+def _bit(channel_index: int, step: str) -> int:
+    return 1 << (channel_index * len(STEPS) + _STEP_INDEX[step])
+
+
+def _steps_on(message: _Message, channel_index: int) -> list[str]:
+    group = message.steps >> (channel_index * len(STEPS))
+    return [step for n, step in enumerate(STEPS) if group >> n & 1]
+
+
+def _any_channel(steps: int) -> int:
+    """The step bits a message reached on any channel: its channels' groups of bits OR-ed together."""
+    folded, group = 0, (1 << len(STEPS)) - 1
+    while steps:
+        folded |= steps & group
+        steps >>= len(STEPS)
+    return folded
 
 
 def _click_target(receipt: Mapping[str, Any]) -> tuple[str, str]:
@@ -168,63 +202,55 @@ def _click_target(receipt: Mapping[str, Any]) -> tuple[str, str]:
     return "rcs suggestion", receipt.get("detail") or f"{receipt.get('provider') or 'provider'} (button not recorded on receipts)"
 
 
-def _channels(message: _Message) -> set[str]:
-    return {channel for channel in message.steps if channel != NO_CHANNEL}
-
-
-def _reached(message: _Message, step: str) -> bool:
-    return any(step in steps for steps in message.steps.values())
-
-
-def _arm_totals(arm: str, messages: list[_Message]) -> ArmTotals:
-    steps = {step: sum(1 for m in messages if _reached(m, step)) for step in FUNNEL[1:]}
+def _arm_totals(arm: str, messages: list[_Message], others: dict[int, str]) -> ArmTotals:
+    reached: Counter[int] = Counter(_any_channel(m.steps) for m in messages)  # step bits on some channel → messages
+    steps = {step: sum(count for bits, count in reached.items() if bits >> n & 1) for n, step in enumerate(STEPS)}
     cost: Counter[str] = Counter()
     segments = 0
     for message in messages:
-        for micros, currency, parts in message.billed.values():
+        for micros, currency, parts in (message.billed or {}).values():
             if micros is not None:
                 cost[currency or "?"] += micros
             segments += parts or 0
-    return ArmTotals(arm=arm, steps={"requested": len(messages), **steps},
-                     other=dict(Counter(status for m in messages for status in m.other)),
+    other = Counter(status for m in messages for bit, status in others.items() if m.other >> bit & 1)
+    return ArmTotals(arm=arm, steps={"requested": len(messages), **steps}, other=dict(other),
                      fallbacks=sum(1 for m in messages if m.fallback_reason), segments=segments, cost_micros=dict(cost))
 
 
-def _funnel(messages: Any, arms: list[str]) -> list[tuple[str, str, dict[str, int]]]:
-    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for message in messages:
-        for channel, steps in message.steps.items():
-            counts[(message.arm, channel)].update(steps)
-    order = {arm: n for n, arm in enumerate(arms)}
-    return [(arm, channel, {step: counter[step] for step in FUNNEL[1:]})
-            for (arm, channel), counter in sorted(counts.items(), key=lambda item: (order[item[0][0]], item[0][1]))]
+def _funnel(by_arm: dict[str, list[_Message]], arms: list[str], names: dict[int, str]) -> list[tuple[str, str, dict[str, int]]]:
+    rows = []
+    for arm in arms:
+        for index, channel in sorted(names.items(), key=lambda item: item[1]):
+            counts = Counter(step for m in by_arm[arm] for step in _steps_on(m, index))
+            if counts:
+                rows.append((arm, channel, {step: counts[step] for step in STEPS}))
+    return rows
 
 
-def _channel_rates(messages: Any) -> list[ChannelRates]:
-    reached: dict[str, Counter[str]] = defaultdict(Counter)
-    for message in messages:
-        for channel, steps in message.steps.items():
-            if channel != NO_CHANNEL:
-                reached[channel].update(steps)
-    return [ChannelRates(channel, c["sent"], c["delivered"], c["read"], _ratio(c["delivered"], c["sent"]), _ratio(c["read"], c["delivered"]))
-            for channel, c in sorted(reached.items())]
+def _channel_rates(messages: Any, names: dict[int, str]) -> list[ChannelRates]:
+    rates = []
+    for index, channel in sorted(names.items(), key=lambda item: item[1]):
+        if channel == NO_CHANNEL:
+            continue
+        c = Counter(step for m in messages for step in _steps_on(m, index))
+        if c:
+            rates.append(ChannelRates(channel, c["sent"], c["delivered"], c["read"], _ratio(c["delivered"], c["sent"]),
+                                      _ratio(c["read"], c["delivered"])))
+    return rates
 
 
-def _latencies(messages: Any) -> list[Latency]:
+def _latencies(messages: Any, names: dict[int, str]) -> list[Latency]:
     seconds: dict[str, list[float]] = defaultdict(list)
     for message in messages:
-        if message.requested_at is None:
-            continue
-        for channel, at in message.delivered_at.items():
-            # A provider's clock a little behind ours must not make a negative latency.
-            seconds[channel].append(max(0.0, (at - message.requested_at).total_seconds()))
+        for index, value in (message.latency or {}).items():
+            seconds[names[index]].append(value)
     return [_latency(channel, sorted(values)) for channel, values in sorted(seconds.items())]
 
 
 def _latency(channel: str, values: list[float]) -> Latency:
     histogram = [0] * len(LATENCY_EDGES)
     for value in values:
-        histogram[max(n for n, edge in enumerate(LATENCY_EDGES) if value >= edge)] += 1
+        histogram[bisect_right(LATENCY_EDGES, value) - 1] += 1
     return Latency(channel, len(values), percentile(values, 50), percentile(values, 90), percentile(values, 99), values[-1], histogram)
 
 
