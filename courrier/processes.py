@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 from courrier.config import Settings
 
-PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
+PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler", "status", "callbacks")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
