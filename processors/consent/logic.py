@@ -1,7 +1,8 @@
 """Pure consent rules: a usable number, a message still worth sending, the consent it relies on, when it may go, and how often.
 
 The checks run in this order, the first that says no deciding the message's path:
-number → validity → consent → time (``send_at``, then quiet hours for marketing) → the country's
+number → erased on request (any lane) → validity → a marketing template on the transactional lane
+(rejected) → consent → time (``send_at``, then quiet hours for marketing) → the country's
 marketing limit → frequency cap. Quiet hours and limits are the country's (``countries``), or its
 state's when the number's area code is in a state with stricter rules (``US-FL``). A message that
 may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt (reason ``quiet_hours``,
@@ -20,8 +21,9 @@ from typing import Callable, Mapping
 from processors.consent import quiet_hours
 from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
 from processors.consent.frequency import FrequencyCaps, admit, limit_release, load_caps
-from processors.rules.consent import REJECTING_REASONS, consent_basis, consent_key
+from processors.rules.consent import MARKETING_ON_TRANSACTIONAL, REJECTING_REASONS, consent_basis, consent_key
 from processors.rules.numbers import Refusal, examine
+from processors.rules.purposes import marketing_templates
 from processors.rules.zones import valid_zone
 from processors.consent.quiet_hours import QuietHours
 from processors.receipts import receipt
@@ -33,12 +35,13 @@ STAGE = "consent"
 
 @dataclass(frozen=True)
 class Rules:
-    """What the check applies beyond the recipient's own consent: quiet hours (None turns them off), frequency caps and
-    the countries' marketing limits."""
+    """What the check applies beyond the recipient's own consent: quiet hours (None turns them off), frequency caps,
+    the countries' marketing limits and the templates declared for marketing (refused on the transactional lane)."""
 
     quiet_hours: QuietHours | None = field(default_factory=quiet_hours.bundled)
     caps: FrequencyCaps = field(default_factory=load_caps)
     countries: Countries = field(default_factory=bundled_countries)
+    marketing_templates: frozenset[str] = field(default_factory=marketing_templates)
 
     def region_of(self, recipient: Event) -> str:
         """The recipient's region, narrowed to a subdivision (``US-FL``) that has rules of its own."""
@@ -133,7 +136,11 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
     if expires_at is not None and expires_at <= now:
         return [receipt(context, e164, "EXPIRED", STAGE, now, reason="validity_elapsed",
                         detail=f"validity ended at {expires_at.isoformat()}, before the consent check")]
-    basis = consent_basis(context, e164, consents)
+    if context["lane"] == "TRANSACTIONAL" and event["template_id"] in rules.marketing_templates:
+        return [receipt(context, e164, "REJECTED", STAGE, now, reason=MARKETING_ON_TRANSACTIONAL,
+                        detail=f"template {event['template_id']!r} is declared for marketing: send it on the marketing lane "
+                               "with the subscription_group whose opt-in it relies on")]
+    basis = consent_basis(context, e164, consents, event["template_id"])
     if isinstance(basis, Refusal):
         status = "REJECTED" if basis.reason in REJECTING_REASONS else "SUPPRESSED"
         return [receipt(context, e164, status, STAGE, now, reason=basis.reason, detail=basis.detail)]

@@ -5,6 +5,7 @@ A file ``<id>.toml`` holds::
     id = "<id>"            # the file name without .toml
     version = 1
     smart_encoding = true  # optional, default true: look-alikes become GSM-7 in the SMS text (smart_encoding.py)
+    purpose = "marketing"  # optional: marketing or transactional; consent refuses a marketing template on the transactional lane
     [sms]                  # the SMS text: `default`, and optional language variants (fr, sv…)
     default = "Your code is {{ code }}."
     fr = "Votre code est {{ code }}."
@@ -32,7 +33,8 @@ from processors.render.sandbox import compile_text, render_tree
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
 # The usual language of a region, used when the request names no locale.
 REGION_LANGUAGE = {"FR": "fr", "MC": "fr", "SE": "sv"}
-TOP_KEYS = frozenset({"id", "version", "smart_encoding", "sms", "rcs", "mms", "sample"})
+TOP_KEYS = frozenset({"id", "version", "smart_encoding", "purpose", "sms", "rcs", "mms", "sample"})
+PURPOSES = ("marketing", "transactional")
 # language_for keeps a locale's primary subtag only, so a variant keyed `fr-FR` could never be chosen.
 LANGUAGE_KEY = re.compile(r"default|[a-z]{2,3}")
 
@@ -149,6 +151,8 @@ def shape_problems(raw: Mapping[str, Any], name: str, limits: RcsLimits) -> list
         issues.append(Issue("version", f"must be a positive integer, not {version!r}"))
     if not isinstance(raw.get("smart_encoding", True), bool):
         issues.append(Issue("smart_encoding", "must be true or false"))
+    if raw.get("purpose", "marketing") not in PURPOSES:
+        issues.append(Issue("purpose", f"must be one of {', '.join(PURPOSES)}"))
     issues += _sms_problems(raw.get("sms"))
     if "rcs" in raw:
         issues += rcs_problems(raw["rcs"], limits, rendered=False)

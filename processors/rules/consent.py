@@ -12,6 +12,8 @@ from processors.runtime.stage import Event
 
 # Refusals that reject the request itself (it can never go) rather than suppress it (the recipient's choice).
 REJECTING_REASONS = frozenset({"missing_subscription_group"})
+# A template declared `purpose = "marketing"` sent on the transactional lane, where no opt-in is checked.
+MARKETING_ON_TRANSACTIONAL = "marketing_template_on_transactional_lane"
 
 
 def consent_key(e164: str, subscription_group: str) -> str:
@@ -19,10 +21,12 @@ def consent_key(e164: str, subscription_group: str) -> str:
     return f"{e164}|{subscription_group}"
 
 
-def consent_basis(context: Event, e164: str, consents: Mapping[str, Event]) -> str | Refusal:
-    """What the message relies on (``transactional`` or ``opt-in:<source>@<changed_at>``), or why it may not be sent."""
+def consent_basis(context: Event, e164: str, consents: Mapping[str, Event], template_id: str | None = None) -> str | Refusal:
+    """What the message relies on, or why it may not be sent: ``opt-in:<source>@<changed_at>`` for marketing;
+    ``transactional:<template id>`` for the transactional lane, naming the template whose purpose is the basis (the
+    consent stage refuses a marketing template there first), or plain ``transactional`` when no template is given."""
     if context["lane"] == "TRANSACTIONAL":
-        return "transactional"
+        return f"transactional:{template_id}" if template_id else "transactional"
     group = context.get("subscription_group")
     if not group:
         return Refusal("missing_subscription_group", "a marketing message must name the subscription group whose consent it relies on")

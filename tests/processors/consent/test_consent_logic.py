@@ -51,7 +51,7 @@ def test_transactional_goes_on_keyed_by_e164(stage: RulesOnly, request_event: Ca
         "context": event["context"],
         "recipient": {"e164": "+33612345678", "region": "FR", "number_type": "mobile", "time_zone": "Europe/Paris"},
         "template_id": "otp", "variables": {"code": "42"}, "channel_policy": "SMS", "expires_at": None,
-        "locale": "fr-FR", "consent_basis": "transactional", "sms_fallback_after_s": None,
+        "locale": "fr-FR", "consent_basis": "transactional:otp", "sms_fallback_after_s": None,
     }
 
 
@@ -91,7 +91,7 @@ def test_opt_out_detail_says_how_and_when(stage: RulesOnly, request_event) -> No
 
 def test_transactional_ignores_an_opt_out(stage: RulesOnly, request_event) -> None:
     event = request_event(recipient="+33612345679", subscription_group="promotions")
-    assert only(stage.process(event, meta())).value["consent_basis"] == "transactional"
+    assert only(stage.process(event, meta())).value["consent_basis"] == "transactional:otp"
 
 
 @pytest.mark.parametrize(("recipient", "region", "reason"), [

@@ -44,7 +44,7 @@ def test_shipped_templates_give_samples() -> None:
 
 def test_every_error_of_a_file_is_reported_once_with_its_path() -> None:
     assert problems(BAD, "bad") == [
-        "colour: unknown key: a template takes id, mms, rcs, sample, smart_encoding, sms, version",
+        "colour: unknown key: a template takes id, mms, purpose, rcs, sample, smart_encoding, sms, version",
         "version: must be a positive integer, not 0",
         "sms.fr-FR: a language key is `default` or a language code such as fr (no region)",
         "rcs.carousel: 1 card; a carousel has 2 to 10",
@@ -118,7 +118,7 @@ def test_cli_prints_one_line_per_error_and_exits_1(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path)])
     assert result.exit_code == 1
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "bad.toml: colour: unknown key: a template takes id, mms, rcs, sample, smart_encoding, sms, version"
+    assert lines[0] == "bad.toml: colour: unknown key: a template takes id, mms, purpose, rcs, sample, smart_encoding, sms, version"
     assert len(lines) == 9 and all(line.startswith("bad.toml: ") for line in lines)
     assert "2 templates, 9 errors" in result.stderr
 
