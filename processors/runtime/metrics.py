@@ -5,8 +5,8 @@ record would cost more than the record's own routing. A batch's receipts and dis
 (``runtime.outcomes``); consumer lag per partition comes from librdkafka's statistics, every few seconds.
 
 ``/metrics`` serves the stage's own registry and the process-wide one (``prometheus_client.REGISTRY``: process and
-GC figures, providers, pacing, table sizes), on ``COURRIER_METRICS_HOST`` (127.0.0.1 unless set, e.g. ``0.0.0.0`` in a
-pod Prometheus scrapes). ``exposition`` gives the same text to the HTTP services, which serve it on their own app.
+GC figures, providers, pacing, table sizes; on the process's first endpoint only), on ``COURRIER_METRICS_HOST``
+(127.0.0.1 unless set, e.g. ``0.0.0.0`` in a pod Prometheus scrapes). ``exposition`` gives the same text to the HTTP services, which serve it on their own app.
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ class StageMetrics:
         self._batch = self.batch.labels(stage)
 
     def observe_batch(self, tally: Tally) -> None:
-        """Count one batch's records (consumed, produced, dead-lettered, retried) and time the stage's part of it."""
+        """Count one batch's records (consumed, produced, dead-lettered, retried) and its business outcomes (the receipts
+        and dispatches it writes), and time the stage's part of it."""
         for topic, n in tally.consumed.items():
             self._child(self.consumed, topic).inc(n)
         for topic, n in tally.produced.items():

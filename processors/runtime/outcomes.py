@@ -13,6 +13,8 @@ What is measured, all from fields the events carry (``context.requested_at`` is 
   messages that were submitted, which is what the alert comparing them with submits needs).
 
 Prometheus updates take a lock each, so a batch is first tallied in plain dicts and each label set is updated once.
+Outcomes are counted as the batch is written, like the runtime's counters: a batch aborted and processed again (a
+failed commit) counts twice; a rate over minutes hides it, an exact count per message is ``courrier report``'s job.
 """
 from __future__ import annotations
 
