@@ -11,6 +11,7 @@ import typer
 from courrier.config import get_settings
 from processors.access.keys import ID_CHARS, new_key, revoked
 from processors.access.scopes import ALL_SCOPES, parse_scopes
+from processors.rules.fraud import parse_countries
 from processors.runtime.stage import Event, Output
 
 # Kafka clients load only when a command runs, so `courrier --help` stays quick.
@@ -24,6 +25,8 @@ def create(
     scopes: str = typer.Option(..., "--scopes", help=f"Comma-separated scopes: {', '.join(ALL_SCOPES)} (admin implies all)."),
     rate: Optional[float] = typer.Option(None, "--rate", min=0.001, help="Messages per second for this key (default COURRIER_KEY_RATE_PER_S)."),
     burst: Optional[int] = typer.Option(None, "--burst", min=1, help="Messages this key may send at once (default COURRIER_KEY_BURST)."),
+    countries: Optional[str] = typer.Option(None, "--countries", help="Comma-separated regions this key may send to, e.g. FR,SE "
+                                            "(others: 403 country_not_allowed); any country when omitted."),
 ) -> None:
     """Print a new key on stdout, once: only its salted hash is kept, so it cannot be shown again."""
     name = name.strip()
@@ -33,14 +36,19 @@ def create(
         granted = parse_scopes(scopes)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scopes") from None
+    try:
+        allowed = parse_countries(countries) if countries is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--countries") from None
     from processors.access.store import KEYS_TOPIC, publish, require_topics
 
     settings = get_settings()
     require_topics(settings)
-    made = new_key(name, granted, datetime.now(timezone.utc), rate, burst)
+    made = new_key(name, granted, datetime.now(timezone.utc), rate, burst, allowed)
     publish(settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
     typer.echo(made.key)
-    typer.echo(f"created key {made.key_id} ({name}; {', '.join(granted)}); this is the only time it is shown, keep it in a secret store",
+    where = f"; to {', '.join(allowed)} only" if allowed else ""
+    typer.echo(f"created key {made.key_id} ({name}; {', '.join(granted)}{where}); this is the only time it is shown, keep it in a secret store",
                err=True)
 
 
@@ -59,7 +67,7 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="One JSON objec
     from rich.console import Console
     from rich.table import Table
 
-    columns = ("id", "name", "scopes", "rate_per_s", "burst", "created", "last_used", "revoked")
+    columns = ("id", "name", "scopes", "countries", "rate_per_s", "burst", "created", "last_used", "revoked")
     table = Table(title="api keys")
     for column in columns:  # ids whole (they are what `revoke` takes), the rest folded rather than cut
         table.add_column(column, no_wrap=column == "id", min_width=ID_CHARS if column == "id" else None, overflow="fold")
@@ -93,7 +101,7 @@ def key_rows(keys: Mapping[str, Event], usage: Mapping[str, Event]) -> list[dict
         rows.append({
             "id": record["key_id"], "name": record["name"], "scopes": list(record["scopes"]), "rate_per_s": record["rate_per_s"],
             "burst": record["burst"], "created": _when(record["created_at"]), "last_used": _when(used["last_used_at"]) if used else None,
-            "revoked": _when(record["revoked_at"]),
+            "revoked": _when(record["revoked_at"]), "countries": record.get("countries") or None,
         })
     return rows
 

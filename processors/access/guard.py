@@ -4,7 +4,8 @@ Credentials come as ``Authorization: Bearer courrier_live_…`` (shown on the Op
 ``ApiKey`` scheme). Keys are looked up in this instance's table of the compacted ``api-keys`` topic,
 which follows the topic live, so a revoke is refused here as soon as the record arrives (well under
 a second on a healthy cluster). An accepted request leaves its key id in ``request.state.api_key_id``
-for the endpoint to stamp on what it publishes; the key itself is never logged, stored or echoed.
+for the endpoint to stamp on what it publishes, and the countries it may send to (None: any) in
+``request.state.api_key_countries``; the key itself is never logged, stored or echoed.
 """
 from __future__ import annotations
 
@@ -94,6 +95,7 @@ class KeyGuard:
                                    {"Retry-After": str(retry_after(wait))})
             self.usage.touch(outcome.key_id)
             request.state.api_key_id = outcome.key_id
+            request.state.api_key_countries = outcome.countries
             log.info("api request authorized", extra={"key_id": outcome.key_id, "key_name": outcome.name, "method": request.method,
                                                       "path": request.url.path, "scope": scope})
             return outcome.key_id

@@ -87,13 +87,15 @@ def verify(token: str, record: dict[str, Any] | None) -> bool:
     return hmac.compare_digest(hash_key(token, record["salt"]), record["hash"])
 
 
-def new_key(name: str, scopes: tuple[str, ...], now: datetime, rate_per_s: float | None = None, burst: int | None = None) -> NewKey:
-    """A new key and its ``api-keys`` record (scopes as given, limits None for the defaults)."""
+def new_key(name: str, scopes: tuple[str, ...], now: datetime, rate_per_s: float | None = None, burst: int | None = None,
+            countries: tuple[str, ...] | None = None) -> NewKey:
+    """A new key and its ``api-keys`` record (scopes as given, limits None for the defaults, ``countries`` None for any)."""
     token = generate_key()
     salt = secrets.token_bytes(SALT_BYTES)
     record = {
         "key_id": key_id_of(token), "name": name, "scopes": list(scopes), "hash_scheme": HASH_SCHEME, "salt": salt,
         "hash": hash_key(token, salt), "rate_per_s": rate_per_s, "burst": burst, "created_at": now, "revoked_at": None,
+        "countries": list(countries) if countries else None,
     }
     return NewKey(token, record)
 

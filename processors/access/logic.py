@@ -16,12 +16,14 @@ from processors.access.scopes import grants
 
 @dataclass(frozen=True)
 class Grant:
-    """An accepted key: its id (what events carry) and its own limits (None: the defaults)."""
+    """An accepted key: its id (what events carry), its own limits (None: the defaults) and the countries it may send to
+    (None: any)."""
 
     key_id: str
     name: str
     rate_per_s: float | None
     burst: int | None
+    countries: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,4 +48,6 @@ def authorize(token: str | None, needed: str, lookup: Callable[[str], dict[str, 
         return Denial(401, "revoked_api_key", "the API key was revoked", key_id)
     if not grants(record["scopes"], needed):
         return Denial(403, "insufficient_scope", f"the API key lacks the scope {needed!r}", key_id)
-    return Grant(key_id=str(record["key_id"]), name=str(record["name"]), rate_per_s=record["rate_per_s"], burst=record["burst"])
+    countries = tuple(record.get("countries") or ()) or None
+    return Grant(key_id=str(record["key_id"]), name=str(record["name"]), rate_per_s=record["rate_per_s"], burst=record["burst"],
+                 countries=countries)

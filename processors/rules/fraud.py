@@ -72,6 +72,20 @@ def load_thresholds(path: Path | None = None) -> Thresholds:
         raise FraudConfigError(f"{source}: {problems}") from None
 
 
+def parse_countries(text: str) -> tuple[str, ...]:
+    """``FR,se`` → ``("FR", "SE")``: region codes phonenumbers knows, upper-cased, sorted, once each; ``ValueError``
+    naming the unknown ones, or for an empty list."""
+    import phonenumbers
+
+    codes = sorted({c.strip().upper() for c in text.split(",") if c.strip()})
+    unknown = [c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ValueError(f"unknown region code{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (ISO 3166 alpha-2, e.g. FR, SE, US)")
+    if not codes:
+        raise ValueError("give at least one region code, e.g. FR,SE")
+    return tuple(codes)
+
+
 def country_refusal(allowed: Iterable[str] | None, region: str | None) -> str | None:
     """Why a key limited to ``allowed`` countries (None or empty: any) may not send to ``region``, else None."""
     countries = sorted(set(allowed or ()))

@@ -43,6 +43,8 @@ def test_every_keys_command_has_help(command: list[str]) -> None:
     (["--name", " ", "--scopes", "admin"], "--name"),
     (["--name", "app", "--scopes", "admin", "--rate", "0"], "--rate"),
     (["--name", "app", "--scopes", "admin", "--burst", "0"], "--burst"),
+    (["--name", "app", "--scopes", "admin", "--countries", "FR,XX,QQ"], "unknown region codes QQ, XX"),
+    (["--name", "app", "--scopes", "admin", "--countries", " , "], "at least one region"),
 ])
 def test_bad_create_arguments_get_one_line(args: list[str], fragment: str) -> None:
     result = courrier("keys", "create", *args)
@@ -56,14 +58,15 @@ def test_rows_show_ids_names_scopes_limits_and_times_but_no_secret() -> None:
     rows = key_rows(keys, usage)
     assert [r["id"] for r in rows] == [old.key_id, current.key_id]
     assert rows[0] == {"id": old.key_id, "name": "old", "scopes": ["admin"], "rate_per_s": None, "burst": None,
-                       "created": "2030-01-02T03:04:05+00:00", "last_used": None, "revoked": "2030-01-02T03:04:05+00:00"}
+                       "created": "2030-01-02T03:04:05+00:00", "last_used": None, "revoked": "2030-01-02T03:04:05+00:00",
+                       "countries": None}
     assert rows[1]["last_used"] == "2031-02-01T00:00:00+00:00" and (rows[1]["rate_per_s"], rows[1]["burst"]) == (5.0, 9)
     assert not any(k.key in repr(rows) for k in (old, current))
 
 
 def test_create_list_revoke(topic_settings: Settings) -> None:
     created = courrier("keys", "create", "--name", "billing-app", "--scopes", "reports:read,messages:send", "--rate", "5",
-                       "--burst", "20", settings=topic_settings)
+                       "--burst", "20", "--countries", "se,FR", settings=topic_settings)
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip()
     key_id = key_id_of(key)
@@ -74,6 +77,7 @@ def test_create_list_revoke(topic_settings: Settings) -> None:
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(r["id"], r["name"], r["scopes"], r["rate_per_s"], r["burst"], r["revoked"]) for r in rows] == [
         (key_id, "billing-app", ["messages:send", "reports:read"], 5.0, 20, None)]
+    assert rows[0]["countries"] == ["FR", "SE"] and "to FR, SE only" in created.stderr
     table = courrier("keys", "list", settings=topic_settings)
     assert table.returncode == 0 and key_id in table.stdout
     for output in (listed.stdout, table.stdout):

@@ -49,3 +49,12 @@ def test_a_refusal_never_carries_the_key_text() -> None:
     for token, needed in ((SENDER.key, "admin"), (GONE.key, "messages:send"), (generate_key(SENDER.key_id), "messages:send")):
         denial = check(token, needed)
         assert isinstance(denial, Denial) and token not in repr(denial)
+
+
+def test_a_grant_carries_the_countries_of_its_key_and_none_for_any() -> None:
+    limited = new_key("eu-app", ("messages:send",), NOW, countries=("FR", "SE"))
+    records = {limited.key_id: limited.record, SENDER.key_id: {k: v for k, v in SENDER.record.items() if k != "countries"}}
+    grant = authorize(limited.key, "messages:send", records.get)
+    assert isinstance(grant, Grant) and grant.countries == ("FR", "SE")
+    older = authorize(SENDER.key, "messages:send", records.get)  # a record written before the field existed
+    assert isinstance(older, Grant) and older.countries is None

@@ -158,3 +158,13 @@ def test_country_allow_list(allowed: list[str] | None, region: str | None, refus
     assert (found is not None) == refused
     if found is not None:
         assert str(region or "no country") in found and "FR" in found
+
+
+def test_parse_countries_upper_cases_sorts_and_names_unknown_codes() -> None:
+    from processors.rules.fraud import parse_countries
+
+    assert parse_countries(" se,FR,fr ") == ("FR", "SE")
+    with pytest.raises(ValueError, match="unknown region codes QQ, XX"):
+        parse_countries("FR,XX,QQ")
+    with pytest.raises(ValueError, match="at least one"):
+        parse_countries(",")
