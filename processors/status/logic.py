@@ -40,9 +40,7 @@ def seen(row: Event | None, receipt: Event) -> bool:
 def next_status(row: Event | None, receipt: Event) -> tuple[str, bool]:
     """The row's (status, terminal) once ``receipt`` is applied (see the module's docstring)."""
     status, terminal = receipt["status"], bool(receipt["terminal"])
-    if row is None:
-        return status, terminal
-    if not row["terminal"]:
+    if row is None or not row["terminal"]:
         return status, terminal
     if status in ENGAGEMENT and _engagement_rank(status) > _engagement_rank(row["status"]):
         return status, True
