@@ -26,6 +26,7 @@ class UnknownStage(CourrierError):
 def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from processors.consent.fraud import guard_from_settings
     from processors.consent.stage import ConsentStage, rules_from_settings
+    from processors.consent.suppressions import Suppressions, salt
 
     from datetime import timedelta
 
@@ -34,9 +35,11 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     consents = TopicTable(settings, "consent")
     sends = TopicTable(settings, "frequency")
     keys = TopicTable(settings, "idempotency")
+    erased = TopicTable(settings, "suppressions")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
-    stage = ConsentStage(consents, sends, rules_from_settings(settings), keys, window, fraud=guard_from_settings(settings))
-    return stage, [consents, sends, keys]
+    stage = ConsentStage(consents, sends, rules_from_settings(settings), keys, window, fraud=guard_from_settings(settings),
+                         suppressions=Suppressions(erased, salt(settings)))
+    return stage, [consents, sends, keys, erased]
 
 
 def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:

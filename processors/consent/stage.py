@@ -14,18 +14,22 @@ from processors.consent.logic import Rules, check, default_rules
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
+from processors.rules.purposes import BUNDLED_DIR, marketing_templates
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
 def rules_from_settings(settings: Settings) -> Rules:
-    """Quiet hours (unless turned off), frequency caps and the countries' limits as the settings and their data files say.
+    """Quiet hours (unless turned off), frequency caps, the countries' limits and the marketing templates as the settings
+    and their data files say.
 
-    The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules.
+    The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules. The
+    marketing templates are those of the render stage's folder (``templates_dir``) declaring ``purpose = "marketing"``.
     """
     hours = quiet_hours.load(settings.quiet_hours_file) if settings.quiet_hours_enabled else None
     default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
-    return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries)
+    return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
+                 marketing_templates(settings.templates_dir or BUNDLED_DIR))
 
 
 class ConsentStage:
