@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter as Tallies
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from threading import Lock
 from typing import Any
 
@@ -33,8 +33,6 @@ from prometheus_client.registry import Collector
 LATENCY_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0)
 OBSERVED_TOPICS = frozenset({"receipt", "dispatched"})
 """The logical topics whose written values routing hands to ``OutcomeMetrics``."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MILLISECOND = timedelta(milliseconds=1)
 NONE = "none"  # the label value of an absent channel or reason (Prometheus has no null)
 
 
@@ -142,8 +140,8 @@ def _add(into: dict[tuple[str, str], list[float]], value: Mapping[str, Any], cha
 def _millis(at: Any) -> int | None:
     """Epoch milliseconds of a ``timestamp-millis`` field, written as a datetime or as milliseconds (integers: a float of
     epoch seconds would lose the sub-millisecond differences that make a short latency)."""
-    if isinstance(at, datetime):
-        return ((at if at.tzinfo else at.replace(tzinfo=timezone.utc)) - _EPOCH) // _MILLISECOND
+    if isinstance(at, datetime):  # naive: UTC, as fastavro writes it; rounded to the field's own millisecond
+        return round((at if at.tzinfo else at.replace(tzinfo=timezone.utc)).timestamp() * 1000)
     if isinstance(at, int):
         return at
     return None
