@@ -27,6 +27,8 @@ from processors.consent.message_ids import scoped_key
 from processors.intake.idempotency import IdempotencyWindow
 from processors.intake.logic import new_message_id, problems, send_requested
 from processors.intake.models import MessageRequest, Problem
+from processors.rules.fraud import country_refusal
+from processors.rules.numbers import Refusal, normalize
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
 from processors.intake.settings import IntakeSettings
@@ -82,11 +84,13 @@ class IntakeService:
         self._table.stop()
         self._publisher.close()
 
-    def submit(self, requests: Sequence[MessageRequest], api_key_id: str | None = None) -> list[Accepted | Refused]:
+    def submit(self, requests: Sequence[MessageRequest], api_key_id: str | None = None,
+               countries: Sequence[str] | None = None) -> list[Accepted | Refused]:
         """One result per request, in order; every accepted one is on ``send-requested`` (with ``api_key_id``) when this returns.
 
-        Refused: 422 the caller's to fix, 503 Kafka did not take it, 500 it could not be judged. No key
-        is left claimed for a message that was not published (see the module's docstring).
+        Refused: 403 a recipient outside the key's ``countries`` (None: any), 422 the caller's to fix, 503 Kafka did not
+        take it, 500 it could not be judged. No key is left claimed for a message that was not published (see the
+        module's docstring).
         """
         now = datetime.now(timezone.utc)
         results: list[Accepted | Refused | None] = [None] * len(requests)
@@ -94,7 +98,7 @@ class IntakeService:
         try:
             for index, request in enumerate(requests):
                 try:
-                    outcome = self._claim(index, request, now, api_key_id)
+                    outcome = self._claim(index, request, now, api_key_id, countries)
                 except Exception:  # one item's bug must not cost the others their answer, nor leave their keys claimed
                     log.exception("intake item could not be judged", extra={"index": index})
                     outcome = _internal_error()
@@ -122,9 +126,13 @@ class IntakeService:
         self._record_keys([p for p in pending if p.key and p.message_id not in failed])
         return [r for r in results if r is not None]
 
-    def _claim(self, index: int, request: MessageRequest, now: datetime, api_key_id: str | None) -> Accepted | Refused | _Pending:
+    def _claim(self, index: int, request: MessageRequest, now: datetime, api_key_id: str | None,
+               countries: Sequence[str] | None = None) -> Accepted | Refused | _Pending:
         """Judge one request: refused, a replay of its key, or ready to publish with its key claimed (the last step, so
         nothing that can fail comes between a claim and the publishing that decides whether to keep it)."""
+        outside = _outside(request, countries)
+        if outside is not None:
+            return outside
         found = problems(request, self.templates)
         if found:
             return Refused(422, found)
@@ -154,6 +162,15 @@ class IntakeService:
 
     def idempotency_keys_loaded(self) -> int:
         return len(self._table)
+
+
+def _outside(request: MessageRequest, countries: Sequence[str] | None) -> Refused | None:
+    """403 ``country_not_allowed`` for a valid number outside the key's countries (an invalid one is left to ``problems``)."""
+    if not countries:
+        return None
+    number = normalize(request.recipient, request.default_region)
+    why = None if isinstance(number, Refusal) else country_refusal(countries, number["region"])
+    return None if why is None else Refused(403, [Problem(code="country_not_allowed", message=why, field="recipient")])
 
 
 def _internal_error() -> Refused:
