@@ -78,13 +78,14 @@ def e164(number: str, default_region: str | None) -> str:
     """``number`` in E.164 form; ``ValueError`` saying why (never repeating the number) when it is not a valid number of the
     numbering plan."""
     region = default_region.upper() if default_region else None
+    if region is None and not number.lstrip().startswith("+"):
+        raise ValueError("not a phone number in E.164 form (+ and the country code); a national number needs default_region")
     try:
         parsed = phonenumbers.parse(number, region)
-    except NumberParseException as exc:
-        raise ValueError(f"not a phone number ({exc})") from None
+    except NumberParseException:
+        raise ValueError("not a phone number") from None
     if not phonenumbers.is_valid_number(parsed):
-        hint = "" if number.startswith("+") or region else " (a national number needs default_region)"
-        raise ValueError(f"not a valid number of the numbering plan{hint}")
+        raise ValueError("not a valid number of the numbering plan")
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
