@@ -30,6 +30,7 @@ from courrier.chaos_probes import OptOutWatcher, Providers, Stops
 from courrier.demo import demo_webhook_secret
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import StageProcess, start_stage, start_webhooks, stop_all
+from infra.k8s.workloads import single_instance
 from processors.fallback import SUFFIX
 
 STAGES = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
@@ -49,7 +50,9 @@ class ChaosPlan:
 
     count: int = 100_000
     rate: float = 1000.0
-    kill_every_s: float = 4.0
+    kill_every_s: float = 4.0  # 0: no stage is killed in rotation
+    instances: int = 1  # of every stage, side by side in one consumer group each
+    rebalance: bool = False  # halfway through: one more instance of every stage starts and its oldest is killed for good
     broker_restart: bool = True
     smsc_drops: int = 2
     stop_share: float = 0.05
@@ -84,10 +87,12 @@ class ChaosReport:
     kills: Counter[str] = field(default_factory=Counter)
     restarts_after_exit: Counter[str] = field(default_factory=Counter)
     broker_restarts: int = 0
+    rebalances: int = 0
     smsc_drops: int = 0
     terminal_counts: Counter[int] = field(default_factory=Counter)
     without_terminal: list[str] = field(default_factory=list)
     several_terminal: list[str] = field(default_factory=list)
+    several_examples: list[str] = field(default_factory=list)
     repeated_receipts: int = 0
     repeated_by: Counter[tuple[str, str]] = field(default_factory=Counter)
     repeated_examples: list[str] = field(default_factory=list)
@@ -141,32 +146,52 @@ def chaos_requests(count: int, rng: random.Random, stop_share: float) -> list[Re
 
 
 class Supervisor:
-    """Every stage as a process; kills one in rotation and restarts it under the same instance id (which fences its
-    predecessor's open transaction at once); restarts any that exited by itself, as an orchestrator would."""
+    """Every stage as processes (``instances`` of each, instance ids "0", "1"…); kills one in rotation and restarts it under
+    the same instance id (which fences its predecessor's open transaction at once); restarts any that exited by itself,
+    as an orchestrator would; ``rebalance`` adds an instance of every stage and retires the oldest (SIGKILL, no restart)."""
 
-    def __init__(self, settings: Settings, log_dir: Path, rng: random.Random, report: ChaosReport) -> None:
+    def __init__(self, settings: Settings, log_dir: Path, rng: random.Random, report: ChaosReport, instances: int = 1) -> None:
         self._settings, self._log_dir, self._rng, self._report = settings, log_dir, rng, report
-        self.stages: dict[str, StageProcess] = {name: self._start(name) for name in STAGES}
-        self._rotation: list[str] = []
+        self.stages: dict[tuple[str, str], StageProcess] = {
+            (name, str(i)): self._start((name, str(i))) for name in STAGES for i in range(1 if single_instance(name) else instances)}
+        self._next_instance = instances
+        self._rotation: list[tuple[str, str]] = []
 
-    def _start(self, name: str) -> StageProcess:
+    def _start(self, which: tuple[str, str]) -> StageProcess:
+        name, instance = which
         run = sum(self._report.kills.values()) + sum(self._report.restarts_after_exit.values())
-        return start_stage(name, self._settings, self._log_dir / f"{name}-{run}")
+        return start_stage(name, self._settings, self._log_dir / f"{name}-{instance}-{run}", instance=instance)
 
     def kill_next(self) -> str:
+        self._rotation = [w for w in self._rotation if w in self.stages]
         if not self._rotation:
-            self._rotation = self._rng.sample(STAGES, len(STAGES))
-        name = self._rotation.pop()
-        self.stages[name].kill()
-        self._report.kills[name] += 1
-        self.stages[name] = self._start(name)
-        return name
+            self._rotation = self._rng.sample(sorted(self.stages), len(self.stages))
+        which = self._rotation.pop()
+        self.stages[which].kill()
+        self._report.kills[which[0]] += 1
+        self.stages[which] = self._start(which)
+        return which[0]
+
+    def rebalance(self) -> None:
+        """A new instance of every stage joins its group, then the oldest of each is killed and not replaced (a stage
+        that must run alone is replaced: killed first, then its successor started)."""
+        instance = str(self._next_instance)
+        self._next_instance += 1
+        for name in STAGES:
+            if not single_instance(name):
+                self.stages[(name, instance)] = self._start((name, instance))
+        for name in STAGES:
+            oldest = min((w for w in self.stages if w[0] == name), key=lambda w: int(w[1]))
+            self.stages.pop(oldest).kill()
+            if single_instance(name):
+                self.stages[(name, instance)] = self._start((name, instance))
+        self._report.rebalances += 1
 
     def revive(self) -> None:
-        for name, process in list(self.stages.items()):
+        for which, process in list(self.stages.items()):
             if not process.alive():
-                self._report.restarts_after_exit[name] += 1
-                self.stages[name] = self._start(name)
+                self._report.restarts_after_exit[which[0]] += 1
+                self.stages[which] = self._start(which)
 
     def stop(self) -> None:
         stop_all(self.stages.values())
@@ -187,7 +212,7 @@ def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: C
     with ExitStack() as undo:  # whatever was started or changed is stopped or put back, also when a start fails
         providers.configure(plan.smsc_faults, plan.sim_faults)
         undo.callback(providers.reset_faults)
-        supervisor = Supervisor(settings, log_dir, rng, report)
+        supervisor = Supervisor(settings, log_dir, rng, report, plan.instances)
         undo.callback(supervisor.stop)
         webhooks = start_webhooks(settings, log_dir)
         undo.callback(stop_all, [webhooks])
@@ -222,7 +247,8 @@ def _publish_under_faults(settings: Settings, plan: ChaosPlan, requests: list[Re
     ids: dict[str, Request] = {}
     start = time.monotonic()
     deadline = start + plan.timeout_s
-    next_kill = start + plan.kill_every_s * rng.uniform(0.5, 1.5)
+    next_kill = start + plan.kill_every_s * rng.uniform(0.5, 1.5) if plan.kill_every_s else float("inf")
+    rebalance_at = len(requests) // 2 if plan.rebalance else None
     broker_at = len(requests) * 0.4 if plan.broker_restart and settings.kafka_bootstrap_servers is None else None
     drops_at = sorted(rng.sample(range(len(requests)), min(plan.smsc_drops, len(requests))))
     stops = [r for r in requests if r.stops]
@@ -248,6 +274,9 @@ def _publish_under_faults(settings: Settings, plan: ChaosPlan, requests: list[Re
             client.flush()
             _restart_broker(settings)
             report.broker_restarts += 1
+        if rebalance_at is not None and due >= rebalance_at:
+            rebalance_at = None
+            supervisor.rebalance()
         sent = due
         watchers[0].poll(0.05)
         watchers[1].poll()
@@ -300,6 +329,9 @@ def _account(report: ChaosReport, ids: dict[str, Request], watcher: OutcomeWatch
             report.without_terminal.append(message_id)
         elif len(terminal) > 1:
             report.several_terminal.append(message_id)
+            if len(report.several_examples) < 10:
+                report.several_examples.append(f"{message_id} ({request.template}, {request.channel_policy}): " + "; ".join(
+                    f"{r['stage']} {r['status']} {r['reason']} at {r['occurred_at'].isoformat()}" for r in terminal))
         if terminal:
             report.outcomes[(terminal[0]["status"], terminal[0]["channel"] or "-", terminal[0]["reason"] or "-")] += 1
     report.repeated_receipts = sum(n - 1 for n in seen_receipts.values() if n > 1)
@@ -343,7 +375,8 @@ def print_report(console: Any, report: ChaosReport) -> None:
     exits = ", ".join(f"{name} {n}" for name, n in sorted(report.restarts_after_exit.items())) or "none"
     console.print(f"{report.requests} requests in {report.seconds:.0f} s; SIGKILLs: {sum(report.kills.values())} ({kills}); "
                   f"stages that exited by themselves and were restarted: {exits}; broker restarts: {report.broker_restarts}; "
-                  f"SMSC bind drops: {report.smsc_drops}; STOPs texted: {report.stops}")
+                  f"SMSC bind drops: {report.smsc_drops}; rebalances (an instance of every stage added, its oldest killed): "
+                  f"{report.rebalances}; STOPs texted: {report.stops}")
     console.print(f"submits counted at the providers: SMSC {report.submitted_smsc}, simulator {report.submitted_sim}")
     checks = Table(title="invariants (each must be 0)")
     checks.add_column("what")
@@ -355,6 +388,8 @@ def print_report(console: Any, report: ChaosReport) -> None:
     checks.add_row("messages submitted twice", str(len(report.duplicate_submits)))
     checks.add_row("marketing SMS submitted after the recipient's STOP", str(len(report.sends_after_stop)))
     console.print(checks)
+    for example in report.several_examples:
+        console.print(f"  several terminal receipts: {example}")
     if report.repeated_by:
         console.print("repeated receipts by stage and status: " + ", ".join(
             f"{stage} {status} {n}" for (stage, status), n in report.repeated_by.most_common()))

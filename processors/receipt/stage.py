@@ -54,6 +54,12 @@ class ReceiptStage:
 
     name = "receipt"
     inputs = ("dispatched", "provider-events", "rcs-deadline")
+    # One instance at a time (deployments run it at a fixed count of 1). Its inputs are keyed by number, provider id
+    # and message id, so two instances can each hold one input of the same message, and each sees the other's
+    # message-state writes only once the table catches up: both may close the message (seen in tests/test_scale_out.py
+    # with two instances: two terminal receipts for one message). Running several needs every input re-keyed by
+    # message id onto one topic, message-state co-partitioned with it, and a global provider-id → message id table.
+    single_instance = True
 
     def __init__(self, states: Mapping[str, Event], prices: Mapping[str, Any] | None = None,
                  last_attempt: int = policy.RetryPolicy().max_attempts) -> None:
