@@ -24,6 +24,7 @@ import infra.cli
 import infra.k8s.cli
 import processors.access.cli
 import processors.analytics.cli
+import processors.callbacks.cli
 import processors.campaigns.cli
 import processors.channel.cli
 import processors.intake.cli
@@ -52,6 +53,7 @@ app.add_typer(processors.links.cli.app, name="links", help="Serve short links: a
 app.add_typer(infra.k8s.cli.app, name="deploy", help="Render Kubernetes manifests from the code: Deployments, KEDA ScaledObjects on lag, Strimzi KafkaTopics.")
 app.add_typer(processors.access.cli.app, name="keys", help="Create, list and revoke API keys (scopes, rate limits) for the HTTP APIs.")
 app.add_typer(processors.campaigns.cli.app, name="campaign", help="Send a campaign from a CSV or Parquet audience (A/B variants), cancel it, show its state.")
+app.add_typer(processors.callbacks.cli.app, name="callbacks", help="Status callbacks: verify a signature, a key's callback secret and default URL.")
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")
 app.add_typer(dlq_app, name="dlq")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints figures and ratios, never pass/fail.")

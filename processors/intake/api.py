@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 from courrier.config import Settings
 from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
+from processors.intake.callbacks import CallbackCheck
 from processors.intake.limits import BodySizeLimit
 from processors.intake.models import (BatchItemResult, BatchRequest, BatchResponse, ErrorBody, MessageAccepted, MessageRequest,
                                       Problem)
@@ -58,7 +59,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "`channel_policy` `rcs_with_sms_fallback`), `json_invalid`, `unknown_template` (`known_templates` lists them), "
         "`missing_variables` (`missing_variables` names them), `render_failed`, `invalid_number`, "
         "`number_type_cannot_receive_sms`, `unknown_region`, `invalid_time_zone`, `reserved_idempotency_key`, "
-        "`idempotency_key_conflict`.")},
+        "`idempotency_key_conflict`, `callback_url_refused` (a status_callback inside the network), `callback_needs_api_key`, "
+        "`no_callback_secret`, `callback_url_unresolved`.")},
     503: {"model": ErrorBody, "description": "Kafka did not take the message; retry with the same idempotency key."},
     500: {"model": ErrorBody, "description": "The message could not be checked (internal_error, logged); nothing was sent and its "
                                              "idempotency key is free."},
@@ -80,6 +82,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     if guard is None and not insecure:
         guard = KeyGuard(settings)
     keys = guard if isinstance(guard, KeyGuard) else None
+    callbacks = CallbackCheck(keys.record if keys is not None else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +133,10 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return _error(422, [problem])
         if idempotency_key is not None:
             message = message.model_copy(update={"idempotency_key": idempotency_key})
-        result = service.submit([message], _key_id(request))[0]
+        checked = callbacks.apply(_key_id(request), [message])[0]
+        if isinstance(checked, Problem):
+            return _error(422, [checked])
+        result = service.submit([checked], _key_id(request))[0]
         if isinstance(result, Refused):
             return _error(result.status, result.problems)
         body = MessageAccepted(message_id=result.message_id).model_dump()
@@ -149,6 +155,11 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
                 valid.append((index, MessageRequest.model_validate(item)))
             except ValidationError as exc:
                 results[index] = BatchItemResult(index=index, status=422, errors=_problems(exc.errors()))
+        checked = callbacks.apply(_key_id(request), [m for _, m in valid])
+        for (index, _), outcome in zip(valid, checked):
+            if isinstance(outcome, Problem):
+                results[index] = BatchItemResult(index=index, status=422, errors=[outcome])
+        valid = [(index, outcome) for (index, _), outcome in zip(valid, checked) if isinstance(outcome, MessageRequest)]
         for (index, _), outcome in zip(valid, service.submit([m for _, m in valid], _key_id(request))):
             results[index] = _item(index, outcome)
         response = BatchResponse(results=[results[i] for i in range(len(batch.messages))])

@@ -88,7 +88,7 @@ def send_requested(request: MessageRequest, message_id: str, now: datetime, sour
         "context": {
             "message_id": message_id, "idempotency_key": request.idempotency_key, "campaign_id": request.campaign_id,
             "variant": request.variant, "lane": request.lane.upper(), "subscription_group": request.subscription_group,
-            "requested_at": now, "source": source, "api_key_id": api_key_id,
+            "requested_at": now, "source": source, "api_key_id": api_key_id, "status_callback": request.status_callback,
         },
         "recipient": request.recipient, "default_region": request.default_region, "template_id": request.template_id,
         "variables": dict(request.variables), "channel_policy": avro_policy(request), "send_at": request.send_at,

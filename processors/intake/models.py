@@ -47,6 +47,10 @@ class MessageRequest(BaseModel):
         None, description="Recipient's locale for the template's language, e.g. fr-FR.")
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="Recipient's IANA time zone (e.g. America/Chicago) for quiet hours; taken from the number when absent.")
+    status_callback: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = Field(
+        None, description="URL every receipt of this message is POSTed to as JSON, signed with the API key's callback secret "
+        "(Courrier-Signature: t=…,v1=…; `courrier callbacks verify`); default: the key's own status_callback. One that is "
+        "not http(s) or reaches an address inside the network is refused (422 callback_url_refused).")
     sms_fallback_after_s: int | None = Field(
         None, ge=1, le=MAX_VALIDITY_S, description="rcs_with_sms_fallback only: seconds the RCS message may go without a "
         "delivery report before the SMS goes instead (default: the deployment's COURRIER_RCS_SMS_FALLBACK_AFTER_S).")
