@@ -1,5 +1,5 @@
 """Consent with evidence through the real broker: import → the consent stage suppresses; export shows every change with
-its evidence; forget → tombstones written and the number suppressed afterwards."""
+its evidence; forget → tombstones written and the number suppressed afterwards; a free-text opt-out listed for review."""
 from __future__ import annotations
 
 import csv
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from courrier import consent_history
@@ -21,7 +22,11 @@ from courrier.consent_read import read_to_end
 from processors.consent.logic import Rules
 from processors.consent.stage import ConsentStage
 from processors.consent.suppressions import Suppressions, salt, suppression_key
+from processors.keywords.book import load
+from processors.keywords.logic import handle
 from processors.rules.consent import consent_key
+from processors.runtime.clients import producer_config
+from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output, RecordMeta
 from processors.runtime.table import TopicTable
 
@@ -109,3 +114,22 @@ def test_import_then_export_then_forget(topic_settings: Settings, tables: tuple[
     assert (gone.topic, gone.value["status"], gone.value["reason"]) == ("receipt", "SUPPRESSED", "erased_on_request")
     [(key, value)] = list(read_to_end(topic_settings, topic_settings.topic("suppressions"), 10))
     assert IN.encode() not in (key or b"") + (value or b"")  # only the hash: the number is kept nowhere
+
+
+def test_a_free_text_opt_out_is_honoured_and_listed_for_review(topic_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    serde = AvroSerde(topic_settings.registry_url, topic_settings.topic)
+    producer = Producer(producer_config(topic_settings))
+    inbound = {"from_e164": IN, "to_sender_id": "36180", "text": "Arrêtez !", "media_urls": [], "provider": "smpp",
+               "provider_message_id": "MO-1", "received_at": datetime.now(timezone.utc)}
+    for output in handle(inbound, load()):
+        if output.topic in ("consent", "consent-history"):
+            assert output.value["status"] == "OPTED_OUT" and output.value["needs_review"]
+            producer.produce(topic_settings.topic(output.topic), key=output.key, value=serde.encode(output.topic, output.value))
+    producer.flush(30)
+    monkeypatch.setattr("courrier.consent_review.get_settings", lambda: topic_settings)
+    answer = CliRunner().invoke(consent_history.app, ["review", "--json"])
+    assert answer.exit_code == 0, answer.output
+    listed = json.loads(answer.output)
+    assert {(r["e164"], r["subscription_group"], r["inbound_message_id"]) for r in listed} == {
+        (IN, "promotions", "MO-1"), (IN, "newsletter", "MO-1")}
+    assert all(r["evidence"]["text"] == "Arrêtez !" and r["evidence"]["matched"] == "arretez" for r in listed)
