@@ -48,7 +48,8 @@ class StageMetrics:
             buckets=_BATCH_BUCKETS, registry=self.registry,
         )
         self.lag = Gauge("courrier_consumer_lag", "Records between the group's committed offset (else the consumer's position) "
-                         "and the partition's end, per assigned partition", ["stage", "topic", "partition"], registry=self.registry)
+                         "and the partition's end, per assigned partition; topic is the physical name (with its prefix), "
+                         "as Kafka tools and KEDA show it", ["stage", "topic", "partition"], registry=self.registry)
         self.outcomes = OutcomeMetrics(stage, self.registry)
         self._lagging: set[tuple[str, str]] = set()
         self.last_loop = time.monotonic()
