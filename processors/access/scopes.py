@@ -23,6 +23,7 @@ ALL_SCOPES: tuple[str, ...] = (MESSAGES_SEND, MESSAGES_READ, CAMPAIGNS_SEND, CON
 SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/messages"): MESSAGES_SEND,
     ("POST", "/v1/messages/batch"): MESSAGES_SEND,
+    ("POST", "/v1/consent"): CONSENT_WRITE,
     # A message's status and receipts (processors.status), shown to the key that sent it; a campaign's counts.
     ("GET", "/v1/messages/{message_id}"): MESSAGES_READ,
     ("GET", "/v1/campaigns/{campaign_id}"): REPORTS_READ,

@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 from courrier.config import Settings
 from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
+from processors.intake.consent_api import ConsentWriter, add_route as add_consent_route
 from processors.intake.callbacks import CallbackCheck
 from processors.intake.limits import BodySizeLimit
 from processors.intake.models import (BatchItemResult, BatchRequest, BatchResponse, ErrorBody, MessageAccepted, MessageRequest,
@@ -78,6 +79,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     intake = intake or IntakeSettings()
     service = IntakeService(settings, intake)
     status = status or StatusReader(settings)
+    consent = ConsentWriter(settings, intake.publish_timeout_s)
     insecure = settings.insecure_no_auth if insecure_no_auth is None else insecure_no_auth
     if guard is None and not insecure:
         guard = KeyGuard(settings)
@@ -91,6 +93,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
                         "never expose this instance beyond this machine")
         service.start()
         status.start()
+        consent.start()
         if keys is not None:
             keys.start()
         try:
@@ -99,6 +102,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             if keys is not None:
                 keys.close()
             status.close()
+            consent.close()
             service.close()
 
     app = FastAPI(title="Courrier intake", version="1", lifespan=lifespan)
@@ -176,6 +180,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
           openapi_extra=_request_body(BatchRequest))
     route("GET", "/healthz", healthz)
     add_status_routes(route, status)
+    add_consent_route(route, consent)
     return app
 
 
