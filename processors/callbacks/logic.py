@@ -4,7 +4,7 @@ A receipt whose context names a ``status_callback`` becomes a ``callbacks`` reco
 so every try sends the same bytes. A try refused (not 2xx, no answer) is tried again after a backoff
 (``base_delay_s`` doubling up to ``max_delay_s``) through the ``retry`` delay topic, for ``retry_for_s`` after the
 first try (one last try at the end of that window); then it becomes one ``callback-failed`` record, with the last
-error. A try that can never succeed (the URL now resolves inside the network, the key has no secret) fails at once.
+error. A try that can never succeed (the URL now resolves inside the network) fails at once.
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Reading a receipt only writes a record, so the receipt input never waits on a re
 read, so a receiver sees ``sent`` before ``delivered``. A refused try is written again, delayed, through ``retry``
 (``logic.after_failure``), so a receiver that is down costs one delay record per try, never a blocked batch.
 
-Exactly once per receipt id, as far as this instance can tell: a receipt id answered 2xx is remembered (the last
+A delivery that cannot be signed (its key has no callback secret, or is unknown) is dead-lettered, never sent
+unsigned. Exactly once per receipt id, as far as this instance can tell: a receipt id answered 2xx is remembered (the last
 ``remember`` of them) and never POSTed again, even when its batch is read again after a crash. Across a crash of
 the instance itself a receipt may be POSTed twice; ``Courrier-Receipt-Id`` lets the receiver drop the copy.
 """
@@ -23,11 +24,16 @@ from processors.callbacks.logic import after_failure, delivery
 from processors.callbacks.sender import CallbackSender, TryFailed
 from processors.callbacks.settings import CallbackSettings
 from processors.callbacks.signing import RECEIPT_ID_HEADER, SIGNATURE_HEADER, sign
+from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Event, Output, RecordMeta
 
 log = logging.getLogger(__name__)
 TRIES = Counter("courrier_callback_tries", "Status callback POSTs by outcome (delivered, retried, failed: callback-failed)",
                 ["outcome"])
+
+
+class Unsignable(CourrierError):
+    """A delivery whose API key has no callback secret (or is unknown): dead-lettered, never sent unsigned."""
 
 
 class CallbacksStage:
@@ -78,8 +84,8 @@ class CallbacksStage:
             if sent["receipt_id"] in self._delivered:
                 return []
         secret = (self._keys.get(sent["api_key_id"]) or {}).get("callback_secret") if sent["api_key_id"] else None
-        if not secret:
-            return [self._failed(sent, meta, f"API key {sent['api_key_id']!r} has no callback secret to sign with", permanent=True)]
+        if not secret:  # nothing to sign with: an operator makes the secret, then requeues the record from dead-letter
+            raise Unsignable(f"API key {sent['api_key_id']!r} has no callback secret to sign with")
         body = sent["body"].encode()
         headers = {SIGNATURE_HEADER: sign(secret, int(meta.now.timestamp()), body), RECEIPT_ID_HEADER: sent["receipt_id"]}
         try:

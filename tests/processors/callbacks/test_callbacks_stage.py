@@ -88,8 +88,9 @@ def test_a_url_now_resolving_inside_the_network_fails_at_once_without_a_packet(n
     assert len(failed) == 1 and "10.1.2.3 (private)" in failed[0].event["last_error"] and "retry" not in h.outputs
 
 
-def test_a_key_without_a_secret_cannot_sign(network: Network) -> None:
+def test_a_delivery_its_key_cannot_sign_is_dead_lettered(network: Network) -> None:
     other = new_key("other", ("messages:send",), T0)
     h = StageHarness(CallbacksStage({other.key_id: other.record}, CallbackSender(), CallbackSettings()))
     deliver(h, made("SENT", context("m-1", api_key_id=other.key_id, status_callback="https://hooks.example.com/in")))
-    assert "no callback secret" in h.outputs["callback-failed"][0].event["last_error"]
+    dead = h.outputs["dead-letter"]
+    assert len(dead) == 1 and "no callback secret" in dead[0].header("courrier-error-message") and "callback-failed" not in h.outputs
