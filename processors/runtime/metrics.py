@@ -177,18 +177,15 @@ class MetricsServer:
     """Serves ``/metrics`` (Prometheus text) and ``/healthz`` (200 or 503 with a JSON body) on ``host`` (the
     ``metrics_host`` setting).
 
-    The first server started in a process also serves the process-wide registry; the others (dispatch's second lane, on
-    the next port) serve their stage's registry only, so a sum over every endpoint counts each provider call once.
+    The process's live server of the lowest port also serves the process-wide registry; the others (dispatch's marketing
+    lane, on the next port) serve their stage's registry only, so a sum over every endpoint counts each provider call once.
     """
 
-    _process_wide: "MetricsServer | None" = None
-    _claim = threading.Lock()
+    _live: "list[MetricsServer]" = []
+    _lock = threading.Lock()
 
     def __init__(self, metrics: StageMetrics, port: int = 0, host: str = "127.0.0.1") -> None:
-        with MetricsServer._claim:
-            if MetricsServer._process_wide is None:
-                MetricsServer._process_wide = self
-        handler = _handler_for(metrics, lambda: MetricsServer._process_wide is self)
+        handler = _handler_for(metrics, self._serves_process_wide)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
 
@@ -197,15 +194,20 @@ class MetricsServer:
         return self._server.server_address[1]
 
     def start(self) -> "MetricsServer":
+        with MetricsServer._lock:
+            MetricsServer._live.append(self)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        with MetricsServer._lock:
+            MetricsServer._live.remove(self)
         self._server.shutdown()
         self._server.server_close()
-        with MetricsServer._claim:
-            if MetricsServer._process_wide is self:
-                MetricsServer._process_wide = None
+
+    def _serves_process_wide(self) -> bool:
+        with MetricsServer._lock:
+            return min(MetricsServer._live, key=lambda server: server.port, default=None) is self
 
 
 def _handler_for(metrics: StageMetrics, process_wide: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import httpx
 from prometheus_client import CollectorRegistry
 
-from processors.runtime.metrics import StageMetrics, TableSizes, partition_lag
+from processors.runtime.metrics import MetricsServer, StageMetrics, TableSizes, partition_lag
 from processors.runtime.outcomes import BatchHistogram, OutcomeMetrics
 from processors.runtime.routing import Tally
 
@@ -103,3 +104,16 @@ def test_table_sizes_report_live_tables_by_topic_and_skip_stopped_or_dropped_one
     assert registry.get_sample_value("courrier_table_rows", {"topic": "consent"}) == 7
     assert registry.get_sample_value("courrier_table_rows", {"topic": "links"}) is None
     assert registry.get_sample_value("courrier_table_rows", {"topic": "frequency"}) is None
+
+
+def test_only_the_lowest_port_of_a_process_serves_the_process_wide_registry() -> None:
+    low, high = sorted((MetricsServer(StageMetrics(f"s{i}"), 0, "127.0.0.1").start() for i in range(2)), key=lambda s: s.port)
+    try:
+        try:
+            assert "process_cpu_seconds_total" in httpx.get(f"http://127.0.0.1:{low.port}/metrics", timeout=5).text
+            assert "process_cpu_seconds_total" not in httpx.get(f"http://127.0.0.1:{high.port}/metrics", timeout=5).text
+        finally:
+            low.stop()
+        assert "process_cpu_seconds_total" in httpx.get(f"http://127.0.0.1:{high.port}/metrics", timeout=5).text
+    finally:
+        high.stop()
