@@ -2,7 +2,8 @@
 
 Reading a receipt only writes a record, so the receipt input never waits on a receiver. POSTs run on a thread pool,
 ``concurrency`` at once, each bounded by ``timeout_s``; one message's receipts go one after the other in the order
-read, so a receiver sees ``sent`` before ``delivered``. A refused try is written again, delayed, through ``retry``
+read, so a receiver sees ``sent`` before ``delivered`` (a receipt waiting for a retry does not hold the later ones
+back: a receiver orders by ``occurred_at``). A refused try is written again, delayed, through ``retry``
 (``logic.after_failure``), so a receiver that is down costs one delay record per try, never a blocked batch.
 
 A delivery that cannot be signed (its key has no callback secret, or is unknown) is dead-lettered, never sent
