@@ -99,12 +99,15 @@ def forget(settings: Settings, e164: str, recorded_by: str | None, timeout_s: fl
                 producer.produce(physical, key=row, value=None, partition=placement.partition(physical, row))
         producer.produce(settings.topic(SUPPRESSIONS), key=key, value=value)
         producer.commit_transaction(60)
-    except KafkaException as exc:
+    except BaseException as exc:
+        # Aborted whatever stopped it: an open transaction holds back read-committed consumers until the broker's timeout.
         try:
             producer.abort_transaction(30)
         except KafkaException:
             pass  # the broker aborts it at its timeout
-        raise CourrierError(f"forget did not commit ({exc}); nothing was erased, try again") from exc
+        if isinstance(exc, KafkaException):
+            raise CourrierError(f"forget did not commit ({exc}); nothing was erased, try again") from exc
+        raise
     return Erased(tombstones, key)
 
 

@@ -131,16 +131,21 @@ def import_file(settings: Settings, path: Path, fmt: str, source: str | None = N
         with _bar(progress, total) as advance:
             for row in rows(path, fmt):
                 record = check(row, now, source)
-                assert isinstance(record, ConsentRecord)  # every row passed validate_file; the file is read again
+                if not isinstance(record, ConsentRecord):  # every row passed validate_file: the file changed since
+                    raise ImportRefused(f"{path}: changed while being imported ({record[0]}); nothing imported")
                 for output in outputs(change(record, recorded_by)):
                     physical = settings.topic(output.topic)
                     _produce(producer, physical, output.key, serde.encode(output.topic, output.value),
                              placement.partition(physical, output.key))
                 advance()
         producer.commit_transaction(60)
-    except (KafkaException, KeyboardInterrupt) as exc:
+    except BaseException as exc:
+        # Whatever stops the import aborts its transaction: left open, it would hold back every read-committed consumer of
+        # these partitions until the broker's timeout.
         _abort(producer)
-        raise ImportRefused(f"{path}: the transaction did not commit ({exc.__class__.__name__}: {exc}); nothing imported") from exc
+        if isinstance(exc, (KafkaException, KeyboardInterrupt)):
+            raise ImportRefused(f"{path}: the transaction did not commit ({exc.__class__.__name__}: {exc}); nothing imported") from exc
+        raise
     log.info("consent import written", extra={"file": path.name, "changes": total})
     return total
 

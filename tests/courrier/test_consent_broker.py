@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from courrier import consent_history
+from courrier import consent_history, consent_import
 from courrier.config import Settings
 from courrier.consent_forget import forget
 from courrier.consent_import import ImportRefused, import_file
@@ -74,6 +74,25 @@ def test_a_bad_row_is_named_and_nothing_is_imported(topic_settings: Settings, tm
     with pytest.raises(ImportRefused, match=r"1 problem\(s\), nothing imported:\n  row 4: an opt-in needs text_shown"):
         import_file(topic_settings, bad, "csv")
     assert list(read_to_end(topic_settings, topic_settings.topic("consent-history"), 10)) == []
+
+
+def test_an_import_stopped_half_way_leaves_nothing(topic_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    crm = tmp_path / "crm.csv"
+    crm.write_text(HEADER + ROWS, encoding="utf-8")
+    written: list[str] = []
+    real_change = consent_import.change
+
+    def interrupted(record: Any, recorded_by: str | None) -> dict[str, Any]:
+        if written:  # Ctrl-C once the first row's records are produced
+            raise KeyboardInterrupt
+        written.append(record.number)
+        return real_change(record, recorded_by)
+
+    monkeypatch.setattr(consent_import, "change", interrupted)
+    with pytest.raises(ImportRefused, match="did not commit.*nothing imported"):
+        import_file(topic_settings, crm, "csv")
+    assert written == [IN]
+    assert list(read_to_end(topic_settings, topic_settings.topic("consent-history"), 10)) == []  # aborted: never read
 
 
 def test_import_then_export_then_forget(topic_settings: Settings, tables: tuple[TopicTable, TopicTable], tmp_path: Path,
