@@ -2,7 +2,8 @@
 
 Answers: 202 ``{"message_id"}`` for a new message; 200 with the first ``message_id`` and
 ``Idempotent-Replayed: true`` for an idempotency key seen within the window; 401/403/429 from the
-API-key guard (``processors.access``), judged before the body is read; 413 for a body over the cap; 400
+API-key guard (``processors.access``), judged before the body is read; 403 ``country_not_allowed`` for a
+recipient outside the key's countries (``courrier keys create --countries``); 413 for a body over the cap; 400
 for a body that is not UTF-8 or nests too deep (``processors.web.bodies``); 422 naming the
 fields, the missing variables or the known templates; 503 when Kafka did not take the message; 500
 ``internal_error`` for a message that could not be checked (a bug; nothing sent, its key left free). A
@@ -140,7 +141,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         checked = callbacks.apply(_key_id(request), [message])[0]
         if isinstance(checked, Problem):
             return _error(422, [checked])
-        result = service.submit([checked], _key_id(request))[0]
+        result = service.submit([checked], _key_id(request), _countries(request))[0]
         if isinstance(result, Refused):
             return _error(result.status, result.problems)
         body = MessageAccepted(message_id=result.message_id).model_dump()
@@ -164,7 +165,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             if isinstance(outcome, Problem):
                 results[index] = BatchItemResult(index=index, status=422, errors=[outcome])
         valid = [(index, outcome) for (index, _), outcome in zip(valid, checked) if isinstance(outcome, MessageRequest)]
-        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid], _key_id(request))):
+        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid], _key_id(request), _countries(request))):
             results[index] = _item(index, outcome)
         response = BatchResponse(results=[results[i] for i in range(len(batch.messages))])
         return JSONResponse(response.model_dump(exclude_none=True), status_code=207)
@@ -174,7 +175,9 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         return {"status": "ok", "templates": len(service.templates), "idempotency_keys": service.idempotency_keys_loaded()}
 
     route("POST", "/v1/messages", send_one, status_code=202, response_model=MessageAccepted,
-          responses={200: {"model": MessageAccepted, "description": f"Replay of an idempotency key ({REPLAYED_HEADER}: true)."}, **_ERRORS},
+          responses={200: {"model": MessageAccepted, "description": f"Replay of an idempotency key ({REPLAYED_HEADER}: true)."}, **_ERRORS,
+                     403: {"model": ErrorBody, "description": "The API key lacks the scope `messages:send` (or `admin`), or may not "
+                                                              "send to the recipient's country (`country_not_allowed`)."}},
           openapi_extra=_request_body(MessageRequest))
     route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS,
           openapi_extra=_request_body(BatchRequest))
@@ -207,6 +210,11 @@ def _request_body(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI ``requestBody`` of a route whose body is read by ``_body`` (FastAPI only declares body parameters)."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _countries(request: Request) -> tuple[str, ...] | None:
+    """The countries the accepted API key may send to (None: any, or no access control)."""
+    return getattr(request.state, "api_key_countries", None)
 
 
 def _key_id(request: Request) -> str | None:

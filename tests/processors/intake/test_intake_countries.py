@@ -27,3 +27,30 @@ def test_a_recipient_elsewhere_is_403_naming_its_country_and_the_list() -> None:
 
 def test_an_invalid_number_is_left_to_the_number_check() -> None:
     assert _outside(request("+3361"), ("SE",)) is None
+
+
+def test_the_api_answers_403_for_a_recipient_outside_the_keys_countries_and_per_item_in_a_batch() -> None:
+    from datetime import datetime, timezone
+
+    from fastapi.testclient import TestClient
+
+    from courrier.config import Settings
+    from processors.access.guard import KeyGuard
+    from processors.access.keys import new_key
+    from processors.intake.api import create_app
+
+    nordic = new_key("nordic-app", ("messages:send",), datetime(2030, 1, 2, tzinfo=timezone.utc), countries=("SE",))
+    settings = Settings()
+    client = TestClient(create_app(settings, guard=KeyGuard(settings, keys={nordic.key_id: nordic.record})))  # no lifespan: no Kafka
+    headers = {"Authorization": f"Bearer {nordic.key}"}
+    france = {"template_id": "otp", "recipient": "+33612345678", "variables": {"code": "123456"}}
+    sweden_unknown = {"template_id": "no-such-template", "recipient": "+46701234567"}
+    refused = client.post("/v1/messages", json=france, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json() == {"errors": [{"code": "country_not_allowed", "field": "recipient",
+                                          "message": "this API key may send to SE only, not to FR"}]}
+    let_through = client.post("/v1/messages", json=sweden_unknown, headers=headers)
+    assert let_through.status_code == 422 and let_through.json()["errors"][0]["code"] == "unknown_template"
+    batch = client.post("/v1/messages/batch", json={"messages": [france, sweden_unknown]}, headers=headers)
+    assert batch.status_code == 207 and [r["status"] for r in batch.json()["results"]] == [403, 422]
+    assert "country_not_allowed" in client.get("/openapi.json").json()["paths"]["/v1/messages"]["post"]["responses"]["403"]["description"]
