@@ -182,7 +182,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     route("POST", "/v1/messages/batch", send_batch, status_code=207, response_model=BatchResponse, responses=_ERRORS,
           openapi_extra=_request_body(BatchRequest))
     route("GET", "/healthz", healthz)
-    add_status_routes(route, status)
+    add_status_routes(route, status, keys.record if keys is not None else None)
     add_consent_route(route, consent)
     return app
 

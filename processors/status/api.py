@@ -1,7 +1,8 @@
 """``GET /v1/messages/{message_id}`` and ``GET /v1/campaigns/{campaign_id}``, mounted on the HTTP intake.
 
-A message is shown to the API key that sent it (another key gets the same 404 as for an unknown id, so ids of other
-callers' messages cannot be probed); a message no key sent (a campaign, a tool) to any key with the scope. A
+A message is shown to the API key that sent it and to ``admin`` keys (another key gets the same 404 as for an unknown
+id, so ids of other callers' messages cannot be probed); a message no key sent (a campaign, a tool) to any key with
+the scope. A
 message or campaign with no receipt yet is a 404 too: the status stage writes a row on the first receipt.
 """
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 
 from fastapi import Path, Request
 
+from processors.access.scopes import ADMIN
+from processors.runtime.stage import Event
 from processors.status.models import CampaignStatusBody, MessageStatusBody
 from processors.status.reader import StatusReader
 from processors.status.views import campaign_body, message_body, visible_to
@@ -22,13 +25,16 @@ _NOT_FOUND = {404: {"model": ErrorBody, "description": "No such id, or nothing r
 MAX_ID = 128
 
 
-def add_routes(route: AddRoute, reader: StatusReader) -> None:
-    """Mount both routes through the app's ``route`` (its guard, its scopes)."""
+def add_routes(route: AddRoute, reader: StatusReader, keys: Callable[[str | None], Event | None] | None = None) -> None:
+    """Mount both routes through the app's ``route`` (its guard, its scopes); ``keys`` finds a caller's key record
+    (None without access control), so ``admin`` keys read every message."""
 
     def get_message(request: Request, message_id: str = Path(min_length=1, max_length=MAX_ID)) -> MessageStatusBody:
         """A message's current status, channel, fallback, segments, cost and receipt history."""
         row = reader.message(message_id)
-        if row is None or not visible_to(row, getattr(request.state, "api_key_id", None)):
+        key_id = getattr(request.state, "api_key_id", None)
+        record = keys(key_id) if keys is not None and row is not None else None
+        if row is None or not visible_to(row, key_id, admin=ADMIN in ((record or {}).get("scopes") or ())):
             raise ApiError(404, "not_found", f"no message {message_id!r} with a receipt yet")
         return message_body(row)
 

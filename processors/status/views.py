@@ -8,11 +8,11 @@ from processors.runtime.stage import Event
 from processors.status.models import CampaignStatusBody, MessageStatusBody, ReceiptCountBody, StatusChangeBody
 
 
-def visible_to(row: Event, api_key_id: str | None) -> bool:
-    """Whether the caller holding ``api_key_id`` may read the message: the key that sent it, any key for a message no
-    key sent (campaigns, tools), and anyone when access control is off (``api_key_id`` None)."""
+def visible_to(row: Event, api_key_id: str | None, admin: bool = False) -> bool:
+    """Whether the caller holding ``api_key_id`` may read the message: the key that sent it, an ``admin`` key, any key
+    for a message no key sent (campaigns, tools), and anyone when access control is off (``api_key_id`` None)."""
     owner = row["context"].get("api_key_id")
-    return api_key_id is None or owner is None or owner == api_key_id
+    return admin or api_key_id is None or owner is None or owner == api_key_id
 
 
 def message_body(row: Event) -> MessageStatusBody:

@@ -18,6 +18,7 @@ NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 READER = new_key("dashboard", ("messages:read", "reports:read"), NOW)
 OTHER = new_key("other-app", ("messages:read",), NOW)
 SENDER_ONLY = new_key("sender", ("messages:send",), NOW)
+OPERATOR = new_key("operator", ("admin",), NOW)
 
 
 def client() -> TestClient:
@@ -33,7 +34,7 @@ def client() -> TestClient:
     other_row = project(None, other, T0)
     counts[campaign_key("spring", 1)] = counted(None, None, other_row, other, 1, T0)
     reader = StatusReader(Settings(), messages={"m-1": row, "m-2": other_row}, campaigns=counts, partitions=3)
-    keys = {k.key_id: k.record for k in (READER, OTHER, SENDER_ONLY)}
+    keys = {k.key_id: k.record for k in (READER, OTHER, SENDER_ONLY, OPERATOR)}
     return TestClient(create_app(Settings(), guard=KeyGuard(Settings(), keys=keys), status=reader))
 
 
@@ -57,6 +58,7 @@ def test_unknown_and_other_keys_messages_are_404_in_the_error_shape() -> None:
         assert answer.status_code == 404
         assert answer.json()["errors"][0]["code"] == "not_found"
     assert app.get("/v1/messages/m-2", headers=auth(OTHER)).status_code == 200  # no key sent it: any reader sees it
+    assert app.get("/v1/messages/m-1", headers=auth(OPERATOR)).status_code == 200  # an admin key reads every message
 
 
 def test_reading_needs_its_scope() -> None:
