@@ -99,6 +99,15 @@ class CourrierClient:
         self._produce("consent", f"{e164}|{subscription_group}", self._serde.encode("consent", value))
         self._produce("consent-history", e164, self._serde.encode("consent-history", value))
 
+    def report_conversion(self, message_id: str, event: str, *, recipient: str | None = None, value_micros: int | None = None,
+                          currency: str | None = None, link_token: str | None = None) -> None:
+        """Publish a conversion of a message (``otp_verified``, a purchase) to ``conversions``, keyed by message id. With
+        ``recipient`` (E.164), the consent stage's fraud guard counts it for the recipient's range: OTPs that are never
+        used lower that range's limit (``processors/rules/fraud.py``)."""
+        value = {"message_id": message_id, "link_token": link_token, "event": event, "value_micros": value_micros,
+                 "currency": currency, "occurred_at": datetime.now(timezone.utc), "recipient": recipient}
+        self._produce("conversions", message_id, self._serde.encode("conversions", value))
+
     def _produce(self, logical_topic: str, key: str, value: bytes) -> None:
         while True:
             try:
