@@ -137,14 +137,6 @@ class Velocity:
     def _bucket(self, t: float) -> int:
         return math.floor(t / self._bucket_s)
 
-    def count(self, key: str, t: float) -> int:
-        """Sends to ``key`` within the window ending at ``t``."""
-        window = self._keys.get(key)
-        if window is None:
-            return 0
-        oldest = self._bucket(t) - _BUCKETS + 1
-        return sum(n for b, n in window.buckets.items() if b >= oldest)
-
     def baseline(self, key: str) -> float:
         window = self._keys.get(key)
         return window.baseline if window is not None else 0.0
