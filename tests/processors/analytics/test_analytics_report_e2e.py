@@ -121,7 +121,11 @@ def click_links(settings: Settings, campaign: str, base: str, per_arm: dict[str,
         arm, message_id = link["context"]["variant"], link["context"]["message_id"]
         if message_id in clicked[arm] or len(clicked[arm]) >= per_arm[arm]:
             continue
-        answer = httpx.get(f"{base}/{link['token']}", follow_redirects=False, timeout=10)
+        # The service follows `links` live: a link render wrote a moment ago may not be in its table yet (404 until then).
+        deadline = time.monotonic() + 30
+        while (answer := httpx.get(f"{base}/{link['token']}", follow_redirects=False, timeout=10)).status_code == 404 \
+                and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert answer.status_code == 302, answer.text
         clicked[arm].add(message_id)
     return {arm: len(ids) for arm, ids in clicked.items()}
