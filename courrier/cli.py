@@ -47,7 +47,7 @@ app.add_typer(processors.render.cli.app, name="templates", help="Check template 
 app.add_typer(processors.channel.cli.app, name="rcs", help="Check the RCS capability of a list of numbers in bulk.")
 app.add_typer(courrier.providers_cli.app, name="providers", help="Show the configured providers, their channels and health.")
 app.add_typer(courrier.config_report.app, name="config", help="Check a configuration file; show every setting, its value and source, secrets masked.")
-app.add_typer(courrier.consent_history.app, name="consent", help="Show how and when a number opted in or out.")
+app.add_typer(courrier.consent_history.app, name="consent", help="Consent with its evidence: history, import, export for an auditor, forget (erasure), review of free-text opt-outs.")
 app.add_typer(processors.intake.cli.app, name="api", help="Serve the HTTP intake (POST /v1/messages, /v1/messages/batch).")
 app.add_typer(processors.webhooks.cli.app, name="webhooks", help="Serve the provider webhook receiver (POST /webhooks/{provider}).")
 app.add_typer(processors.links.cli.app, name="links", help="Serve short links: a 302 to the original URL and a CLICKED receipt per click.")
