@@ -72,7 +72,7 @@ class ConsentWriter:
 
 def add_route(route: Callable[..., None], writer: ConsentWriter) -> None:
     """Declare ``POST /v1/consent`` through the intake's ``route`` (guard, scope, OpenAPI)."""
-    from processors.intake.api import _body, _key_id, _request_body  # the intake's own body reading; it imports this module
+    from processors.intake.api import _body, _key_id  # the intake's own body reading; it imports this module
 
     def record_consent(request: Request, batch: ConsentBatch = Depends(_body(ConsentBatch))) -> JSONResponse:
         """Record opt-ins and opt-outs with their evidence; all or none."""
@@ -87,8 +87,25 @@ def add_route(route: Callable[..., None], writer: ConsentWriter) -> None:
                                                  "inbound_message_id, evidence), `changed_at_in_future`, a field's type or bound."},
         503: {"model": ErrorBody, "description": "Kafka did not take every record; send the same batch again (safe)."},
     }
-    route("POST", PATH, record_consent, status_code=202, response_model=ConsentRecorded, responses=responses,
-          openapi_extra=_request_body(ConsentBatch))
+    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": inlined_schema(ConsentBatch)}}}}
+    route("POST", PATH, record_consent, status_code=202, response_model=ConsentRecorded, responses=responses, openapi_extra=body)
+
+
+def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its nested models written in place: a ``$ref`` to the schema's own ``$defs`` would
+    point into the OpenAPI document's root, where they are not."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
+            return {key: resolve(value) for key, value in node.items()}
+        return [resolve(item) for item in node] if isinstance(node, list) else node
+
+    return resolve(schema)
 
 
 def _error(status: int, problems: list[Problem]) -> JSONResponse:
