@@ -20,6 +20,7 @@ import courrier.config_report
 import courrier.providers_cli
 import courrier.replay_cli
 import courrier.consent_history
+import courrier.fuzz
 import courrier.export_cli
 import infra.cli
 import infra.k8s.cli
@@ -66,6 +67,7 @@ bench_app.command("smpp")(courrier.bench_smpp.command)
 bench_app.command("table")(courrier.bench_table.command)
 app.command("replay")(courrier.replay_cli.command)
 app.command("report")(processors.analytics.cli.report)
+app.command("fuzz")(courrier.fuzz.command)
 app.add_typer(courrier.export_cli.app, name="export", help="Export receipts to a warehouse's files: Parquet or JSON lines, by day, to a folder or S3.")
 
 
