@@ -152,3 +152,14 @@ def test_a_free_text_opt_out_is_honoured_and_listed_for_review(topic_settings: S
     assert {(r["e164"], r["subscription_group"], r["inbound_message_id"]) for r in listed} == {
         (IN, "promotions", "MO-1"), (IN, "newsletter", "MO-1")}
     assert all(r["evidence"]["text"] == "Arrêtez !" and r["evidence"]["matched"] == "arretez" for r in listed)
+
+
+def test_the_forget_command_says_what_it_erased_and_what_stays(topic_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("courrier.consent_forget.get_settings", lambda: topic_settings)
+    answer = CliRunner().invoke(consent_history.app, ["forget", "+46701234567", "--by", "ticket-7"])
+    assert answer.exit_code == 0, answer.output
+    assert "+4670****67 erased: tombstones consent: 0, frequency: 0; suppression entry written" in answer.output
+    assert "kept until their retention ends: forever: consent-history" in answer.output
+    assert "COURRIER_SUPPRESSION_SALT is unset" in answer.output  # the built-in salt is said out loud
+    [(_key, value)] = list(read_to_end(topic_settings, topic_settings.topic("suppressions"), 10))
+    assert b"ticket-7" in (value or b"")
