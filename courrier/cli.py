@@ -20,6 +20,7 @@ import courrier.config_report
 import courrier.providers_cli
 import courrier.replay_cli
 import courrier.consent_history
+import courrier.dlq_cli
 import courrier.fuzz
 import courrier.export_cli
 import infra.cli
@@ -56,8 +57,7 @@ app.add_typer(infra.k8s.cli.app, name="deploy", help="Render Kubernetes manifest
 app.add_typer(processors.access.cli.app, name="keys", help="Create, list and revoke API keys (scopes, rate limits) for the HTTP APIs.")
 app.add_typer(processors.campaigns.cli.app, name="campaign", help="Send a campaign from a CSV or Parquet audience (A/B variants), cancel it, show its state.")
 app.add_typer(processors.callbacks.cli.app, name="callbacks", help="Status callbacks: verify a signature, a key's callback secret and default URL.")
-dlq_app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic and requeue records after a fix.")
-app.add_typer(dlq_app, name="dlq")
+app.add_typer(courrier.dlq_cli.app, name="dlq")
 bench_app = typer.Typer(no_args_is_help=True, help="Measure throughput; prints figures and ratios, never pass/fail.")
 app.add_typer(bench_app, name="bench")
 bench_app.command("campaign")(courrier.bench_campaign.command)
@@ -179,39 +179,6 @@ def dlr_status(
         raise click.UsageError(str(exc))
     final = "terminal" if normalized.status in TERMINAL_STATUSES else "not terminal"
     typer.echo(f"{normalized.status} ({final}{', ' + normalized.reason if normalized.reason else ''})")
-
-
-@dlq_app.command("list")
-def dlq_list(
-    stage: Optional[str] = typer.Option(None, help="Only records dead-lettered by this stage."),
-    limit: int = typer.Option(50, min=1, max=100_000, help="At most this many records."),
-) -> None:
-    """A table of dead-lettered records: when, which stage, the error and the source offset (numbers masked)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from courrier import dlq
-
-    table = Table(title="dead-letter")
-    columns = ("failed_at", "stage", "error", "source", "key", "bytes")
-    for column in columns:
-        table.add_column(column)
-    for record in dlq.read(get_settings(), stage, limit):
-        table.add_row(*(record.summary[c] for c in columns))
-    Console().print(table)
-
-
-@dlq_app.command("requeue")
-def dlq_requeue(
-    stage: str = typer.Option(..., help="Requeue the records dead-lettered by this stage."),
-    limit: int = typer.Option(1000, min=1, max=1_000_000, help="At most this many records."),
-) -> None:
-    """Put dead-lettered records of STAGE back on their source topic with their original bytes."""
-    from courrier import dlq
-
-    settings = get_settings()
-    count = dlq.requeue(settings, list(dlq.read(settings, stage, limit)))
-    typer.echo(f"requeued {count} records")
 
 
 @bench_app.command("chaos")

@@ -90,7 +90,7 @@ def _spans(consumer: Consumer, settings: Settings, logical: str, only: int | Non
         raise ReplayError(f"{physical} has no partition {only} (it has {len(partitions)}: 0 to {len(partitions) - 1})")
     spans = []
     for partition in [only] if only is not None else partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
+        low, high = watermarks(consumer, physical, partition)
         first = _position(consumer, physical, partition, start, high)
         if start.offset is not None and first < low:
             raise ReplayError(f"offset {first} of {physical}[{partition}] is gone (retention kept offsets from {low} on); "
@@ -104,6 +104,18 @@ def _spans(consumer: Consumer, settings: Settings, logical: str, only: int | Non
             raise ReplayError(f"--from {start} is after --to {end}")
         spans.append(Span(partition, first, last))
     return spans
+
+
+def watermarks(consumer: Consumer, physical: str, partition: int, timeout_s: float = 30.0) -> tuple[int, int]:
+    """A partition's low and high watermarks; NOT_LEADER (a topic created a moment ago) is retried until ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _position(consumer: Consumer, physical: str, partition: int, bound: Bound, high: int) -> int:

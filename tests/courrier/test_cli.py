@@ -15,7 +15,7 @@ def courrier(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
 
 @pytest.mark.parametrize("command", [[], ["run"], ["demo"], ["bench", "chain"], ["infra"], ["infra", "up"], ["infra", "status"],
                                      ["config"], ["topology"], ["topology", "apply"], ["topology", "check"], ["topology", "list"],
-                                     ["phone"], ["segments"], ["dlr-status"], ["dlq"], ["dlq", "list"], ["dlq", "requeue"],
+                                     ["phone"], ["segments"], ["dlr-status"], ["dlq"], ["dlq", "list"], ["dlq", "requeue"], ["dlq", "show"], ["dlq", "purge"], ["replay"],
                                      ["infra", "down"], ["infra", "fetch"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = courrier(*command, "--help")
