@@ -32,8 +32,10 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
     from processors.intake.settings import IntakeSettings
 
-    consents = TopicTable(settings, "consent")
-    sends = TopicTable(settings, "frequency")
+    # Consent and frequency rows sit on their number's partition of send-requested: an instance holds the partitions
+    # it reads (restored on assignment). Idempotency keys and erased numbers cannot be placed so: whole tables.
+    consents = TopicTable(settings, "consent", co_partitioned_with="send-requested")
+    sends = TopicTable(settings, "frequency", co_partitioned_with="send-requested")
     keys = TopicTable(settings, "idempotency")
     erased = TopicTable(settings, "suppressions")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
@@ -202,7 +204,8 @@ def run_stage(name: str, settings: Settings, *, exactly_once: bool = True, batch
     for table in tables:
         table.start()
     try:
-        Runner(stage, settings, RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port)).run()
+        Runner(stage, settings, RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port),
+               state=[table for table in tables if table.co_partitioned]).run()
     finally:
         for table in tables:
             table.stop()

@@ -112,9 +112,10 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
 
     ``erased`` says why a number erased on request may never be messaged (``suppressions.Suppressions.refusal``).
     ``sends`` is the frequency view keyed ``E164|group`` (``FrequencyRecord`` values); ``key`` is the
-    record's Kafka key: a marketing message about to be counted for a capped group under another key
-    than its E.164 is put back on ``send-requested`` under its E.164 first, so one partition owns a
-    recipient's count (None: the caller is not reading Kafka, count here).
+    record's Kafka key, or "" when it was read on a partition whose consent rows this instance does not hold: a
+    marketing message read under another key than its E.164 is put back on ``send-requested`` under its E.164 before
+    its consent is read, so the one partition, hence the one instance, that holds the number's consent and
+    frequency rows (``topology.partitioning``) decides and counts (None: the caller is not reading Kafka, decide here).
     """
     rules = rules or default_rules()
     context = event["context"]
@@ -140,6 +141,8 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         return [receipt(context, e164, "REJECTED", STAGE, now, reason=MARKETING_ON_TRANSACTIONAL,
                         detail=f"template {event['template_id']!r} is declared for marketing: send it on the marketing lane "
                                "with the subscription_group whose opt-in it relies on")]
+    if key is not None and key != e164 and context["lane"] == "MARKETING" and context.get("subscription_group"):
+        return [Output("send-requested", e164, event)]  # read again where this number's consent and counts are kept
     basis = consent_basis(context, e164, consents, event["template_id"])
     if isinstance(basis, Refusal):
         status = "REJECTED" if basis.reason in REJECTING_REASONS else "SUPPRESSED"
@@ -151,8 +154,6 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
     limit = rules.countries.get(rules.region_of(recipient)).limit if marketing else None
     view = sends if sends is not None else {}
     if later is None and limit is not None:
-        if key is not None and key != e164:
-            return [Output("send-requested", e164, event)]
         later = limit_deferral(view.get(consent_key(e164, group)), limit, recipient, number.zones, event, now, rules)
     if later is not None:
         if expires_at is not None and expires_at <= later.until:
@@ -162,8 +163,6 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
                 Output("send-requested", e164, event, deliver_at=later.until)]
     counted: list[Output] = []
     if (cap is not None and cap.max_messages) or limit is not None:
-        if key is not None and key != e164:
-            return [Output("send-requested", e164, event)]
         keep = (limit.max_messages, limit.window) if limit is not None else None
         record = admit(view.get(consent_key(e164, group)), e164, group, context["message_id"], cap, now, keep=keep)
         if isinstance(record, Refusal):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Mapping
+from typing import Callable, Mapping
 
 from courrier.config import Settings
 from processors.consent import quiet_hours
@@ -52,6 +52,8 @@ class ConsentStage:
         """``fraud`` (``processors.consent.fraud``) suppresses suspected SMS pumping; with it the stage also reads
         ``conversions``, whose reported OTP conversions lower the limit of a prefix that converts poorly."""
         self._consents = consents
+        # A co-partitioned table (runtime.table) says whether it holds a number's rows; a dict or whole table holds all.
+        self._holds: Callable[[str], bool] = getattr(consents, "holds", lambda _number: True)
         self._fraud = fraud
         self.inputs = ("send-requested", "conversions") if fraud is not None else ("send-requested",)
         self._erased = suppressions.refusal if suppressions is not None else None
@@ -87,7 +89,10 @@ class ConsentStage:
                 return [*claimed, duplicate(event, first, meta.now)]
             record = self._keys.claim(idempotency_key, message_id, meta.now)
             claimed += [record] if record is not None else []
-        outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=meta.key or "", erased=self._erased)
+        key = meta.key or ""
+        if key and not self._holds(key):  # read where this number's rows are not: put back under its own partition
+            key = ""
+        outputs = check(event, self._consents, meta.now, rules=self._rules, sends=self._sends, key=key, erased=self._erased)
         if self._fraud is not None:
             outputs = self._fraud.screen(outputs, meta.now)
         self._sends.remember(outputs)

@@ -76,6 +76,7 @@ class Runner:
                  state: Sequence[CoPartitionedTable] = ()) -> None:
         self.stage = stage
         self._state = list(state)
+        self._input_counts: dict[str, int] = {}
         self.settings = settings
         self.options = options
         self.metrics = StageMetrics(stage.name)
@@ -140,17 +141,20 @@ class Runner:
         ))
         self._placement = Placement(self.settings, self._producer)
         self._checkpoint = Checkpoint(self._consumer, self._producer, self.options.exactly_once, deliveries)
+        # Read here, not in the assignment callback: a consumer call made inside its own callback breaks the client's
+        # per-thread call state (a C assertion ends the process).
+        self._input_counts = {topic: len(self._consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+                              for topic in {table.partner for table in self._state if table.partner}}
         self._consumer.subscribe(list(self._logical), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke)
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.assigned += len(partitions)
         # Restored here, inside consume(), so no record of a partition is processed before its rows are in; a table that
         # cannot restore in time raises, consume() raises it, and the stage exits naming the table and how far it got.
         for topic, numbers in _partitions_by_topic(partitions).items():
-            partners = [table for table in self._state if table.partner == topic]
-            count = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions) if partners else 0
-            for table in partners:
-                table.assign(numbers, count)
+            for table in self._state:
+                if table.partner == topic:
+                    table.assign(numbers, self._input_counts[topic])
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Batches commit before the next consume() call, the only place callbacks run, so nothing done is left uncommitted;

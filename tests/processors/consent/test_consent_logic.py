@@ -42,6 +42,13 @@ def test_stage_contract(stage: RulesOnly) -> None:
     assert stage.inputs == ("send-requested",)
 
 
+def test_marketing_read_under_another_key_is_put_back_under_its_e164_before_its_consent_is_read(
+        stage: RulesOnly, request_event: Callable[..., dict]) -> None:
+    event = request_event(recipient="+33 6 12 34 56 79", lane="MARKETING", subscription_group="promotions")
+    out = only(stage.process(event, meta(key="+33 6 12 34 56 79")))
+    assert (out.topic, out.key, out.deliver_at) == ("send-requested", "+33612345679", None)
+
+
 def test_transactional_goes_on_keyed_by_e164(stage: RulesOnly, request_event: Callable[..., dict], assert_valid) -> None:
     event = request_event(recipient="06 12 34 56 78", default_region="FR", locale="fr-FR", variables={"code": "42"})
     out = only(stage.process(event, meta()))
@@ -75,7 +82,7 @@ def test_marketing_with_opt_in_names_its_source_and_time(stage: RulesOnly, reque
 def test_marketing_without_opt_in(stage: RulesOnly, request_event, assert_valid,
                                   recipient: str, group: str | None, status: str, reason: str) -> None:
     event = request_event(recipient=recipient, lane="MARKETING", subscription_group=group)
-    out = only(stage.process(event, meta()))
+    out = only(stage.process(event, meta(key=recipient)))
     assert_valid(out)
     assert (out.topic, out.key) == ("receipt", recipient)
     value = out.value
@@ -85,7 +92,7 @@ def test_marketing_without_opt_in(stage: RulesOnly, request_event, assert_valid,
 
 
 def test_opt_out_detail_says_how_and_when(stage: RulesOnly, request_event) -> None:
-    out = only(stage.process(request_event(recipient="+33612345679", lane="MARKETING", subscription_group="promotions"), meta()))
+    out = only(stage.process(request_event(recipient="+33612345679", lane="MARKETING", subscription_group="promotions"), meta(key="+33612345679")))
     assert out.value["detail"] == "opted out of subscription group 'promotions' via keyword at 2026-02-01T12:00:00+00:00"
 
 

@@ -173,10 +173,14 @@ def test_a_marketing_message_keyed_otherwise_is_counted_on_its_e164_partition(ma
     assert [o.topic for o in consent_stage(opted_in(FR)).process(event, meta(MONDAY_10AM, key=FR))] == ["consent-checked", "frequency"]
 
 
-def test_an_uncapped_group_is_neither_counted_nor_rekeyed(marketing) -> None:
+def test_an_uncapped_group_is_read_under_its_e164_and_not_counted(marketing) -> None:
+    """Re-keyed even without a cap: the number's consent rows live on its E.164's partition (topology.partitioning)."""
     rules = Rules(caps=FrequencyCaps(Cap(3, timedelta(days=7)), {GROUP: Cap(0, timedelta(days=7))}))
     event = marketing(recipient="06 12 34 56 78", default_region="FR")
-    (out,) = consent_stage(opted_in(FR), rules=rules).process(event, meta(MONDAY_10AM, key="06 12 34 56 78"))
+    stage = consent_stage(opted_in(FR), rules=rules)
+    (again,) = stage.process(event, meta(MONDAY_10AM, key="06 12 34 56 78"))
+    assert (again.topic, again.key) == ("send-requested", FR)
+    (out,) = stage.process(again.value, meta(MONDAY_10AM, key=FR))
     assert out.topic == "consent-checked"
 
 
