@@ -29,6 +29,7 @@ from processors.runtime.clients import producer_config, require_broker
 from processors.runtime.errors import CourrierError
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
+from topology.partitioning import row_partition
 from topology.topics import DAY_MS, TOPICS, Topic
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ def keys_of(settings: Settings, t: Topic, e164: str, timeout_s: float) -> list[s
         return [e164]
     prefix = f"{e164}|"
     found: dict[str, None] = {}
-    for key, _value in read_to_end(settings, settings.topic(t.name), timeout_s):
+    # A by_number topic holds every row of the number on the number's partition: that one is enough to read.
+    only = (lambda count: row_partition(t.name, e164, count)) if t.by_number else None
+    for key, _value in read_to_end(settings, settings.topic(t.name), timeout_s, only):
         text = key.decode("utf-8", "replace") if key is not None else ""
         if text.startswith(prefix):
             found[text] = None

@@ -59,16 +59,20 @@ def read_changes(settings: Settings, e164: str | None, timeout_s: float = 30.0) 
     return changes
 
 
-def read_to_end(settings: Settings, physical: str, timeout_s: float) -> Iterator[tuple[bytes | None, bytes | None]]:
+def read_to_end(settings: Settings, physical: str, timeout_s: float,
+                only: Callable[[int], int | None] | None = None) -> Iterator[tuple[bytes | None, bytes | None]]:
     """Every (key, value) of ``physical`` from its beginning to the end offsets it had when reading started (tombstones
-    as a None value); nothing for a topic that does not exist; ``UnreachableError`` past ``timeout_s``."""
+    as a None value); nothing for a topic that does not exist; ``UnreachableError`` past ``timeout_s``. ``only``, given
+    the topic's partition count, names the one partition to read (None: all of them)."""
     consumer = Consumer(consumer_config(settings, f"courrier-consent-read-{uuid.uuid4()}"))
     try:
         metadata = consumer.list_topics(physical, timeout=10).topics.get(physical)
         if metadata is None or metadata.error:
             return
         deadline = time.monotonic() + timeout_s
-        ends = {p: _end_offset(consumer, TopicPartition(physical, p), deadline) for p in metadata.partitions}
+        chosen = only(len(metadata.partitions)) if only is not None else None
+        ends = {p: _end_offset(consumer, TopicPartition(physical, p), deadline) for p in metadata.partitions
+                if chosen is None or p == chosen}
         pending = {p for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in pending])
         while pending:
