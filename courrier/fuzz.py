@@ -177,11 +177,11 @@ def run_fuzz(settings: Settings, count: int, topics: Sequence[str] | None = None
     run = uuid.uuid4().hex[:8]
     settings = settings.model_copy(update={"quiet_hours_enabled": False, "dispatch_pacing": False,
                                            "topic_prefix": settings.topic_prefix or f"fuzz-{run}-"})
-    apply(settings)
-    wait_for_leaders(settings, [t.name for t in TOPICS])
     stages: list[StageProcess] = []
     started = time.monotonic()
     try:
+        apply(settings)
+        wait_for_leaders(settings, [t.name for t in TOPICS])
         sent = make_records(settings, chosen, count, seed, run)
         consumer = Consumer(consumer_config(settings, f"courrier-fuzz-{run}"))
         try:
