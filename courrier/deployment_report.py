@@ -62,9 +62,24 @@ def reference_problems(deployment: Deployment) -> list[str]:
             build(raw, f"{deployment.source}: {table}")
         except (ValueError, KeyError, TypeError) as bad:
             problems.append(str(bad))
+    problems += keyword_completeness(deployment)
     if deployment.prices is not None and not isinstance(deployment.prices.get("currency"), str):
         problems.append(f"{deployment.source}: prices.currency: expected an ISO 4217 code, e.g. \"EUR\"")
     return problems
+
+
+def keyword_completeness(deployment: Deployment) -> list[str]:
+    """The senders and subscription groups that may not send marketing until their STOP and HELP responses are set
+    (the file's ``[keywords]``, else the bundled book); nothing when the book itself does not hold (reported above)."""
+    from processors.keywords.book import BookInvalid, from_mapping, load
+    from processors.keywords.completeness import Completeness
+
+    where = f"{deployment.source}: keywords" if deployment.keywords is not None else "bundled keywords"
+    try:
+        book = from_mapping(deployment.keywords, where) if deployment.keywords is not None else load()
+    except BookInvalid:
+        return []
+    return [f"{where}: {line}; it may not send marketing until they are set" for line in Completeness.of(book).problems()]
 
 
 def render(deployment: Deployment, provider_rows: list[ProviderRow]) -> str:

@@ -2,8 +2,8 @@
 
 The checks run in this order, the first that says no deciding the message's path:
 number → erased on request (any lane) → validity → a marketing template on the transactional lane
-(rejected) → consent → time (``send_at``, then quiet hours for marketing) → the country's
-marketing limit → frequency cap. Quiet hours and limits are the country's (``countries``), or its
+(rejected) → a subscription group whose STOP and HELP responses are not set (rejected) → consent → time
+(``send_at``, then quiet hours for marketing) → the country's marketing limit → frequency cap. Quiet hours and limits are the country's (``countries``), or its
 state's when the number's area code is in a state with stricter rules (``US-FL``). A message that
 may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt (reason ``quiet_hours``,
 ``scheduled_send`` or ``country_limit``), and the request itself back to ``send-requested`` at the
@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 from processors.consent import quiet_hours
 from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
 from processors.consent.frequency import FrequencyCaps, admit, limit_release, load_caps
+from processors.keywords.completeness import REASON as KEYWORDS_INCOMPLETE
 from processors.rules.consent import MARKETING_ON_TRANSACTIONAL, REJECTING_REASONS, consent_basis, consent_key
 from processors.rules.numbers import Refusal, examine
 from processors.rules.purposes import marketing_templates
@@ -42,6 +43,8 @@ class Rules:
     caps: FrequencyCaps = field(default_factory=load_caps)
     countries: Countries = field(default_factory=bundled_countries)
     marketing_templates: frozenset[str] = field(default_factory=marketing_templates)
+    # Why a subscription group may not send marketing yet (its STOP/HELP responses, ``keywords.completeness``), or None.
+    group_incomplete: Callable[[str], str | None] | None = None
 
     def region_of(self, recipient: Event) -> str:
         """The recipient's region, narrowed to a subdivision (``US-FL``) that has rules of its own."""
@@ -105,6 +108,14 @@ def limit_deferral(record: Event | None, limit: Limit, recipient: Event, number_
                                               f"limit; released at {release.isoformat()}")
 
 
+def _incomplete_group(context: Event, rules: Rules) -> str | None:
+    """What a marketing message's subscription group still lacks before it may send (its STOP and HELP responses)."""
+    group = context.get("subscription_group")
+    if context["lane"] != "MARKETING" or not group or rules.group_incomplete is None:
+        return None
+    return rules.group_incomplete(group)
+
+
 def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: Rules | None = None,
           sends: Mapping[str, Event] | None = None, key: str | None = None,
           erased: Callable[[str], Refusal | None] | None = None) -> list[Output]:
@@ -141,6 +152,9 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         return [receipt(context, e164, "REJECTED", STAGE, now, reason=MARKETING_ON_TRANSACTIONAL,
                         detail=f"template {event['template_id']!r} is declared for marketing: send it on the marketing lane "
                                "with the subscription_group whose opt-in it relies on")]
+    incomplete = _incomplete_group(context, rules)
+    if incomplete is not None:
+        return [receipt(context, e164, "REJECTED", STAGE, now, reason=KEYWORDS_INCOMPLETE, detail=incomplete)]
     if key is not None and key != e164 and context["lane"] == "MARKETING" and context.get("subscription_group"):
         return [Output("send-requested", e164, event)]  # read again where this number's consent and counts are kept
     basis = consent_basis(context, e164, consents, event["template_id"])

@@ -14,6 +14,8 @@ from processors.consent.logic import Rules, check, default_rules
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
+from processors.keywords.book import from_mapping, load as load_book
+from processors.keywords.completeness import Completeness
 from processors.rules.purposes import BUNDLED_DIR, marketing_templates
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -24,12 +26,23 @@ def rules_from_settings(settings: Settings) -> Rules:
 
     The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules. The
     marketing templates are those of the render stage's folder (``templates_dir``) declaring ``purpose = "marketing"``.
+    A subscription group whose senders' STOP and HELP responses are not set refuses marketing (``keywords.completeness``).
     """
     hours = quiet_hours.load(settings.quiet_hours_file) if settings.quiet_hours_enabled else None
     default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
-                 marketing_templates(settings.templates_dir or BUNDLED_DIR))
+                 marketing_templates(settings.templates_dir or BUNDLED_DIR), keyword_completeness(settings).group_missing)
+
+
+def keyword_completeness(settings: Settings) -> Completeness:
+    """Who answers STOP and HELP for each group: the configuration file's ``[keywords]``, else the bundled book."""
+    from courrier.config import config_file
+    from courrier.deployment import load_deployment
+
+    deployment = load_deployment(config_file())  # its keywords only: the providers are dispatch's business
+    raw = deployment.keywords
+    return Completeness.of(from_mapping(raw, f"{deployment.source}: keywords") if raw is not None else load_book())
 
 
 class ConsentStage:

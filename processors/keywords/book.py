@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -54,8 +54,13 @@ class KeywordBook:
     reply_validity_seconds: int
 
     def sender(self, sender_id: str) -> Sender:
-        """The entry of ``sender_id``, or the ``default`` one for a sender the file does not list."""
-        return self.senders.get(sender_id) or self.senders[DEFAULT_SENDER]
+        """The entry of ``sender_id``, or the ``default`` one for a sender the file does not list; a response the entry
+        does not set yet (brand, help) is the ``default`` one's, so a keyword is always answered."""
+        found = self.senders.get(sender_id)
+        fallback = self.senders[DEFAULT_SENDER]
+        if found is None:
+            return fallback
+        return replace(found, brand=found.brand or fallback.brand, help=found.help or fallback.help)
 
 
 class BookInvalid(ValueError):
@@ -165,8 +170,8 @@ def _sender(entry: Any, where: str, groups: Mapping[str, Any], taken: set[str], 
         return Sender("", "", (), {})
     unknown_keys = sorted(set(entry) - {"brand", "help", "groups", "keywords"})
     problems.extend(f"{where}.{key}: unknown key" for key in unknown_keys)
-    for key in ("brand", "help"):
-        if not isinstance(entry.get(key), str) or not entry[key].strip():
+    for key in ("brand", "help"):  # absent: the response is not written yet (``completeness`` keeps it from sending)
+        if key in entry and (not isinstance(entry[key], str) or not entry[key].strip()):
             problems.append(f"{where}.{key} must be a non-empty string")
     listed = entry.get("groups", [])
     listed = listed if _strings(listed, f"{where}.groups", problems) else []
