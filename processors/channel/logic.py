@@ -96,6 +96,7 @@ def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now
         "context": event["context"],
         "recipient": recipient,
         "template_id": event["template_id"],
+        "template_version": event.get("template_version"),
         "variables": event.get("variables") or {},
         "channel_policy": event["channel_policy"],
         "channel": choice.channel,

@@ -10,13 +10,16 @@ from processors.render.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS
 from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.validate import validate_source
+from processors.templates_store.cli import add_commands
 
-app = typer.Typer(no_args_is_help=True, help="Check template files: RCS limits, Liquid syntax, SMS segments with sample variables.")
+HELP = ("The template store (seed, push, list, show, diff, publish: processors/templates_store) and checks of template "
+        "files (validate: RCS limits, Liquid syntax, SMS segments with sample variables).")
+app = typer.Typer(no_args_is_help=True, help=HELP)
 
 
 @app.callback()
 def templates() -> None:
-    """Check template files: RCS limits, Liquid syntax, SMS segments with sample variables."""
+    """The template store (seed, push, list, show, diff, publish) and checks of template files (validate)."""
 
 
 @app.command()
@@ -46,3 +49,6 @@ def _issues(path: Path, limits: RcsLimits, max_segments: int) -> list[Issue]:
     except (OSError, UnicodeDecodeError) as exc:
         return [Issue("", f"cannot read: {exc}")]
     return validate_source(path.stem, source, limits, max_segments)
+
+
+add_commands(app)

@@ -21,6 +21,7 @@ from processors.render.segments import count
 from processors.render.smart_encoding import smart_encode
 from processors.render.templates import Template, language_for
 from processors.runtime.stage import Event, Output
+from processors.templates_store.logic import Refused, resolve
 from topology.topics import rendered_topic
 
 STAGE = "render"
@@ -78,9 +79,10 @@ def render_message(event: Event, templates: Mapping[str, Template], footers: Map
     def rejected(reason: str, detail: str) -> list[Output]:
         return [receipt(context, e164, "REJECTED", STAGE, now, reason=reason, detail=detail, channel=channel)]
 
-    template = templates.get(event["template_id"])
-    if template is None:
-        return rejected("unknown_template", f"no template {event['template_id']!r}; known: {', '.join(sorted(templates)) or 'none'}")
+    # The version the request names (never a draft), else the latest published (processors.templates_store).
+    template = resolve(templates, event["template_id"], event.get("template_version"))
+    if isinstance(template, Refused):
+        return rejected(template.reason, template.detail)
     language = language_for(event.get("locale"), recipient["region"])
     media_as_links = channel == "SMS" and event.get("fallback_reason") == MMS_AS_SMS
     try:
