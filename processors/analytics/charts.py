@@ -12,6 +12,7 @@ import altair as alt
 from processors.analytics.aggregate import FUNNEL
 
 WIDTH = 520
+COUNT_AXIS = alt.Axis(tickMinStep=1, format="d")  # message and click counts are whole numbers
 
 
 def charts(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -30,7 +31,7 @@ def _funnel(report: dict[str, Any]) -> alt.Chart | None:
     if not rows:
         return None
     return _bars(rows, "Funnel: messages reaching each step, per arm").encode(
-        x=alt.X("step:N", sort=list(FUNNEL), title=None), xOffset="arm:N", y=alt.Y("messages:Q", title="messages"),
+        x=alt.X("step:N", sort=list(FUNNEL), title=None), xOffset="arm:N", y=alt.Y("messages:Q", title="messages", axis=COUNT_AXIS),
         color=alt.Color("arm:N", title="arm"), tooltip=["arm:N", "step:N", "messages:Q"])
 
 
@@ -54,7 +55,7 @@ def _latency(report: dict[str, Any]) -> alt.Chart | None:
     if not rows:
         return None
     return _bars(rows, "Delivery latency: request → delivered").encode(
-        x=alt.X("latency:N", sort=labels, title="seconds"), xOffset="channel:N", y=alt.Y("messages:Q", title="messages"),
+        x=alt.X("latency:N", sort=labels, title="seconds"), xOffset="channel:N", y=alt.Y("messages:Q", title="messages", axis=COUNT_AXIS),
         color=alt.Color("channel:N", title="channel"), tooltip=["channel:N", "latency:N", "messages:Q"])
 
 
@@ -63,7 +64,7 @@ def _fallback(report: dict[str, Any]) -> alt.Chart | None:
     if not rows:
         return None
     return _bars(rows, "Channel fallbacks by reason").encode(
-        y=alt.Y("reason:N", sort="-x", title=None), x=alt.X("messages:Q", title="messages"), tooltip=["reason:N", "messages:Q"])
+        y=alt.Y("reason:N", sort="-x", title=None), x=alt.X("messages:Q", title="messages", axis=COUNT_AXIS), tooltip=["reason:N", "messages:Q"])
 
 
 def _clicks(report: dict[str, Any]) -> alt.Chart | None:
@@ -71,7 +72,7 @@ def _clicks(report: dict[str, Any]) -> alt.Chart | None:
     if not rows:
         return None
     return _bars(rows, "Clicks per link and RCS suggestion").encode(
-        y=alt.Y("target:N", sort="-x", title=None), x=alt.X("clicks:Q", title="clicks"), color=alt.Color("kind:N", title=None),
+        y=alt.Y("target:N", sort="-x", title=None), x=alt.X("clicks:Q", title="clicks", axis=COUNT_AXIS), color=alt.Color("kind:N", title=None),
         tooltip=["kind:N", "target:N", "clicks:Q"])
 
 
