@@ -186,6 +186,7 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         "context": context,
         "recipient": recipient,
         "template_id": event["template_id"],
+        "template_version": event.get("template_version"),
         "variables": event.get("variables") or {},
         "channel_policy": event["channel_policy"],
         "expires_at": expires_at,

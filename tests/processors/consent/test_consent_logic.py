@@ -57,7 +57,7 @@ def test_transactional_goes_on_keyed_by_e164(stage: RulesOnly, request_event: Ca
     assert out.value == {
         "context": event["context"],
         "recipient": {"e164": "+33612345678", "region": "FR", "number_type": "mobile", "time_zone": "Europe/Paris"},
-        "template_id": "otp", "variables": {"code": "42"}, "channel_policy": "SMS", "expires_at": None,
+        "template_id": "otp", "template_version": None, "variables": {"code": "42"}, "channel_policy": "SMS", "expires_at": None,
         "locale": "fr-FR", "consent_basis": "transactional:otp", "sms_fallback_after_s": None,
     }
 
