@@ -17,8 +17,11 @@ MESSAGES_READ = "messages:read"
 CAMPAIGNS_SEND = "campaigns:send"
 CONSENT_WRITE = "consent:write"
 REPORTS_READ = "reports:read"
+TEMPLATES_READ = "templates:read"
+TEMPLATES_WRITE = "templates:write"
 ADMIN = "admin"  # keys, dead letters, replays; and it implies every other scope
-ALL_SCOPES: tuple[str, ...] = (MESSAGES_SEND, MESSAGES_READ, CAMPAIGNS_SEND, CONSENT_WRITE, REPORTS_READ, ADMIN)
+ALL_SCOPES: tuple[str, ...] = (MESSAGES_SEND, MESSAGES_READ, CAMPAIGNS_SEND, CONSENT_WRITE, REPORTS_READ, TEMPLATES_READ,
+                               TEMPLATES_WRITE, ADMIN)
 
 SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/messages"): MESSAGES_SEND,
@@ -27,6 +30,20 @@ SCOPES: dict[tuple[str, str], str | None] = {
     # A message's status and receipts (processors.status), shown to the key that sent it; a campaign's counts.
     ("GET", "/v1/messages/{message_id}"): MESSAGES_READ,
     ("GET", "/v1/campaigns/{campaign_id}"): REPORTS_READ,
+    # The template store (processors/templates_store/api.py) and the template studio's pages (processors/studio): a page
+    # takes the key from the studio's login cookie; the login page itself needs none.
+    ("GET", "/v1/templates"): TEMPLATES_READ,
+    ("POST", "/v1/templates"): TEMPLATES_WRITE,
+    ("GET", "/v1/templates/{template_id}"): TEMPLATES_READ,
+    ("GET", "/v1/templates/{template_id}/versions/{version}"): TEMPLATES_READ,
+    ("POST", "/v1/templates/{template_id}/versions/{version}/publish"): TEMPLATES_WRITE,
+    ("GET", "/studio"): TEMPLATES_READ,
+    ("GET", "/studio/login"): None,
+    ("POST", "/studio/login"): None,
+    ("GET", "/studio/new"): TEMPLATES_WRITE,
+    ("GET", "/studio/templates/{template_id}"): TEMPLATES_READ,
+    ("POST", "/studio/preview"): TEMPLATES_READ,
+    ("POST", "/studio/save"): TEMPLATES_WRITE,
     ("GET", "/healthz"): None,
     # The short-link redirect (processors.links): opened by recipients, who hold no key.
     ("GET", "/{token}"): None,
