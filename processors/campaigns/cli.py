@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -48,14 +49,14 @@ def send(
     sms_fallback_after: Optional[int] = typer.Option(None, "--sms-fallback-after", help="Seconds an RCS message may go without "
                                                      "a delivery report before its SMS fallback goes (rcs_with_sms_fallback rows)."),
     rate: Optional[float] = typer.Option(None, "--rate", help="At most this many rows per second into send-requested."),
+    percent: Optional[float] = typer.Option(None, "--percent", help="Progressive rollout: send to this deterministic share "
+                                            "(0-100] of the audience only; `courrier campaign extend` sends more later."),
     changed_by: str = typer.Option("cli", "--by", help="Who starts the campaign, kept in its campaigns record."),
     as_json: bool = typer.Option(False, "--json", help="No progress bar; print the summary as one JSON object."),
 ) -> None:
     """Stream AUDIENCE into send-requested (constant memory, progress bar), after writing the campaign ACTIVE."""
-    from processors.campaigns.audience import AudienceError, open_audience
-    from processors.campaigns.control import CampaignError
-    from processors.campaigns.logic import TIME_ZONE, CampaignSpec
-    from processors.runtime.clients import require_broker
+    from processors.campaigns.logic import CampaignSpec
+    from processors.campaigns.rollout import RolloutError, first
 
     settings = get_settings()
     lane_symbol = _choice(lane, LANES, "--lane")
@@ -69,6 +70,59 @@ def send(
         validity_seconds=_validity(validity), default_region=_region(region),
         sms_fallback_after_s=_fallback_window(sms_fallback_after, policy, plan),
     )
+    if percent is not None:
+        try:
+            spec = replace(spec, sample=first(percent))
+        except RolloutError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--percent") from None
+    _send(settings, spec, audience, changed_by, rate, as_json)
+
+
+@app.command()
+def extend(
+    campaign_id: str = typer.Argument(..., help="A campaign sent with --percent."),
+    percent: Optional[float] = typer.Option(None, "--percent", help="Extend to this share (0-100] of the audience in all."),
+    rest: bool = typer.Option(False, "--rest", help="Extend to everyone left (100 %)."),
+    audience: Optional[Path] = typer.Option(None, "--audience", help="The audience file, if it moved since the first step "
+                                            "(default: the one the campaigns record names). Same rows, same order."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="At most this many rows per second into send-requested."),
+    changed_by: str = typer.Option("cli", "--by", help="Who extends the campaign, kept in its campaigns record."),
+    as_json: bool = typer.Option(False, "--json", help="No progress bar; print the summary as one JSON object."),
+) -> None:
+    """Send a rollout's next slice: the recipients placed between the share already sent and --percent (or --rest),
+    with the campaign's saved settings; nobody already sent to is sent again."""
+    from processors.campaigns.control import read_campaign
+    from processors.campaigns.rollout import FULL, RolloutError, extension
+    from processors.campaigns.saved import load
+    from processors.runtime.clients import require_broker
+
+    if rest == (percent is not None):
+        raise typer.BadParameter("give either --percent M or --rest", param_hint="--percent")
+    settings = get_settings()
+    require_broker(settings)
+    logs.configure("WARNING")
+    record = read_campaign(settings, campaign_id)
+    if record is None:
+        raise typer.BadParameter(f"no campaign {campaign_id!r} in {settings.topic('campaigns')}", param_hint="CAMPAIGN_ID")
+    if record["state"] == "CANCELLED":
+        raise typer.BadParameter(f"campaign {campaign_id!r} was cancelled at {record['changed_at'].isoformat()}", param_hint="CAMPAIGN_ID")
+    if record.get("rollout_percent") is None or record.get("spec") is None:
+        raise typer.BadParameter(f"campaign {campaign_id!r} was not sent as a progressive rollout (campaign send --percent N)",
+                                 param_hint="CAMPAIGN_ID")
+    try:
+        spec = replace(load(record["spec"]), sample=extension(record["rollout_percent"], FULL if rest else float(percent or 0)))
+    except (RolloutError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--percent") from None
+    _send(settings, spec, audience or Path(record["audience"] or ""), changed_by, rate, as_json)
+
+
+def _send(settings: Settings, spec: CampaignSpec, audience: Path, changed_by: str, rate: float | None, as_json: bool) -> None:
+    """Check the audience and templates, then stream; the summary printed, the exit code set by the outcome."""
+    from processors.campaigns.audience import AudienceError, open_audience
+    from processors.campaigns.control import CampaignError
+    from processors.campaigns.logic import TIME_ZONE
+    from processors.runtime.clients import require_broker
+
     if rate is not None and rate <= 0:
         raise typer.BadParameter(f"must be a positive number of rows per second, not {rate}", param_hint="--rate")
     try:
@@ -252,7 +306,10 @@ def _run(settings: Settings, spec: CampaignSpec, opened: Audience, audience_name
     try:
         sender.start(audience_name, changed_by)
         if quiet:
-            return sender.stream(opened, rate=rate, check_every_s=check_every_s)
+            report = sender.stream(opened, rate=rate, check_every_s=check_every_s)
+            if report.outcome == "completed" and not report.failed:
+                sender.completed(audience_name, changed_by)
+            return report
         typer.echo(f"campaign {spec.campaign_id}: {audience_name} ({opened.format}) → {settings.topic('send-requested')}")
         columns = (TextColumn("sending"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[rows]:>12,} rows"),
                    TextColumn("{task.fields[rate]:>9,.0f} rows/s"), TimeElapsedColumn(), TimeRemainingColumn())
@@ -263,7 +320,10 @@ def _run(settings: Settings, spec: CampaignSpec, opened: Audience, audience_name
                 elapsed = progress.tasks[task].elapsed or 0.0
                 progress.update(task, completed=position, rows=report.rows, rate=report.rows / elapsed if elapsed else 0.0)
 
-            return sender.stream(opened, rate=rate, check_every_s=check_every_s, on_progress=show)
+            report = sender.stream(opened, rate=rate, check_every_s=check_every_s, on_progress=show)
+        if report.outcome == "completed" and not report.failed:
+            sender.completed(audience_name, changed_by)
+        return report
     finally:
         sender.close()
 
@@ -271,6 +331,8 @@ def _run(settings: Settings, spec: CampaignSpec, opened: Audience, audience_name
 def _print_summary(report: SendReport, time_zone_column: bool) -> None:
     rate = f" ({report.rows / report.seconds:,.0f} rows/s)" if report.seconds else ""
     typer.echo(f"{report.outcome}: {report.rows:,} rows read, {report.delivered:,} on send-requested in {report.seconds:.1f}s{rate}")
+    if report.outside_sample:
+        typer.echo(f"{report.outside_sample:,} rows outside this rollout step, left for `courrier campaign extend {report.campaign_id}`")
     if report.variants:
         typer.echo("variants: " + ", ".join(f"{name} {count:,}" for name, count in sorted(report.variants.items())))
     if report.problem_rows:

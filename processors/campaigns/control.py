@@ -54,7 +54,8 @@ def cancel_campaign(settings: Settings, campaign_id: str, changed_by: str | None
     if current["state"] == "CANCELLED":
         return current, True
     record = control_record(campaign_id, "CANCELLED", datetime.now(timezone.utc), template_id=current.get("template_id"),
-                            audience=current.get("audience"), variants=current.get("variants"), changed_by=changed_by)
+                            audience=current.get("audience"), variants=current.get("variants"), changed_by=changed_by,
+                            rollout_percent=current.get("rollout_percent"), spec=current.get("spec"))
     producer = Producer(producer_config(settings, **{"client.id": "courrier-campaign"}))
     write_now(producer, settings, serde, record)
     return record.value, False

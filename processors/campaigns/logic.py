@@ -18,6 +18,7 @@ from datetime import datetime
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
+from processors.campaigns.rollout import Slice
 from processors.campaigns.variants import VariantPlan
 from processors.rules.zones import valid_zone
 from processors.intake.logic import RENDERED_CHANNELS
@@ -49,6 +50,7 @@ class CampaignSpec:
     validity_seconds: int | None = None
     default_region: str | None = None
     sms_fallback_after_s: int | None = None  # for the rows whose policy is RCS_WITH_SMS_FALLBACK
+    sample: Slice | None = None  # a progressive rollout's step: only the recipients placed in it are sent
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,9 @@ def recipient_key(recipient: str, region: str | None) -> tuple[str, str | None]:
     return e164, None if phonenumbers.is_possible_number(parsed) else "impossible_number"
 
 
-def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int, now: datetime) -> RowEvent:
+def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int, now: datetime) -> RowEvent | None:
     """The ``send-requested`` record of the audience's ``row_index``-th data row (from 0), keyed by the recipient as given
-    (as the topology says)."""
+    (as the topology says); None when ``spec.sample`` leaves the row's recipient out (``rollout``)."""
     recipient = row.get(RECIPIENT) or ""
     region = _text(row.get(REGION)) or spec.default_region
     locale = _text(row.get(LOCALE))
@@ -110,6 +112,8 @@ def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int,
     key, problem = recipient_key(recipient, region)
     if problem is not None and recipient.strip():
         problems.append(problem)
+    if spec.sample is not None and not spec.sample.holds(spec.campaign_id, key):
+        return None
     if time_zone is not None and not valid_zone(time_zone):
         problems.append("unknown_time_zone")
     variant = spec.variants.assign(spec.campaign_id, key) if spec.variants else None
@@ -131,11 +135,14 @@ def row_event(spec: CampaignSpec, row: Mapping[str, str | None], row_index: int,
 
 
 def control_record(campaign_id: str, state: str, now: datetime, *, template_id: str | None = None, audience: str | None = None,
-                   variants: Mapping[str, float] | None = None, changed_by: str | None = None) -> Output:
-    """The compacted ``campaigns`` record of a campaign's state (``ACTIVE`` or ``CANCELLED``), keyed by its id."""
+                   variants: Mapping[str, float] | None = None, changed_by: str | None = None,
+                   rollout_percent: float | None = None, spec: str | None = None) -> Output:
+    """The compacted ``campaigns`` record of a campaign's state (``ACTIVE`` or ``CANCELLED``), keyed by its id; a rollout's
+    share sent so far and the campaign's settings (``saved.dump``) when known."""
     return Output("campaigns", campaign_id, {
         "campaign_id": campaign_id, "state": state, "template_id": template_id, "audience": audience,
         "variants": dict(variants or {}), "changed_by": changed_by, "changed_at": now,
+        "rollout_percent": rollout_percent, "spec": spec,
     })
 
 

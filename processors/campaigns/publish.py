@@ -21,6 +21,7 @@ from courrier.config import Settings
 from processors.campaigns.audience import Audience
 from processors.campaigns.control import CampaignError, write_now
 from processors.campaigns.logic import CampaignSpec, RowEvent, control_record, row_event
+from processors.campaigns.saved import dump
 from processors.runtime.clients import producer_config
 from processors.runtime.errors import UnreachableError
 from processors.runtime.serde import AvroSerde
@@ -38,6 +39,7 @@ class SendReport:
 
     campaign_id: str
     rows: int = 0
+    outside_sample: int = 0  # rows a rollout step leaves for another step (``rollout``)
     delivered: int = 0
     failed: int = 0
     withdrawn: int = 0
@@ -60,7 +62,8 @@ class SendReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "campaign_id": self.campaign_id, "outcome": self.outcome, "rows": self.rows, "delivered": self.delivered,
+            "campaign_id": self.campaign_id, "outcome": self.outcome, "rows": self.rows, "outside_sample": self.outside_sample,
+            "delivered": self.delivered,
             "failed": self.failed, "withdrawn": self.withdrawn, "rows_with_problems": self.problem_rows,
             "malformed_rows": self.malformed_rows, "problems": dict(self.problems), "variants": dict(self.variants),
             "seconds": round(self.seconds, 3), "rows_per_s": round(self.rows / self.seconds, 1) if self.seconds else None,
@@ -99,7 +102,10 @@ class CampaignSend:
         }))
 
     def start(self, audience_name: str, changed_by: str | None = None) -> None:
-        """Write the campaign ACTIVE (acknowledged); ``CampaignError`` when this id was cancelled before."""
+        """Write the campaign ACTIVE (acknowledged); ``CampaignError`` when this id was cancelled before.
+
+        A rollout step records the share sent before it (0 for the first): the step's own share is recorded by
+        ``completed`` only once every row of it is on the broker, so a step cut short is run again, not skipped."""
         spec = self._spec
         self._require_topics(("campaigns", "send-requested"))
         self._serde.prepare(("campaigns", "send-requested"))
@@ -109,9 +115,19 @@ class CampaignSend:
         if earlier is not None and earlier["state"] == "CANCELLED":
             raise CampaignError(f"campaign {spec.campaign_id!r} was cancelled at {earlier['changed_at'].isoformat()}; "
                                 "send under another --campaign-id")
+        self._write_active(audience_name, changed_by, spec.sample.low if spec.sample else None)
+
+    def completed(self, audience_name: str, changed_by: str | None = None) -> None:
+        """Record that the rollout step's whole slice was sent (its ``rollout_percent``); nothing for a whole-audience send."""
+        if self._spec.sample is not None:
+            self._write_active(audience_name, changed_by, self._spec.sample.high)
+
+    def _write_active(self, audience_name: str, changed_by: str | None, rollout_percent: float | None) -> None:
+        spec = self._spec
         write_now(self._producer, self._settings, self._serde, control_record(
             spec.campaign_id, "ACTIVE", datetime.now(timezone.utc), template_id=spec.template_id, audience=audience_name,
-            variants=spec.variants.weights() if spec.variants else {}, changed_by=changed_by))
+            variants=spec.variants.weights() if spec.variants else {}, changed_by=changed_by, rollout_percent=rollout_percent,
+            spec=dump(spec)))
 
     def stream(self, audience: Audience, *, rate: float | None = None, check_every_s: float = 1.0,
                on_progress: Callable[[SendReport, int], None] | None = None) -> SendReport:
@@ -136,6 +152,9 @@ class CampaignSend:
                 if rate is not None and started + report.rows / rate > now:
                     time.sleep(started + report.rows / rate - now)
                 event = row_event(spec, row, index, datetime.now(timezone.utc))
+                if event is None:
+                    report.outside_sample += 1
+                    continue
                 value = self._serde.encode("send-requested", event.output.value)
                 while True:
                     try:
