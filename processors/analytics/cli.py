@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,13 +38,13 @@ def report(
         raise typer.BadParameter("give either --campaign, or --from and --to (with --template), not both", param_hint="--campaign")
     if campaign_id is None and not (since and until):
         raise typer.BadParameter("give --campaign ID, or --from and --to for transactional traffic", param_hint="--campaign")
-    window = None if campaign_id is not None else _window(since or "", until or "")
+    # Every argument is checked (the window parsed) before the broker is asked anything.
+    make = (partial(_campaign, campaign_id=campaign_id) if campaign_id is not None
+            else partial(_transactional, window=_window(since or "", until or ""), template=template))
     settings = get_settings()
     require_broker(settings)
     logs.configure("WARNING")
-    limits = (max_records, timeout_s)
-    built, folder = (_campaign(settings, campaign_id, limits) if campaign_id is not None
-                     else _transactional(settings, window, template, limits))
+    built, folder = make(settings, limits=(max_records, timeout_s))
     html_path, json_path = page.write(built, out or folder)
     typer.echo(f"{built['receipts']:,} receipts of {built['messages']:,} messages → {html_path} and {json_path}")
     if built["empty"]:
@@ -52,7 +53,7 @@ def report(
         typer.echo(built["ab_test"]["headline"])
 
 
-def _campaign(settings: Settings, campaign_id: str, limits: tuple[int, float]) -> tuple[dict[str, Any], Path]:
+def _campaign(settings: Settings, limits: tuple[int, float], campaign_id: str) -> tuple[dict[str, Any], Path]:
     """The campaign's report and its default folder; an id no record, request or receipt names is a bad parameter."""
     from processors.analytics import read
     from processors.analytics.report import build
@@ -71,8 +72,8 @@ def _campaign(settings: Settings, campaign_id: str, limits: tuple[int, float]) -
     return built, Path(f"report-{_safe(campaign_id)}")
 
 
-def _transactional(settings: Settings, window: tuple[datetime, datetime], template: str | None,
-                   limits: tuple[int, float]) -> tuple[dict[str, Any], Path]:
+def _transactional(settings: Settings, limits: tuple[int, float], window: tuple[datetime, datetime],
+                   template: str | None) -> tuple[dict[str, Any], Path]:
     """The transactional lane's report over ``window``, one arm per template, and its default folder."""
     from processors.analytics import read
     from processors.analytics.report import build
