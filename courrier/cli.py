@@ -15,6 +15,7 @@ import courrier.bench
 import courrier.bench_campaign
 import courrier.bench_otp
 import courrier.bench_smpp
+import courrier.bench_stages
 import courrier.bench_table
 import courrier.config_report
 import courrier.providers_cli
@@ -64,6 +65,7 @@ bench_app.command("campaign")(courrier.bench_campaign.command)
 bench_app.command("chain")(courrier.bench.command)
 bench_app.command("otp")(courrier.bench_otp.command)
 bench_app.command("smpp")(courrier.bench_smpp.command)
+bench_app.command("stages")(courrier.bench_stages.command)
 bench_app.command("table")(courrier.bench_table.command)
 app.command("replay")(courrier.replay_cli.command)
 app.command("report")(processors.analytics.cli.report)

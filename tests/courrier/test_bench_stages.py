@@ -1,0 +1,37 @@
+"""``courrier bench stages``: the in-process chain of consent, channel and render on synthetic requests (no broker)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from courrier.bench_stages import bench_stages, requests
+
+
+def test_the_requests_mix_lanes_and_give_each_marketing_number_its_opt_in() -> None:
+    events, consents = requests(1_000, repeat=4)
+    assert len(events) == 1_000
+    assert len({e["recipient"] for e in events}) == 250
+    marketing = {e["recipient"] for e in events if e["context"]["lane"] == "MARKETING"}
+    assert marketing and {row["e164"] for row in consents.values()} == marketing
+    assert {e["template_id"] for e in events} == {"otp", "order_shipped", "promo_spring"}
+
+
+def test_every_request_goes_through_the_three_stages_and_each_has_a_figure() -> None:
+    shown: list[str] = []
+    figures = bench_stages(500, profile_stage="channel", show=shown.append)
+    assert [f.stage for f in figures] == ["consent", "channel", "render"]
+    assert all(f.records == 500 and f.us_per_record > 0 and f.avro_floor_us > 0 for f in figures)
+    # Nothing refused, deferred or dead-lettered: each stage passes every request on.
+    assert figures[0].outputs["consent-checked"] == 500
+    assert figures[1].outputs == {"channel-resolved": 500}
+    assert figures[2].outputs.get("rendered", 0) + figures[2].outputs.get("rendered-transactional", 0) == 500
+    assert "dead-letter" not in figures[2].outputs
+    assert len(shown) == 1 and "function calls" in shown[0]
+
+
+def test_a_profile_of_no_stage_is_refused_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "courrier.cli", "bench", "stages", "--profile", "dispatch"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "takes one of consent, channel, render, not 'dispatch'" in lines[0]
