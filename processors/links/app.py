@@ -84,7 +84,7 @@ def create_app(settings: Settings, table: Any = None, recorder: ClickRecorder | 
         if link is None:
             return _not_found(request)
         if request.method == "GET":
-            clicks.record(click_receipt(link, clock()))
+            clicks.record(click_receipt(link, clock(), request.headers.get("user-agent")))
         return RedirectResponse(link["url"], status_code=302, headers=_REDIRECT_HEADERS)
 
     for method in ("GET", "HEAD"):  # one operation each: an OpenAPI operation id names one method

@@ -1,7 +1,7 @@
 """The redirect service over HTTP, with its table and click recorder in memory."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient
@@ -84,7 +84,21 @@ def test_health(client: TestClient) -> None:
 
 def test_tokens_and_receipts() -> None:
     assert is_token("abcDEF123456") and not is_token("abcDEF12345") and not is_token("abcDEF12345é")
-    assert click_receipt(LINK, NOW).value["reason"] is None
+    click = click_receipt(LINK, NOW).value
+    assert (click["reason"], click["provider_status"]) == (f"link:{LINK['token']}", None)  # the link is the button
+    later = click_receipt(LINK, NOW + timedelta(seconds=5)).value
+    assert later["receipt_id"] != click["receipt_id"]  # each click a receipt of its own: repeats are counted
+
+
+@pytest.mark.parametrize(("agent", "bot"), [
+    ("facebookexternalhit/1.1 Facebot Twitterbot/1.0", True), ("WhatsApp/2.23.20.0 A", True), ("Slackbot-LinkExpanding 1.0", True),
+    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", True),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1", False), (None, False)])
+def test_a_previewers_visit_is_marked_and_still_redirected(client: TestClient, recorder: Recorder, agent: str | None, bot: bool) -> None:
+    response = client.get("/abcDEF123456", headers={"User-Agent": agent} if agent else {})
+    assert response.status_code == 302
+    [receipt] = recorder.outputs
+    assert receipt.value["provider_status"] == ("preview_bot" if bot else None)
 
 
 def test_refusals_other_than_the_404_page_have_the_error_shape(client: TestClient) -> None:
