@@ -1,0 +1,115 @@
+"""The studio's pages over HTTP without a broker (TestClient, an in-memory store): scopes, escaping, nothing saved
+when a rule is broken, a saved version in the history."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from courrier.config import Settings
+from processors.access.guard import KeyGuard
+from processors.access.keys import new_key
+from processors.receipt.logic import load_prices
+from processors.runtime.stage import Output
+from processors.studio.app import COOKIE, add_pages, starter_source
+from processors.templates_store.api import TemplateWriter
+from processors.templates_store.logic import TemplateIndex
+
+NOW = datetime(2026, 12, 7, 9, tzinfo=timezone.utc)
+XSS = '<script>alert("x")</script>'
+
+
+class Written:
+    """A publisher that takes every record (the store's writes, kept to be checked)."""
+
+    def __init__(self) -> None:
+        self.records: list[Output] = []
+
+    def start(self, _topics: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def publish(self, outputs: Sequence[Output]) -> list[str | None]:
+        self.records.extend(outputs)
+        return [None] * len(outputs)
+
+
+@pytest.fixture
+def studio() -> Iterator[tuple[TestClient, Written, dict[str, str]]]:
+    keys = {name: new_key(name, scopes, NOW) for name, scopes in
+            (("editor", ("templates:read", "templates:write")), ("reader", ("templates:read",)), ("sender", ("messages:send",)))}
+    guard = KeyGuard(Settings(), keys={made.key_id: made.record for made in keys.values()})
+    written = Written()
+    app = FastAPI()
+    add_pages(app, guard, TemplateWriter(TemplateIndex(), written), load_prices)  # type: ignore[arg-type]
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield client, written, {name: made.key for name, made in keys.items()}
+
+
+def as_key(client: TestClient, key: str) -> TestClient:
+    client.cookies.set(COOKIE, key, domain="127.0.0.1", path="/studio")
+    return client
+
+
+def test_every_page_needs_a_key_with_its_scope(studio) -> None:
+    client, written, keys = studio
+    response = client.get("/studio", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/studio/login?reason=missing_api_key")
+    assert client.get("/studio/login").status_code == 200
+    as_key(client, keys["sender"])
+    denied = client.get("/studio")
+    assert denied.status_code == 403 and "lacks the scope &#39;templates:read&#39;" in denied.text
+    as_key(client, keys["reader"])
+    assert client.get("/studio").status_code == 200
+    assert client.get("/studio/new").status_code == 403  # creating needs templates:write
+    assert client.post("/studio/save", data={"source": starter_source("promotion")}).status_code == 403
+    assert written.records == []
+
+
+def test_login_keeps_the_key_in_an_httponly_strict_cookie(studio) -> None:
+    client, _, keys = studio
+    response = client.post("/studio/login", data={"key": keys["reader"]}, follow_redirects=False)
+    cookie = response.headers["set-cookie"]
+    assert response.status_code == 303 and "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/studio" in cookie
+    assert client.get("/studio").status_code == 200
+
+
+def test_an_invalid_edit_names_the_field_and_rule_and_saves_nothing(studio) -> None:
+    client, written, keys = studio
+    as_key(client, keys["editor"])
+    source = (starter_source("delivery_notification") or "").replace('"That works"', '"' + "A" * 30 + '"')
+    response = client.post("/studio/save", data={"source": source, "note": "longer"})
+    assert response.status_code == 422
+    assert "rcs.suggestions[0].text" in response.text and "30 characters; the limit is 25" in response.text
+    assert written.records == []
+
+
+def test_a_save_is_a_draft_version_shown_in_the_history(studio) -> None:
+    client, written, keys = studio
+    as_key(client, keys["editor"])
+    response = client.post("/studio/save", data={"source": starter_source("promotion"), "note": "spring"}, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/studio/templates/my_promotion?saved=1")
+    (record,) = written.records
+    assert (record.key, record.value["status"], record.value["note"]) == ("my_promotion@1", "DRAFT", "spring")
+    assert record.value["created_by"].startswith("api-key:")
+    page = client.get("/studio/templates/my_promotion")
+    assert page.status_code == 200 and 'id="history"' in page.text and "spring" in page.text
+    assert "draft only" in client.get("/studio").text
+
+
+def test_script_in_a_template_and_its_variables_is_escaped_on_every_page(studio) -> None:
+    client, written, keys = studio
+    as_key(client, keys["editor"])
+    source = f'id = "xss"\n# {XSS}\n[sms]\ndefault = "{{{{ name }}}} \\u003cimg src=x onerror=alert(1)\\u003e"\n[rcs]\ntitle = "{{{{ name }}}}"\n'
+    saved = client.post("/studio/save", data={"source": source, "note": XSS, "sample": f"name={XSS}"}, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    pages = [client.get("/studio/templates/xss"), client.get("/studio"),
+             client.post("/studio/preview", data={"source": source, "sample": f"name={XSS}"})]
+    for page in pages:
+        assert page.status_code == 200
+        assert XSS not in page.text and "<img src=x" not in page.text
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in pages[2].text  # the sample variable, rendered and escaped
