@@ -139,3 +139,13 @@ def test_zones_are_the_ones_phonenumbers_gives_for_the_number(number: phonenumbe
     if not isinstance(found, Refusal):
         expected = numbers.number_timezone.time_zones_for_number(number)
         assert found.zones == tuple(zone for zone in expected if zone != numbers.number_timezone.UNKNOWN_TIMEZONE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(number=st.one_of(st.sampled_from(EXAMPLES), st.builds(
+    phonenumbers.PhoneNumber, country_code=st.sampled_from([1, 7, 33, 39, 44, 46, 61, 800, 881, 999]),
+    national_number=st.integers(min_value=0, max_value=10**12))))
+def test_the_type_given_the_region_is_phonenumbers_number_type(number: phonenumbers.PhoneNumber) -> None:
+    # numbers.py asks for the region once and the type in it, where number_type would ask for the region again.
+    region = phonenumbers.region_code_for_number(number)
+    assert numbers.type_in_region(number, region) == phonenumbers.number_type(number)
