@@ -5,7 +5,8 @@
   the compacted ``consent`` topic (key ``E164|group``) and to ``consent-history`` (key E.164, kept forever), with the
   inbound message's provider id; a fuzzy or free-text opt-out is flagged ``needs_review`` (``courrier consent review``);
 - every keyword, help included: a TRANSACTIONAL ``send-requested`` of template ``keyword_reply`` to the
-  number, whose message id is derived from the inbound message so a replay never sends it twice;
+  number, whose message id is derived from the inbound message so a replay never sends it twice; its variables
+  carry the sender's brand and help and the stored copies of the message's media (``media_url``, ``media_urls``);
 - any other text: nothing at all (conversations are not this stage's business).
 """
 from __future__ import annotations
@@ -73,6 +74,13 @@ def consent_changes(event: Event, found: Match, sender: Sender, e164: str) -> li
     return outputs
 
 
+def media_variables(event: Event) -> dict[str, str]:
+    """Our stored copies of the inbound message's media for the reply template (``processors.webhooks.inbound_media``):
+    ``media_url`` the first, ``media_urls`` all of them space-separated; both "" when nothing was stored."""
+    stored = [url for url in event.get("stored_media_urls") or () if url]
+    return {"media_url": stored[0] if stored else "", "media_urls": " ".join(stored)}
+
+
 def auto_reply(event: Event, found: Match, sender: Sender, e164: str, validity_seconds: int) -> Output:
     """The confirmation or help text, as a TRANSACTIONAL request (it must reach even a number that just opted out)."""
     return Output("send-requested", e164, {
@@ -81,7 +89,7 @@ def auto_reply(event: Event, found: Match, sender: Sender, e164: str, validity_s
             "lane": "TRANSACTIONAL", "subscription_group": None, "requested_at": event["received_at"], "source": REPLY_SOURCE,
         },
         "recipient": e164, "default_region": None, "template_id": REPLY_TEMPLATE,
-        "variables": {"kind": found.kind, "brand": sender.brand, "help": sender.help},
+        "variables": {"kind": found.kind, "brand": sender.brand, "help": sender.help, **media_variables(event)},
         "channel_policy": "SMS", "send_at": None, "validity_seconds": validity_seconds,
         # The language the keyword was said in; None lets render pick the number's country language.
         "locale": found.language,

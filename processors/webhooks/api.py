@@ -20,6 +20,7 @@ from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
 from processors.web import errors as web_errors
 from processors.web.metrics import serve_metrics
+from processors.webhooks import inbound_media
 from processors.webhooks.providers import providers
 from processors.webhooks.replay import ReplayGuard
 from processors.webhooks.service import WebhookMetrics, WebhookService
@@ -55,7 +56,7 @@ def create_app(settings: Settings, webhook: WebhookSettings | None = None, publi
     webhook = webhook or WebhookSettings()
     producer = publisher or Publisher(settings, webhook.publish_timeout_s)
     service = WebhookService(providers(settings, webhook), producer.publish, ReplayGuard(2 * webhook.tolerance_s, webhook.replay_capacity),
-                             WebhookMetrics(), webhook.max_body_bytes)
+                             WebhookMetrics(), webhook.max_body_bytes, prepare=inbound_media.from_settings(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -65,8 +65,12 @@ class WebhookService:
     """Handles requests for a set of providers; thread-safe (requests are served from a thread pool)."""
 
     def __init__(self, providers: Mapping[str, WebhookProvider], publish: Publish, replays: ReplayGuard, metrics: WebhookMetrics,
-                 max_body_bytes: int, clock: Callable[[], float] = time.time) -> None:
+                 max_body_bytes: int, clock: Callable[[], float] = time.time,
+                 prepare: Callable[[Sequence[Output]], Sequence[Output]] | None = None) -> None:
+        """``prepare`` completes an event's records before they are published, once per event (not for a replay):
+        ``processors.webhooks.inbound_media`` stores inbound media in S3."""
         self.providers = providers
+        self._prepare = prepare
         self.replays = replays
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
@@ -96,13 +100,14 @@ class WebhookService:
             return Answer(200, {"status": "duplicate", "event_id": parsed.event_id})
         if claim is Claim.PENDING:
             return self.refuse(provider, Rejected(409, "in_progress", "the same event is being accepted by another request; retry"))
-        failures = [error for error in self._publish(parsed.outputs) if error is not None]
+        outputs = self._prepare(parsed.outputs) if self._prepare is not None else parsed.outputs
+        failures = [error for error in self._publish(outputs) if error is not None]
         if failures:
             self.replays.release(key)
             log.error("webhook event not acknowledged by Kafka", extra={"provider": provider, "error": failures[0][:300]})
             return self.refuse(provider, Rejected(503, "publish_failed", "Kafka did not acknowledge the event; retry later"))
         self.replays.confirm(key, now)
-        for output in parsed.outputs:
+        for output in outputs:
             self.metrics.accepted.labels(provider, output.topic).inc()
         return Answer(200, {"status": "accepted", "event_id": parsed.event_id})
 

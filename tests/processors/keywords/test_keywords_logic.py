@@ -74,7 +74,7 @@ def test_a_fuzzy_opt_out_is_flagged_in_its_evidence(book: KeywordBook, inbound: 
 def test_help_only_replies(book: KeywordBook, inbound: Callable[..., dict[str, Any]]) -> None:
     outputs = handle(inbound("AIDE"), book)
     assert [o.topic for o in outputs] == ["send-requested"]
-    assert outputs[0].value["variables"] == {"kind": "help", "brand": "Courrier", "help": "courrier.example/aide"}
+    assert outputs[0].value["variables"] == {"kind": "help", "brand": "Courrier", "help": "courrier.example/aide", "media_url": "", "media_urls": ""}
 
 
 def test_the_auto_reply_is_a_transactional_sms_request(book: KeywordBook, inbound: Callable[..., dict[str, Any]],
@@ -88,7 +88,8 @@ def test_the_auto_reply_is_a_transactional_sms_request(book: KeywordBook, inboun
         "subscription_group": None, "requested_at": received_at, "source": "keywords"}
     assert uuid.UUID(value["context"]["message_id"]).version == 5
     assert (value["template_id"], value["channel_policy"], value["locale"]) == ("keyword_reply", "SMS", None)
-    assert value["variables"] == {"kind": "opt_out", "brand": "Courrier", "help": "courrier.example/aide"}
+    assert value["variables"] == {"kind": "opt_out", "brand": "Courrier", "help": "courrier.example/aide",
+                                  "media_url": "", "media_urls": ""}
     assert value["validity_seconds"] == book.reply_validity_seconds
 
 
