@@ -2,51 +2,20 @@
 when a rule is broken, a saved version in the history."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
-from processors.access.guard import KeyGuard
-from processors.access.keys import new_key
-from processors.receipt.logic import load_prices
-from processors.runtime.stage import Output
-from processors.studio.app import COOKIE, add_pages, starter_source
-from processors.templates_store.api import TemplateWriter
-from processors.templates_store.logic import TemplateIndex
+from processors.studio.app import COOKIE, starter_source
 
-NOW = datetime(2026, 12, 7, 9, tzinfo=timezone.utc)
 XSS = '<script>alert("x")</script>'
 
 
-class Written:
-    """A publisher that takes every record (the store's writes, kept to be checked)."""
-
-    def __init__(self) -> None:
-        self.records: list[Output] = []
-
-    def start(self, _topics: Sequence[str]) -> None: ...
-
-    def close(self) -> None: ...
-
-    def publish(self, outputs: Sequence[Output]) -> list[str | None]:
-        self.records.extend(outputs)
-        return [None] * len(outputs)
-
-
 @pytest.fixture
-def studio() -> Iterator[tuple[TestClient, Written, dict[str, str]]]:
-    keys = {name: new_key(name, scopes, NOW) for name, scopes in
-            (("editor", ("templates:read", "templates:write")), ("reader", ("templates:read",)), ("sender", ("messages:send",)))}
-    guard = KeyGuard(Settings(), keys={made.key_id: made.record for made in keys.values()})
-    written = Written()
-    app = FastAPI()
-    add_pages(app, guard, TemplateWriter(TemplateIndex(), written), load_prices)  # type: ignore[arg-type]
-    with TestClient(app, base_url="http://127.0.0.1") as client:
-        yield client, written, {name: made.key for name, made in keys.items()}
+def studio(studio_app) -> Iterator[tuple[TestClient, object, dict[str, str]]]:
+    with TestClient(studio_app.app, base_url="http://127.0.0.1") as client:
+        yield client, studio_app.written, studio_app.keys
 
 
 def as_key(client: TestClient, key: str) -> TestClient:
