@@ -16,6 +16,7 @@ from processors.rules.zones import valid_zone
 from processors.intake.models import MessageRequest, Problem
 from processors.render.sandbox import MissingVariables, RenderFailed
 from processors.render.templates import Template, language_for
+from processors.templates_store.logic import Refused, resolve
 from processors.runtime.stage import Event, Output
 
 # The channels a policy can end on, as render sees them. Rendering for RCS also renders the SMS text
@@ -43,10 +44,12 @@ def problems(request: MessageRequest, templates: Mapping[str, Template]) -> list
     recipient = normalize(request.recipient, request.default_region)
     if isinstance(recipient, Refusal):
         found.append(Problem(code=recipient.reason, message=recipient.detail, field="recipient"))
-    template = templates.get(request.template_id)
-    if template is None:
-        found.append(Problem(code="unknown_template", message=f"no template {request.template_id!r}", field="template_id",
-                             known_templates=sorted(templates)))
+    template = resolve(templates, request.template_id, request.template_version)
+    if isinstance(template, Refused):  # unknown, or a version that is not there or is a draft (never sent)
+        unknown = template.reason == "unknown_template"
+        found.append(Problem(code=template.reason, message=f"no template {request.template_id!r}" if unknown else template.detail,
+                             field="template_id" if unknown else "template_version",
+                             known_templates=sorted(templates) if unknown else None))
         return found
     if request.time_zone is not None and not valid_zone(request.time_zone):
         found.append(Problem(code="invalid_time_zone", message=f"{request.time_zone!r} is not an IANA time zone (e.g. Europe/Paris)",
@@ -91,6 +94,7 @@ def send_requested(request: MessageRequest, message_id: str, now: datetime, sour
             "requested_at": now, "source": source, "api_key_id": api_key_id, "status_callback": request.status_callback,
         },
         "recipient": request.recipient, "default_region": request.default_region, "template_id": request.template_id,
+        "template_version": request.template_version,
         "variables": dict(request.variables), "channel_policy": avro_policy(request), "send_at": request.send_at,
         "validity_seconds": request.validity, "locale": request.locale, "time_zone": request.time_zone,
         "sms_fallback_after_s": request.sms_fallback_after_s,

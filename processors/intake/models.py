@@ -27,7 +27,9 @@ class MessageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     template_id: Annotated[str, StringConstraints(pattern=TEMPLATE_ID_PATTERN)] = Field(
-        description="A template of the render stage's folder (its file name without .toml).")
+        description="A template of the template store (`courrier templates list`).")
+    template_version: int | None = Field(None, ge=1, le=2**31 - 1, description="The template version to send (a published one); "
+                                         "the latest published version when omitted.")
     recipient: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
         description="Phone number in E.164 or, with default_region, national format.")
     variables: dict[Name, VariableValue] = Field(
