@@ -1,4 +1,4 @@
-"""``courrier bench stages``: the in-process chain of consent, channel and render on synthetic requests (no broker)."""
+"""``courrier bench stages``: the in-process chain of consent, channel, render and dispatch on synthetic requests (no broker)."""
 from __future__ import annotations
 
 import subprocess
@@ -16,22 +16,24 @@ def test_the_requests_mix_lanes_and_give_each_marketing_number_its_opt_in() -> N
     assert {e["template_id"] for e in events} == {"otp", "order_shipped", "promo_spring"}
 
 
-def test_every_request_goes_through_the_three_stages_and_each_has_a_figure() -> None:
+def test_every_request_goes_through_the_four_stages_and_each_has_a_figure() -> None:
     shown: list[str] = []
     figures = bench_stages(500, profile_stage="channel", show=shown.append)
-    assert [f.stage for f in figures] == ["consent", "channel", "render"]
+    assert [f.stage for f in figures] == ["consent", "channel", "render", "dispatch"]
     assert all(f.records == 500 and f.us_per_record > 0 and f.avro_floor_us > 0 for f in figures)
     # Nothing refused, deferred or dead-lettered: each stage passes every request on.
     assert figures[0].outputs["consent-checked"] == 500
     assert figures[1].outputs == {"channel-resolved": 500}
     assert figures[2].outputs.get("rendered", 0) + figures[2].outputs.get("rendered-transactional", 0) == 500
     assert "dead-letter" not in figures[2].outputs
+    # Every message submitted to the no-op provider: dispatched, its report deadline parked, its ledger record.
+    assert figures[3].outputs == {"dispatched": 500, "rcs-deadline": 500, "submissions": 500}
     assert len(shown) == 1 and "function calls" in shown[0]
 
 
 def test_a_profile_of_no_stage_is_refused_in_one_line() -> None:
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "bench", "stages", "--profile", "dispatch"],
+    result = subprocess.run([sys.executable, "-m", "courrier.cli", "bench", "stages", "--profile", "receipt"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "takes one of consent, channel, render, not 'dispatch'" in lines[0]
+    assert len(lines) == 1 and "takes one of consent, channel, render, dispatch, not 'receipt'" in lines[0]
