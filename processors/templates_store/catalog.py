@@ -35,6 +35,21 @@ def seed_records(directory: Path, held: TemplateIndex, now: datetime) -> list[Ou
     return outputs
 
 
+def seed(settings: Settings, directory: Path) -> list[str]:
+    """Publish the templates of ``directory`` the store lacks (``seed_records``) and return their ids; the store is read
+    to its end first, so a template pushed or edited since is never overwritten."""
+    from processors.access.store import publish, require_topics, snapshot
+
+    require_topics(settings, (TOPIC,))
+    held = TemplateIndex()
+    for key, row in snapshot(settings, TOPIC).items():
+        held.take(key, row)
+    outputs = seed_records(directory, held, datetime.now(timezone.utc))
+    if outputs:
+        publish(settings, outputs)
+    return [output.value["template_id"] for output in outputs]
+
+
 class TemplateCatalog(TemplateIndex):
     """The templates topic, indexed: id → latest published template, every version by ``versions``/``resolve``."""
 

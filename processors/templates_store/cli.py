@@ -58,13 +58,11 @@ def add_commands(app: typer.Typer) -> None:
                                                       help="Folder of <id>.toml files (default: templates_dir, else the bundled ones).")) -> None:
         """Publish, as version 1, every template of the folder whose id the store does not hold yet."""
         from processors.render.templates import DEFAULT_DIR
-        from processors.templates_store.catalog import seed_records
+        from processors.templates_store.catalog import seed as seeded
 
-        folder = directory or get_settings().templates_dir or DEFAULT_DIR
-        outputs = seed_records(Path(folder), _index(), datetime.now(timezone.utc))
-        if outputs:
-            _write(outputs)
-        typer.echo(f"seeded {len(outputs)} templates from {folder}" + (f": {', '.join(o.value['template_id'] for o in outputs)}" if outputs else ""))
+        folder = Path(directory or get_settings().templates_dir or DEFAULT_DIR)
+        ids = seeded(get_settings(), folder)
+        typer.echo(f"seeded {len(ids)} templates from {folder}" + (f": {', '.join(ids)}" if ids else ""))
 
     @app.command()
     def push(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A template's TOML file (its `id` names the template)."),
