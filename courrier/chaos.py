@@ -30,7 +30,6 @@ from courrier.chaos_probes import OptOutWatcher, Providers, Stops
 from courrier.demo import demo_webhook_secret
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import StageProcess, start_stage, start_webhooks, stop_all
-from infra.k8s.workloads import single_instance
 from processors.fallback import SUFFIX
 
 STAGES = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
@@ -153,7 +152,7 @@ class Supervisor:
     def __init__(self, settings: Settings, log_dir: Path, rng: random.Random, report: ChaosReport, instances: int = 1) -> None:
         self._settings, self._log_dir, self._rng, self._report = settings, log_dir, rng, report
         self.stages: dict[tuple[str, str], StageProcess] = {
-            (name, str(i)): self._start((name, str(i))) for name in STAGES for i in range(1 if single_instance(name) else instances)}
+            (name, str(i)): self._start((name, str(i))) for name in STAGES for i in range(instances)}
         self._next_instance = instances
         self._rotation: list[tuple[str, str]] = []
 
@@ -173,18 +172,14 @@ class Supervisor:
         return which[0]
 
     def rebalance(self) -> None:
-        """A new instance of every stage joins its group, then the oldest of each is killed and not replaced (a stage
-        that must run alone is replaced: killed first, then its successor started)."""
+        """A new instance of every stage joins its group, then the oldest of each is killed and not replaced."""
         instance = str(self._next_instance)
         self._next_instance += 1
         for name in STAGES:
-            if not single_instance(name):
-                self.stages[(name, instance)] = self._start((name, instance))
+            self.stages[(name, instance)] = self._start((name, instance))
         for name in STAGES:
             oldest = min((w for w in self.stages if w[0] == name), key=lambda w: int(w[1]))
             self.stages.pop(oldest).kill()
-            if single_instance(name):
-                self.stages[(name, instance)] = self._start((name, instance))
         self._report.rebalances += 1
 
     def revive(self) -> None:

@@ -139,8 +139,11 @@ def _receipt(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from courrier.deployment import current
     from processors.receipt.stage import ReceiptStage
 
-    states = TopicTable(settings, "message-state")
-    return ReceiptStage(states, prices=current(settings).prices), [states]
+    # message-state is keyed by message id like every input (co-assigned by partition): an instance holds its partitions'
+    # states; a report names only a provider's id, found in the whole provider-ids table.
+    states = TopicTable(settings, "message-state", co_partitioned_with="dispatched")
+    provider_ids = TopicTable(settings, "provider-ids")
+    return ReceiptStage(states, prices=current(settings).prices, provider_ids=provider_ids), [states, provider_ids]
 
 
 def _keywords(settings: Settings) -> tuple[Stage, list[TopicTable]]:
@@ -181,6 +184,7 @@ BUILDERS: dict[str, Callable[[Settings], tuple[Stage, list[TopicTable]]]] = {
     "callbacks": _callbacks,
 }
 STAGE_NAMES = (*BUILDERS, "dispatch", "scheduler")
+CO_ASSIGNED = frozenset({"receipt"})  # stages whose inputs are keyed alike and must meet on one instance per partition
 
 
 def run_stage(name: str, settings: Settings, *, exactly_once: bool = True, batch_size: int = 500, metrics_port: int | None = None) -> None:
@@ -204,7 +208,8 @@ def run_stage(name: str, settings: Settings, *, exactly_once: bool = True, batch
     for table in tables:
         table.start()
     try:
-        Runner(stage, settings, RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port),
+        Runner(stage, settings, RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port,
+                                              co_assigned_inputs=name in CO_ASSIGNED),
                state=[table for table in tables if table.co_partitioned]).run()
     finally:
         for table in tables:

@@ -1,7 +1,9 @@
-"""Scale-out: two instances of every stage on 12 partitions (receipt, which must run alone, one), then a rebalance
-mid-run (a third instance of every stage joins, the first is SIGKILLed for good; receipt is replaced), under the chaos run's provider faults. Counted from outside (the SMSC's
+"""Scale-out: two instances of every stage on 12 partitions, then a rebalance mid-run (a third instance of every stage
+joins, the first is SIGKILLed for good), under the chaos run's provider faults. Counted from outside (the SMSC's
 and the simulator's journals, a plain read_committed reader of receipts): nothing lost, nothing sent twice, nothing
-after a STOP. The consent stage's tables are co-partitioned, so each instance restores the partitions it is given."""
+after a STOP. The consent and receipt stages' tables are co-partitioned, so each instance restores the partitions it is
+given; the first run of this test, before receipt's inputs were keyed by message id, had two receipt instances close one
+message twice."""
 from __future__ import annotations
 
 from pathlib import Path

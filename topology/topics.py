@@ -42,7 +42,9 @@ TOPICS: tuple[Topic, ...] = (
     Topic("rendered", "sender id", "Rendered", "render", ("dispatch",)),
     # The transactional lane (OTP, alerts): its own topic and dispatch consumer, never behind a campaign in `rendered`.
     Topic("rendered-transactional", "sender id", "Rendered", "render (transactional lane)", ("dispatch",)),
-    Topic("dispatched", "E.164", "Dispatched", "dispatch", ("receipt", "analytics")),
+    # Keyed by message id, as rcs-deadline and message-state are: a message's records meet on one partition, so the one
+    # receipt instance reading it owns the message's state (processors/receipt/stage.py).
+    Topic("dispatched", "message id", "Dispatched", "dispatch", ("receipt", "analytics")),
     Topic("receipt", "E.164", "Receipt", "every stage (terminal outcomes), receipt", ("analytics", "fallback"), retention_ms=30 * DAY_MS),
     Topic("consent", "E.164|subscription group", "ConsentChange", "keyword handler, API, imports, dispatch (a provider's unsubscribed refusal)", ("consent",), retention_ms=-1, compacted=True,
           by_number=True),
@@ -82,8 +84,13 @@ TOPICS: tuple[Topic, ...] = (
     Topic("frequency", "E.164|subscription group", "FrequencyRecord", "consent", ("consent",), retention_ms=31 * DAY_MS, compacted=True,
           by_number=True),
     Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics", "consent (fraud guard, when on)")),
+    # Which conversion ids POST /v1/conversions has recorded, with the attribution it answered: a replay gets that answer.
+    Topic("conversion-ids", "conversion id", "Conversion", "conversion API", ("conversion API",), retention_ms=90 * DAY_MS, compacted=True),
     # Reports arrive within a message's validity (at most 7 days): a day more bounds the topic and every receipt instance's table.
     Topic("message-state", "message id", "MessageState", "receipt", ("receipt",), retention_ms=8 * DAY_MS, compacted=True),
+    # Which message a provider's id belongs to, for a report that names only that id (an SMPP receipt): written by the
+    # receipt instance that owns the message, read whole by every instance (reports are keyed by the provider's id).
+    Topic("provider-ids", "provider|provider message id", None, "receipt", ("receipt",), retention_ms=8 * DAY_MS, compacted=True),
     # An RCS attempt's deadline, parked in `scheduled` until due: the receipt stage then sends the SMS fallback if it was not
     # delivered (RBM may never report on a phone that stays offline; an SMSC always reports at the end of the validity).
     Topic("rcs-deadline", "message id", "RcsDeadline", "dispatch (RCS attempts), through the scheduler", ("receipt",),

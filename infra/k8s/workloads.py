@@ -57,8 +57,7 @@ class Workload:
     http_port: int | None = None
     grace_s: int = GRACE_S
     # The scheduler holds delayed records uncommitted until they are due, so its lag counts waiting work, not a
-    # backlog more replicas would drain: it runs at a fixed count instead; so does a stage that must run alone
-    # (``single_instance``: receipt).
+    # backlog more replicas would drain: it runs at a fixed count instead.
     scales_on_lag: bool = True
     what: str = ""
 
@@ -67,14 +66,6 @@ def stage_inputs(stage: str) -> tuple[str, ...]:
     """The logical topics a (non-dispatch) stage consumes, from its class."""
     module, _, cls = _STAGE_CLASSES[stage].partition(":")
     return tuple(getattr(importlib.import_module(module), cls).inputs)
-
-
-def single_instance(stage: str) -> bool:
-    """Whether a stage must run as one instance (its class says ``single_instance = True``, and why)."""
-    if stage not in _STAGE_CLASSES:
-        return False
-    module, _, cls = _STAGE_CLASSES[stage].partition(":")
-    return bool(getattr(getattr(importlib.import_module(module), cls), "single_instance", False))
 
 
 def stage_group_id(settings: Settings, stage: str) -> str:
@@ -90,7 +81,7 @@ def workloads(settings: Settings) -> list[Workload]:
             found.extend(_lanes(settings))
             continue
         found.append(Workload(stage, ("run", stage), METRICS_PORT, stage_inputs(stage), stage_group_id(settings, stage),
-                              scales_on_lag=stage != "scheduler" and not single_instance(stage), what=f"the {stage} stage"))
+                              scales_on_lag=stage != "scheduler", what=f"the {stage} stage"))
     for name, (command, port, what) in HTTP_SERVICES.items():
         found.append(Workload(name, (*command, "--host", "0.0.0.0", "--port", str(port)), port, http_port=port,
                               scales_on_lag=False, what=what))

@@ -81,7 +81,7 @@ def announced(event: Event, provider: str, result: SubmitResult, now: datetime, 
     (``Validity.report_due``; the receipt stage then ends a message still without an outcome ``UNKNOWN``). ``now`` is
     the submit's time, the ledger's on a re-announcement, so the same submission always parks the same deadline."""
     value = dispatched(event, provider, result, now, validity)
-    outputs = [Output("dispatched", event["recipient"]["e164"], value)]
+    outputs = [Output("dispatched", event["context"]["message_id"], value)]
     due = value["rcs_deadline_at"] if event["channel"] == "RCS" else validity.report_due(event, provider, now)
     if due is not None:
         message_id = event["context"]["message_id"]

@@ -6,6 +6,12 @@ Every input goes through the message's state (``message-state``, keyed by messag
 report is attributed through it (HTTP reports carry only Courrier's message id) and may only move it forward.
 Every input that changes the state also writes the new state, after its receipts (and the fallback, when it sends it).
 
+Several instances: a message's records meet on one partition (``dispatched``, ``rcs-deadline`` and ``message-state`` are
+keyed by message id, and the runner gives every input's partition p to one instance), so the instance owning a message
+reads every record about it and holds its state (a co-partitioned table). A report arrives keyed by the provider's id:
+attributed through the ``provider-ids`` table, it is put back on ``provider-events`` keyed by its message when another
+instance owns that. Two instances never both decide one message (tests/test_scale_out.py).
+
 A report no message can be found for is retried by the runtime (``TransientError``: it may have overtaken its
 ``dispatched`` event), with capped backoff until ``REPORT_WAIT`` after it occurred and at least until its last attempt
 (``courrier-attempt`` header ≥ ``last_attempt``, the runtime's ``RetryPolicy.max_attempts``, after which it would
@@ -15,7 +21,7 @@ dead-letter); then it is kept on ``unmatched-reports`` instead and counted in
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from prometheus_client import Counter
 
@@ -54,35 +60,42 @@ class ReceiptStage:
 
     name = "receipt"
     inputs = ("dispatched", "provider-events", "rcs-deadline")
-    # One instance at a time (deployments run it at a fixed count of 1). Its inputs are keyed by number, provider id
-    # and message id, so two instances can each hold one input of the same message, and each sees the other's
-    # message-state writes only once the table catches up: both may close the message (seen in tests/test_scale_out.py
-    # with two instances: two terminal receipts for one message). Running several needs every input re-keyed by
-    # message id onto one topic, message-state co-partitioned with it, and a global provider-id → message id table.
-    single_instance = True
 
     def __init__(self, states: Mapping[str, Event], prices: Mapping[str, Any] | None = None,
-                 last_attempt: int = policy.RetryPolicy().max_attempts) -> None:
-        self._states = MessageStates(states)
+                 last_attempt: int = policy.RetryPolicy().max_attempts, provider_ids: Mapping[str, bytes] | None = None) -> None:
+        self._states = MessageStates(states, provider_ids=provider_ids)
+        # A co-partitioned message-state table (runtime.table) says whether it holds a message; a dict holds all.
+        self._holds: Callable[[str], bool] = getattr(states, "holds", lambda _message_id: True)
         self._prices = prices if prices is not None else load_prices()
         self._last_attempt = last_attempt
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        if meta.topic == "dispatched":
-            return self._dispatched(event, meta)
+        if meta.topic not in self.inputs:
+            raise ValueError(f"the receipt stage reads {self.inputs}, not {meta.topic!r}")
         if meta.topic == "provider-events":
-            return self._report(event, meta)
-        if meta.topic == "rcs-deadline":
-            return self._rcs_deadline(event, meta)
-        raise ValueError(f"the receipt stage reads {self.inputs}, not {meta.topic!r}")
+            message_id = message_id_of(event) or self._states.by_provider_id(event["provider"], event["provider_message_id"])
+            if message_id is not None and not self._holds(message_id):
+                return [self._elsewhere(event, meta, message_id)]
+            return self._report(event, meta, message_id)
+        message_id = event["context"]["message_id"] if meta.topic == "dispatched" else event["message_id"]
+        if not self._holds(message_id):
+            return [self._elsewhere(event, meta, message_id)]
+        return self._dispatched(event, meta) if meta.topic == "dispatched" else self._rcs_deadline(event, meta)
+
+    @staticmethod
+    def _elsewhere(event: Event, meta: RecordMeta, message_id: str) -> Output:
+        """A record read on another partition than its message's (a report keyed by the provider's id; a record written
+        before inputs were keyed by message id): put back keyed by its message, where the instance owning it reads it."""
+        if meta.topic == "provider-events" and not event.get("message_id"):
+            event = {**event, "message_id": message_id}
+        return Output(meta.topic, message_id, event)
 
     def _dispatched(self, event: Event, meta: RecordMeta) -> list[Output]:
         step = on_dispatched(self._states.get(event["context"]["message_id"]), event, source_of(meta), meta.now)
         outputs = [sent(event, self._prices) for _status in step.statuses]
         return outputs + self._written(step)
 
-    def _report(self, event: Event, meta: RecordMeta) -> list[Output]:
-        message_id = message_id_of(event) or self._states.by_provider_id(event["provider"], event["provider_message_id"])
+    def _report(self, event: Event, meta: RecordMeta, message_id: str | None) -> list[Output]:
         state = self._states.get(message_id) if message_id is not None else None
         if state is None:
             return self._unmatched(event, meta, unattributable(event) if message_id is None else unknown_message(event, message_id))
@@ -128,7 +141,7 @@ class ReceiptStage:
         if step.state is None:
             return []
         sends = [fallback.send(step.state["fallback"], _fallback_reason(step.state))] if step.fallback else []
-        return [*sends, self._states.put(step.state)]
+        return [*sends, *self._states.put(step.state)]
 
     @staticmethod
     def _not_final(step: Step, state: Event) -> str | None:

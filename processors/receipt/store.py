@@ -5,13 +5,14 @@ them; this instance's own writes are seen at once from memory, so two reports of
 other. Of two views of a message, the one with the higher revision (then the further status) wins. Own writes are
 dropped from memory once the table shows them, so memory beyond the table stays bounded by what is in flight.
 
-Reports that name no message are attributed by provider id through an index of every attempt's ids: kept as rows
-arrive when the table can say so (``TopicTable.listen``), else rebuilt from the table on a miss (at most every
-``reindex_after_s``).
+Reports that name no message are attributed by provider id: through the ``provider-ids`` table when there is one (every
+instance's attempts, as the instance that owns each message wrote them; this instance's own recent ones from memory
+first), else through an index of the table's states, rebuilt from it on a miss (at most every ``reindex_after_s``).
 """
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 
 from processors.receipt.statuses import STEP
@@ -21,27 +22,30 @@ from processors.runtime.stage import Event, Output
 class MessageStates:
     """Looks up and records message states; ``put`` returns the ``message-state`` record the runtime must produce."""
 
-    def __init__(self, table: Mapping[str, Event], keep: int = 10_000, reindex_after_s: float = 2.0) -> None:
+    def __init__(self, table: Mapping[str, Event], keep: int = 10_000, reindex_after_s: float = 2.0,
+                 provider_ids: Mapping[str, bytes] | None = None) -> None:
         self._table = table
+        self._provider_ids = provider_ids
         self._mine: dict[str, Event] = {}
         self._keep = keep
         self._prune_above = keep
-        self._by_provider_id: dict[tuple[str, str], str] = {}
+        # Own attempts' ids until the provider-ids table shows them (bounded: oldest first out), or, without that table,
+        # the index of every state read.
+        self._by_provider_id: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._indexed_at = float("-inf")
         self._reindex_after_s = reindex_after_s
-        listen = getattr(table, "listen", None)
-        self._live_index = listen is not None
-        if listen is not None:  # then the rows it holds already (a row seen twice is indexed twice, the same way)
-            listen(self._index)
-            for message_id, state in list(table.items()):
-                self._index(message_id, state)
 
     def by_provider_id(self, provider: str, provider_message_id: str) -> str | None:
         """The message a provider's id belongs to, for a report that names neither (an SMPP receipt that reached a
         dispatcher which had not submitted it, e.g. after a crash)."""
         key = (provider, provider_message_id)
         found = self._by_provider_id.get(key)
-        if found is None and not self._live_index and time.monotonic() - self._indexed_at >= self._reindex_after_s:
+        if found is not None:
+            return found
+        if self._provider_ids is not None:
+            row = self._provider_ids.get(provider_id_key(provider, provider_message_id))
+            return row.decode() if row is not None else None
+        if time.monotonic() - self._indexed_at >= self._reindex_after_s:
             self._indexed_at = time.monotonic()
             for message_id, state in [*self._table.items(), *self._mine.items()]:
                 self._index(message_id, state)
@@ -52,6 +56,9 @@ class MessageStates:
         for attempt in [state, *(state.get("superseded") or ())]:
             for part in attempt["provider_message_ids"]:
                 self._by_provider_id[(attempt["provider"], part)] = message_id
+        if self._provider_ids is not None:
+            while len(self._by_provider_id) > 4 * self._keep:
+                self._by_provider_id.popitem(last=False)
 
     def get(self, message_id: str) -> Event | None:
         mine, seen = self._mine.get(message_id), self._table.get(message_id)
@@ -59,12 +66,20 @@ class MessageStates:
             return mine or seen
         return max(mine, seen, key=_progress)
 
-    def put(self, state: Event) -> Output:
-        self._mine[state["message_id"]] = state
-        self._index(state["message_id"], state)
+    def put(self, state: Event) -> list[Output]:
+        """The ``message-state`` record, and a ``provider-ids`` row per id of an attempt the previous state did not know."""
+        message_id = state["message_id"]
+        before = self.get(message_id)
+        known = {(a["provider"], part) for a in ([before, *(before.get("superseded") or ())] if before else [])
+                 for part in a["provider_message_ids"]}
+        self._mine[message_id] = state
+        self._index(message_id, state)
         if len(self._mine) > self._prune_above:
             self._prune()
-        return Output("message-state", state["message_id"], state)
+        ids = [Output("provider-ids", provider_id_key(provider, part), message_id.encode())
+               for provider, part in dict.fromkeys((state["provider"], p) for p in state["provider_message_ids"])
+               if (provider, part) not in known] if self._provider_ids is not None else []
+        return [*ids, Output("message-state", message_id, state)]
 
     def pending(self) -> int:
         """Own writes the table has not shown yet (or not yet been pruned)."""
@@ -77,6 +92,11 @@ class MessageStates:
                 del self._mine[message_id]
         # Amortized: when the table lags, do not scan the whole dict again on every write.
         self._prune_above = max(self._keep, 2 * len(self._mine))
+
+
+def provider_id_key(provider: str, provider_message_id: str) -> str:
+    """The ``provider-ids`` key of a provider's message id."""
+    return f"{provider}|{provider_message_id}"
 
 
 def _progress(state: Event) -> tuple[int, bool, int, int]:

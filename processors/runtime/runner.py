@@ -53,6 +53,9 @@ class RunnerOptions:
     retry: policy.RetryPolicy = policy.RetryPolicy()
     metrics_port: int | None = None
     group_id: str | None = None
+    # Every input's partition p to the same instance (Kafka's range assignor, an eager rebalance): for a stage whose
+    # inputs are keyed alike (receipt: by message id), so one instance holds all of a key's records and its state.
+    co_assigned_inputs: bool = False
 
 
 class CoPartitionedTable(Protocol):
@@ -138,6 +141,7 @@ class Runner:
         self._consumer = Consumer(consumer_config(
             self.settings, self.group_id,
             **{"statistics.interval.ms": 5000, "stats_cb": self.metrics.observe_stats},
+            **({"partition.assignment.strategy": "range"} if self.options.co_assigned_inputs else {}),
         ))
         self._placement = Placement(self.settings, self._producer)
         self._checkpoint = Checkpoint(self._consumer, self._producer, self.options.exactly_once, deliveries)

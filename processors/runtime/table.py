@@ -13,8 +13,9 @@ store; a restarted instance takes the first free slot back, usually its own. Sto
 has are removed after an hour unused. Memory is bounded by RocksDB's memtables and one shared block cache, not by
 the number of rows.
 
-A co-partitioned table (``co_partitioned_with=<input topic>``, for a ``by_number`` topic whose rows sit on the partition of the
-requests about their number, ``topology.partitioning``) holds only the partitions its stage is assigned: the runner
+A co-partitioned table (``co_partitioned_with=<input topic>``: a topic keyed as that input is, like ``message-state`` by
+message id, or a ``by_number`` topic whose rows sit on the partition of the requests about their number,
+``topology.partitioning``) holds only the partitions its stage is assigned: the runner
 calls ``assign`` when the group gives it partitions, which restores each from its own store
 (``…/<instance>-p<partition>-<slot>``) and the topic before the stage reads a record of them, and ``revoke`` when they
 go, which closes their stores (kept on disk: taken back later, they resume where they stopped). Two instances hold
@@ -69,8 +70,6 @@ class TopicTable(Mapping[str, Event]):
 
     def __init__(self, settings: Settings, logical_topic: str, serde: AvroSerde | None = None, cache_size: int = 1024,
                  co_partitioned_with: str | None = None) -> None:
-        if co_partitioned_with and not declared_topic(logical_topic).by_number:
-            raise ValueError(f"{logical_topic} is not declared by_number: its rows are not placed by partition")
         self._settings = settings
         self._logical = logical_topic
         self._physical = settings.topic(logical_topic)
@@ -78,6 +77,7 @@ class TopicTable(Mapping[str, Event]):
         self._decoded = declared_topic(logical_topic).value_schema is not None  # else rows are the records' bytes
         self._retention_ms = declared_topic(logical_topic).retention_ms
         self.co_partitioned = co_partitioned_with is not None
+        self._by_number = declared_topic(logical_topic).by_number  # rows placed by their number, else by their whole key
         # The physical input topic whose assigned partitions this table holds (None: it holds every partition).
         self.partner = settings.topic(co_partitioned_with) if co_partitioned_with else None
         self._stores: dict[int, RowStore] = {}  # partition → its store (one store for every partition unless co-partitioned)
@@ -144,9 +144,10 @@ class TopicTable(Mapping[str, Event]):
         if held:
             self._ask("revoke", held, 30.0)
 
-    def holds(self, number: str) -> bool:
-        """Whether rows about ``number`` (an E.164) are here: always for a table of every partition."""
-        return not self.co_partitioned or self._partition_of(number.encode()) in self._stores
+    def holds(self, key: str) -> bool:
+        """Whether the row of ``key`` (of a ``by_number`` topic: rows about that number) is here: always for a table of
+        every partition."""
+        return not self.co_partitioned or self._partition_of(key.encode()) in self._stores
 
     def _ask(self, what: str, partitions: list[int], timeout_s: float) -> None:
         done = threading.Event()
@@ -232,7 +233,7 @@ class TopicTable(Mapping[str, Event]):
         return store
 
     def _partition_of(self, key: bytes) -> int:
-        return key_partition(number_of(key), self._partition_count)
+        return key_partition(number_of(key) if self._by_number else key, self._partition_count)
 
     def _decode(self, key: str, raw: bytes) -> Event | None:
         if not self._decoded:

@@ -32,12 +32,12 @@ def test_resource_names_are_kubernetes_names() -> None:
 
 def test_each_stage_scales_on_the_lag_of_each_input() -> None:
     scaling = [w for w in workloads(SETTINGS) if w.scales_on_lag]
-    assert {"scheduler", "api", "receipt"}.isdisjoint(w.name for w in scaling)  # receipt must run alone (single_instance)
+    assert {"scheduler", "api"}.isdisjoint(w.name for w in scaling)
     found = {s["metadata"]["name"]: s for s in (scaled_object(w, SETTINGS, TARGET) for w in scaling)}
-    channel = found["courrier-channel"]["spec"]
-    assert [t["metadata"]["topic"] for t in channel["triggers"]] == ["prod-consent-checked"]
-    assert {t["metadata"]["consumerGroup"] for t in channel["triggers"]} == {"prod-courrier-channel"}
-    assert channel["maxReplicaCount"] == 12 and channel["minReplicaCount"] == 1
+    receipt = found["courrier-receipt"]["spec"]
+    assert [t["metadata"]["topic"] for t in receipt["triggers"]] == [f"prod-{n}" for n in ("dispatched", "provider-events", "rcs-deadline")]
+    assert {t["metadata"]["consumerGroup"] for t in receipt["triggers"]} == {"prod-courrier-receipt"}
+    assert receipt["maxReplicaCount"] == 12 and receipt["minReplicaCount"] == 1
     lane = found["courrier-dispatch-transactional"]["spec"]["triggers"][0]["metadata"]
     assert lane["consumerGroup"] == "prod-courrier-dispatch-transactional" and lane["topic"] == "prod-rendered-transactional"
     assert lane["lagThreshold"] == str(TARGET.transactional_lag_threshold)

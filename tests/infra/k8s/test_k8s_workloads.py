@@ -31,6 +31,6 @@ def test_consumer_groups_are_the_runners_own() -> None:
             assert w.inputs == stage_inputs(w.name)
 
 
-def test_only_the_scheduler_receipt_and_http_services_keep_a_fixed_count() -> None:
+def test_only_the_scheduler_and_http_services_keep_a_fixed_count() -> None:
     fixed = {w.name for w in workloads(Settings()) if not w.scales_on_lag}
-    assert fixed == {"scheduler", "receipt", "api", "webhooks", "links"}  # receipt: single_instance
+    assert fixed == {"scheduler", "api", "webhooks", "links"}

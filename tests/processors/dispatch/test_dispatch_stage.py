@@ -149,7 +149,7 @@ def test_an_accepted_message_is_dispatched_with_its_provider_ids(stage_and_provi
     stage, made, _sink = stage_and_provider
     [outputs] = stage.process_batch([(rendered("m1"), meta())])
     assert [o.topic for o in outputs] == ["dispatched", "rcs-deadline", "submissions"]
-    assert outputs[0].key == "+33612345678"
+    assert outputs[0].key == "m1"  # keyed by message id, as rcs-deadline and message-state are
     assert outputs[0].value["provider_message_ids"] == ["p-m1"] and outputs[0].value["provider"] == "scripted"
     valid("Dispatched", outputs[0].value)
     assert made[0].submitted[0].destination == "+33612345678" and made[0].submitted[0].sender_type == "ALPHANUMERIC"

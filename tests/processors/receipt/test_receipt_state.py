@@ -168,41 +168,29 @@ def row(message_id: str, revision: int, status: str = "SENT", terminal: bool = F
             "provider": "smpp:local", "provider_message_ids": [f"{message_id}-p1"], "superseded": []}
 
 
-class ListenedTable(dict):
-    """A table that tells a listener of each row, as ``TopicTable.listen`` does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.listeners: list = []
-
-    def listen(self, listener) -> None:
-        self.listeners.append(listener)
-
-    def take(self, key: str, value: dict[str, Any]) -> None:
-        self[key] = value
-        for listener in self.listeners:
-            listener(key, value)
+def test_reports_naming_no_message_are_attributed_through_the_provider_ids_table_and_own_writes() -> None:
+    provider_ids: dict[str, bytes] = {"smpp:local|z-p1": b"z"}  # written by whichever instance owns z
+    store = MessageStates({}, provider_ids=provider_ids)
+    assert store.by_provider_id("smpp:local", "z-p1") == "z" and store.by_provider_id("smpp:local", "y-p1") is None
+    outputs = store.put(row("b", 1))
+    assert [(o.topic, o.key, o.value) for o in outputs[:-1]] == [("provider-ids", "smpp:local|b-p1", b"b")]
+    assert store.by_provider_id("smpp:local", "b-p1") == "b", "an own attempt is found before the table shows it"
+    again = store.put(row("b", 2, "DELIVERED", True))
+    assert [o.topic for o in again] == ["message-state"], "ids already written are not written again"
 
 
-def test_reports_naming_no_message_are_attributed_through_an_index_kept_as_rows_arrive() -> None:
-    table = ListenedTable()
-    table.take("z", row("z", 1))  # loaded before the store was made
-    store = MessageStates(table)
-    assert store.by_provider_id("smpp:local", "z-p1") == "z"
-    table.take("a", {**row("a", 1), "superseded": [{"provider": "http:sim", "provider_message_ids": ["a"]}]})
-    store.put(row("b", 1))
-    assert [store.by_provider_id(*key) for key in (("smpp:local", "a-p1"), ("http:sim", "a"), ("smpp:local", "b-p1"))] == ["a", "a", "b"]
-    table["c"] = row("c", 1)  # a row the table never announced is not found by scanning: the index is the only path
-    assert store.by_provider_id("smpp:local", "c-p1") is None
-    plain: dict[str, dict[str, Any]] = {"d": row("d", 1)}
-    assert MessageStates(plain).by_provider_id("smpp:local", "d-p1") == "d"  # a table without listen is scanned on a miss
+def test_without_a_provider_ids_table_the_states_are_scanned_on_a_miss() -> None:
+    plain: dict[str, dict[str, Any]] = {"d": {**row("d", 1), "superseded": [{"provider": "http:sim", "provider_message_ids": ["d0"]}]}}
+    store = MessageStates(plain)
+    assert store.by_provider_id("smpp:local", "d-p1") == "d" and store.by_provider_id("http:sim", "d0") == "d"
+    assert [o.topic for o in store.put(row("e", 1))] == ["message-state"]
 
 
 def test_the_store_prefers_the_newer_view_and_forgets_own_writes_the_table_shows() -> None:
     table: dict[str, dict[str, Any]] = {}
     store = MessageStates(table, keep=2)
     assert store.get("a") is None
-    output = store.put(row("a", 1))
+    (output,) = store.put(row("a", 1))
     assert (output.topic, output.key) == ("message-state", "a") and store.get("a") == row("a", 1)
     table["a"] = row("a", 2, "DELIVERED", True)
     assert store.get("a")["revision"] == 2

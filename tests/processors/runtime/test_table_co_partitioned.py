@@ -118,9 +118,19 @@ def test_a_table_and_an_input_of_different_partition_counts_are_refused(opted_in
         table.assign([0], 6)
 
 
-def test_only_by_number_topics_can_be_co_partitioned(settings: Settings) -> None:
-    with pytest.raises(ValueError, match="by_number"):
-        TopicTable(settings, "submissions", co_partitioned_with="send-requested")
+def test_a_table_keyed_as_its_input_holds_keys_by_their_own_partition(settings: Settings, tables: list[TopicTable]) -> None:
+    """message-state, keyed by message id as receipt's inputs are: placed by the default partitioner on the whole key."""
+    producer = Producer(producer_config(settings))
+    ids = [f"m-{i}" for i in range(30)]
+    for message_id in ids:
+        producer.produce(settings.topic("provider-ids"), key=message_id, value=b"x")
+    producer.flush(30)
+    table = TopicTable(settings.model_copy(update={"instance_id": "a"}), "provider-ids", co_partitioned_with="dispatched")
+    tables.append(table)
+    table.start(timeout_s=60)
+    table.assign([1], 3)
+    assert sorted(table) == sorted(m for m in ids if key_partition(m.encode(), 3) == 1)
+    assert all(table.holds(m) == (key_partition(m.encode(), 3) == 1) for m in ids) and table.misplaced == 0
 
 
 def test_a_row_on_the_wrong_partition_is_ignored_and_counted(opted_in: Settings, tables: list[TopicTable]) -> None:
