@@ -24,6 +24,28 @@ HISTORY_KEPT = 50
 # Engagement after the outcome, in the order it moves the status on.
 ENGAGEMENT = ("READ", "CLICKED")
 ATTEMPT_FIELDS = ("channel", "fallback_reason", "segments", "provider")
+FLOW_PREFIX = "flow:"
+NO_VARIANT = "-"
+PREVIEW_BOT = "preview_bot"  # processors.links.logic: a link previewer's GET, not a click
+
+
+def view_id(context: Event) -> str | None:
+    """Whose counts a message's receipts move: its campaign's, else for a transactional message its flow's
+    (``flow:<source>``: the API, the keywords stage… receipts do not carry the template), else nobody's."""
+    if context.get("campaign_id"):
+        return str(context["campaign_id"])
+    if context.get("lane") == "TRANSACTIONAL":
+        return f"{FLOW_PREFIX}{context.get('source') or 'unknown'}"
+    return None
+
+
+def button_of(receipt: Event) -> str | None:
+    """The button a ``CLICKED`` receipt counts for (a short link's URL, an RCS suggestion's detail), or None when the
+    receipt is not a click a person made (another status, or a link-preview bot's GET)."""
+    if receipt["status"] != "CLICKED" or receipt.get("provider_status") == PREVIEW_BOT:
+        return None
+    kind = "link" if receipt.get("stage") == "links" else "suggestion"
+    return f"{kind} {receipt.get('detail') or '(not recorded)'}"
 
 
 def campaign_key(campaign_id: str, partition: int) -> str:
@@ -97,18 +119,20 @@ def _engagement_rank(status: str) -> int:
 def counted(counts: Event | None, before: Event | None, after: Event, receipt: Event, partition: int, now: datetime) -> Event:
     """A campaign's counts over one receipt partition once the message moved from ``before`` (None: new) to ``after``
     on ``receipt``: its message count, messages by current status, receipts by (variant, status, channel), cost and
-    segments of the attempts billed."""
+    segments of the attempts billed, messages by variant and status, clicks by button and messages that fell back."""
     context = receipt["context"]
     base: Event = counts if counts is not None else {
-        "campaign_id": context["campaign_id"], "partition": partition, "messages": 0, "statuses": {}, "receipts": [],
-        "cost_micros": 0, "currency": None, "segments": 0, "revision": -1,
+        "campaign_id": view_id(context), "partition": partition, "messages": 0, "statuses": {}, "receipts": [],
+        "cost_micros": 0, "currency": None, "segments": 0, "variants": {}, "buttons": {}, "fallbacks": 0, "revision": -1,
     }
-    statuses = dict(base["statuses"])
-    if before is not None:
-        statuses[before["status"]] = statuses.get(before["status"], 0) - 1
-        if statuses[before["status"]] <= 0:
-            del statuses[before["status"]]
-    statuses[after["status"]] = statuses.get(after["status"], 0) + 1
+    statuses = _moved(base["statuses"], before, after)
+    variant = context.get("variant") or NO_VARIANT
+    variants = {**base.get("variants", {}), variant: _moved(base.get("variants", {}).get(variant, {}), before, after)}
+    buttons = dict(base.get("buttons", {}))
+    button = button_of(receipt)
+    if button is not None:
+        buttons[button] = buttons.get(button, 0) + 1
+    fell_back = bool(after.get("fallback_reason")) and not (before or {}).get("fallback_reason")
     which = (context.get("variant"), receipt["status"], receipt.get("channel"))
     receipts = [dict(r) for r in base["receipts"]]
     for entry in receipts:
@@ -120,8 +144,20 @@ def counted(counts: Event | None, before: Event | None, after: Event, receipt: E
     billed = billed_now(before, receipt)
     return {
         **base, "messages": base["messages"] + (before is None), "statuses": statuses, "receipts": receipts,
+        "variants": variants, "buttons": buttons, "fallbacks": base.get("fallbacks", 0) + fell_back,
         "cost_micros": base["cost_micros"] + (receipt["cost_micros"] if billed else 0),
         "currency": (receipt.get("currency") or base["currency"]) if billed else base["currency"],
         "segments": base["segments"] + ((receipt.get("segments") or 0) if billed else 0),
         "revision": base["revision"] + 1, "updated_at": now,
     }
+
+
+def _moved(counts: dict[str, int], before: Event | None, after: Event) -> dict[str, int]:
+    """Messages by current status once one message moved from ``before``'s status (None: new) to ``after``'s."""
+    moved = dict(counts)
+    if before is not None:
+        moved[before["status"]] = moved.get(before["status"], 0) - 1
+        if moved[before["status"]] <= 0:
+            del moved[before["status"]]
+    moved[after["status"]] = moved.get(after["status"], 0) + 1
+    return moved

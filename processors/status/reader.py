@@ -1,7 +1,7 @@
 """The HTTP side's view of ``message-status`` and ``campaign-status``: two tables followed live, looked up by key."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from confluent_kafka.admin import AdminClient
 
@@ -39,6 +39,10 @@ class StatusReader:
 
     def message(self, message_id: str) -> Event | None:
         return self._messages.get(message_id)
+
+    def campaign_rows(self) -> Iterator[Event]:
+        """Every row of ``campaign-status`` (each campaign's and flow's counts per receipt partition), for the dashboard."""
+        return iter(self._campaigns.values())
 
     def campaign(self, campaign_id: str) -> list[Event]:
         """The campaign's row of each receipt partition that has one."""

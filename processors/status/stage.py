@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from processors.runtime.stage import Event, Output, RecordMeta
-from processors.status.logic import campaign_key, counted, project
+from processors.status.logic import campaign_key, counted, project, view_id
 from processors.status.rows import OwnWrites
 
 
 class StatusStage:
-    """Projects each receipt into its message's row and, for a campaign's message, the campaign's counts.
+    """Projects each receipt into its message's row and, for a campaign's message, the campaign's counts (for a
+    transactional message without a campaign, its flow's: ``logic.view_id``).
 
     ``messages`` and ``campaigns`` are the ``message-status`` and ``campaign-status`` tables (every instance's writes
     as read back from the topics)."""
@@ -32,7 +33,7 @@ class StatusStage:
         after = project(before, event, meta.now)
         if after is None:  # already applied: the same receipt written twice, or read again
             return []
-        campaign_id = event["context"].get("campaign_id")
+        campaign_id = view_id(event["context"])
         key = campaign_key(campaign_id, meta.partition) if campaign_id else None
         counts = counted(self._campaigns.get(key), before, after, event, meta.partition, meta.now) if key else None
         outputs = [self._messages.put(message_id, after)]  # written only once nothing can fail: an error writes neither
