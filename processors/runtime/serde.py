@@ -38,6 +38,7 @@ class AvroSerde:
         self._readers: dict[str, dict[str, Any]] = {}
         self._writers: dict[str, tuple[bytes, dict[str, Any]]] = {}
         self._writer_schemas: dict[int, dict[str, Any]] = {}
+        self._plans: dict[tuple[str, int], tuple[dict[str, Any], dict[str, Any] | None]] = {}
 
     def prepare(self, logical_topics: Iterable[str]) -> None:
         """Register and cache the schemas of these topics now, so a bad registry fails at start and not mid-batch."""
@@ -82,17 +83,30 @@ class AvroSerde:
         magic, schema_id = _HEADER.unpack_from(data)
         if magic != MAGIC:
             raise DecodeError(f"unknown magic byte {magic} (expected Confluent wire format, magic 0)")
-        reader = self._schema_for(logical_topic)[1]
-        writer = self._writer_schema(schema_id)
+        writer, reader = self._reading(logical_topic, schema_id)
         body = io.BytesIO(data)
         body.seek(_HEADER.size)
         try:
-            value = schemaless_reader(body, writer, reader if writer is not reader else None)
+            value = schemaless_reader(body, writer, reader)
         except Exception as exc:  # fastavro raises EOFError, ValueError, SchemaResolutionError… for bad bodies
             raise DecodeError(f"body does not decode with schema id {schema_id}: {exc.__class__.__name__}: {exc}") from exc
         if body.tell() != len(data):  # a value followed by other bytes is not the value its writer meant: refuse it whole
             raise DecodeError(f"{len(data) - body.tell()} bytes left after the Avro value of schema id {schema_id}")
         return value
+
+    def _reading(self, logical: str, schema_id: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The writer schema of ``schema_id`` and the reader schema to resolve it against, or None when they are the same.
+
+        Decided once per (topic, schema id): schemas equal in content are the same schema (fastavro compares them so
+        too) even when parsed apart, e.g. one id the registry gives two topics sharing a schema (``rendered`` and
+        ``rendered-transactional``); resolving them would compare the two whole schemas on every record."""
+        plan = self._plans.get((logical, schema_id))
+        if plan is None:
+            reader = self._schema_for(logical)[1]
+            writer = self._writer_schema(schema_id)
+            plan = (reader, None) if writer is reader or writer == reader else (writer, reader)
+            self._plans[(logical, schema_id)] = plan
+        return plan
 
     def _writer_schema(self, schema_id: int) -> dict[str, Any]:
         cached = self._writer_schemas.get(schema_id)
