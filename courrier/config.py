@@ -191,6 +191,10 @@ class Settings(BaseSettings):
     key_rate_instances: int = Field(1, ge=1, description="HTTP instances sharing each key's limit: each enforces rate/N and burst/N.")
     key_usage_flush_s: float = Field(60.0, gt=0, description="How often an HTTP instance publishes its keys' last-used times.")
     insecure_no_auth: bool = Field(False, description="Serve the HTTP API without API keys (loopback only, logged); for local development.")
+    test_numbers: str = Field("", description="E.164 numbers, comma-separated, a test send (courrier templates test-send, "
+                              "POST /v1/test-sends) may go to; no other number ever receives one.")
+    conversion_window_days: int = Field(7, ge=1, le=90, description="POST /v1/conversions attributes a conversion to a message only "
+                                        "this many days after the message left (later: 422 outside_window).")
     default_validity_s: int = Field(
         86_400, ge=60, le=30 * 86_400, description="Validity of a message whose request gave none: dispatch retries it while no "
         "provider can take it until requested_at plus this, and submits it valid this long (SMPP validity_period, RBM expireTime).")

@@ -100,6 +100,9 @@ TOPICS: tuple[Topic, ...] = (
     # Kept forever: revoked keys stay (with revoked_at) so an api_key_id on an old event still names its holder.
     Topic("api-keys", "API key id", "ApiKey", "courrier keys (create, revoke)", ("HTTP APIs (access guard)", "courrier keys list"),
           retention_ms=-1, compacted=True),
+    # Template versions (processors/templates_store): every version kept, forever; the latest published is read from them.
+    Topic("templates", "template id@version", "TemplateVersion", "courrier templates, the intake's /v1/templates and studio",
+          ("render", "intake"), retention_ms=-1, compacted=True),
     Topic("api-key-usage", "API key id", "ApiKeyUsage", "HTTP APIs (access guard)", ("courrier keys list",), retention_ms=-1, compacted=True),
     # A message's status as its receipts tell it (processors/status): as long as its receipts are kept.
     Topic("message-status", "message id", "MessageStatus", "status", ("HTTP intake (GET /v1/messages/{id})",), retention_ms=30 * DAY_MS,

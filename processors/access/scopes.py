@@ -17,16 +17,19 @@ MESSAGES_READ = "messages:read"
 CAMPAIGNS_SEND = "campaigns:send"
 CONSENT_WRITE = "consent:write"
 REPORTS_READ = "reports:read"
+CONVERSIONS_WRITE = "conversions:write"
 TEMPLATES_READ = "templates:read"
 TEMPLATES_WRITE = "templates:write"
 ADMIN = "admin"  # keys, dead letters, replays; and it implies every other scope
 ALL_SCOPES: tuple[str, ...] = (MESSAGES_SEND, MESSAGES_READ, CAMPAIGNS_SEND, CONSENT_WRITE, REPORTS_READ, TEMPLATES_READ,
-                               TEMPLATES_WRITE, ADMIN)
+                               TEMPLATES_WRITE, CONVERSIONS_WRITE, ADMIN)
 
 SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/messages"): MESSAGES_SEND,
     ("POST", "/v1/messages/batch"): MESSAGES_SEND,
     ("POST", "/v1/consent"): CONSENT_WRITE,
+    ("POST", "/v1/conversions"): CONVERSIONS_WRITE,
+    ("POST", "/v1/test-sends"): TEMPLATES_WRITE,
     # A message's status and receipts (processors.status), shown to the key that sent it; a campaign's counts.
     ("GET", "/v1/messages/{message_id}"): MESSAGES_READ,
     ("GET", "/v1/campaigns/{campaign_id}"): REPORTS_READ,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -31,6 +32,8 @@ from pydantic_core import ErrorDetails
 from courrier.config import Settings
 from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
+from processors.conversions.api import add_route as add_conversion_route
+from processors.conversions.desk import ConversionDesk
 from processors.intake.consent_api import ConsentWriter, add_route as add_consent_route
 from processors.intake.callbacks import CallbackCheck
 from processors.intake.limits import BodySizeLimit
@@ -39,6 +42,7 @@ from processors.intake.models import (BatchItemResult, BatchRequest, BatchRespon
 from processors.intake.service import Accepted, IntakeService, Refused
 from processors.intake.settings import IntakeSettings
 from processors.status.api import add_routes as add_status_routes
+from processors.testsends.api import TestSender, add_route as add_test_send_route
 from processors.status.reader import StatusReader
 from processors.web import errors as web_errors
 from processors.web.bodies import load_json
@@ -70,17 +74,22 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: Guard | None = None, *,
-               insecure_no_auth: bool | None = None, status: StatusReader | None = None) -> FastAPI:
+               insecure_no_auth: bool | None = None, status: StatusReader | None = None,
+               conversions: ConversionDesk | None = None, test_sends: TestSender | None = None) -> FastAPI:
     """The intake app for ``settings``; its lifespan loads the idempotency and API-key tables and closes the producer.
 
     Routes need an API key (a ``KeyGuard`` following ``api-keys``) unless another ``guard`` is given or
     ``insecure_no_auth`` (default: the ``insecure_no_auth`` setting) turns access control off, which is logged.
-    ``status`` replaces the reader of ``message-status`` and ``campaign-status`` behind the GET routes (tests).
+    ``status`` replaces the reader of ``message-status`` and ``campaign-status`` behind the GET routes (tests),
+    ``conversions`` the desk behind ``POST /v1/conversions``, ``test_sends`` the publisher behind ``POST /v1/test-sends``.
     """
     intake = intake or IntakeSettings()
     service = IntakeService(settings, intake)
     status = status or StatusReader(settings)
     consent = ConsentWriter(settings, intake.publish_timeout_s)
+    conversions = conversions or ConversionDesk(settings, status.message, timedelta(days=settings.conversion_window_days),
+                                                intake.publish_timeout_s)
+    test_sends = test_sends or TestSender(settings, intake.publish_timeout_s)
     insecure = settings.insecure_no_auth if insecure_no_auth is None else insecure_no_auth
     if guard is None and not insecure:
         guard = KeyGuard(settings)
@@ -95,6 +104,8 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         service.start()
         status.start()
         consent.start()
+        conversions.start()
+        test_sends.start()
         if keys is not None:
             keys.start()
         try:
@@ -104,6 +115,8 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
                 keys.close()
             status.close()
             consent.close()
+            conversions.close()
+            test_sends.close()
             service.close()
 
     app = FastAPI(title="Courrier intake", version="1", lifespan=lifespan)
@@ -184,6 +197,8 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     route("GET", "/healthz", healthz)
     add_status_routes(route, status, keys.record if keys is not None else None)
     add_consent_route(route, consent)
+    add_conversion_route(route, conversions)
+    add_test_send_route(route, test_sends)
     return app
 
 

@@ -20,7 +20,9 @@ def test_every_route_declares_its_scope() -> None:
                                                           ("POST", "/v1/messages/batch"): "messages:send", ("GET", "/healthz"): None,
                                                           ("GET", "/v1/messages/{message_id}"): "messages:read",
                                                           ("GET", "/v1/campaigns/{campaign_id}"): "reports:read",
-                                                          ("POST", "/v1/consent"): "consent:write", ("GET", "/metrics"): None}
+                                                          ("POST", "/v1/consent"): "consent:write", ("GET", "/metrics"): None,
+                                                          ("POST", "/v1/conversions"): "conversions:write",
+                                                          ("POST", "/v1/test-sends"): "templates:write"}
 
 
 def test_a_guard_sees_the_route_scope_and_can_refuse() -> None:
