@@ -127,8 +127,9 @@ class DispatchStage:
         in_batch: set[str] = set()
         silent: set[str] = set()  # providers that did not answer a revoke in this batch
         forced: set[int] = set()  # records of a `courrier replay --force`: submitted again despite the ledger
+        channels = self.router.channels  # the routes' union, built per call: once per batch
         for index, (event, meta) in enumerate(items):
-            planned = logic.plan(event, meta.now, self.router.channels, self._validity)
+            planned = logic.plan(event, meta.now, channels, self._validity)
             if isinstance(planned, Output):
                 results[index] = [planned]
             elif planned.message_id in in_batch:  # a replayed or re-sent copy: the ledger answers it once this batch wrote it
