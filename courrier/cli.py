@@ -34,6 +34,7 @@ import processors.channel.cli
 import processors.intake.cli
 import processors.links.cli
 import processors.render.cli
+import processors.testsends.cli
 import processors.webhooks.cli
 import topology.cli
 from courrier import logs
@@ -47,6 +48,7 @@ app = typer.Typer(
 app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC, provider simulator).")
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
 app.add_typer(processors.render.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
+processors.render.cli.app.command("test-send")(processors.testsends.cli.test_send)
 app.add_typer(processors.channel.cli.app, name="rcs", help="Check the RCS capability of a list of numbers in bulk.")
 app.add_typer(courrier.providers_cli.app, name="providers", help="Show the configured providers, their channels and health.")
 app.add_typer(courrier.config_report.app, name="config", help="Check a configuration file; show every setting, its value and source, secrets masked.")

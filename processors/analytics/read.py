@@ -15,6 +15,7 @@ from courrier.config import Settings
 from processors.analytics.aggregate import Aggregator, Summary
 from processors.analytics.scan import TopicScan
 from processors.runtime.serde import AvroSerde
+from processors.rules.test_sends import is_test
 
 NO_VARIANT = "(no variant)"
 UNKNOWN_TEMPLATE = "(template unknown)"
@@ -60,8 +61,8 @@ def transactional(settings: Settings, since: datetime, until: datetime, template
     serde = AvroSerde(settings.registry_url, settings.topic)
     aggregator, templates, found = Aggregator(), {}, 0
 
-    def in_range(context: dict) -> bool:
-        return context["lane"] == TRANSACTIONAL and since <= context["requested_at"] < until
+    def in_range(context: dict) -> bool:  # test sends (rules.test_sends) go on the transactional lane: never counted
+        return context["lane"] == TRANSACTIONAL and since <= context["requested_at"] < until and not is_test(context)
 
     requests = TopicScan(settings, "send-requested", since=since, max_records=max_records, timeout_s=timeout_s, serde=serde)
     for request in requests:

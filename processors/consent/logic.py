@@ -1,7 +1,7 @@
 """Pure consent rules: a usable number, a message still worth sending, the consent it relies on, when it may go, and how often.
 
 The checks run in this order, the first that says no deciding the message's path:
-number → erased on request (any lane) → validity → a marketing template on the transactional lane
+number → erased on request (any lane) → validity → a test send (only to the test list, nothing more checked) → a marketing template on the transactional lane
 (rejected) → a subscription group whose STOP and HELP responses are not set (rejected) → consent → time
 (``send_at``, then quiet hours for marketing) → the country's marketing limit → frequency cap. Quiet hours and limits are the country's (``countries``), or its
 state's when the number's area code is in a state with stricter rules (``US-FL``). A message that
@@ -25,6 +25,7 @@ from processors.keywords.completeness import REASON as KEYWORDS_INCOMPLETE
 from processors.rules.consent import MARKETING_ON_TRANSACTIONAL, REJECTING_REASONS, consent_basis, consent_key
 from processors.rules.numbers import Refusal, examine
 from processors.rules.purposes import marketing_templates
+from processors.rules.test_sends import BASIS_PREFIX as TEST_BASIS, REASON as TEST_REFUSED, is_test, refusal_detail
 from processors.rules.zones import valid_zone
 from processors.consent.quiet_hours import QuietHours
 from processors.receipts import receipt
@@ -45,6 +46,8 @@ class Rules:
     marketing_templates: frozenset[str] = field(default_factory=marketing_templates)
     # Why a subscription group may not send marketing yet (its STOP/HELP responses, ``keywords.completeness``), or None.
     group_incomplete: Callable[[str], str | None] | None = None
+    # The numbers a test send may go to (``rules.test_sends``): the list is their consent.
+    test_numbers: frozenset[str] = frozenset()
 
     def region_of(self, recipient: Event) -> str:
         """The recipient's region, narrowed to a subdivision (``US-FL``) that has rules of its own."""
@@ -148,6 +151,11 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
     if expires_at is not None and expires_at <= now:
         return [receipt(context, e164, "EXPIRED", STAGE, now, reason="validity_elapsed",
                         detail=f"validity ended at {expires_at.isoformat()}, before the consent check")]
+    if is_test(context):  # the test list is the consent: no opt-in, quiet hours nor cap (rules.test_sends)
+        refused = refusal_detail(e164, rules.test_numbers)
+        if refused is not None:
+            return [receipt(context, e164, "REJECTED", STAGE, now, reason=TEST_REFUSED, detail=refused)]
+        return [_checked(event, recipient, expires_at, f"{TEST_BASIS}{e164}")]
     if context["lane"] == "TRANSACTIONAL" and event["template_id"] in rules.marketing_templates:
         return [receipt(context, e164, "REJECTED", STAGE, now, reason=MARKETING_ON_TRANSACTIONAL,
                         detail=f"template {event['template_id']!r} is declared for marketing: send it on the marketing lane "
@@ -182,8 +190,13 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         if isinstance(record, Refusal):
             return [receipt(context, e164, "SUPPRESSED", STAGE, now, reason=record.reason, detail=record.detail)]
         counted = [record]
-    return [Output("consent-checked", e164, {
-        "context": context,
+    return [_checked(event, recipient, expires_at, basis), *counted]
+
+
+def _checked(event: Event, recipient: Event, expires_at: datetime | None, basis: str) -> Output:
+    """The ``consent-checked`` record of a message let through on ``basis``."""
+    return Output("consent-checked", recipient["e164"], {
+        "context": event["context"],
         "recipient": recipient,
         "template_id": event["template_id"],
         "template_version": event.get("template_version"),
@@ -193,4 +206,4 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         "locale": event.get("locale"),
         "consent_basis": basis,
         "sms_fallback_after_s": event.get("sms_fallback_after_s"),
-    }), *counted]
+    })

@@ -11,6 +11,7 @@ from processors.consent.fraud import FraudGuard
 from processors.consent.frequency import Cap, RecentSends, load_caps
 from processors.consent.idempotency import DEFAULT_WINDOW, KeyClaims, duplicate, stored_key
 from processors.consent.logic import Rules, check, default_rules
+from processors.rules.test_sends import parse_test_numbers
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
@@ -27,12 +28,14 @@ def rules_from_settings(settings: Settings) -> Rules:
     The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules. The
     marketing templates are those of the render stage's folder (``templates_dir``) declaring ``purpose = "marketing"``.
     A subscription group whose senders' STOP and HELP responses are not set refuses marketing (``keywords.completeness``).
+    Test sends go to the numbers of ``test_numbers`` only (``rules.test_sends``).
     """
     hours = quiet_hours.load(settings.quiet_hours_file) if settings.quiet_hours_enabled else None
     default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
-                 marketing_templates(settings.templates_dir or BUNDLED_DIR), keyword_completeness(settings).group_missing)
+                 marketing_templates(settings.templates_dir or BUNDLED_DIR), keyword_completeness(settings).group_missing,
+                 parse_test_numbers(settings.test_numbers))
 
 
 def keyword_completeness(settings: Settings) -> Completeness:
