@@ -1,6 +1,6 @@
 """The live dashboard's pages on the intake's HTTP service: ``/dashboard`` (every active campaign and transactional
-flow), ``/dashboard/panel`` (the same figures as an HTML fragment, asked again by the page every few seconds while
-it is open), ``/dashboard/login``.
+flow; ``?every=N`` refreshes every N seconds), ``/dashboard/panel`` (the same figures as an HTML fragment, asked
+again by the page while it is open), ``/dashboard/login``.
 
 Access: scope ``reports:read``, checked by the intake's guard on the key of the login cookie or an
 ``Authorization: Bearer`` header (``processors.access.pages``); no key: the login page. The figures come from the
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -54,13 +54,14 @@ def add_dashboard(app: FastAPI, guard: Guard | None, rows: Callable[[], Iterable
         return {"flows": active(rows(), now, window), "now": now.strftime("%Y-%m-%d %H:%M:%S UTC"),
                 "window_hours": f"{window / timedelta(hours=1):g}"}
 
-    async def dashboard(request: Request) -> Response:
+    async def dashboard(request: Request, every: float | None = Query(None, ge=1, le=300)) -> Response:
+        """``every``: seconds between two refreshes of the figures (default ``poll_s``)."""
         grant = await page_grant(request, guard, REPORTS_READ, COOKIE)
         if isinstance(grant, AccessDenied):
             if grant.status == 401:
                 return RedirectResponse(f"{PATH}/login?reason={grant.code}", status_code=303)
             return _page("denied.html", grant.status, message=grant.message, now="")
-        return _page("dashboard.html", poll_ms=int(poll_s * 1000), **context())
+        return _page("dashboard.html", poll_ms=int((every or poll_s) * 1000), **context())
 
     async def panel(request: Request) -> Response:
         grant = await page_grant(request, guard, REPORTS_READ, COOKIE)

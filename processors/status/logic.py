@@ -27,6 +27,8 @@ ATTEMPT_FIELDS = ("channel", "fallback_reason", "segments", "provider")
 FLOW_PREFIX = "flow:"
 NO_VARIANT = "-"
 PREVIEW_BOT = "preview_bot"  # processors.links.logic: a link previewer's GET, not a click
+MAX_BUTTONS = 50
+OTHER_BUTTONS = "(other buttons)"
 
 
 def view_id(context: Event) -> str | None:
@@ -131,6 +133,8 @@ def counted(counts: Event | None, before: Event | None, after: Event, receipt: E
     buttons = dict(base.get("buttons", {}))
     button = button_of(receipt)
     if button is not None:
+        # A URL with a per-message part (an order id) is a button per message: past MAX_BUTTONS the row stays small.
+        button = button if button in buttons or len(buttons) < MAX_BUTTONS else OTHER_BUTTONS
         buttons[button] = buttons.get(button, 0) + 1
     fell_back = bool(after.get("fallback_reason")) and not (before or {}).get("fallback_reason")
     which = (context.get("variant"), receipt["status"], receipt.get("channel"))

@@ -8,6 +8,7 @@ from fastavro.validation import validate
 
 import schemas
 from processors.dashboard.view import active, figures
+from processors.status.logic import MAX_BUTTONS, OTHER_BUTTONS
 from tests.processors.dashboard.flows import message, rows
 from tests.processors.status.receipts import T0
 
@@ -62,3 +63,16 @@ def test_transactional_messages_without_a_campaign_are_a_flow_and_old_ones_drop_
     shown = active(flows, later, timedelta(hours=48))
     assert [(f.flow_id, f.kind, f.messages) for f in shown] == [("spring", "campaign", 1), ("flow:api", "flow", 1)]
     assert active(flows, T0 + timedelta(hours=49), timedelta(hours=48)) == []
+
+
+def test_a_link_previewers_get_is_not_a_click() -> None:
+    receipts = message("m1", "spring", None, "sms", [SHOP, SHOP])
+    receipts[-1] = {**receipts[-1], "provider_status": "preview_bot", "receipt_id": "bot"}
+    shown = figures("spring", rows(receipts))
+    assert shown is not None and shown.buttons == [(f"link {SHOP}", 1)]
+
+
+def test_buttons_past_the_cap_are_counted_together() -> None:
+    receipts = [r for n in range(MAX_BUTTONS + 3) for r in message(f"m{n}", "spring", None, "sms", [f"{SHOP}/{n}"])]
+    shown = figures("spring", rows(receipts, partitions=1))
+    assert shown is not None and len(shown.buttons) == MAX_BUTTONS + 1 and shown.buttons[0] == (OTHER_BUTTONS, 3)
