@@ -91,8 +91,14 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
     deployment = current(settings)
     footers = footers_from(deployment.footers, f"{deployment.source}: footers") if deployment.footers is not None else None
-    return RenderStage(settings.templates_dir or DEFAULT_DIR, rcs_limits=limits, media=MediaPipeline.from_settings(settings),
-                       link_domain=settings.link_domain, footers=footers), []
+    from pathlib import Path
+
+    from processors.templates_store.catalog import TemplateCatalog
+
+    # The template store; the bundled templates (or templates_dir) seed the ids it lacks when the stage starts.
+    templates = TemplateCatalog(settings, limits, seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
+    return RenderStage(rcs_limits=limits, media=MediaPipeline.from_settings(settings), link_domain=settings.link_domain,
+                       footers=footers, templates=templates), [templates]  # type: ignore[list-item]  # started and stopped as a table
 
 
 def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:

@@ -32,7 +32,8 @@ from processors.rules.numbers import Refusal, normalize
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
 from processors.intake.settings import IntakeSettings
-from processors.render.templates import DEFAULT_DIR, Template, load
+from processors.render.templates import DEFAULT_DIR
+from processors.templates_store.catalog import TemplateCatalog
 from processors.runtime.table import TopicTable
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class IntakeService:
 
     def __init__(self, settings: Settings, intake: IntakeSettings) -> None:
         self._intake = intake
-        self.templates: dict[str, Template] = load(Path(settings.templates_dir or DEFAULT_DIR))
+        # The template store; the bundled templates (or templates_dir) seed the ids it lacks (processors.templates_store).
+        self.templates = TemplateCatalog(settings, seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
         self._table = TopicTable(settings, "idempotency")
         self.window = IdempotencyWindow(self._table, timedelta(seconds=intake.idempotency_window_s))
         self._publisher = Publisher(settings, intake.publish_timeout_s)
@@ -79,8 +81,10 @@ class IntakeService:
         """Register schemas and load the idempotency table; raises ``UnreachableError`` naming the part that does not answer."""
         self._publisher.start(("send-requested", "idempotency"))
         self._table.start()
+        self.templates.start()
 
     def close(self) -> None:
+        self.templates.stop()
         self._table.stop()
         self._publisher.close()
 
