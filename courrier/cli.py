@@ -189,7 +189,9 @@ def dlr_status(
 def bench_chaos(
     count: int = typer.Option(100_000, min=10, max=1_000_000, help="Requests, each to a number of its own."),
     rate: float = typer.Option(1000.0, min=1, help="Requests published per second."),
-    kill_every: float = typer.Option(4.0, min=0.5, help="Seconds between two SIGKILLs (of a stage chosen in rotation)."),
+    kill_every: float = typer.Option(4.0, min=0, help="Seconds between two SIGKILLs (of a stage chosen in rotation); 0: none."),
+    instances: int = typer.Option(1, min=1, max=8, help="Instances of every stage, side by side in its consumer group."),
+    rebalance: bool = typer.Option(False, "--rebalance", help="Halfway: one more instance of every stage joins, its oldest is killed for good."),
     broker_restart: bool = typer.Option(True, "--broker-restart/--no-broker-restart", help="Restart the local broker once."),
     seed: Optional[int] = typer.Option(None, help="Random seed for the requests, the kills and the faults."),
     timeout_s: float = typer.Option(1800.0, min=10, help="Give up waiting for terminal receipts after this many seconds."),
@@ -210,7 +212,8 @@ def bench_chaos(
     logs.configure("WARNING")
     started_parts = infra.ensure_running(settings)
     chaos_settings = settings.model_copy(update={"topic_prefix": f"chaos-{uuid.uuid4().hex[:8]}-"})
-    plan = ChaosPlan(count=count, rate=rate, kill_every_s=kill_every, broker_restart=broker_restart, seed=seed, timeout_s=timeout_s)
+    plan = ChaosPlan(count=count, rate=rate, kill_every_s=kill_every, broker_restart=broker_restart, seed=seed, timeout_s=timeout_s,
+                     instances=instances, rebalance=rebalance)
     try:
         apply_topology(chaos_settings)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
