@@ -20,6 +20,8 @@ from courrier.client import CourrierClient
 from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher, Outcomes
 from courrier.processes import start_pipeline, start_webhooks, stop_all
+from processors.render.templates import DEFAULT_DIR as BUNDLED_TEMPLATES
+from processors.templates_store.catalog import seed as seed_templates
 from topology.apply import apply as apply_topology
 from topology.apply import remove as remove_topics
 
@@ -161,6 +163,8 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
         with console.status("Applying the topology…"):
             applied = True
             apply_topology(settings)
+        seeded = seed_templates(settings, settings.templates_dir or BUNDLED_TEMPLATES)  # the store's ids it lacks
+        console.print(f"[green]✓[/] template store: {len(seeded)} bundled templates seeded")
         httpx.post(f"{settings.sim_address}/_sim/config", json={"by_provider": {"rbm": DEMO_RCS_FAULTS}}, timeout=10).raise_for_status()
         log_dir = settings.state_dir / "logs" / "demo"
         providers = provider_env(settings, log_dir)
