@@ -47,6 +47,11 @@ SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/studio/templates/{template_id}"): TEMPLATES_READ,
     ("POST", "/studio/preview"): TEMPLATES_READ,
     ("POST", "/studio/save"): TEMPLATES_WRITE,
+    # The live dashboard's pages (processors/dashboard): the key from its login cookie, as the studio's.
+    ("GET", "/dashboard"): REPORTS_READ,
+    ("GET", "/dashboard/panel"): REPORTS_READ,
+    ("GET", "/dashboard/login"): None,
+    ("POST", "/dashboard/login"): None,
     ("GET", "/healthz"): None,
     # The short-link redirect (processors.links): opened by recipients, who hold no key.
     ("GET", "/{token}"): None,

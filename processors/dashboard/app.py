@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from processors.access.guard import AccessDenied
 from processors.access.pages import Guard, keep_key, page_grant
-from processors.access.scopes import REPORTS_READ
+from processors.access.scopes import required_scope
 from processors.dashboard.view import THRESHOLD, active
 from processors.runtime.stage import Event
 
@@ -42,6 +42,13 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
                                                            "X-Content-Type-Options": "nosniff"})
 
 
+def _scope(request: Request) -> str:
+    """The page's scope, from the one table of every endpoint's scope (``processors.access.scopes``)."""
+    scope = required_scope(request.method, request.scope["route"].path)
+    assert scope is not None, "every dashboard page but the login is declared with a scope"
+    return scope
+
+
 def add_dashboard(app: FastAPI, guard: Guard | None, rows: Callable[[], Iterable[Event]], *,
                   window: timedelta = timedelta(hours=48), poll_s: float = 5.0,
                   clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
@@ -56,7 +63,7 @@ def add_dashboard(app: FastAPI, guard: Guard | None, rows: Callable[[], Iterable
 
     async def dashboard(request: Request, every: float | None = Query(None, ge=1, le=300)) -> Response:
         """``every``: seconds between two refreshes of the figures (default ``poll_s``)."""
-        grant = await page_grant(request, guard, REPORTS_READ, COOKIE)
+        grant = await page_grant(request, guard, _scope(request), COOKIE)
         if isinstance(grant, AccessDenied):
             if grant.status == 401:
                 return RedirectResponse(f"{PATH}/login?reason={grant.code}", status_code=303)
@@ -64,7 +71,7 @@ def add_dashboard(app: FastAPI, guard: Guard | None, rows: Callable[[], Iterable
         return _page("dashboard.html", poll_ms=int((every or poll_s) * 1000), **context())
 
     async def panel(request: Request) -> Response:
-        grant = await page_grant(request, guard, REPORTS_READ, COOKIE)
+        grant = await page_grant(request, guard, _scope(request), COOKIE)
         if isinstance(grant, AccessDenied):  # the page reloads into the login page on its next full load
             return HTMLResponse(f"<p class=\"issues\">{grant.code}</p>", status_code=grant.status,
                                 headers={"Cache-Control": "no-store"})

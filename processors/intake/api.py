@@ -34,6 +34,7 @@ from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
 from processors.conversions.api import add_route as add_conversion_route
 from processors.conversions.desk import ConversionDesk
+from processors.dashboard.app import add_dashboard
 from processors.intake.consent_api import ConsentWriter, add_route as add_consent_route
 from processors.intake.callbacks import CallbackCheck
 from processors.intake.limits import BodySizeLimit
@@ -199,6 +200,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     add_consent_route(route, consent)
     add_conversion_route(route, conversions)
     add_test_send_route(route, test_sends)
+    add_dashboard(app, guard, status.campaign_rows)
     return app
 
 
