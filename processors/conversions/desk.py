@@ -59,7 +59,10 @@ class ConversionDesk:
     def record(self, request: ConversionRequest) -> tuple[ConversionRecorded, bool]:
         """The conversion's attribution and whether it is new; ``ApiError`` 404/422 with the reason, 503 when not written."""
         now = self._clock()
-        reported = Reported(conversion_id=request.conversion_id, event=request.event, occurred_at=request.occurred_at or now,
+        occurred = request.occurred_at or now
+        # Stored as timestamp-millis: answer with the time a replay will read back, not one it would show differently.
+        occurred = occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
+        reported = Reported(conversion_id=request.conversion_id, event=request.event, occurred_at=occurred,
                             message_id=request.message_id, link_token=request.link_token, value_micros=request.value_micros(),
                             currency=request.currency)
         with self._lock:  # one id at a time in this process: two concurrent replays cannot both be first
