@@ -175,13 +175,15 @@ def cancel(
 @app.command()
 def status(
     campaign_id: str = typer.Argument(..., help="The campaign to show."),
-    receipts: bool = typer.Option(True, "--receipts/--no-receipts", help="Also count the campaign's receipts per variant, status and channel."),
+    receipts: bool = typer.Option(True, "--receipts/--no-receipts", help="Also count the campaign's receipts per variant, status and "
+                                  "channel, clicks per button and conversions."),
     max_records: int = typer.Option(1_000_000, "--max-records", min=1, help="Read at most this many receipt records."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """The campaign's state (ACTIVE or CANCELLED, since when, by whom) and its receipts so far per variant, status and channel."""
     from processors.campaigns.control import read_campaign
-    from processors.campaigns.status import count_receipts
+    from processors.campaigns.status import count_conversions, count_receipts
+    from processors.campaigns.status_view import engagement, print_status
     from processors.runtime.clients import require_broker
 
     settings = get_settings()
@@ -199,10 +201,11 @@ def status(
     if counted is not None:
         summary["receipts"] = [{"variant": v, "status": s, "channel": c, "count": n} for (v, s, c), n in sorted(counted.counts.items(), key=str)]
         summary["receipts_scanned"], summary["receipts_complete"] = counted.scanned, counted.complete
+        summary.update(engagement(counted.clicks, count_conversions(settings, campaign_id, max_records=max_records)))
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    _print_status(summary)
+    print_status(summary)
 
 
 def _choice(value: str, choices: dict[str, str], hint: str) -> str:
@@ -348,21 +351,3 @@ def _print_summary(report: SendReport, time_zone_column: bool) -> None:
     if time_zone_column:
         typer.echo("note: the time_zone column was checked but not sent (send-requested has no time-zone field; "
                    "consent uses the number's zone)")
-
-
-def _print_status(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    variants = ", ".join(f"{k}={v:g}" for k, v in summary["variants"].items()) or "-"
-    typer.echo(f"campaign {summary['campaign_id']}: {summary['state']} since {summary['changed_at']} by {summary['changed_by'] or '-'}")
-    typer.echo(f"template {summary['template_id'] or '-'}, audience {summary['audience'] or '-'}, variants {variants}")
-    if "receipts" not in summary:
-        return
-    table = Table(title=f"receipts ({summary['receipts_scanned']:,} records scanned"
-                        f"{'' if summary['receipts_complete'] else ', scan stopped early'})")
-    for column in ("variant", "status", "channel", "receipts"):
-        table.add_column(column, justify="right" if column == "receipts" else "left")
-    for row in summary["receipts"]:
-        table.add_row(row["variant"] or "-", row["status"], row["channel"] or "-", f"{row['count']:,}")
-    Console().print(table)
