@@ -83,7 +83,8 @@ TOPICS: tuple[Topic, ...] = (
     # Frequency caps look back at most 30 days (processors/consent/frequency.py): a record unwritten for 31 is of no use.
     Topic("frequency", "E.164|subscription group", "FrequencyRecord", "consent", ("consent",), retention_ms=31 * DAY_MS, compacted=True,
           by_number=True),
-    Topic("conversions", "message id / link token", "Conversion", "conversion API", ("analytics", "consent (fraud guard, when on)")),
+    Topic("conversions", "message id / link token", "Conversion", "conversion API",
+          ("analytics", "consent (fraud guard, when on)", "status (conversions per campaign)")),
     # Which conversion ids POST /v1/conversions has recorded, with the attribution it answered: a replay gets that answer.
     Topic("conversion-ids", "conversion id", "Conversion", "conversion API", ("conversion API",), retention_ms=90 * DAY_MS, compacted=True),
     # Reports arrive within a message's validity (at most 7 days): a day more bounds the topic and every receipt instance's table.

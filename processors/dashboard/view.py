@@ -8,13 +8,14 @@ figure here is receipts counted, never a counter the dashboard keeps:
   not lower it. Under ``THRESHOLD`` it is flagged;
 - reads per channel (``READ`` receipts), clicks per button, the fallback rate (messages that left on another channel
   than asked, over messages);
+- conversions (``POST /v1/conversions``, attributed to the campaign) by event, by variant, and their value;
 - A/B variants: messages by current status per variant, and the verdict of a two-proportion test of each variant's
   click rate against the first variant's (``processors.analytics.stats``, as ``courrier report`` says it).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,7 @@ class VariantFigures:
     delivered: int
     clicked: int
     verdict: str | None
+    conversions: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class FlowFigures:
     cost_micros: int
     currency: str | None
     updated_at: datetime
+    conversions: dict[str, int] = field(default_factory=dict)
+    conversion_values: dict[str, int] = field(default_factory=dict)
 
     @property
     def fallback_rate(self) -> float | None:
@@ -106,14 +110,17 @@ def figures(flow_id: str, rows: Iterable[Mapping[str, Any]]) -> FlowFigures | No
         for name, counts in (row.get("variants") or {}).items():
             variants[name] = _sum([variants.get(name, {}), counts])
     buttons = _sum(row.get("buttons") or {} for row in found)
+    by_variant = _sum(row.get("variant_conversions") or {} for row in found)
     currencies = sorted({row["currency"] for row in found if row.get("currency")})
     return FlowFigures(
         flow_id=flow_id, kind="flow" if flow_id.startswith(FLOW_PREFIX) else "campaign",
         messages=sum(row["messages"] for row in found), statuses=dict(sorted(statuses.items())), channels=channels,
         buttons=sorted(buttons.items(), key=lambda item: (-item[1], item[0])),
-        fallbacks=sum(row.get("fallbacks") or 0 for row in found), variants=_variants(variants),
+        fallbacks=sum(row.get("fallbacks") or 0 for row in found), variants=_variants(variants, by_variant),
         cost_micros=sum(row.get("cost_micros") or 0 for row in found), currency=",".join(currencies) or None,
-        updated_at=max(row["updated_at"] for row in found))
+        updated_at=max(row["updated_at"] for row in found),
+        conversions=dict(sorted(_sum(row.get("conversions") or {} for row in found).items())),
+        conversion_values=dict(sorted(_sum(row.get("conversion_value_micros") or {} for row in found).items())))
 
 
 def active(rows: Iterable[Mapping[str, Any]], now: datetime, window: timedelta) -> list[FlowFigures]:
@@ -133,19 +140,17 @@ def _channel(name: str, receipts: Mapping[tuple[str | None, str], int]) -> Chann
     return ChannelFigures(name, count.get("SENT", 0), delivered, not_delivered, count.get("READ", 0))
 
 
-def _variants(variants: Mapping[str, Mapping[str, int]]) -> list[VariantFigures]:
-    names = sorted(variants)
+def _variants(variants: Mapping[str, Mapping[str, int]], conversions: Mapping[str, int]) -> list[VariantFigures]:
     shown = []
-    for name in names:
+    for name in sorted(variants):
         counts = variants[name]
         delivered = sum(counts.get(status, 0) for status in REACHED)
-        shown.append(VariantFigures(name, sum(counts.values()), delivered, counts.get("CLICKED", 0), None))
+        shown.append(VariantFigures(name, sum(counts.values()), delivered, counts.get("CLICKED", 0), None, conversions.get(name, 0)))
     if len(shown) < 2:
         return shown
     control = shown[0]
-    return [control] + [VariantFigures(v.name, v.messages, v.delivered, v.clicked,
-                                       compare("click rate", "deliveries", control.name, control.clicked, control.delivered,
-                                               v.name, v.clicked, v.delivered).verdict()) for v in shown[1:]]
+    return [control] + [replace(v, verdict=compare("click rate", "deliveries", control.name, control.clicked, control.delivered,
+                                                   v.name, v.clicked, v.delivered).verdict()) for v in shown[1:]]
 
 
 def _sum(maps: Iterable[Mapping[str, int]]) -> dict[str, int]:

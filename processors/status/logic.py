@@ -50,6 +50,28 @@ def button_of(receipt: Event) -> str | None:
     return f"{kind} {receipt.get('detail') or '(not recorded)'}"
 
 
+def conversions_key(campaign_id: str, partition: int) -> str:
+    """The ``campaign-status`` key of a campaign's conversions read from one ``conversions`` partition (one writer each)."""
+    return f"{campaign_id}|conversions|{partition}"
+
+
+def converted(counts: Event | None, conversion: Event, partition: int, now: datetime) -> Event:
+    """A campaign's conversion counts over one ``conversions`` partition once ``conversion`` is added: by event, by
+    variant, and their value by currency."""
+    base: Event = counts if counts is not None else {
+        "campaign_id": conversion["campaign_id"], "partition": partition, "messages": 0, "statuses": {}, "receipts": [],
+        "cost_micros": 0, "currency": None, "segments": 0, "variants": {}, "buttons": {}, "fallbacks": 0,
+        "conversions": {}, "variant_conversions": {}, "conversion_value_micros": {}, "revision": -1,
+    }
+    values = dict(base["conversion_value_micros"])
+    if conversion.get("value_micros") is not None:
+        currency = conversion.get("currency") or "?"
+        values[currency] = values.get(currency, 0) + conversion["value_micros"]
+    return {**base, "conversions": _added(base["conversions"], conversion["event"]),
+            "variant_conversions": _added(base["variant_conversions"], conversion.get("variant") or NO_VARIANT),
+            "conversion_value_micros": values, "revision": base["revision"] + 1, "updated_at": now}
+
+
 def campaign_key(campaign_id: str, partition: int) -> str:
     """The ``campaign-status`` key of a campaign's counts over one receipt partition."""
     return f"{campaign_id}|{partition}"
@@ -125,7 +147,8 @@ def counted(counts: Event | None, before: Event | None, after: Event, receipt: E
     context = receipt["context"]
     base: Event = counts if counts is not None else {
         "campaign_id": view_id(context), "partition": partition, "messages": 0, "statuses": {}, "receipts": [],
-        "cost_micros": 0, "currency": None, "segments": 0, "variants": {}, "buttons": {}, "fallbacks": 0, "revision": -1,
+        "cost_micros": 0, "currency": None, "segments": 0, "variants": {}, "buttons": {}, "fallbacks": 0,
+        "conversions": {}, "variant_conversions": {}, "conversion_value_micros": {}, "revision": -1,
     }
     statuses = _moved(base["statuses"], before, after)
     variant = context.get("variant") or NO_VARIANT
@@ -165,3 +188,7 @@ def _moved(counts: dict[str, int], before: Event | None, after: Event) -> dict[s
             del moved[before["status"]]
     moved[after["status"]] = moved.get(after["status"], 0) + 1
     return moved
+
+
+def _added(counts: dict[str, int], key: str) -> dict[str, int]:
+    return {**counts, key: counts.get(key, 0) + 1}

@@ -1,5 +1,6 @@
 """The status stage: ``receipt`` → ``message-status`` (a message's current status, cost and history) and
-``campaign-status`` (a campaign's counts per receipt partition), for the HTTP intake's GET routes.
+``campaign-status`` (a campaign's counts per receipt partition), for the HTTP intake's GET routes and the live
+dashboard; ``conversions`` → the campaign's conversion counts per conversions partition (rows of their own).
 
 It never blocks: two table lookups and two writes per receipt. Each ``campaign-status`` row covers the receipts of
 one partition, so only the instance owning that partition writes it; the reader adds the partitions' rows up.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from processors.runtime.stage import Event, Output, RecordMeta
-from processors.status.logic import campaign_key, counted, project, view_id
+from processors.status.logic import campaign_key, conversions_key, converted, counted, project, view_id
 from processors.status.rows import OwnWrites
 
 
@@ -21,13 +22,15 @@ class StatusStage:
     as read back from the topics)."""
 
     name = "status"
-    inputs = ("receipt",)
+    inputs = ("receipt", "conversions")
 
     def __init__(self, messages: Mapping[str, Event], campaigns: Mapping[str, Event]) -> None:
         self._messages = OwnWrites("message-status", messages)
         self._campaigns = OwnWrites("campaign-status", campaigns)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
+        if meta.topic == "conversions":
+            return self._conversion(event, meta)
         message_id = event["context"]["message_id"]
         before = self._messages.get(message_id)
         after = project(before, event, meta.now)
@@ -40,6 +43,13 @@ class StatusStage:
         if key is not None and counts is not None:
             outputs.append(self._campaigns.put(key, counts))
         return outputs
+
+    def _conversion(self, event: Event, meta: RecordMeta) -> list[Output]:
+        """A conversion attributed to a campaign counts on the campaign's row of its ``conversions`` partition."""
+        if not event.get("campaign_id"):
+            return []
+        key = conversions_key(event["campaign_id"], meta.partition)
+        return [self._campaigns.put(key, converted(self._campaigns.get(key), event, meta.partition, meta.now))]
 
     def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
         """Each receipt in order (a batch's earlier writes seen by its later receipts); one receipt's error is its own."""

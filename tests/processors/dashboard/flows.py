@@ -31,8 +31,16 @@ def message(message_id: str, campaign: str | None, variant: str | None, path: st
     return receipts
 
 
-def rows(receipts: Iterable[Event], partitions: int = 2) -> list[Event]:
-    """The ``campaign-status`` rows the status stage writes for ``receipts`` (spread over ``partitions``)."""
+def conversion(message_id: str, campaign: str, variant: str | None, event: str = "purchase", value_micros: int | None = None) -> Event:
+    """A ``conversions`` record as the intake's desk writes it, attributed to ``campaign``."""
+    return {"message_id": message_id, "link_token": None, "event": event, "value_micros": value_micros,
+            "currency": "EUR" if value_micros is not None else None, "occurred_at": T0, "recipient": None,
+            "conversion_id": f"c-{message_id}-{event}", "campaign_id": campaign, "variant": variant, "button": None}
+
+
+def rows(receipts: Iterable[Event], partitions: int = 2, conversions: Iterable[Event] = ()) -> list[Event]:
+    """The ``campaign-status`` rows the status stage writes for ``receipts`` (spread over ``partitions``) and
+    ``conversions``."""
     messages: dict[str, Event] = {}
     campaigns: dict[str, Event] = {}
     stage = StatusStage(messages, campaigns)
@@ -43,4 +51,9 @@ def rows(receipts: Iterable[Event], partitions: int = 2) -> list[Event]:
         assert isinstance(outputs, list), outputs
         for output in outputs:
             (messages if output.topic == "message-status" else campaigns)[output.key] = output.value
+    for offset, record in enumerate(conversions):
+        meta = RecordMeta("conversions", offset % partitions, offset, record["message_id"], T0 + timedelta(seconds=offset))
+        [outputs] = stage.process_batch([(record, meta)])
+        assert isinstance(outputs, list), outputs
+        campaigns.update((output.key, output.value) for output in outputs)
     return list(campaigns.values())

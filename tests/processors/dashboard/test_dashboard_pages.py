@@ -13,7 +13,7 @@ from courrier.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 from processors.dashboard.app import COOKIE, add_dashboard
-from tests.processors.dashboard.flows import message, rows
+from tests.processors.dashboard.flows import conversion, message, rows
 from tests.processors.status.receipts import T0
 
 HOSTILE = '<script>alert("x")</script>'
@@ -25,7 +25,7 @@ def dashboard() -> Iterator[tuple[TestClient, list[dict], dict[str, str]]]:
             (("reporter", ("reports:read",)), ("sender", ("messages:send",)))}
     guard = KeyGuard(Settings(), keys={key.key_id: key.record for key in made.values()})
     table = rows([*message("m1", HOSTILE, f"A{HOSTILE}", "sms", [f"https://x.example/?q={HOSTILE}"]),
-                  *message("m2", HOSTILE, "B", "fallback")])
+                  *message("m2", HOSTILE, "B", "fallback")], conversions=[conversion("m2", HOSTILE, "B", event=HOSTILE)])
     app = FastAPI()
     add_dashboard(app, guard, lambda: table, clock=lambda: T0 + timedelta(minutes=5))
     with TestClient(app, base_url="http://127.0.0.1") as client:
@@ -60,6 +60,7 @@ def test_login_keeps_the_key_in_a_strict_httponly_cookie_and_shows_the_figures_e
     assert "script-src 'nonce-" in policy and "default-src 'none'" in policy and page.text.count("<script") == 1
     assert 'data-channel="RCS"' in page.text and 'data-channel="SMS"' in page.text
     assert "deliverability under 95 %" in page.text  # the RCS attempt that fell back
+    assert '<span class="conversion-total">1</span>' in page.text
     panel = client.get("/dashboard/panel")
     assert panel.status_code == 200 and "<html" not in panel.text and "data-now" in panel.text and HOSTILE not in panel.text
 

@@ -9,7 +9,7 @@ from fastavro.validation import validate
 import schemas
 from processors.dashboard.view import active, figures
 from processors.status.logic import MAX_BUTTONS, OTHER_BUTTONS
-from tests.processors.dashboard.flows import message, rows
+from tests.processors.dashboard.flows import conversion, message, rows
 from tests.processors.status.receipts import T0
 
 SHOP = "https://shop.example/spring"
@@ -76,3 +76,16 @@ def test_buttons_past_the_cap_are_counted_together() -> None:
     receipts = [r for n in range(MAX_BUTTONS + 3) for r in message(f"m{n}", "spring", None, "sms", [f"{SHOP}/{n}"])]
     shown = figures("spring", rows(receipts, partitions=1))
     assert shown is not None and len(shown.buttons) == MAX_BUTTONS + 1 and shown.buttons[0] == (OTHER_BUTTONS, 3)
+
+
+def test_conversions_count_by_event_variant_and_value_on_rows_of_their_own() -> None:
+    sold = [conversion("b1", "spring", "B", value_micros=19_990_000), conversion("b2", "spring", "B", value_micros=5_000_000),
+            conversion("a1", "spring", "A", event="signup"), conversion("x1", None, None)]  # type: ignore[arg-type]
+    made = rows(campaign_receipts(), conversions=sold)
+    for row in made:
+        validate(row, schemas.parsed_schema("CampaignStatus"), raise_errors=True)
+    assert sorted(row["campaign_id"] for row in made if row["conversions"]) == ["spring", "spring"]  # two partitions
+    shown = figures("spring", made)
+    assert shown is not None and shown.messages == 20  # conversion rows hold no messages
+    assert (shown.conversions, shown.conversion_values) == ({"purchase": 2, "signup": 1}, {"EUR": 24_990_000})
+    assert [(v.name, v.conversions) for v in shown.variants] == [("A", 1), ("B", 2)]
