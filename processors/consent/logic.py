@@ -1,15 +1,14 @@
 """Pure consent rules: a usable number, a message still worth sending, the consent it relies on, when it may go, and how often.
 
-The checks run in this order, the first that says no deciding the message's path:
-number → erased on request (any lane) → validity → a test send (only to the test list, nothing more checked) → a marketing template on the transactional lane
-(rejected) → a subscription group whose STOP and HELP responses are not set (rejected) → consent → time
-(``send_at``, then quiet hours for marketing) → the country's marketing limit → frequency cap. Quiet hours and limits are the country's (``countries``), or its
-state's when the number's area code is in a state with stricter rules (``US-FL``). A message that
-may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt (reason ``quiet_hours``,
-``scheduled_send`` or ``country_limit``), and the request itself back to ``send-requested`` at the
-release time (the scheduler holds it), where this check runs again, so a STOP or an expiry in
-between still counts. A message whose validity ends before its release time is ``EXPIRED`` at
-once. Idempotency is not decided here.
+The checks run in this order, the first that says no deciding the message's path: number → erased on request (any
+lane) → validity → a test send (only to the test list, nothing more checked) → a marketing template on the
+transactional lane (rejected) → a subscription group whose STOP and HELP responses are not set (rejected) → consent →
+time (``send_at``, then quiet hours for marketing) → the country's marketing limit → frequency cap. Quiet hours and
+limits are the country's (``countries``), or its state's when the number's area code is in a state with stricter rules
+(``US-FL``). A message that may not go yet is deferred, never dropped: a non-terminal ``DEFERRED`` receipt (reason
+``quiet_hours``, ``scheduled_send`` or ``country_limit``), and the request itself back to ``send-requested`` at the
+release time (the scheduler holds it), where this check runs again, so a STOP or an expiry in between still counts. A
+message whose validity ends before its release time is ``EXPIRED`` at once. Idempotency is not decided here.
 """
 from __future__ import annotations
 
