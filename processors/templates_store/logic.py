@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -92,6 +93,8 @@ class TemplateIndex(Mapping[str, Template]):
 
     def __init__(self, limits: RcsLimits = DEFAULT_LIMITS) -> None:
         self._limits = limits
+        # take runs on a table's thread and on the HTTP writer's; readers copy under the lock, never iterate live dicts.
+        self._lock = threading.RLock()
         self._rows: dict[str, dict[int, Event]] = {}
         self._compiled: dict[tuple[str, int], Template] = {}
         self._latest: dict[str, Template] = {}
@@ -103,6 +106,11 @@ class TemplateIndex(Mapping[str, Template]):
             log.warning("templates: a key that is not <id>@<version> ignored", extra={"key": key})
             return
         template_id, version = parsed
+        with self._lock:
+            self._apply(template_id, version, row)
+
+    def _apply(self, template_id: str, version: int, row: Event | None) -> None:
+        parsed = (template_id, version)
         versions = self._rows.setdefault(template_id, {})
         self._compiled.pop(parsed, None)
         if row is None:
@@ -114,7 +122,7 @@ class TemplateIndex(Mapping[str, Template]):
                 self._compiled[parsed] = replace(compiled, version=version)
             except TemplateInvalid as exc:
                 log.warning("templates: a stored version does not compile and cannot be sent",
-                            extra={"template": key, "error": str(exc)})
+                            extra={"template": version_key(template_id, version), "error": str(exc)})
         if not versions:
             del self._rows[template_id]
         self._refresh(template_id)
@@ -129,19 +137,22 @@ class TemplateIndex(Mapping[str, Template]):
 
     def versions(self, template_id: str) -> dict[int, Event]:
         """Every stored version of ``template_id`` by number (empty when the id is unknown)."""
-        return dict(sorted(self._rows.get(template_id, {}).items()))
+        with self._lock:
+            return dict(sorted(self._rows.get(template_id, {}).items()))
 
     def ids(self) -> list[str]:
         """Every template id with at least one version, drafts included."""
-        return sorted(self._rows)
+        with self._lock:
+            return sorted(self._rows)
 
     def resolve(self, template_id: str, version: int | None) -> Template | Refused:
         """The template a request gets: the version it names (never a draft), else the latest published."""
-        versions = self._rows.get(template_id)
+        with self._lock:
+            versions = dict(self._rows.get(template_id, {}))
+            latest, compiled = self._latest.get(template_id), self._compiled.get((template_id, version or 0))
         if not versions:
             return Refused("unknown_template", f"no template {template_id!r}")
         if version is None:
-            latest = self._latest.get(template_id)
             return latest or Refused("unknown_template", f"template {template_id!r} has no published version "
                                                          f"(versions {', '.join(map(str, sorted(versions)))} are drafts)")
         row = versions.get(version)
@@ -151,7 +162,6 @@ class TemplateIndex(Mapping[str, Template]):
         if row["status"] != PUBLISHED:
             return Refused("template_version_draft", f"template {template_id!r} version {version} is a draft: publish it "
                                                      f"before sending it (`courrier templates publish {template_id} {version}`)")
-        compiled = self._compiled.get((template_id, version))
         return compiled or Refused("render_failed", f"template {template_id!r} version {version} no longer compiles")
 
     # --- the Mapping: id → latest published template
@@ -159,7 +169,8 @@ class TemplateIndex(Mapping[str, Template]):
         return self._latest[template_id]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._latest))
+        with self._lock:
+            return iter(sorted(self._latest))
 
     def __len__(self) -> int:
         return len(self._latest)

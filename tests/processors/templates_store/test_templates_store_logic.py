@@ -112,3 +112,14 @@ def test_a_plain_mapping_of_files_resolves_its_one_version() -> None:
     assert resolve(files, "otp", files["otp"].version) is files["otp"]
     assert resolve(files, "otp", 7).reason == "unknown_template_version"  # type: ignore[union-attr]
     assert resolve(files, "nope", None).reason == "unknown_template"  # type: ignore[union-attr]
+
+
+def test_a_stored_version_that_no_longer_compiles_stays_in_the_history_but_is_never_sent() -> None:
+    index = TemplateIndex()
+    stored(index, push(index, HELLO, "ana", NOW, publish=True))
+    broken = {**index.versions("hello")[1], "version": 2, "source": 'id = "hello"\n[sms]\ndefault = "{% if %}"\n'}
+    index.take("hello@2", broken)
+    assert sorted(index.versions("hello")) == [1, 2] and index["hello"].version == 1
+    assert index.resolve("hello", 2) == Refused("render_failed", "template 'hello' version 2 no longer compiles")
+    index.take("not a key", broken)  # ignored, logged
+    assert index.ids() == ["hello"]
