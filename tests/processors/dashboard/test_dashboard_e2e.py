@@ -2,7 +2,8 @@
 of the RCS attempts expiring at the provider), every stage its own process, the provider simulator reporting over
 signed webhooks, clicks through the real short-link service. The intake serves the dashboard; headless Chromium
 (Debian's, driven by Playwright) signs in with a ``reports:read`` key and shows the campaign's figures equal to its
-receipts, read independently; one more click shows up without reloading the page. The screenshot is kept in
+receipts, read independently; one more click and a conversion reported over the API show up without reloading the
+page. The screenshot is kept in
 ``tests/artifacts/``.
 """
 from __future__ import annotations
@@ -92,7 +93,7 @@ def test_the_dashboard_shows_a_running_campaigns_receipts_in_chromium(pipeline: 
     outcomes = watcher.wait_terminal(ids, timeout_s=150)
     assert [m for m in ids if not outcomes.terminal(m)] == []
     made = click_links(settings, campaign, links, {"A": 1, "B": 4})
-    key = create_key(settings, ("reports:read",), name="dashboard-e2e")
+    key = create_key(settings, ("reports:read", "conversions:write"), name="dashboard-e2e")
     with served_in_thread(create_app(settings), "intake-dashboard-test") as base, playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium.ensure(), args=FLAGS)
         try:
@@ -120,6 +121,15 @@ def test_the_dashboard_shows_a_running_campaigns_receipts_in_chromium(pipeline: 
             button = f"link {link['url']}"
             more = {**want, "buttons": {**want["buttons"], button: want["buttons"].get(button, 0) + 1}}
             assert wait_shown(page, campaign, more, timeout_s=30)["buttons"] == more["buttons"]
+
+            # A conversion reported over the API is counted on the page, with its value.
+            reported = httpx.post(f"{base}/v1/conversions", headers={"Authorization": f"Bearer {key.key}"}, timeout=30, json={
+                "conversion_id": f"order-{campaign}", "link_token": link["token"], "event": "purchase", "value": "24.90",
+                "currency": "EUR"})
+            assert reported.status_code in (200, 201, 202), reported.text
+            total = page.locator(f'section[data-flow="{campaign}"] .conversion-total')
+            playwright.expect(total).to_have_text("1", timeout=30_000)
+            assert "value 24.90 EUR" in page.locator(f'section[data-flow="{campaign}"] .conversions').inner_text()
             low = [c for c, (_, delivered, failed, _) in want["channels"].items() if delivered + failed and delivered / (delivered + failed) < 0.95]
             assert page.locator(f'section[data-flow="{campaign}"] .flag').count() == len(low) + bool(low)  # each channel, and the campaign
         finally:
