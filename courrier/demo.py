@@ -61,6 +61,7 @@ channels = ["MMS"]
 providers = ["twilio"]
 """
 
+DEMO_CAMPAIGN = "spring-sale"  # the demo's A/B campaign; its report is written at the end of the run
 # Mobile prefixes that phonenumbers accepts as valid, per region; the demo appends random digits.
 MOBILE_PREFIXES = {"FR": ("+3361", 7), "SE": ("+4670", 7), "GB": ("+447400", 6), "DE": ("+49151", 8), "US": ("+1201555", 4)}
 
@@ -108,7 +109,7 @@ def demo_requests(count: int, seed: int = 7) -> tuple[list[DemoRequest], dict[st
                 consents[number] = False
             variant = "A" if rng.random() < 0.5 else "B"
             requests.append(DemoRequest(number, "promo_spring", {"first_name": "Alex", "discount": "20"}, "SMS", "MARKETING",
-                                        GROUP, "spring-sale", variant))
+                                        GROUP, DEMO_CAMPAIGN, variant))
     return requests, consents
 
 
@@ -192,7 +193,9 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
             outcomes = watcher.wait_terminal(message_ids, timeout_s, lambda done: progress.update(receipts, completed=done))
         elapsed = time.monotonic() - started
         watcher.close()
-        return _summarise(console, message_ids, outcomes, elapsed)
+        ok = _summarise(console, message_ids, outcomes, elapsed)
+        _write_report(console, settings, DEMO_CAMPAIGN)
+        return ok
     finally:
         stop_all(stages)
         if own_topics and applied:
@@ -200,6 +203,17 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
         if started_parts and not keep_parts:
             infra.stop(settings, started_parts)
             console.print(f"stopped {', '.join(started_parts)}")
+
+
+def _write_report(console: Console, settings: Settings, campaign_id: str) -> None:
+    """The campaign's report (``courrier report``), written before the demo's topics go: where to open it."""
+    from processors.analytics.cli import campaign_report
+    from processors.analytics.page import write
+
+    built, _ = campaign_report(settings, (1_000_000, 60.0), campaign_id)
+    html_path, _json = write(built, settings.state_dir / "reports" / campaign_id)
+    headline = (built.get("ab_test") or {}).get("headline")
+    console.print(f"[green]✓[/] campaign report: {html_path}" + (f" — {headline}" if headline else ""))
 
 
 def _progress(console: Console) -> Progress:

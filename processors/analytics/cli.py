@@ -39,7 +39,7 @@ def report(
     if campaign_id is None and not (since and until):
         raise typer.BadParameter("give --campaign ID, or --from and --to for transactional traffic", param_hint="--campaign")
     # Every argument is checked (the window parsed) before the broker is asked anything.
-    make = (partial(_campaign, campaign_id=campaign_id) if campaign_id is not None
+    make = (partial(campaign_report, campaign_id=campaign_id) if campaign_id is not None
             else partial(_transactional, window=_window(since or "", until or ""), template=template))
     settings = get_settings()
     require_broker(settings)
@@ -53,7 +53,7 @@ def report(
         typer.echo(built["ab_test"]["headline"])
 
 
-def _campaign(settings: Settings, limits: tuple[int, float], campaign_id: str) -> tuple[dict[str, Any], Path]:
+def campaign_report(settings: Settings, limits: tuple[int, float], campaign_id: str) -> tuple[dict[str, Any], Path]:
     """The campaign's report and its default folder; an id no record, request or receipt names is a bad parameter."""
     from processors.analytics import read
     from processors.analytics.report import build
