@@ -47,6 +47,8 @@ SCOPES: dict[tuple[str, str], str | None] = {
     ("GET", "/studio/templates/{template_id}"): TEMPLATES_READ,
     ("POST", "/studio/preview"): TEMPLATES_READ,
     ("POST", "/studio/save"): TEMPLATES_WRITE,
+    ("POST", "/studio/templates/{template_id}/publish"): TEMPLATES_WRITE,
+    ("GET", "/studio/templates/{template_id}/diff"): TEMPLATES_READ,
     # The live dashboard's pages (processors/dashboard): the key from its login cookie, as the studio's.
     ("GET", "/dashboard"): REPORTS_READ,
     ("GET", "/dashboard/panel"): REPORTS_READ,

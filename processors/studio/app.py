@@ -1,7 +1,7 @@
 """The template studio: HTML pages on the intake's HTTP service to list, create, edit and preview templates.
 
 Pages: ``/studio`` (list), ``/studio/new?starter=…`` (a starter's text), ``/studio/templates/{id}`` (an id's history
-and its latest version in the editor), ``POST /studio/preview`` (the preview pane, asked by the editor's script as the
+and its latest version in the editor; ``…/publish`` publishes a version, ``…/diff?a=1&b=2`` compares two), ``POST /studio/preview`` (the preview pane, asked by the editor's script as the
 text changes), ``POST /studio/save`` (store a version: with any issue the editor comes back with every issue, field
 and rule, and nothing is stored), ``/studio/login``.
 
@@ -28,6 +28,7 @@ from processors.access.guard import AccessDenied
 from processors.access.scopes import required_scope
 from processors.studio.preview import preview
 from processors.templates_store.api import TemplateWriter, summaries
+from processors.templates_store.logic import Refused, source_diff
 
 COOKIE = "courrier_studio_key"
 STARTERS_DIR = Path(__file__).resolve().parent / "starters"
@@ -137,6 +138,31 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
                           history=[], template_id=None, problems=problems, failure=failure)
         return RedirectResponse(f"/studio/templates/{outcome.value['template_id']}?saved={outcome.value['version']}", status_code=303)
 
+    async def publish_page(request: Request, template_id: str) -> Response:
+        grant = await allowed(request)
+        if isinstance(grant, Response):
+            return grant
+        number = (await form(request)).get("version", "")
+        if not number.isdigit():
+            return _page("denied.html", 422, message="version: give the version number to publish")
+        outcome = writer.publish(template_id, int(number), author(grant))
+        if isinstance(outcome, Refused):
+            return _page("denied.html", 422 if outcome.reason == "invalid_template" else 404, message=outcome.detail)
+        if isinstance(outcome, str):
+            return _page("denied.html", 503, message=f"not published: Kafka did not take it ({outcome}); publish again")
+        return RedirectResponse(f"/studio/templates/{template_id}?published={number}", status_code=303)
+
+    async def diff_page(request: Request, template_id: str, a: int, b: int) -> Response:
+        grant = await allowed(request)
+        if isinstance(grant, Response):
+            return grant
+        versions = writer.index.versions(template_id)
+        missing = [v for v in (a, b) if v not in versions]
+        if missing:
+            return _page("denied.html", 404, message=f"template {template_id!r} has no version {missing[0]}")
+        lines = source_diff(template_id, versions[a], versions[b]).splitlines()
+        return _page("diff.html", template_id=template_id, a=a, b=b, lines=lines)
+
     def login_page(reason: str | None = None) -> Response:
         return _page("login.html", reason=reason)
 
@@ -150,6 +176,7 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
     pages: list[tuple[str, str, Callable[..., Any]]] = [
         ("GET", "/studio", list_page), ("GET", "/studio/new", new_page), ("GET", "/studio/templates/{template_id}", edit_page),
         ("POST", "/studio/preview", preview_pane), ("POST", "/studio/save", save),
+        ("POST", "/studio/templates/{template_id}/publish", publish_page), ("GET", "/studio/templates/{template_id}/diff", diff_page),
         ("GET", "/studio/login", login_page), ("POST", "/studio/login", login),
     ]
     for method, path, endpoint in pages:

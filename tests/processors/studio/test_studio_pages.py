@@ -82,3 +82,24 @@ def test_script_in_a_template_and_its_variables_is_escaped_on_every_page(studio)
         assert XSS not in page.text and "<img src=x" not in page.text
         assert "default-src 'none'" in page.headers["content-security-policy"]
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in pages[2].text  # the sample variable, rendered and escaped
+
+
+def test_a_draft_is_published_from_the_history_and_versions_are_compared(studio) -> None:
+    client, written, keys = studio
+    as_key(client, keys["editor"])
+    first = starter_source("re_engagement") or ""
+    client.post("/studio/save", data={"source": first})
+    script = "<script>alert(1)</script>"
+    client.post("/studio/save", data={"source": first.replace("we miss you!", f"we miss you {script}")})
+    page = client.get("/studio/templates/my_re_engagement").text
+    assert "Publish v1" in page and "Publish v2" in page and 'diff?a=1&amp;b=2' in page
+    diff = client.get("/studio/templates/my_re_engagement/diff", params={"a": 1, "b": 2})
+    assert diff.status_code == 200 and script not in diff.text and "+default = " in diff.text
+    assert client.get("/studio/templates/my_re_engagement/diff", params={"a": 1, "b": 9}).status_code == 404
+    published = client.post("/studio/templates/my_re_engagement/publish", data={"version": "2"}, follow_redirects=False)
+    assert published.status_code == 303 and written.records[-1].value["status"] == "PUBLISHED"
+    assert written.records[-1].key == "my_re_engagement@2"
+    assert client.post("/studio/templates/my_re_engagement/publish", data={"version": "7"}).status_code == 404
+    as_key(client, keys["reader"])
+    assert client.post("/studio/templates/my_re_engagement/publish", data={"version": "1"}).status_code == 403
+    assert len(written.records) == 3
