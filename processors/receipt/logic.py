@@ -26,6 +26,7 @@ from processors.receipt.statuses import (
 from processors.receipts import receipt
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
+from processors.rules.buttons import button_in
 
 STAGE = "receipt"
 UNMATCHED_TOPIC = "unmatched-reports"
@@ -112,7 +113,9 @@ def reported(report: Event, state: Event, status: str, normalized: Normalized, p
         notes.append(f"part {position} of {len(ids)}")
     if (report.get("error_code") or "").strip() not in NO_ERROR_CODES:
         notes.append(f"provider error {report['error_code']}")
-    reason = normalized.reason
+    # A click names its button (an RCS suggestion's button:<n>, read from the report's body), as the links service's do.
+    button = button_in(report.get("raw")) if status == "CLICKED" else None
+    reason = button or normalized.reason
     if status != normalized.status:
         reason, notes = None, [f"implied by a {normalized.status} report"]
     fields: dict[str, Any] = {"terminal": False} if part or not_final else {}

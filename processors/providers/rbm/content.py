@@ -5,7 +5,7 @@ suggestions on the card); carousel → ``richCard.carouselCard`` (message sugges
 ``media.contentInfo.fileUrl``. Suggestions: reply → ``reply``, open_url → ``action.openUrlAction``, dial →
 ``action.dialAction`` (AgentContentMessage and Suggestion in RBM's REST reference, phones.agentMessages).
 
-Every suggestion's ``postbackData`` names the message and the button (``postback``/``read_postback``): RBM's
+Every suggestion's ``postbackData`` names the message and the button (``postback``/``read_postback``, ``processors.rules.buttons``): RBM's
 ``suggestionResponse`` names neither the message it belongs to nor the button otherwise, and a click must be
 attributed to its message. Without a message id (the simulator's path) the postback data is the suggestion's text.
 
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+from processors.rules.buttons import postback_data, read_postback  # noqa: F401 (read_postback: re-exported for the webhook)
+
 # A suggestion's postback data, built from its position among the message's suggestions (0-based) and its text.
 Postback = Callable[[int, str], str]
-POSTBACK_PREFIX = "courrier:"
-_POSTBACK = re.compile(re.escape(POSTBACK_PREFIX) + r"(?P<message>[0-9a-f-]{36})/(?P<button>\d{1,3})")
 
 
 class BadRcsContent(ValueError):
@@ -33,13 +32,7 @@ class BadRcsContent(ValueError):
 
 def postback(rbm_message_id: str) -> Postback:
     """Postback data for the suggestions of message ``rbm_message_id``: ``courrier:<message id>/<button number>``."""
-    return lambda index, _text: f"{POSTBACK_PREFIX}{rbm_message_id}/{index}"
-
-
-def read_postback(data: str) -> tuple[str, int] | None:
-    """(RBM message id, button number) from postback data ``postback`` wrote; None for anything else."""
-    found = _POSTBACK.fullmatch(data)
-    return (found["message"], int(found["button"])) if found else None
+    return lambda index, _text: postback_data(rbm_message_id, index)
 
 
 def agent_message(rcs_json: str | None, fallback_text: str, expires_at: datetime | None, tag: Postback | None = None) -> dict[str, Any]:

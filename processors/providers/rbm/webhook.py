@@ -18,8 +18,9 @@ record at most, named by our configured provider name (the receipt stage matches
 - a user's ``text`` (UserMessage) → an ``inbound`` record keyed by the user's number, ``to_sender_id`` the agent
   (without ``@rbm.goog``), for the keywords stage; a ``userFile`` → an ``inbound`` record with its file URI as media.
 - a ``suggestionResponse`` whose ``postbackData`` we wrote (``content.postback``) → a ``provider-events`` record
-  ``CLICKED`` for the message it names, ``raw`` saying which button; a tapped *reply* is also the user's answer, so
-  it is an ``inbound`` record with the reply's text too (a "STOP" button unsubscribes like a typed STOP).
+  ``CLICKED`` for the message it names, ``raw`` holding the postback data that names the button (the receipt's
+  reason becomes ``button:<n>``, ``processors.rules.buttons``); a tapped *reply* is also the user's answer, so it is
+  an ``inbound`` record with the reply's text too (a "STOP" button unsubscribes like a typed STOP).
 
 Event id (the replay key): the event's ``eventId`` (UserEvent, ServerEvent), the user message's ``messageId``, else
 the Pub/Sub ``messageId``. Times: ``sendTime``, else the envelope's ``publishTime``.
