@@ -112,8 +112,6 @@ def test_the_dashboard_shows_a_running_campaigns_receipts_in_chromium(pipeline: 
             want = expected({m: outcomes.receipts[m] for m in ids})
             assert want["messages"] == COUNT and sum(want["buttons"].values()) == sum(made.values())
             assert wait_shown(page, campaign, want) == want
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"dashboard-{campaign}.png"), full_page=True)
 
             # Live: one more click is counted on the page without reloading it.
             link = next(iter(TopicScan(settings, "links", needle=campaign.encode())))
@@ -130,6 +128,8 @@ def test_the_dashboard_shows_a_running_campaigns_receipts_in_chromium(pipeline: 
             total = page.locator(f'section[data-flow="{campaign}"] .conversion-total')
             playwright.expect(total).to_have_text("1", timeout=30_000)
             assert "value 24.90 EUR" in page.locator(f'section[data-flow="{campaign}"] .conversions').inner_text()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"dashboard-{campaign}.png"), full_page=True)
             low = [c for c, (_, delivered, failed, _) in want["channels"].items() if delivered + failed and delivered / (delivered + failed) < 0.95]
             assert page.locator(f'section[data-flow="{campaign}"] .flag').count() == len(low) + bool(low)  # each channel, and the campaign
         finally:
