@@ -107,9 +107,9 @@ def demo_requests(count: int, seed: int = 7) -> tuple[list[DemoRequest], dict[st
                 consents[number] = True
             elif consent_roll < 0.85:
                 consents[number] = False
-            variant = "A" if rng.random() < 0.5 else "B"
-            requests.append(DemoRequest(number, "promo_spring", {"first_name": "Alex", "discount": "20"}, "SMS", "MARKETING",
-                                        GROUP, DEMO_CAMPAIGN, variant))
+            variant = "A" if rng.random() < 0.5 else "B"  # the A/B test the product promises: SMS against RCS (SMS fallback)
+            requests.append(DemoRequest(number, "promo_spring", {"first_name": "Alex", "discount": "20"},
+                                        "SMS" if variant == "A" else "RCS_WITH_SMS_FALLBACK", "MARKETING", GROUP, DEMO_CAMPAIGN, variant))
     return requests, consents
 
 
