@@ -1,11 +1,13 @@
 """The channel stage: ``consent-checked`` → ``channel-resolved``, or a suppressed receipt."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from processors.channel.logic import MMS_REGIONS, SMS_FALLBACK_AFTER_S, CapabilityLookup, no_rcs_provider, rcs_recipients, resolve
 from processors.channel.senders import SenderPools
 from processors.failed import beside_dead_letter
+from processors.keywords.completeness import REASON as KEYWORDS_INCOMPLETE
+from processors.receipts import receipt
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
@@ -19,8 +21,12 @@ class ChannelStage:
     inputs = ("consent-checked",)
 
     def __init__(self, pools: SenderPools | None = None, rcs_capable: CapabilityLookup = no_rcs_provider,
-                 mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S) -> None:
+                 mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S,
+                 sender_refusal: Callable[[str], str | None] | None = None) -> None:
+        """``sender_refusal(sender_id)``: why a sender may not send marketing yet (its STOP and HELP responses,
+        ``processors.keywords.completeness``), or None; a marketing message it would leave from is rejected."""
         self._pools = pools if pools is not None else SenderPools.load()
+        self._sender_refusal = sender_refusal
         self._sms_fallback_after_s = sms_fallback_after_s
         self._rcs_capable = rcs_capable
         self._mms_regions = frozenset(mms_regions)
@@ -30,7 +36,10 @@ class ChannelStage:
         return beside_dead_letter(self.name, event, error, meta)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        return resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions, self._sms_fallback_after_s)
+        outputs = resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions, self._sms_fallback_after_s)
+        if self._sender_refusal is None or event["context"]["lane"] != "MARKETING":
+            return outputs
+        return [incomplete_sender(output, self._sender_refusal, meta) or output for output in outputs]
 
     def process_batch(self, items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
         """Prefetch the batch's RCS capabilities, then resolve each record on its own (one record's error is its own)."""
@@ -49,3 +58,17 @@ class ChannelStage:
         closer = getattr(self._rcs_capable, "close", None)
         if closer is not None:
             closer()
+
+
+def incomplete_sender(output: Output, refusal: Callable[[str], str | None], meta: RecordMeta) -> Output | None:
+    """The ``REJECTED keywords_incomplete`` receipt replacing a ``channel-resolved`` output whose sender (or SMS
+    fallback sender) may not send marketing yet, or None."""
+    if output.topic != "channel-resolved":
+        return None
+    value = output.value
+    senders = [value["sender"]["sender_id"], *([value["sms_fallback"]["sender"]["sender_id"]] if value.get("sms_fallback") else [])]
+    why = next((reason for reason in map(refusal, senders) if reason), None)
+    if why is None:
+        return None
+    return receipt(value["context"], value["recipient"]["e164"], "REJECTED", "channel", meta.now, reason=KEYWORDS_INCOMPLETE,
+                   detail=why)

@@ -12,6 +12,8 @@ from typing import Any, Callable
 import pytest
 import tomli_w
 
+from processors.channel.senders import SenderPools
+from processors.channel.stage import ChannelStage
 from processors.consent.logic import Rules, consent_key
 from processors.keywords.book import DEFAULT_PATH, from_mapping, load
 from processors.keywords.completeness import REASON, Completeness
@@ -108,3 +110,23 @@ def test_config_check_passes_with_the_bundled_book(tmp_path: Path) -> None:
     write(tmp_path, "partitions = 4\n")
     done = check(tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_channel_stage_rejects_marketing_from_an_incomplete_sender_naming_what_is_missing() -> None:
+    completeness = Completeness.of(from_mapping(without(bundled(), "36180", "brand")))
+    assert completeness.sender_refusal("COURRIER") is None and completeness.sender_refusal("+33757000101") is None  # default
+    pools = SenderPools.from_mapping({"FR": {"SHORT_CODE": [{"sender_id": "36180", "segments_per_second": 100}]}})
+    stage = ChannelStage(pools, sender_refusal=completeness.sender_refusal)
+    meta = RecordMeta(topic="consent-checked", partition=0, offset=0, key="+33612345678", now=NOW)
+
+    def checked(lane: str) -> dict[str, Any]:
+        context = {"message_id": f"m-{lane}", "idempotency_key": None, "campaign_id": None, "variant": None, "lane": lane,
+                   "subscription_group": "promotions" if lane == "MARKETING" else None, "requested_at": NOW, "source": "test"}
+        return {"context": context, "recipient": {"e164": "+33612345678", "region": "FR"}, "template_id": "promo_spring",
+                "variables": {}, "channel_policy": "SMS", "expires_at": None, "locale": None}
+
+    [refused] = stage.process(checked("MARKETING"), meta)
+    assert (refused.topic, refused.value["status"], refused.value["reason"]) == ("receipt", "REJECTED", REASON)
+    assert "sender '36180'" in refused.value["detail"] and "keywords.senders.36180.brand" in refused.value["detail"]
+    [resolved] = stage.process(checked("TRANSACTIONAL"), meta)
+    assert resolved.topic == "channel-resolved" and resolved.value["sender"]["sender_id"] == "36180"
