@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from courrier.deployment import Deployment
     from processors.channel.logic import CapabilityLookup
     from processors.providers.registry import ConfiguredProvider
+    from processors.templates_store.catalog import TemplateCatalog
 
 
 class UnknownStage(CourrierError):
@@ -39,9 +40,23 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     keys = TopicTable(settings, "idempotency")
     erased = TopicTable(settings, "suppressions")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
-    stage = ConsentStage(consents, sends, rules_from_settings(settings), keys, window, fraud=guard_from_settings(settings),
+    templates = _template_store(settings)  # whether a template is marketing: its latest published version says
+    stage = ConsentStage(consents, sends, rules_from_settings(settings, templates), keys, window, fraud=guard_from_settings(settings),
                          suppressions=Suppressions(erased, salt(settings)))
-    return stage, [consents, sends, keys, erased]
+    return stage, [consents, sends, keys, erased, templates]  # type: ignore[list-item]  # the store starts and stops as a table
+
+
+def _template_store(settings: Settings) -> "TemplateCatalog":
+    """The template store as a stage reads it; the bundled templates (or templates_dir) seed the ids it lacks at start."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from processors.render.rcs import DEFAULT_LIMITS
+    from processors.render.templates import DEFAULT_DIR
+    from processors.templates_store.catalog import TemplateCatalog
+
+    return TemplateCatalog(settings, replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars),
+                           seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
 
 
 def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
@@ -83,7 +98,6 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from processors.render.media import MediaPipeline
     from processors.render.rcs import DEFAULT_LIMITS
     from processors.render.stage import RenderStage
-    from processors.render.templates import DEFAULT_DIR
 
     limits = replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars)
     from courrier.deployment import current
@@ -91,12 +105,7 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
     deployment = current(settings)
     footers = footers_from(deployment.footers, f"{deployment.source}: footers") if deployment.footers is not None else None
-    from pathlib import Path
-
-    from processors.templates_store.catalog import TemplateCatalog
-
-    # The template store; the bundled templates (or templates_dir) seed the ids it lacks when the stage starts.
-    templates = TemplateCatalog(settings, limits, seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
+    templates = _template_store(settings)
     return RenderStage(rcs_limits=limits, media=MediaPipeline.from_settings(settings), link_domain=settings.link_domain,
                        footers=footers, templates=templates), [templates]  # type: ignore[list-item]  # started and stopped as a table
 

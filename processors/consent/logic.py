@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Callable, Mapping
+from typing import Callable, Container, Mapping
 
 from processors.consent import quiet_hours
 from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
@@ -42,7 +42,7 @@ class Rules:
     quiet_hours: QuietHours | None = field(default_factory=quiet_hours.bundled)
     caps: FrequencyCaps = field(default_factory=load_caps)
     countries: Countries = field(default_factory=bundled_countries)
-    marketing_templates: frozenset[str] = field(default_factory=marketing_templates)
+    marketing_templates: Container[str] = field(default_factory=marketing_templates)  # a folder's, or the store's (live)
     # Why a subscription group may not send marketing yet (its STOP/HELP responses, ``keywords.completeness``), or None.
     group_incomplete: Callable[[str], str | None] | None = None
     # The numbers a test send may go to (``rules.test_sends``): the list is their consent.

@@ -18,15 +18,17 @@ from processors.failed import beside_dead_letter
 from processors.keywords.book import from_mapping, load as load_book
 from processors.keywords.completeness import Completeness
 from processors.rules.purposes import BUNDLED_DIR, marketing_templates
+from processors.templates_store.logic import MarketingIds, TemplateIndex
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
-def rules_from_settings(settings: Settings) -> Rules:
+def rules_from_settings(settings: Settings, templates: TemplateIndex | None = None) -> Rules:
     """Quiet hours (unless turned off), frequency caps, the countries' limits and the marketing templates as the settings
     and their data files say.
 
     The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules. The
-    marketing templates are those of the render stage's folder (``templates_dir``) declaring ``purpose = "marketing"``.
+    marketing templates are those whose latest published version in the template store ``templates`` declares
+    ``purpose = "marketing"`` (without a store: those of the folder ``templates_dir`` declaring it).
     A subscription group whose senders' STOP and HELP responses are not set refuses marketing (``keywords.completeness``).
     Test sends go to the numbers of ``test_numbers`` only (``rules.test_sends``).
     """
@@ -34,7 +36,8 @@ def rules_from_settings(settings: Settings) -> Rules:
     default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
-                 marketing_templates(settings.templates_dir or BUNDLED_DIR), keyword_completeness(settings).group_missing,
+                 MarketingIds(templates) if templates is not None else marketing_templates(settings.templates_dir or BUNDLED_DIR),
+                 keyword_completeness(settings).group_missing,
                  parse_test_numbers(settings.test_numbers))
 
 

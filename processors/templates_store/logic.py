@@ -13,7 +13,8 @@ import difflib
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping
+import tomllib
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -67,8 +68,6 @@ def published(record: Event, who: str, now: datetime) -> Event:
 
 def template_id_of(source: str) -> str | Issue:
     """The ``id`` a template's TOML text declares, or the issue saying why it has none usable."""
-    import tomllib
-
     try:
         declared = tomllib.loads(source).get("id")
     except tomllib.TOMLDecodeError as exc:
@@ -76,6 +75,26 @@ def template_id_of(source: str) -> str | Issue:
     if not isinstance(declared, str) or not TEMPLATE_ID.fullmatch(declared):
         return Issue("id", f"{declared!r} is not a template id: 1 to 64 of A-Z a-z 0-9 _ -, starting with a letter or digit")
     return declared
+
+
+def declared_purpose(source: str) -> str:
+    """The ``purpose`` a template's TOML text declares, "" when none (or when the text does not parse)."""
+    try:
+        purpose = tomllib.loads(source).get("purpose", "")
+    except tomllib.TOMLDecodeError:
+        return ""
+    return purpose if isinstance(purpose, str) else ""
+
+
+class MarketingIds(Container[str]):
+    """The ids whose latest published version declares ``purpose = "marketing"``, live from ``index`` (consent keeps
+    them off the transactional lane, as ``processors.rules.purposes`` does for a folder of files)."""
+
+    def __init__(self, index: "TemplateIndex") -> None:
+        self._index = index
+
+    def __contains__(self, template_id: object) -> bool:
+        return isinstance(template_id, str) and self._index.purpose(template_id) == "marketing"
 
 
 def source_diff(template_id: str, a: Event, b: Event) -> str:
@@ -98,6 +117,8 @@ class TemplateIndex(Mapping[str, Template]):
         self._rows: dict[str, dict[int, Event]] = {}
         self._compiled: dict[tuple[str, int], Template] = {}
         self._latest: dict[str, Template] = {}
+        self._purposes: dict[tuple[str, int], str] = {}  # the `purpose` a version declares (marketing, transactional)
+        self._latest_purpose: dict[str, str] = {}
 
     def take(self, key: str, row: Event | None) -> None:
         """Apply one row of the topic (None: a tombstone removes that version)."""
@@ -113,10 +134,12 @@ class TemplateIndex(Mapping[str, Template]):
         parsed = (template_id, version)
         versions = self._rows.setdefault(template_id, {})
         self._compiled.pop(parsed, None)
+        self._purposes.pop(parsed, None)
         if row is None:
             versions.pop(version, None)
         else:
             versions[version] = row
+            self._purposes[parsed] = declared_purpose(row["source"])
             try:
                 compiled = compile_source(row["source"], template_id, self._limits)
                 self._compiled[parsed] = replace(compiled, version=version)
@@ -132,13 +155,19 @@ class TemplateIndex(Mapping[str, Template]):
         live = [v for v, row in versions.items() if row["status"] == PUBLISHED and (template_id, v) in self._compiled]
         if live:
             self._latest[template_id] = self._compiled[(template_id, max(live))]
+            self._latest_purpose[template_id] = self._purposes.get((template_id, max(live)), "")
         else:
             self._latest.pop(template_id, None)
+            self._latest_purpose.pop(template_id, None)
 
     def versions(self, template_id: str) -> dict[int, Event]:
         """Every stored version of ``template_id`` by number (empty when the id is unknown)."""
         with self._lock:
             return dict(sorted(self._rows.get(template_id, {}).items()))
+
+    def purpose(self, template_id: str) -> str | None:
+        """The ``purpose`` the latest published version declares (``marketing``, ``transactional``, "" for none)."""
+        return self._latest_purpose.get(template_id)
 
     def ids(self) -> list[str]:
         """Every template id with at least one version, drafts included."""
