@@ -46,6 +46,8 @@ class Preview:
     rcs_cost: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    media_urls: list[str] = field(default_factory=list)  # what an MMS carries (where MMS is sent: US, CA)
+    mms_cost: str | None = None
 
 
 def parse_sample(text: str) -> tuple[dict[str, str], list[Issue]]:
@@ -111,5 +113,6 @@ def preview(source: str, sample_text: str, prices: Mapping[str, Any], region: st
     if info.segments > MAX_SMS_SEGMENTS:
         issues.append(Issue("sms.default", f"renders to {info.segments} SMS segments; the limit is {MAX_SMS_SEGMENTS}", too_long=True))
     rcs = content.rcs if content.rcs is not None else {"text": content.sms_text}
-    return Preview(template_id, list(dict.fromkeys(issues)), rcs, sms,
-                   money(cost_micros("RCS", region, 1, prices), currency), variables, missing)
+    media = template.render(variables, language_for(None, region), "MMS", strict=False).media_urls if template.media_urls else []
+    return Preview(template_id, list(dict.fromkeys(issues)), rcs, sms, money(cost_micros("RCS", region, 1, prices), currency),
+                   variables, missing, media, money(cost_micros("MMS", region, 1, prices), currency) if media else None)

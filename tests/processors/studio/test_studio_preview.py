@@ -50,3 +50,10 @@ def test_bad_sample_lines_and_missing_variables_are_shown() -> None:
     shown = preview('id = "t"\n[sms]\ndefault = "Hi {{ who }}"\n', "", PRICES)
     assert shown.missing == ["who"] and shown.sms is not None
     assert preview("id = ", "", PRICES).issues[0].message.startswith("TOML:")
+
+
+def test_mms_media_are_shown_with_their_cost() -> None:
+    source = 'id = "t"\n[sms]\ndefault = "Look"\n[mms]\nmedia_urls = ["https://example.com/{{ pic }}.jpg"]\n[sample]\npic = "a"\n'
+    shown = preview(source, "pic=b", PRICES, "US")
+    assert (shown.media_urls, shown.mms_cost) == (["https://example.com/b.jpg"], "0.0200 EUR")
+    assert preview(source.replace("[mms]\nmedia_urls", "[mms]\nmedia_urls_"), "", PRICES).media_urls == []
