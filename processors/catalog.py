@@ -63,11 +63,13 @@ def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from courrier.deployment import current
     from processors.channel.senders import SenderPools
     from processors.channel.stage import ChannelStage
+    from processors.keywords.completeness import configured as configured_keywords
 
     deployment = current(settings)
     pools = SenderPools.from_mapping(deployment.senders, f"{deployment.source}: senders") if deployment.senders is not None else None
     return ChannelStage(pools, rcs_capable=rcs_capability(settings, deployment), mms_regions=settings.mms_region_codes,
-                        sms_fallback_after_s=settings.rcs_sms_fallback_after_s), []
+                        sms_fallback_after_s=settings.rcs_sms_fallback_after_s,
+                        sender_refusal=configured_keywords().sender_refusal), []
 
 
 def rcs_capability(settings: Settings, deployment: "Deployment") -> "CapabilityLookup":

@@ -15,8 +15,7 @@ from processors.rules.test_sends import parse_test_numbers
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
-from processors.keywords.book import from_mapping, load as load_book
-from processors.keywords.completeness import Completeness
+from processors.keywords.completeness import configured as configured_keywords
 from processors.rules.purposes import BUNDLED_DIR, marketing_templates
 from processors.templates_store.logic import MarketingIds, TemplateIndex
 from processors.runtime.stage import Event, Output, RecordMeta
@@ -37,18 +36,8 @@ def rules_from_settings(settings: Settings, templates: TemplateIndex | None = No
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
                  MarketingIds(templates) if templates is not None else marketing_templates(settings.templates_dir or BUNDLED_DIR),
-                 keyword_completeness(settings).group_missing,
+                 configured_keywords().group_missing,
                  parse_test_numbers(settings.test_numbers))
-
-
-def keyword_completeness(settings: Settings) -> Completeness:
-    """Who answers STOP and HELP for each group: the configuration file's ``[keywords]``, else the bundled book."""
-    from courrier.config import config_file
-    from courrier.deployment import load_deployment
-
-    deployment = load_deployment(config_file())  # its keywords only: the providers are dispatch's business
-    raw = deployment.keywords
-    return Completeness.of(from_mapping(raw, f"{deployment.source}: keywords") if raw is not None else load_book())
 
 
 class ConsentStage:
