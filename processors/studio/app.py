@@ -107,14 +107,15 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
             return _page("denied.html", 404, message=f"no starter {starter!r}; starters: {', '.join(STARTERS)}")
         return editor(source=source, history=[], template_id=None)
 
-    async def edit_page(request: Request, template_id: str) -> Response:
+    async def edit_page(request: Request, template_id: str, saved: int | None = None, published: int | None = None) -> Response:
         grant = await allowed(request)
         if isinstance(grant, Response):
             return grant
         versions = writer.index.versions(template_id)
         if not versions:
             return _page("denied.html", 404, message=f"no template {template_id!r}")
-        return editor(source=versions[max(versions)]["source"], history=list(versions.values()), template_id=template_id)
+        done = f"v{saved} saved as a draft" if saved else f"v{published} published: requests without a version get it" if published else None
+        return editor(source=versions[max(versions)]["source"], history=list(versions.values()), template_id=template_id, done=done)
 
     async def preview_pane(request: Request) -> Response:
         grant = await allowed(request)

@@ -64,8 +64,8 @@ def test_a_save_is_a_draft_version_shown_in_the_history(studio) -> None:
     (record,) = written.records
     assert (record.key, record.value["status"], record.value["note"]) == ("my_promotion@1", "DRAFT", "spring")
     assert record.value["created_by"].startswith("api-key:")
-    page = client.get("/studio/templates/my_promotion")
-    assert page.status_code == 200 and 'id="history"' in page.text and "spring" in page.text
+    page = client.get(response.headers["location"])
+    assert page.status_code == 200 and 'id="history"' in page.text and "spring" in page.text and "v1 saved as a draft" in page.text
     assert "draft only" in client.get("/studio").text
 
 
