@@ -66,7 +66,8 @@ def incomplete_sender(output: Output, refusal: Callable[[str], str | None], meta
     if output.topic != "channel-resolved":
         return None
     value = output.value
-    senders = [value["sender"]["sender_id"], *([value["sms_fallback"]["sender"]["sender_id"]] if value.get("sms_fallback") else [])]
+    fallback = value.get("sms_fallback")
+    senders = [value["sender"]["sender_id"], *([fallback["sender"]["sender_id"]] if fallback else [])]
     why = next((reason for reason in map(refusal, senders) if reason), None)
     if why is None:
         return None
