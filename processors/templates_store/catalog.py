@@ -67,7 +67,11 @@ class TemplateCatalog(TemplateIndex):
         self.take(key, row)
 
     def start(self, timeout_s: float = 60.0) -> None:
-        """Load the store, then seed it when ``seed_dir`` is set, and return once the seeds are read back."""
+        """Load the store, then seed it when ``seed_dir`` is set, and return once the seeds are read back; a missing
+        topic is an error naming it (seeds written to a topic the broker auto-created, uncompacted, would expire)."""
+        from processors.access.store import require_topics
+
+        require_topics(self._settings, (TOPIC,))
         self._table.start(timeout_s)
         if self._seed_dir is None:
             return

@@ -76,3 +76,13 @@ def test_a_catalog_seeds_what_the_store_lacks_and_follows_pushes(topic_settings:
         assert sorted(again.versions("otp")) == [1, 2] and again["otp"].version == 1
     finally:
         again.stop()
+
+
+def test_a_missing_templates_topic_is_named_before_anything_is_written(real_parts: Settings) -> None:
+    import pytest
+
+    from processors.access.store import AccessError
+
+    settings = real_parts.model_copy(update={"topic_prefix": "t-nothing-here-"})
+    with pytest.raises(AccessError, match="topic t-nothing-here-templates does not exist; run `courrier topology apply`"):
+        TemplateCatalog(settings, seed_dir=DEFAULT_DIR).start()
