@@ -1,7 +1,9 @@
 """Pure attribution: a reported conversion → the message, campaign, variant and button it belongs to, or why not.
 
 A conversion names a message id, a short-link token, or both. The token names its message (the ``links`` table) and
-the button (``link:<token>``); a message id alone attributes to the message without a button. The message must be
+the button (``link:<token>``); a message id alone attributes to the button of the message's last click before the
+conversion (its ``CLICKED`` receipts name their button: ``link:<token>``, an RCS suggestion's ``button:<n>``), or to
+none when nobody clicked. The message must be
 known to Courrier: a receipt of it in ``message-status``, or at least its link in ``links``. The conversion counts
 only within the attribution window after the message left (its first ``SENT``, else when it was requested): earlier
 than the message or later than the window is refused, so a stale or mistaken report never inflates a campaign.
@@ -52,6 +54,13 @@ def left_at(row: Event) -> datetime:
     return min(times) if times else row["context"]["requested_at"]
 
 
+def last_click(row: Event, before: datetime) -> str | None:
+    """The button of a ``message-status`` row's last ``CLICKED`` receipt at or before ``before`` that names one."""
+    clicks = [change for change in row.get("history") or () if change["status"] == "CLICKED" and change.get("reason")
+              and change["occurred_at"] <= before]
+    return max(clicks, key=lambda change: change["occurred_at"])["reason"] if clicks else None
+
+
 def attribute(reported: Reported, message: Event | None, link: Event | None, now: datetime, window: timedelta) -> Event | Refusal:
     """The ``Conversion`` value to record, or the refusal; ``message`` is the ``message-status`` row of the message id
     (given, or the link's) and ``link`` the ``links`` row of the token, each None when unknown."""
@@ -79,7 +88,8 @@ def attribute(reported: Reported, message: Event | None, link: Event | None, now
         "value_micros": reported.value_micros, "currency": reported.currency, "occurred_at": reported.occurred_at,
         "recipient": recipient if recipient.startswith("+") else None, "conversion_id": reported.conversion_id,
         "campaign_id": context.get("campaign_id"), "variant": context.get("variant"),
-        "button": button_of_link(reported.link_token) if reported.link_token is not None else None,
+        "button": button_of_link(reported.link_token) if reported.link_token is not None else (
+            last_click(message, reported.occurred_at) if message is not None else None),
     }
 
 

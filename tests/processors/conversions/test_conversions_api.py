@@ -82,6 +82,19 @@ def test_a_message_id_attributes_without_a_button(client: TestClient) -> None:
     assert (answer.json()["button"], answer.json()["variant"], answer.json()["occurred_at"]) == (None, "B", "2030-01-10T12:00:00Z")
 
 
+def test_a_message_id_attributes_to_the_last_button_clicked_before(client: TestClient) -> None:
+    def tapped(button: str, hours: int) -> dict:
+        return {**ROW["history"][0], "status": "CLICKED", "reason": button, "occurred_at": SENT_AT + timedelta(hours=hours)}
+
+    ROW["history"] = [*ROW["history"], tapped("button:1", 1), tapped("link:abcDEF123456", 2), tapped("button:0", 30)]
+    try:
+        answer = post(client, {"conversion_id": "o-9", "message_id": "m-1", "event": "purchase",
+                               "occurred_at": (SENT_AT + timedelta(hours=3)).isoformat()})
+    finally:
+        ROW["history"] = ROW["history"][:1]
+    assert answer.status_code == 201 and answer.json()["button"] == "link:abcDEF123456"  # the tap after it came too late
+
+
 def test_a_replayed_conversion_is_answered_with_the_first_result_and_not_counted_again(client: TestClient, written: Written) -> None:
     first = post(client, {"conversion_id": "order-2", "link_token": LINK["token"], "event": "purchase"})
     again = post(client, {"conversion_id": "order-2", "link_token": LINK["token"], "event": "purchase"})
