@@ -171,7 +171,8 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
         data = await form(request)
         key = data.get("key", "").strip()
         response = RedirectResponse("/studio", status_code=303)
-        response.set_cookie(COOKIE, key, httponly=True, samesite="strict", path="/studio")
+        # Secure whenever the page came over TLS (behind a proxy: run uvicorn with --proxy-headers so the scheme is right).
+        response.set_cookie(COOKIE, key, httponly=True, samesite="strict", path="/studio", secure=request.url.scheme == "https")
         return response
 
     pages: list[tuple[str, str, Callable[..., Any]]] = [
