@@ -36,18 +36,6 @@ class Written:
         return [None] * len(outputs)
 
 
-@pytest.fixture
-def studio() -> Iterator[tuple[TestClient, Written, dict[str, str]]]:
-    keys = {name: new_key(name, scopes, NOW) for name, scopes in
-            (("editor", ("templates:read", "templates:write")), ("reader", ("templates:read",)), ("sender", ("messages:send",)))}
-    guard = KeyGuard(Settings(), keys={made.key_id: made.record for made in keys.values()})
-    written = Written()
-    app = FastAPI()
-    add_pages(app, guard, TemplateWriter(TemplateIndex(), written), load_prices)  # type: ignore[arg-type]
-    with TestClient(app, base_url="http://127.0.0.1") as client:
-        yield client, written, {name: made.key for name, made in keys.items()}
-
-
 @dataclass
 class Studio:
     app: FastAPI
