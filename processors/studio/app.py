@@ -34,6 +34,18 @@ COOKIE = "courrier_studio_key"
 STARTERS_DIR = Path(__file__).resolve().parent / "starters"
 STARTERS = {path.stem: path for path in sorted(STARTERS_DIR.glob("*.toml"))}
 MAX_FORM_FIELD = 64_000
+# What the editor's toolbar inserts at the cursor: each part a template can hold, in the shapes of processors/render/rcs.py.
+SNIPPETS = {
+    "SMS fallback": '\n[sms]\ndefault = "Hello {{ first_name }}"\n',
+    "RCS text": '\n[rcs]\ntext = "Hello {{ first_name }}"\n',
+    "Rich card": '\n[rcs]\ntitle = "Title"\ndescription = "Description"\nmedia_url = "https://example.com/image.jpg"\n',
+    "Carousel card": '\n[[rcs.carousel]]\ntitle = "Card"\ndescription = "Description"\n'
+                     'media_url = "https://example.com/card.jpg"\nsuggestions = [{ type = "open_url", text = "Open", url = "https://example.com" }]\n',
+    "Reply button": '{ type = "reply", text = "Yes" }',
+    "Link button": '{ type = "open_url", text = "Open", url = "https://example.com" }',
+    "Call button": '{ type = "dial", text = "Call us", phone_number = "+33140000000" }',
+    "MMS image": '\n[mms]\nmedia_urls = ["https://example.com/image.jpg"]\n',
+}
 _PAGES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "pages"),
                      autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -90,7 +102,7 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
     def editor(status: int = 200, **context: Any) -> HTMLResponse:
         region = context.pop("region", "FR")
         shown = preview(context["source"], context.get("sample", ""), prices(), region)
-        return _page("edit.html", status, preview=shown, region=region, starters=list(STARTERS), **context)
+        return _page("edit.html", status, preview=shown, region=region, starters=list(STARTERS), snippets=SNIPPETS, **context)
 
     async def list_page(request: Request) -> Response:
         grant = await allowed(request)

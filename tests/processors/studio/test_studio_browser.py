@@ -73,6 +73,13 @@ def test_a_carousels_preview_shows_its_cards_and_buttons_and_follows_the_editor(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "studio-carousel-preview.png"), full_page=True)
 
+    # The toolbar inserts a part at the cursor: a fourth card at the end of the text.
+    page.focus("#source")
+    page.keyboard.press("Control+End")
+    page.click("button.snippet:has-text('Carousel card')")
+    playwright.expect(page.locator("#carousel .card")).to_have_count(4)
+    assert page.locator("#carousel .card").nth(3).locator(".button").inner_text() == "Open"
+
 
 def test_an_over_limit_button_label_shows_the_rule_and_saves_nothing(browser_page) -> None:
     page, base, written = browser_page
