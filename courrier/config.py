@@ -160,7 +160,8 @@ class Settings(BaseSettings):
                               "on this machine; 0.0.0.0 lets a Prometheus (or kubelet) in another pod or host reach them.")
     log_level: str = "INFO"
     rcs_text_max_chars: int = Field(2000, ge=1, description="Longest RCS text message, in characters (the product docs we follow say 2,000).")
-    templates_dir: Path | None = Field(None, description="Folder of template files; the bundled examples when unset.")
+    templates_dir: Path | None = Field(None, description="Folder of template files seeding the template store (the ids it "
+                                       "lacks, at each reader's start); the bundled examples when unset.")
     quiet_hours_enabled: bool = Field(
         True, description="Defer marketing messages outside the recipient's allowed local hours; turn off only where no "
         "person receives anything (demos, load tests).")
