@@ -99,6 +99,9 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
             return {}
         return {name: values[-1][:MAX_FORM_FIELD] for name, values in fields.items()}
 
+    def region_of(data: Mapping[str, str]) -> str:
+        return (data.get("region") or "FR").strip().upper()[:2] or "FR"
+
     def editor(status: int = 200, **context: Any) -> HTMLResponse:
         region = context.pop("region", "FR")
         shown = preview(context["source"], context.get("sample", ""), prices(), region)
@@ -134,7 +137,7 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
         if isinstance(grant, Response):
             return grant
         data = await form(request)
-        shown = preview(data.get("source", ""), data.get("sample", ""), prices(), data.get("region", "FR") or "FR")
+        shown = preview(data.get("source", ""), data.get("sample", ""), prices(), region_of(data))
         return _page("preview.html", preview=shown)
 
     async def save(request: Request) -> Response:
@@ -147,7 +150,7 @@ def add_pages(app: FastAPI, guard: Callable[[str], Callable[..., Any]] | None, w
         if isinstance(outcome, (list, str)):
             problems = outcome if isinstance(outcome, list) else []
             failure = None if problems else f"not saved: Kafka did not take it ({outcome}); save again"
-            return editor(422 if problems else 503, source=source, sample=data.get("sample", ""), note=note or "",
+            return editor(422 if problems else 503, source=source, sample=data.get("sample", ""), note=note or "", region=region_of(data),
                           history=[], template_id=None, problems=problems, failure=failure)
         return RedirectResponse(f"/studio/templates/{outcome.value['template_id']}?saved={outcome.value['version']}", status_code=303)
 

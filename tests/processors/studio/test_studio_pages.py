@@ -103,3 +103,10 @@ def test_a_draft_is_published_from_the_history_and_versions_are_compared(studio)
     as_key(client, keys["reader"])
     assert client.post("/studio/templates/my_re_engagement/publish", data={"version": "1"}).status_code == 403
     assert len(written.records) == 3
+
+
+def test_the_preview_costs_the_region_given(studio) -> None:
+    client, _, keys = studio
+    as_key(client, keys["reader"])
+    pane = client.post("/studio/preview", data={"source": starter_source("promotion"), "region": " se"})
+    assert pane.status_code == 200 and "0.0520 EUR" in pane.text  # a Swedish SMS segment
