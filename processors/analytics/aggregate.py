@@ -196,10 +196,12 @@ def _any_channel(steps: int) -> int:
 
 
 def _click_target(receipt: Mapping[str, Any]) -> tuple[str, str]:
-    """The links service writes the URL clicked as the detail; an RCS suggestion tap comes from the provider's report."""
+    """The links service writes the URL clicked as the detail; an RCS suggestion tap comes from the provider's report,
+    its receipt naming the button (``button:<n>``, ``processors.rules.buttons``) when the postback data said which."""
     if receipt.get("stage") == "links":
         return "link", receipt.get("detail") or "(URL not recorded)"
-    return "rcs suggestion", receipt.get("detail") or f"{receipt.get('provider') or 'provider'} (button not recorded on receipts)"
+    unnamed = f"{receipt.get('provider') or 'provider'} (button not recorded on receipts)"
+    return "rcs suggestion", receipt.get("reason") or receipt.get("detail") or unnamed
 
 
 def _arm_totals(arm: str, messages: list[_Message], others: dict[int, str]) -> ArmTotals:

@@ -37,6 +37,7 @@ from processors.receipt.store import MessageStates
 from processors.runtime import policy
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
+from processors.rules.buttons import button_in
 
 FALLING_BACK = "the SMS fallback is on its way"
 SUPERSEDED = "a late report on an attempt the SMS fallback replaced"
@@ -105,7 +106,8 @@ class ReceiptStage:
             about = {**state, **earlier} if earlier is not None else state
             return [reported(event, about, normalized.status, normalized, part, self._prices, not_final=UNRECOGNIZED_NOTE)]
         step = on_report(state, normalized.status, source_of(meta), meta.now, part=part, provider=event["provider"],
-                         provider_message_id=event["provider_message_id"])
+                         provider_message_id=event["provider_message_id"],
+                         button=button_in(event.get("raw")) if normalized.status == "CLICKED" else None)
         about = {**state, **step.earlier} if step.earlier is not None else state
         outputs = [reported(event, about, status, normalized, part, self._prices, not_final=self._not_final(step, state))
                    for status in step.statuses]

@@ -4,7 +4,8 @@ A ``dispatched`` event opens a message's state and writes its ``SENT`` receipt. 
 along ``statuses.STEP``: the first terminal outcome is written once and wins; anything that would move the message
 back (a late ``SENT`` after ``DELIVERED``, a second ``DELIVERED``, ``UNDELIVERED`` after ``DELIVERED``) is a no-op
 that writes nothing — no receipt, not even a ``DUPLICATE`` one, since nothing about the message changed. ``READ``
-and ``CLICKED`` are engagement after the outcome, written once each; one that arrives before any outcome is proof
+and ``CLICKED`` are engagement after the outcome, written once each — ``CLICKED`` once per button when the report
+names one (an RCS suggestion's ``button:<n>``, ``clicked_buttons``); one that arrives before any outcome is proof
 of delivery, so a ``DELIVERED`` receipt (detail: implied) is written first.
 
 RCS with SMS fallback: the state keeps the prepared SMS (``fallback``). An RCS attempt reported failed (``FALLS_BACK``)
@@ -91,7 +92,7 @@ def on_dispatched(state: Event | None, dispatched: Event, source: str, now: date
     }
     if state is None:
         opened = {"message_id": dispatched["context"]["message_id"], "context": dispatched["context"],
-                  "recipient": dispatched["recipient"], **attempt, "status": "SENT", "terminal": False, "engaged": [],
+                  "recipient": dispatched["recipient"], **attempt, "status": "SENT", "terminal": False, "engaged": [], "clicked_buttons": [],
                   "applied": [], "revision": 0, "updated_at": now, "fallback": dispatched.get("fallback"), "fallback_at": None,
                   "superseded": []}
         return _applied(opened, source, ("SENT",), now)
@@ -129,8 +130,9 @@ def closed_attempt(state: Event, attempt: Event) -> bool:
 
 
 def on_report(state: Event, status: str, source: str, now: datetime, *, part: bool = False,
-              provider: str | None = None, provider_message_id: str | None = None) -> Step:
-    """A provider report normalized to ``status``; ``part``: it reports on one part of a long message (never terminal).
+              provider: str | None = None, provider_message_id: str | None = None, button: str | None = None) -> Step:
+    """A provider report normalized to ``status``; ``part``: it reports on one part of a long message (never terminal);
+    ``button``: the button a ``CLICKED`` report names, if any.
 
     ``provider``/``provider_message_id`` name the attempt reported on: a superseded one gets its own forward-only receipts."""
     earlier = superseded_attempt(state, provider, provider_message_id)
@@ -139,7 +141,7 @@ def on_report(state: Event, status: str, source: str, now: datetime, *, part: bo
         return replace(again, earlier=earlier)
     if earlier is not None:
         return _on_earlier(state, earlier, status, source, now)
-    statuses = advance(state, status, part)
+    statuses = advance(state, status, part, button)
     if not statuses:
         return Step((), None)
     if not part and statuses == (status,) and status in FALLS_BACK and _may_fall_back(state):
@@ -147,16 +149,20 @@ def on_report(state: Event, status: str, source: str, now: datetime, *, part: bo
     moved = dict(state)
     for written in ([] if part else statuses):
         if written in ENGAGEMENT:
-            moved["engaged"] = [*moved["engaged"], written]
+            moved["engaged"] = moved["engaged"] if written in moved["engaged"] else [*moved["engaged"], written]
+            if written == "CLICKED" and button is not None:
+                moved["clicked_buttons"] = [*(moved.get("clicked_buttons") or []), button]
         else:
             moved["status"], moved["terminal"] = written, written in TERMINAL_STATUSES
     return _applied(moved, source, statuses, now)
 
 
-def advance(state: Event, status: str, part: bool = False) -> tuple[str, ...]:
-    """The receipts a report of ``status`` writes for a message in ``state``: forward moves only, the outcome once."""
+def advance(state: Event, status: str, part: bool = False, button: str | None = None) -> tuple[str, ...]:
+    """The receipts a report of ``status`` writes for a message in ``state``: forward moves only, the outcome once,
+    each engagement once (a click once per button it names)."""
     if status in ENGAGEMENT:
-        if status in state["engaged"]:
+        other_button = status == "CLICKED" and button is not None and button not in (state.get("clicked_buttons") or [])
+        if status in state["engaged"] and not other_button:
             return ()
         return (status,) if state["terminal"] else (IMPLIED, status)
     if state["terminal"]:

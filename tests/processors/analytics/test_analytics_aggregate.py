@@ -72,11 +72,13 @@ def test_channel_rates_and_clicks_per_link_and_rcs_suggestion() -> None:
     agg.add_receipt(r("g0", "DELIVERED", 2, channel="RCS"), "B")
     agg.add_receipt(r("g0", "READ", 3, channel="RCS"), "B")
     agg.add_receipt(r("g0", "CLICKED", 4, channel="RCS", provider="rbm", event_id="tap-1"), "B")
+    agg.add_receipt(r("g0", "CLICKED", 5, channel="RCS", provider="rbm", event_id="tap-2", reason="button:1"), "B")  # named
     summary = agg.summary()
     rates = {c.channel: (c.sent, c.delivered, c.read, c.delivery_rate, c.read_rate) for c in summary.channels}
     assert rates == {"RCS": (1, 1, 1, 1.0, 1.0), "SMS": (4, 3, 0, 0.75, 0.0)}
     clicks = {(c.kind, c.target): (c.clicks, c.messages) for c in summary.clicks}
-    assert clicks == {("link", "https://shop.example/a"): (3, 2), ("rcs suggestion", "rbm (button not recorded on receipts)"): (1, 1)}
+    assert clicks == {("link", "https://shop.example/a"): (3, 2), ("rcs suggestion", "rbm (button not recorded on receipts)"): (1, 1),
+                      ("rcs suggestion", "button:1"): (1, 1)}
     assert [a.arm for a in summary.arms] == ["A", "B"]
 
 
