@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from processors.web.errors import ErrorBody, Problem  # one error shape for every service (re-exported for the intake's modules)
 
 MAX_VARIABLES = 50
 MAX_VARIABLE_CHARS = 1_000
@@ -82,22 +83,6 @@ class MessageAccepted(BaseModel):
     """The answer to one message: its id (the first one's, when the idempotency key was seen before)."""
 
     message_id: str
-
-
-class Problem(BaseModel):
-    """One reason a request was refused: a machine-readable code, a sentence, and the field or names it concerns."""
-
-    code: str
-    message: str
-    field: str | None = None
-    missing_variables: list[str] | None = None
-    known_templates: list[str] | None = None
-
-
-class ErrorBody(BaseModel):
-    """Every error answer of the API has this shape."""
-
-    errors: list[Problem]
 
 
 class BatchItemResult(BaseModel):

@@ -21,11 +21,14 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 
 class Problem(BaseModel):
-    """One reason a request was refused: a machine-readable code and a sentence (and, where one field is at fault, its name)."""
+    """One reason a request was refused: a machine-readable code and a sentence (and, where one field is at fault, its name;
+    where a template is at fault, the variables it lacks or the templates there are)."""
 
     code: str
     message: str
     field: str | None = None
+    missing_variables: list[str] | None = None
+    known_templates: list[str] | None = None
 
 
 class ErrorBody(BaseModel):
