@@ -45,7 +45,9 @@ class SubmissionLedger:
             self._users += 1
             if self._users == 1:
                 self._table.start()
-                self._producer = Producer(producer_config(self._settings))
+                # Delivery reports of failures only: a write waits on its flush, and a Python callback per record
+                # acknowledged would be CPU spent on every submission for nothing.
+                self._producer = Producer(producer_config(self._settings, **{"delivery.report.only.error": True}))
 
     def stop(self) -> None:
         """Flush and stop once the last stage that started it stops."""
