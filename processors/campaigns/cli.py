@@ -130,8 +130,8 @@ def _send(settings: Settings, spec: CampaignSpec, audience: Path, changed_by: st
     except AudienceError as exc:
         raise typer.BadParameter(str(exc), param_hint="--audience") from None
     try:
-        _check_templates(settings, spec, opened.columns)
         require_broker(settings)
+        _check_templates(settings, spec, opened.columns)
         logs.configure("WARNING")
         try:
             report = _run(settings, spec, opened, str(audience), changed_by, rate, as_json)
@@ -275,27 +275,33 @@ def _region(code: str | None) -> str | None:
 
 
 def _check_templates(settings: Settings, spec: CampaignSpec, columns: tuple[str, ...]) -> None:
-    """Every template the campaign uses exists, loads, and has a column for each variable it needs."""
+    """Every template the campaign uses has a published version in the template store (seeded from the bundled folder,
+    as render's is), and the audience has a column for each variable it needs."""
     from processors.campaigns.logic import columns_missing
-    from processors.render.templates import DEFAULT_DIR, parse
+    from processors.render.templates import DEFAULT_DIR
+    from processors.templates_store.catalog import TemplateCatalog
+    from processors.templates_store.logic import Refused
 
-    folder = Path(settings.templates_dir or DEFAULT_DIR)
-    arms: list[Variant] = list(spec.variants.variants) if spec.variants else [Variant("-", 1.0)]
-    for arm in arms:
-        template_id, policy = arm.template_id or spec.template_id, arm.policy or spec.policy
-        hint = "--variant" if arm.template_id else "--template"
-        path = folder / f"{template_id}.toml"
-        if not NAME.fullmatch(template_id) or not path.is_file():
-            known = ", ".join(sorted(p.stem for p in folder.glob("*.toml"))) or "none"
-            raise typer.BadParameter(f"unknown template {template_id!r} in {folder} (known: {known})", param_hint=hint)
-        try:
-            template = parse(path)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint=hint) from None
-        missing = columns_missing(template, policy, columns)
-        if missing:
-            raise typer.BadParameter(f"template {template_id!r} needs {', '.join(missing)}, and the audience has no such column",
-                                     param_hint="--audience")
+    store = TemplateCatalog(settings, seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
+    store.start()
+    try:
+        arms: list[Variant] = list(spec.variants.variants) if spec.variants else [Variant("-", 1.0)]
+        for arm in arms:
+            template_id, policy = arm.template_id or spec.template_id, arm.policy or spec.policy
+            hint = "--variant" if arm.template_id else "--template"
+            template = store.resolve(template_id, None) if NAME.fullmatch(template_id) else None
+            if not isinstance(template, Refused) and template is not None:
+                missing = columns_missing(template, policy, columns)
+                if missing:
+                    raise typer.BadParameter(f"template {template_id!r} needs {', '.join(missing)}, and the audience has "
+                                             "no such column", param_hint="--audience")
+                continue
+            known = ", ".join(store) or "none"
+            why = template.detail if isinstance(template, Refused) else f"no template {template_id!r}"
+            raise typer.BadParameter(f"{why} in the template store {settings.topic('templates')} (published: {known})",
+                                     param_hint=hint)
+    finally:
+        store.stop()
 
 
 def _run(settings: Settings, spec: CampaignSpec, opened: Audience, audience_name: str, changed_by: str, rate: float | None,

@@ -1,4 +1,5 @@
-"""``courrier campaign``: --help everywhere, and every bad input refused in one line with exit code 2, before any broker call."""
+"""``courrier campaign``: --help everywhere, and every bad input refused in one line with exit code 2: before any broker call,
+except a template, which is checked in the template store."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from courrier.config import Settings
 
 # No broker answers here: each refusal below must come before the command tries to reach one.
 NO_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SCHEMA_REGISTRY_URL": "http://127.0.0.1:1", "COURRIER_BROKER_TIMEOUT_S": "1"}
@@ -33,15 +36,11 @@ def audience(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("extra, fragment", [
-    (["--template", "no_such_template"], "unknown template 'no_such_template'"),
-    (["--template", "../promo_spring"], "unknown template '../promo_spring'"),
-    (["--template", "otp"], "template 'otp' needs code, and the audience has no such column"),
     (["--audience", "/nonexistent/audience.csv"], "no audience file at /nonexistent/audience.csv"),
     (["--variant", "A=0"], "weight must be a positive number"),
     (["--variant", "A=one"], "weight 'one' is not a number"),
     (["--variant", "A=1", "--variant", "A=2"], "A given twice"),
     (["--variant", "A=1:fax"], "'fax' is neither a policy"),
-    (["--variant", "A=1:template=nope"], "unknown template 'nope'"),
     (["--policy", "carrier_pigeon"], "'carrier_pigeon' is not one of rcs_with_sms_fallback, rcs_only, sms, mms"),
     (["--lane", "urgent"], "'urgent' is not one of marketing, transactional"),
     (["--send-at", "tomorrow"], "'tomorrow' is not an ISO 8601 time"),
@@ -63,6 +62,25 @@ def test_a_bad_argument_is_one_line_naming_the_problem(audience: Path, extra: li
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--template", "no_such_template"], "no template 'no_such_template' in the template store"),
+    (["--template", "../promo_spring"], "no template '../promo_spring'"),
+    (["--template", "otp"], "template 'otp' needs code, and the audience has no such column"),
+    (["--variant", "A=1:template=nope"], "no template 'nope'"),
+])
+def test_a_template_the_store_lacks_is_one_line(topic_settings: Settings, audience: Path, extra: list[str], fragment: str) -> None:
+    """Templates are checked against the template store (seeded with the bundled ones, as render's is), so this needs it."""
+    args = {"--template": "promo_spring", "--audience": str(audience), "--group": "promotions"}
+    for flag in extra[::2]:
+        args.pop(flag, None)
+    base = [item for pair in args.items() for item in pair]
+    result = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "send", *base, *extra], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, **topic_settings.as_env()})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
 def test_an_audience_without_a_recipient_column_is_refused(tmp_path: Path) -> None:
