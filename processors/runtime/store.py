@@ -57,10 +57,6 @@ def _options() -> Options:
     table = BlockBasedOptions()
     table.set_block_cache(_CACHE)
     table.set_bloom_filter(10, False)  # lookups of absent keys (every new key while loading) skip the files
-    # Index and filter blocks live in the shared cache too (else each open file keeps its own, ~1.5 bytes a row beyond
-    # the cache: tens of MB at tens of millions of rows); level 0's stay pinned there, as they are read on every lookup.
-    table.set_cache_index_and_filter_blocks(True)
-    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
     options.set_block_based_table_factory(table)
     return options
 
