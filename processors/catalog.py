@@ -63,13 +63,16 @@ def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from courrier.deployment import current
     from processors.channel.senders import SenderPools
     from processors.channel.stage import ChannelStage
+    from processors.consent.countries import bundled_countries, load_countries
     from processors.keywords.completeness import configured as configured_keywords
 
     deployment = current(settings)
     pools = SenderPools.from_mapping(deployment.senders, f"{deployment.source}: senders") if deployment.senders is not None else None
+    # The country rules consent applies (the same file) also say which sender types may reach a country's numbers.
+    countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return ChannelStage(pools, rcs_capable=rcs_capability(settings, deployment), mms_regions=settings.mms_region_codes,
                         sms_fallback_after_s=settings.rcs_sms_fallback_after_s,
-                        sender_refusal=configured_keywords().sender_refusal), []
+                        sender_refusal=configured_keywords().sender_refusal, sender_types=countries.allows), []
 
 
 def rcs_capability(settings: Settings, deployment: "Deployment") -> "CapabilityLookup":

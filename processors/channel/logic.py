@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Callable, Iterable, Optional
 
-from processors.channel.senders import SenderPools
+from processors.channel.senders import NoSender, SenderPools
 from processors.receipts import receipt
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
@@ -19,6 +20,13 @@ RCS_POLICIES = frozenset({"RCS_WITH_SMS_FALLBACK", "RCS_ONLY"})
 # e164 → True (RCS capable), False (not capable), None (unknown: no RCS provider is configured).
 # A lookup raises CapabilityUnknown when its provider did not answer now.
 CapabilityLookup = Callable[[str], Optional[bool]]
+# Whether a region lets a sender type (``SenderPools``' names: ALPHANUMERIC, LONG_CODE…) reach its numbers.
+SenderTypes = Callable[[str, str], bool]
+
+
+def any_sender_type(_region: str, _sender_type: str) -> bool:
+    """No country rules: every pooled sender type may be used."""
+    return True
 
 
 class CapabilityUnknown(TransientError):
@@ -77,7 +85,8 @@ def rcs_recipients(events: Iterable[Event]) -> list[str]:
 
 
 def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now: datetime,
-            mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S) -> list[Output]:
+            mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S,
+            sender_types: SenderTypes = any_sender_type) -> list[Output]:
     """``consent-checked`` → ``channel-resolved`` keyed by E.164 with a sticky sender, or a suppressed receipt.
 
     RCS under ``RCS_WITH_SMS_FALLBACK`` also gets its SMS fallback's sender and deadline (the request's
@@ -88,10 +97,16 @@ def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now
     choice = choose_channel(event["channel_policy"], recipient["region"], e164, rcs_capable, mms_regions)
     if choice.channel is None:
         return [receipt(event["context"], e164, "SUPPRESSED", STAGE, now, reason=choice.suppressed, detail=choice.detail)]
-    sms_fallback = None
-    if choice.channel == "RCS" and event["channel_policy"] == "RCS_WITH_SMS_FALLBACK":
-        after_s = event.get("sms_fallback_after_s") or sms_fallback_after_s
-        sms_fallback = {"sender": pools.choose(recipient["region"], "SMS", e164), "after_s": after_s}
+    region = recipient["region"]
+    allowed = partial(sender_types, region)
+    try:
+        sender = pools.choose(region, choice.channel, e164, allowed)
+        sms_fallback = None
+        if choice.channel == "RCS" and event["channel_policy"] == "RCS_WITH_SMS_FALLBACK":
+            after_s = event.get("sms_fallback_after_s") or sms_fallback_after_s
+            sms_fallback = {"sender": pools.choose(region, "SMS", e164, allowed), "after_s": after_s}
+    except NoSender as exc:  # the country refuses every sender type this deployment pools for it
+        return [receipt(event["context"], e164, "REJECTED", STAGE, now, reason="sender_type_not_allowed", detail=str(exc))]
     return [Output("channel-resolved", e164, {
         "context": event["context"],
         "recipient": recipient,
@@ -101,7 +116,7 @@ def resolve(event: Event, pools: SenderPools, rcs_capable: CapabilityLookup, now
         "channel_policy": event["channel_policy"],
         "channel": choice.channel,
         "fallback_reason": choice.fallback_reason,
-        "sender": pools.choose(recipient["region"], choice.channel, e164),
+        "sender": sender,
         "expires_at": event.get("expires_at"),
         "locale": event.get("locale"),
         "sms_fallback": sms_fallback,

@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from processors.runtime.stage import Event
 
@@ -22,6 +22,10 @@ PREFERENCE = {
 }
 # Carriers allow one MMS per second from a long code, whatever its SMS throughput class.
 MMS_SEGMENTS_PER_SECOND = 1.0
+
+
+class NoSender(LookupError):
+    """No pooled sender may reach the recipient on that channel."""
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,26 @@ class SenderPools:
         """Pools from the same shape already read (the configuration file's ``[senders]``); ``where`` names it in errors."""
         return cls({region: _pool(f"{where}: {region}", types) for region, types in raw.items() if not region.startswith("_")})
 
-    def choose(self, region: str, channel: str, recipient_e164: str) -> Event:
-        """The ``Sender`` record for this recipient on this channel: the same one every time the pool is unchanged."""
+    def choose(self, region: str, channel: str, recipient_e164: str, allowed: Callable[[str], bool] = lambda _type: True) -> Event:
+        """The ``Sender`` record for this recipient on this channel: the same one every time the pool is unchanged.
+
+        ``allowed(sender_type)``: whether the recipient's country lets that type reach it; ``NoSender`` when senders are
+        pooled but the country refuses every one of their types, ``LookupError`` when none is pooled at all."""
+        refused: list[str] = []
         for pool_region in (region, DEFAULT_REGION):
             pool = self.pools.get(pool_region, {})
             for sender_type in PREFERENCE[channel]:
                 candidates = pool.get(sender_type)
+                if candidates and not allowed(sender_type):
+                    refused.append(sender_type)
+                    continue
                 if candidates:
                     chosen = sticky(recipient_e164, candidates)
                     rate = MMS_SEGMENTS_PER_SECOND if channel == "MMS" else chosen.segments_per_second
                     return {"sender_id": chosen.sender_id, "type": sender_type, "country": region, "segments_per_second": rate}
+        if refused:
+            raise NoSender(f"{region} refuses the {channel} sender types pooled for it ({', '.join(sorted(set(refused)))}); pool a "
+                           f"sender of a type it allows for {region} or in the {DEFAULT_REGION!r} pool")
         raise LookupError(f"no {channel} sender for region {region} and none in the {DEFAULT_REGION!r} pool")
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from processors.channel.logic import MMS_REGIONS, SMS_FALLBACK_AFTER_S, CapabilityLookup, no_rcs_provider, rcs_recipients, resolve
+from processors.channel.logic import (
+    MMS_REGIONS, SMS_FALLBACK_AFTER_S, CapabilityLookup, SenderTypes, any_sender_type, no_rcs_provider, rcs_recipients, resolve,
+)
 from processors.channel.senders import SenderPools
 from processors.failed import beside_dead_letter
 from processors.keywords.completeness import REASON as KEYWORDS_INCOMPLETE
@@ -22,9 +24,12 @@ class ChannelStage:
 
     def __init__(self, pools: SenderPools | None = None, rcs_capable: CapabilityLookup = no_rcs_provider,
                  mms_regions: frozenset[str] = MMS_REGIONS, sms_fallback_after_s: int = SMS_FALLBACK_AFTER_S,
-                 sender_refusal: Callable[[str], str | None] | None = None) -> None:
+                 sender_refusal: Callable[[str], str | None] | None = None, sender_types: SenderTypes = any_sender_type) -> None:
         """``sender_refusal(sender_id)``: why a sender may not send marketing yet (its STOP and HELP responses,
-        ``processors.keywords.completeness``), or None; a marketing message it would leave from is rejected."""
+        ``processors.keywords.completeness``), or None; a marketing message it would leave from is rejected.
+        ``sender_types(region, type)``: whether the recipient's country lets that sender type reach it (the country
+        rules' ``senders``); a message no allowed sender can carry is rejected ``sender_type_not_allowed``."""
+        self._sender_types = sender_types
         self._pools = pools if pools is not None else SenderPools.load()
         self._sender_refusal = sender_refusal
         self._sms_fallback_after_s = sms_fallback_after_s
@@ -36,7 +41,8 @@ class ChannelStage:
         return beside_dead_letter(self.name, event, error, meta)
 
     def process(self, event: Event, meta: RecordMeta) -> list[Output]:
-        outputs = resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions, self._sms_fallback_after_s)
+        outputs = resolve(event, self._pools, self._rcs_capable, meta.now, self._mms_regions, self._sms_fallback_after_s,
+                          self._sender_types)
         if self._sender_refusal is None or event["context"]["lane"] != "MARKETING":
             return outputs
         return [incomplete_sender(output, self._sender_refusal, meta) or output for output in outputs]

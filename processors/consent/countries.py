@@ -87,6 +87,11 @@ class Countries:
         """The region's rules, else its country's, else ``UNKNOWN`` (no sender limits, footer recommended)."""
         return self.countries.get(region) or self.countries.get(country_of(region), UNKNOWN)
 
+    def allows(self, region: str, sender_type: str) -> bool:
+        """Whether a sender of a pool's type (``ALPHANUMERIC``, ``LONG_CODE``, ``SHORT_CODE``, ``TOLL_FREE``; an RCS agent
+        is not a number and is not ruled here) may reach the region's numbers: not where its ``senders`` say ``no``."""
+        return sender_type.lower() not in SENDER_TYPES or self.get(region).sender_allowed(sender_type.lower())
+
     def subdivisions(self, country: str) -> frozenset[str]:
         """The ISO 3166-2 codes (``FL``) of the country's subdivisions that have rules of their own."""
         return self._subdivisions.get(country, frozenset())
