@@ -60,18 +60,17 @@ def receipts(
 
 def _s3_sink(settings: Settings, url: str) -> Sink:
     """The S3 prefix ``url`` on the configured endpoint, its bucket checked now (one line when it is missing)."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from courrier.export import S3Sink, parse_s3
+    from courrier.storage import s3_client
     from processors.runtime.errors import UnreachableError
 
     try:
         bucket, prefix = parse_s3(url)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--out") from None
-    client = boto3.client("s3", endpoint_url=settings.s3_url, aws_access_key_id=settings.s3_access_key,
-                          aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region)
+    client = s3_client(settings)
     try:
         client.head_bucket(Bucket=bucket)
     except ClientError as exc:

@@ -43,12 +43,9 @@ def _launch(settings: Settings) -> Launch:
 
 def client(settings: Settings):
     """A boto3 S3 client for this S3 endpoint that fails fast instead of retrying."""
-    import boto3
-    from botocore.config import Config
+    from courrier.storage import s3_client
 
-    return boto3.client("s3", endpoint_url=settings.s3_url, aws_access_key_id=settings.s3_access_key,
-                        aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
-                        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}))
+    return s3_client(settings, connect_timeout=2, read_timeout=5, attempts=1)
 
 
 def _ready(settings: Settings) -> bool:

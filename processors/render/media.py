@@ -52,6 +52,15 @@ def media_budget(count: int, text_bytes: int) -> int:
     return min(MMS_MEDIA_MAX_BYTES, (MMS_MESSAGE_MAX_BYTES - text_bytes) // max(count, 1))
 
 
+def media_fetcher(settings: Settings) -> MediaFetcher:
+    """The SSRF-guarded fetcher settings describe (allow-list, size and time caps), for render's media and inbound MMS."""
+    try:
+        allow = AllowList.parse(settings.media_allow_hosts)
+    except ValueError as exc:
+        raise MediaSettingInvalid(f"COURRIER_MEDIA_ALLOW_HOSTS: {exc}") from None
+    return MediaFetcher(allow, FetchLimits(max_bytes=settings.media_max_fetch_bytes, total_timeout_s=settings.media_fetch_timeout_s))
+
+
 class MediaPipeline:
     """Fetch → sniff and fit → store, with a small time-bounded cache; called as a ``MediaPreparer``."""
 
@@ -67,18 +76,9 @@ class MediaPipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> "MediaPipeline":
         """The pipeline of a render instance: allow-list and caps from settings, the media bucket on the S3 endpoint."""
-        import boto3
-        from botocore.config import Config
+        from courrier.storage import s3_client
 
-        try:
-            allow = AllowList.parse(settings.media_allow_hosts)
-        except ValueError as exc:
-            raise MediaSettingInvalid(f"COURRIER_MEDIA_ALLOW_HOSTS: {exc}") from None
-        fetcher = MediaFetcher(allow,
-                               FetchLimits(max_bytes=settings.media_max_fetch_bytes, total_timeout_s=settings.media_fetch_timeout_s))
-        client = boto3.client("s3", endpoint_url=settings.s3_url, aws_access_key_id=settings.s3_access_key,
-                              aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
-                              config=Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"}))
+        fetcher, client = media_fetcher(settings), s3_client(settings)
         public = settings.media_public_url or f"{settings.s3_url.rstrip('/')}/{settings.media_bucket}"
         return cls(fetcher, MediaStore(client, settings.media_bucket, public), cache_ttl_s=settings.media_cache_ttl_s)
 

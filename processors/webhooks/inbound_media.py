@@ -117,24 +117,11 @@ class InboundMedia:
 
 def from_settings(settings: Any, media: InboundMediaSettings | None = None) -> InboundMedia | None:
     """The step for a receiver of ``settings`` (``courrier.config.Settings``), or None when turned off."""
-    import boto3
-    from botocore.config import Config
-
-    from processors.render.addresses import AllowList
-    from processors.render.fetch import FetchLimits, MediaFetcher
-    from processors.render.media import MediaSettingInvalid
+    from courrier.storage import s3_client
+    from processors.render.media import media_fetcher
 
     media = media or InboundMediaSettings()
     if not media.enabled:
         return None
-    try:
-        allow = AllowList.parse(settings.media_allow_hosts)
-    except ValueError as exc:
-        raise MediaSettingInvalid(f"COURRIER_MEDIA_ALLOW_HOSTS: {exc}") from None
-    fetcher = MediaFetcher(allow,
-                           FetchLimits(max_bytes=settings.media_max_fetch_bytes, total_timeout_s=settings.media_fetch_timeout_s))
-    client = boto3.client("s3", endpoint_url=settings.s3_url, aws_access_key_id=settings.s3_access_key,
-                          aws_secret_access_key=settings.s3_secret_key, region_name=settings.s3_region,
-                          config=Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"},
-                                        signature_version="s3v4"))
+    fetcher, client = media_fetcher(settings), s3_client(settings, signature_version="s3v4")  # presigned URLs: v4
     return InboundMedia(fetcher.fetch, InboundMediaStore(client, media.bucket or settings.media_bucket, media.url_ttl_s).put)
