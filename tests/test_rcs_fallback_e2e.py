@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -24,18 +23,12 @@ from courrier.processes import PIPELINE, StageProcess, start_stage, start_webhoo
 from processors.fallback import SUFFIX
 from sim.simulator import SimOptions
 from sim.testing import SimControl, private_sim
+from tests.serving import free_port, wait_healthy
+
 
 SECRET = secrets.token_urlsafe(32)  # random per run: there is no built-in secret
 AFTER_S = 4
 LATE_MS = 9_000  # an RCS report this late arrives after the fallback went
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -54,17 +47,6 @@ def pipeline(topic_settings: Settings, tmp_path: Path) -> Iterator[tuple[Setting
             yield settings, sim
         finally:
             stop_all(processes)
-
-
-def wait_healthy(url: str, process: StageProcess) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.alive():
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError(process.log_path.read_text()[-2000:])
 
 
 def send(settings: Settings, numbers: list[str], policy: str = "RCS_WITH_SMS_FALLBACK", validity_s: int | None = None) -> list[str]:

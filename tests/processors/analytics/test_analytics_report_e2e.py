@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from courrier.config import Settings
@@ -35,33 +31,11 @@ from processors.links.app import create_app
 from processors.runtime.errors import UnreachableError
 from sim.simulator import SimOptions
 from sim.testing import private_sim
+from tests.serving import free_port, served, wait_healthy
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SECRET = "report-e2e-" + uuid.uuid4().hex
 PLAN = VariantPlan([Variant("A", 1, "SMS"), Variant("B", 1, "RCS_WITH_SMS_FALLBACK")])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def links_service(settings: Settings) -> Iterator[str]:
-    """The short-link redirect service under uvicorn on an ephemeral loopback port; its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="links-report-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 90
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the links service did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture
@@ -70,7 +44,7 @@ def pipeline(topic_settings: Settings, tmp_path: Path) -> Iterator[tuple[Setting
     short links served by the links service; yields the settings and the links' base URL."""
     port = free_port()
     options = SimOptions(webhook_url=f"http://127.0.0.1:{port}/webhooks/sim", webhook_secret=SECRET)
-    with private_sim(options) as sim, links_service(topic_settings) as links:
+    with private_sim(options) as sim, served(create_app(topic_settings), "links") as links:
         # A third of the RCS attempts expire at the provider: those leave again as SMS (the report's fallbacks).
         sim.configure(by_provider={"rbm": {"expired_rate": 0.3}})
         settings = topic_settings.model_copy(update={
@@ -83,17 +57,6 @@ def pipeline(topic_settings: Settings, tmp_path: Path) -> Iterator[tuple[Setting
             yield settings, links
         finally:
             stop_all(processes)
-
-
-def wait_healthy(url: str, process: StageProcess) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.alive():
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError(process.log_path.read_text()[-2000:])
 
 
 def send_campaign(settings: Settings, campaign: str, audience: Path, count: int) -> list[str]:

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import httpx
-import uvicorn
 from confluent_kafka import Consumer, Producer
 
 from courrier.config import Settings
@@ -21,25 +20,9 @@ from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
+from tests.serving import served
 
 E164 = "+33612345678"
-
-
-@contextmanager
-def serve_links(settings: Settings) -> Iterator[str]:
-    """The redirect service under uvicorn on an ephemeral 127.0.0.1 port; its base URL."""
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, name="links-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 90
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the links service did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @contextmanager
@@ -84,7 +67,7 @@ def test_a_click_on_a_rendered_short_link_is_a_clicked_receipt(topic_settings: S
     settings = topic_settings
     serde = AvroSerde(settings.registry_url, settings.topic)
     message_id = str(uuid.uuid4())
-    with serve_links(settings) as base, running(Runner(RenderStage(link_domain=base), settings,
+    with served(create_app(settings), "links") as base, running(Runner(RenderStage(link_domain=base), settings,
                                                        RunnerOptions(batch_size=50, metrics_port=0))):
         producer = Producer(producer_config(settings))
         producer.produce(settings.topic("channel-resolved"), key=E164, value=serde.encode("channel-resolved", channel_resolved(message_id)))

@@ -3,17 +3,13 @@ sign in, a carousel's preview shows its cards and buttons and follows the editor
 shows the rule it breaks and saves nothing. Screenshots are kept in ``tests/artifacts/``."""
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from infra import chromium
 from processors.studio.app import starter_source
+from tests.serving import served
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(chromium.find() is None, reason="no chromium on PATH (`courrier infra fetch chromium`)")
@@ -22,25 +18,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 FLAGS = [flag for flag in chromium.FLAGS if flag != "--headless"]
 
 
-@contextmanager
-def served(app) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, name="studio-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the studio did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
 @pytest.fixture
 def browser_page(studio_app):
-    with served(studio_app.app) as base, playwright.sync_playwright() as driver:
+    with served(studio_app.app, "studio", lifespan="off", start_timeout_s=30) as base, playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium.ensure(), args=FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
