@@ -14,7 +14,7 @@ import tomli_w
 
 from processors.channel.senders import DEFAULT_POOLS
 from processors.keywords.book import DEFAULT_PATH as DEFAULT_KEYWORDS
-from processors.receipt.logic import DEFAULT_PRICES
+from processors.rules.prices import DEFAULT_PRICES
 from processors.render.logic import DEFAULT_FOOTERS
 
 HEADER = '''\

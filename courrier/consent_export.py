@@ -19,7 +19,7 @@ import typer
 from courrier.config import get_settings
 from courrier.consent_read import COLUMNS, as_json, cell, history, read_changes
 from courrier.logs import mask_phone
-from processors.consent.evidence import e164 as to_e164
+from processors.rules.consent_evidence import e164 as to_e164
 from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Event
 

@@ -23,7 +23,7 @@ from confluent_kafka import KafkaException, Producer
 from courrier.config import Settings, get_settings
 from courrier.consent_read import read_to_end
 from courrier.logs import mask_phone
-from processors.consent.evidence import e164 as to_e164
+from processors.rules.consent_evidence import e164 as to_e164
 from processors.consent.suppressions import entry, salt, salt_is_built_in, suppression_key
 from processors.runtime.clients import producer_config, require_broker
 from processors.runtime.errors import CourrierError

@@ -4,7 +4,7 @@ The file is checked whole before anything is written: a bad row is named (``row 
 number``; CSV rows by line, the header being line 1; JSON items from 1) and nothing is imported. A good
 file is then written in one Kafka transaction, so a failure half-way (the broker gone, Ctrl-C) leaves
 nothing either: consumers read committed records only. Columns and keys are the fields of
-``processors.consent.evidence.ConsentRecord``; a CSV's empty cell is an absent value.
+``processors.rules.consent_evidence.ConsentRecord``; a CSV's empty cell is an absent value.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from confluent_kafka import KafkaException, Producer
 from pydantic import ValidationError
 
 from courrier.config import Settings, get_settings
-from processors.consent.evidence import ConsentRecord, change, future, outputs, problems
+from processors.rules.consent_evidence import ConsentRecord, change, future, outputs, problems
 from processors.runtime.clients import producer_config, require_broker
 from processors.runtime.errors import CourrierError
 from processors.runtime.placement import Placement

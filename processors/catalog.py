@@ -187,7 +187,7 @@ def _callbacks(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from processors.callbacks.sender import CallbackSender
     from processors.callbacks.settings import CallbackSettings
     from processors.callbacks.stage import CallbacksStage
-    from processors.render.addresses import AllowList
+    from processors.rules.addresses import AllowList
 
     config = CallbackSettings()
     keys = TopicTable(settings, "api-keys")  # the callback secrets

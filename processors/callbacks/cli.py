@@ -74,7 +74,7 @@ def default(
     if url is not None:
         from processors.callbacks.settings import CallbackSettings
         from processors.callbacks.targets import TargetRefused, target
-        from processors.render.addresses import AllowList
+        from processors.rules.addresses import AllowList
 
         try:
             target(url, {**record, "callback_secret": record.get("callback_secret") or "to be made"},

@@ -11,7 +11,7 @@ import ssl
 
 import httpx
 
-from processors.render.addresses import AllowList
+from processors.rules.addresses import AllowList
 from processors.render.fetch import parse_url, vet
 from processors.render.media_rejected import BLOCKED, MediaRejected
 from processors.runtime.errors import TransientError

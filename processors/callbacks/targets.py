@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processors.render.addresses import AllowList
+from processors.rules.addresses import AllowList
 from processors.render.fetch import parse_url, vet
 from processors.render.media_rejected import MediaRejected
 from processors.runtime.errors import TransientError

@@ -8,7 +8,7 @@ from processors.channel.logic import (
 )
 from processors.channel.senders import SenderPools
 from processors.failed import beside_dead_letter
-from processors.keywords.completeness import REASON as KEYWORDS_INCOMPLETE
+from processors.rules.keywords import KEYWORDS_INCOMPLETE
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output, RecordMeta
 

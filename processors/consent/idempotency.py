@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from processors.consent.message_ids import scoped_key
+from processors.rules.idempotency import scoped_key
 from processors.rules.idempotency import idempotency_record, live_message_id
 from processors.receipts import receipt
 from processors.runtime.stage import Event, Output

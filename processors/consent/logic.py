@@ -20,7 +20,7 @@ from typing import Callable, Container, Mapping
 from processors.consent import quiet_hours
 from processors.consent.countries import Countries, Limit, bundled_countries, subdivision
 from processors.consent.frequency import FrequencyCaps, admit, limit_release, load_caps
-from processors.keywords.completeness import REASON as KEYWORDS_INCOMPLETE
+from processors.rules.keywords import KEYWORDS_INCOMPLETE
 from processors.rules.consent import MARKETING_ON_TRANSACTIONAL, REJECTING_REASONS, consent_basis, consent_key
 from processors.rules.numbers import Refusal, examine
 from processors.rules.purposes import marketing_templates

@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # only a type here: the client imports this module for its re
 STAGE = "consent"
 CLAIM_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}message-id:"
 FINGERPRINT_PREFIX = "content:"
-SCOPED_KEY_PREFIX = f"{RESERVED_KEY_PREFIX}key:"
 
 
 @dataclass(frozen=True)
@@ -54,16 +53,6 @@ class IdCheck:
 
     refusal: Output | None = None
     claim: Output | None = None
-
-
-def scoped_key(key: str | None, api_key_id: str | None) -> str | None:
-    """The ``idempotency`` topic key under which a caller's idempotency ``key`` is stored: its API key's, or as given without one.
-
-    API key ids are made of letters and digits (``processors.access.keys``), so the ``:`` after the id cannot be forged.
-    """
-    if not key or not api_key_id:
-        return key or None
-    return f"{SCOPED_KEY_PREFIX}{api_key_id}:{key}"
 
 
 def claim_key(message_id: str) -> str:

@@ -31,7 +31,7 @@ from pydantic_core import ErrorDetails
 
 from courrier.config import Settings
 from courrier.deployment import current
-from processors.receipt.logic import load_prices
+from processors.rules.prices import load_prices
 from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope
 from processors.conversions.api import add_route as add_conversion_route

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from processors.callbacks.settings import CallbackSettings
 from processors.callbacks.targets import TargetRefused, target
 from processors.intake.models import MessageRequest, Problem
-from processors.render.addresses import AllowList
+from processors.rules.addresses import AllowList
 from processors.runtime.stage import Event
 
 

@@ -1,6 +1,6 @@
 """``POST /v1/consent`` on the intake: opt-ins and opt-outs with their evidence (scope ``consent:write``), in batches.
 
-The body is ``{"changes": [...]}``, 1 to ``MAX_CHANGES`` ``ConsentRecord`` objects (``processors.consent.evidence``).
+The body is ``{"changes": [...]}``, 1 to ``MAX_CHANGES`` ``ConsentRecord`` objects (``processors.rules.consent_evidence``).
 All or nothing at the door: one invalid change refuses the whole batch (422, each problem's ``field`` naming the
 item, ``changes.3.number``), so a caller never has to work out which half went in. An accepted batch is written to
 ``consent`` and ``consent-history`` before the answer (202 ``{"recorded": n}``); when Kafka did not take every
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from courrier.config import Settings
-from processors.consent.evidence import ConsentRecord, change, future, outputs
+from processors.rules.consent_evidence import ConsentRecord, change, future, outputs
 from processors.intake.models import ErrorBody, Problem
 from processors.runtime.publisher import Publisher
 

@@ -11,7 +11,7 @@ its key (503); an item that cannot be judged at all (a bug: 500 ``internal_error
 nothing and the other items go on; and if publishing itself raises, every key the call claimed is
 released before the exception leaves (the caller gets a 500 and may retry with the same keys).
 
-Keys are scoped per API key (``processors.consent.message_ids.scoped_key``): the window and the topic
+Keys are scoped per API key (``processors.rules.idempotency.scoped_key``): the window and the topic
 hold ``courrier:key:<api_key_id>:<key>``, so another API key reusing a key sends its own message.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from courrier.config import Settings
-from processors.consent.message_ids import scoped_key
+from processors.rules.idempotency import scoped_key
 from processors.intake.idempotency import IdempotencyWindow
 from processors.intake.logic import new_message_id, problems, send_requested
 from processors.intake.models import MessageRequest, Problem

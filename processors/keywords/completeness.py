@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from processors.keywords.book import DEFAULT_SENDER, KeywordBook, Sender, from_mapping, load
+from processors.rules.keywords import KEYWORDS_INCOMPLETE
 
-REASON = "keywords_incomplete"
+REASON = KEYWORDS_INCOMPLETE
 # Each response and the field of a sender's entry it is written from.
 RESPONSES = (("STOP", "brand"), ("HELP", "help"))
 

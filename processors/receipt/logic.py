@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any, Mapping
 
 from processors.receipt.statuses import (
@@ -27,10 +26,10 @@ from processors.receipts import receipt
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 from processors.rules.buttons import button_in
+from processors.rules.prices import cost_micros
 
 STAGE = "receipt"
 UNMATCHED_TOPIC = "unmatched-reports"
-DEFAULT_PRICES = Path(__file__).resolve().parent / "data" / "prices.json"
 NO_ERROR_CODES = frozenset({"", "0", "00", "000"})
 
 
@@ -42,18 +41,6 @@ class UnattributableReport(TransientError):
 class UnknownMessage(TransientError):
     """A report about a message whose ``dispatched`` event this stage has not read (yet): retried, then kept on
     ``unmatched-reports`` (an ``rcs-deadline`` of an unknown message: retried, then dead-lettered)."""
-
-
-def load_prices(path: Path = DEFAULT_PRICES) -> dict[str, Any]:
-    """Prices per channel and region, in millionths of ``currency``."""
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def cost_micros(channel: str, region: str, segments: int, prices: Mapping[str, Any]) -> int | None:
-    """What a message costs: per segment on SMS, per message on MMS and RCS; ``None`` without a price."""
-    table = prices.get(channel) or {}
-    unit = table.get(region, table.get("default"))
-    return None if unit is None else int(unit) * (segments if channel == "SMS" else 1)
 
 
 def _billing(channel: str, region: str, segments: int, prices: Mapping[str, Any]) -> dict[str, Any]:

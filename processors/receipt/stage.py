@@ -27,13 +27,14 @@ from prometheus_client import Counter
 
 from processors import fallback
 from processors.receipt.logic import (
-    UnknownMessage, classify, load_prices, no_report, reported, sent, unattributable, unknown_message, unmatched,
+    UnknownMessage, classify, no_report, reported, sent, unattributable, unknown_message, unmatched,
 )
 from processors.receipt.state import (
     Step, closed_attempt, message_id_of, on_dispatched, on_rcs_deadline, on_report, source_of, superseded_attempt,
 )
 from processors.receipt.statuses import UNRECOGNIZED
 from processors.receipt.store import MessageStates
+from processors.rules.prices import load_prices
 from processors.runtime import policy
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from processors.render.addresses import AllowList, blocked_because
+from processors.rules.addresses import AllowList, blocked_because
 from processors.render.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
 from processors.runtime.errors import TransientError
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from courrier.config import Settings
-from processors.render.addresses import AllowList
+from processors.rules.addresses import AllowList
 from processors.render.fetch import Fetched, FetchLimits, MediaFetcher
 from processors.render.images import Media, prepare
 from processors.render.media_rejected import MediaRejected

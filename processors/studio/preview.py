@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from processors.receipt.logic import cost_micros
+from processors.rules.prices import cost_micros
 from processors.render.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS, sms_text
 from processors.render.rcs import DEFAULT_LIMITS, RcsLimits

@@ -16,7 +16,7 @@ from processors.callbacks.sender import CallbackSender
 from processors.callbacks.settings import CallbackSettings
 from processors.callbacks.signing import verify
 from processors.callbacks.stage import CallbacksStage
-from processors.render.addresses import AllowList
+from processors.rules.addresses import AllowList
 from processors.runtime.testing import StageHarness
 
 KEY = new_key("shop", ("messages:send",), T0)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import httpx
 
 from courrier.config import Settings
-from processors.consent.message_ids import scoped_key
+from processors.rules.idempotency import scoped_key
 from processors.intake.models import MAX_BATCH
 from processors.render.templates import load
 from intake_server import Served, create_key, read_topic, serve

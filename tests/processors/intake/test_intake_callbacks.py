@@ -17,6 +17,9 @@ from courrier.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 from processors.intake.api import create_app
+from processors.render.templates import DEFAULT_DIR
+from processors.templates_store.catalog import seed_records
+from processors.templates_store.logic import TemplateIndex
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "render"))
 from media_http import Network, sandboxed  # noqa: E402  (the render tests' sandbox)
@@ -45,7 +48,16 @@ def clients() -> tuple[TestClient, FakePublisher]:
     app = create_app(settings, guard=KeyGuard(settings, keys=RECORDS))
     publisher = FakePublisher()
     app.state.service._publisher = publisher
+    app.state.service.templates = bundled_index()  # the store as seeded (its table needs a broker)
     return TestClient(app), publisher
+
+
+def bundled_index() -> TemplateIndex:
+    """A template store index holding the bundled templates, published, as the intake's seeding leaves it."""
+    index = TemplateIndex()
+    for output in seed_records(DEFAULT_DIR, index, NOW):
+        index.take(output.key, output.value)
+    return index
 
 
 def send(client: TestClient, key, **fields):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from receipt_feeder import Feeder
 
-from processors.receipt.logic import UnattributableReport, UnknownMessage, cost_micros, load_prices
+from processors.receipt.logic import UnattributableReport, UnknownMessage
+from processors.rules.prices import cost_micros, load_prices
 from processors.receipt.statuses import SMPP_STATUS, Normalized, UnknownProviderStatus, aggregate_parts, normalize
 from processors.receipts import TERMINAL_STATUSES, receipt_id
 from processors.runtime.errors import TransientError

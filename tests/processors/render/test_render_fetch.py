@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from media_http import MediaServer, Network, sandboxed, self_signed
 
-from processors.render.addresses import AllowList
+from processors.rules.addresses import AllowList
 from processors.render.fetch import FetchLimits, MediaFetcher
 from processors.render.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
 from processors.runtime.errors import TransientError

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from courrier.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
-from processors.receipt.logic import load_prices
+from processors.rules.prices import load_prices
 from processors.runtime.stage import Output
 from processors.studio.app import add_pages
 from processors.templates_store.api import TemplateWriter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.receipt.logic import load_prices
+from processors.rules.prices import load_prices
 from processors.studio.app import STARTERS, starter_source
 from processors.studio.preview import parse_sample, preview, runs
 from processors.templates_store.changes import check
