@@ -29,3 +29,7 @@ class DecodeError(CourrierError):
 
 class UnreachableError(CourrierError):
     """A part (broker, registry, S3, SMPP peer) did not answer: the message names the address and what to run."""
+
+
+class NotHeld(CourrierError):
+    """A co-partitioned table (``runtime.table``) was asked for a row of a partition its instance is not assigned."""

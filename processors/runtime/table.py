@@ -13,17 +13,14 @@ store; a restarted instance takes the first free slot back, usually its own. Sto
 has are removed after an hour unused. Memory is bounded by RocksDB's memtables and one shared block cache, not by
 the number of rows.
 
-A co-partitioned table (``co_partitioned_with=<input topic>``: a topic keyed as that input is, like ``message-state`` by
-message id, or a ``by_number`` topic whose rows sit on the partition of the requests about their number,
-``topology.partitioning``) holds only the partitions its stage is assigned: the runner
-calls ``assign`` when the group gives it partitions, which restores each from its own store
-(``…/<instance>-p<partition>-<slot>``) and the topic before the stage reads a record of them, and ``revoke`` when they
-go, which closes their stores (kept on disk: taken back later, they resume where they stopped). Two instances hold
-half the rows each. A lookup of a number on a partition not held is a bug in the caller and raises ``NotHeld``.
+A co-partitioned table (``co_partitioned_with=<input>``: keyed as that input is, like ``message-state`` by message id,
+or a ``by_number`` topic placed by number, ``topology.partitioning``) holds only its stage's assigned partitions: the
+runner's ``assign`` restores each from its own store (``…/<instance>-p<partition>-<slot>``) and the topic before a record
+of them is read; ``revoke`` closes their stores (kept on disk: taken back, they resume where they stopped). Two
+instances hold half the rows each; a lookup on a partition not held is the caller's bug and raises ``NotHeld``.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import queue
 import threading
@@ -34,16 +31,16 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from courrier.config import Settings
 from processors.runtime.clients import consumer_config
-from processors.runtime.errors import CourrierError, DecodeError, UnreachableError
+from processors.runtime.errors import DecodeError, NotHeld, UnreachableError
 from processors.runtime.metrics import TABLES
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
-from processors.runtime.store import RowStore, sweep
+from processors.runtime.restore import describe_progress, give_back_freed_memory, open_checked, sweep_once, topic_id, watermarks
+from processors.runtime.store import RowStore
 from topology.partitioning import check_same_count, key_partition, number_of
 from topology.topics import topic as declared_topic
 
@@ -53,11 +50,6 @@ EXPIRE_EVERY_S = 600.0  # how often rows past the topic's retention are dropped,
 # librdkafka prefetches up to 100,000 records or 64 MB per partition by default: that, not the rows, was most of a
 # loading table's memory. A smaller queue keeps a load as fast (the store's writes are the pace) in a bounded RSS.
 _CONSUMER = {"enable.partition.eof": True, "queued.min.messages": 5000, "queued.max.messages.kbytes": 4096}
-_swept: set[Path] = set()  # state dirs whose stale stores this process has already removed
-
-
-class NotHeld(CourrierError):
-    """A co-partitioned table was asked for a row of a partition its instance is not assigned."""
 
 
 class TopicTable(Mapping[str, Event]):
@@ -158,11 +150,7 @@ class TopicTable(Mapping[str, Event]):
 
     def progress(self) -> str:
         """How far loading got: records read of those to read, and each partition's offset against its end at start."""
-        progress = {p: tuple(v) for p, v in list(self._progress.items())}  # partition → (next offset, end, start offset)
-        done = sum(max(0, min(position, end) - start) for position, end, start in progress.values())
-        total = sum(max(0, end - start) for _, end, start in progress.values())
-        parts = ", ".join(f"{p} at {position:,} of {end:,}" for p, (position, end, _) in sorted(progress.items()))
-        return f"{done:,} of {total:,} records read (partition {parts})" if parts else "the topic's partitions not read yet"
+        return describe_progress({p: (v[0], v[1], v[2]) for p, v in list(self._progress.items())})
 
     def stop(self) -> None:
         self._stopping.set()
@@ -267,7 +255,7 @@ class TopicTable(Mapping[str, Event]):
             metadata = consumer.list_topics(self._physical, timeout=10).topics.get(self._physical)
             partitions = sorted(metadata.partitions) if metadata and not metadata.error else []
             self._partition_count = len(partitions)
-            self._sweep(consumer)
+            sweep_once(self._settings.state_dir / "tables", consumer)
             if self.co_partitioned:
                 self._caught_up.set()  # nothing to read until partitions are assigned
             else:
@@ -286,7 +274,7 @@ class TopicTable(Mapping[str, Event]):
                 for entry in [w for w in waiting if not (w[0] & behind)]:
                     waiting.remove(entry)
                     if entry[1] is self._caught_up:
-                        _give_back_freed_memory()
+                        give_back_freed_memory()
                     entry[1].set()
                 if time.monotonic() - expired_at >= EXPIRE_EVERY_S:
                     expired_at = time.monotonic()
@@ -298,7 +286,7 @@ class TopicTable(Mapping[str, Event]):
     def _take(self, consumer: Consumer, partitions: list[int], behind: set[int]) -> set[int]:
         """Open the store(s) of ``partitions``, start reading each where its store stopped; the partitions still behind."""
         deadline = time.monotonic() + 30
-        ranges = {p: _watermarks(consumer, self._physical, p, deadline) for p in partitions}
+        ranges = {p: watermarks(consumer, self._physical, p, deadline) for p in partitions}
         name = self._settings.instance_id or "table"
         if self.co_partitioned:
             opened = {p: self._open_checked(f"{name}-p{p}", {p: ranges[p]}) for p in partitions}
@@ -401,39 +389,9 @@ class TopicTable(Mapping[str, Event]):
                     self._cache.clear()
 
     def _open_checked(self, name: str, ranges: dict[int, tuple[int, int]]) -> RowStore:
-        """The local store ``name``, rebuilt (one log line) unless what it holds is this topic's, up to offsets the topic
-        still has (of ``ranges``' partitions: a store holds those only)."""
-        root = self._settings.state_dir / "tables" / self._physical
-        store = RowStore(root, name)
         if self._topic_id is None:
-            self._topic_id = _topic_id(self._settings, self._physical)
-        topic_id = self._topic_id
-        reason = store.rebuilt_reason
-        if reason is None and not store.valid_format():
-            reason = None if store.created else "no offsets record"
-        elif reason is None and topic_id and store.topic_id() != topic_id:
-            reason = f"store is of topic id {store.topic_id()}, the topic's is {topic_id} (deleted and created again?)"
-        elif reason is None:
-            for partition, position in store.positions().items():
-                low, high = ranges.get(partition, (0, -1))  # a partition not of this store's: rebuilt
-                if not low <= position <= high:
-                    reason = f"partition {partition} stored at offset {position}, outside the topic's {low}..{high}"
-                    break
-        if reason is not None or not store.valid_format():
-            if reason is not None:
-                log.warning("table store rebuilt from its topic", extra={"topic": self._logical, "path": str(store.path), "reason": reason})
-            store.reset(topic_id)
-        return store
-
-    def _sweep(self, consumer: Consumer) -> None:
-        root = self._settings.state_dir / "tables"
-        if root in _swept:
-            return
-        _swept.add(root)
-        live = set(consumer.list_topics(timeout=10).topics)
-        removed = sweep(root, live)
-        if removed:
-            log.info("removed the table stores of deleted topics", extra={"count": len(removed)})
+            self._topic_id = topic_id(self._settings, self._physical)
+        return open_checked(self._settings.state_dir / "tables" / self._physical, name, ranges, self._topic_id, self._logical)
 
     def wait_for(self, key: str, timeout_s: float = 10.0) -> Event | None:
         """The row for ``key`` once it appears (for tests and tools that just wrote it), or None."""
@@ -444,36 +402,3 @@ class TopicTable(Mapping[str, Event]):
                 return row
             time.sleep(0.05)
         return None
-
-
-def _give_back_freed_memory() -> None:
-    """Return to the system the heap a load freed but glibc keeps (librdkafka's fetch buffers, the batches): measured
-    at 40 % of the RSS of a process that had just loaded a million rows. Elsewhere than glibc there is nothing to do."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _watermarks(consumer: Consumer, physical: str, partition: int, deadline: float) -> tuple[int, int]:
-    """The partition's (low, high) watermarks; NOT_LEADER (a topic created a moment ago) is retried until ``deadline``."""
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(physical, partition), timeout=10)
-            return low, high
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _topic_id(settings: Settings, physical: str) -> str:
-    """The topic's id (a topic deleted and created again gets a new one), or "" when the broker does not say."""
-    from confluent_kafka import TopicCollection
-
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": log})
-    try:
-        description = admin.describe_topics(TopicCollection([physical]), request_timeout=10)[physical].result()
-        return str(description.topic_id) if description.topic_id is not None else ""
-    except KafkaException:
-        return ""

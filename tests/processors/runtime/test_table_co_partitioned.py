@@ -13,7 +13,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from processors.runtime.clients import consumer_config, producer_config
-from processors.runtime.table import NotHeld, TopicTable
+from processors.runtime.errors import NotHeld
+from processors.runtime.table import TopicTable
 from topology.errors import TopologyError
 from topology.partitioning import key_partition, row_partition
 
