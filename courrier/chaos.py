@@ -29,10 +29,10 @@ from courrier.config import Settings
 from courrier.chaos_probes import OptOutWatcher, Providers, Stops
 from courrier.demo import demo_webhook_secret
 from courrier.outcomes import OutcomeWatcher
-from courrier.processes import StageProcess, start_stage, start_webhooks, stop_all
+from courrier.chaos_supervisor import Supervisor
+from courrier.processes import start_webhooks, stop_all
 from processors.fallback import SUFFIX
 
-STAGES = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")
 GROUP = "promotions"
 MARKETING_SENDER = "36180"  # the FR short code marketing SMS leave from; a STOP texted to it opts out of GROUP
 MARKER = "Chaos"  # first name in every marketing text: tells a campaign SMS from the STOP confirmation in the journal
@@ -142,54 +142,6 @@ def chaos_requests(count: int, rng: random.Random, stop_share: float) -> list[Re
             requests.append(Request(number, "promo_spring", {"first_name": MARKER, "discount": "20"}, "SMS", "MARKETING",
                                     opted_in=opted_in, stops=opted_in and rng.random() < stop_share))
     return requests
-
-
-class Supervisor:
-    """Every stage as processes (``instances`` of each, instance ids "0", "1"…); kills one in rotation and restarts it under
-    the same instance id (which fences its predecessor's open transaction at once); restarts any that exited by itself,
-    as an orchestrator would; ``rebalance`` adds an instance of every stage and retires the oldest (SIGKILL, no restart)."""
-
-    def __init__(self, settings: Settings, log_dir: Path, rng: random.Random, report: ChaosReport, instances: int = 1) -> None:
-        self._settings, self._log_dir, self._rng, self._report = settings, log_dir, rng, report
-        self.stages: dict[tuple[str, str], StageProcess] = {
-            (name, str(i)): self._start((name, str(i))) for name in STAGES for i in range(instances)}
-        self._next_instance = instances
-        self._rotation: list[tuple[str, str]] = []
-
-    def _start(self, which: tuple[str, str]) -> StageProcess:
-        name, instance = which
-        run = sum(self._report.kills.values()) + sum(self._report.restarts_after_exit.values())
-        return start_stage(name, self._settings, self._log_dir / f"{name}-{instance}-{run}", instance=instance)
-
-    def kill_next(self) -> str:
-        self._rotation = [w for w in self._rotation if w in self.stages]
-        if not self._rotation:
-            self._rotation = self._rng.sample(sorted(self.stages), len(self.stages))
-        which = self._rotation.pop()
-        self.stages[which].kill()
-        self._report.kills[which[0]] += 1
-        self.stages[which] = self._start(which)
-        return which[0]
-
-    def rebalance(self) -> None:
-        """A new instance of every stage joins its group, then the oldest of each is killed and not replaced."""
-        instance = str(self._next_instance)
-        self._next_instance += 1
-        for name in STAGES:
-            self.stages[(name, instance)] = self._start((name, instance))
-        for name in STAGES:
-            oldest = min((w for w in self.stages if w[0] == name), key=lambda w: int(w[1]))
-            self.stages.pop(oldest).kill()
-        self._report.rebalances += 1
-
-    def revive(self) -> None:
-        for which, process in list(self.stages.items()):
-            if not process.alive():
-                self._report.restarts_after_exit[which[0]] += 1
-                self.stages[which] = self._start(which)
-
-    def stop(self) -> None:
-        stop_all(self.stages.values())
 
 
 def run_chaos(settings: Settings, plan: ChaosPlan, log_dir: Path, on_progress: Callable[[int, int], None] | None = None) -> ChaosReport:

@@ -12,7 +12,8 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from courrier.chaos import STAGES, ChaosPlan, chaos_numbers, run_chaos
+from courrier.chaos import ChaosPlan, chaos_numbers, run_chaos
+from courrier.chaos_supervisor import STAGES
 from courrier.config import Settings
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from courrier.chaos import STAGES, ChaosPlan, run_chaos
+from courrier.chaos import ChaosPlan, run_chaos
+from courrier.chaos_supervisor import STAGES
 from courrier.config import Settings
 
 
