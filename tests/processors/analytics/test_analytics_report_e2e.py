@@ -28,7 +28,6 @@ from processors.campaigns.logic import CampaignSpec
 from processors.campaigns.publish import CampaignSend
 from processors.campaigns.variants import Variant, VariantPlan
 from processors.links.app import create_app
-from processors.runtime.errors import UnreachableError
 from sim.simulator import SimOptions
 from sim.testing import private_sim
 from tests.serving import free_port, served, wait_healthy
@@ -109,10 +108,7 @@ def expected_steps(receipts: dict[str, list[dict]], ids: list[str]) -> dict[str,
 
 def test_a_two_arm_campaign_report_matches_its_receipts_and_renders_in_chromium(pipeline: tuple[Settings, str], tmp_path: Path) -> None:
     settings, links = pipeline
-    try:
-        chromium.ensure()
-    except UnreachableError as exc:
-        pytest.skip(str(exc))
+    chromium.ensure()  # installs Debian's chromium when missing; as in the studio and dashboard tests, no browser is a failure
     campaign = f"report-{uuid.uuid4().hex[:6]}"
     watcher = OutcomeWatcher(settings)
     time.sleep(2)  # the stages join their groups
