@@ -26,7 +26,7 @@ from processors.callbacks.sender import CallbackSender, TryFailed
 from processors.callbacks.settings import CallbackSettings
 from processors.callbacks.signing import RECEIPT_ID_HEADER, SIGNATURE_HEADER, sign
 from processors.runtime.errors import CourrierError
-from processors.runtime.stage import Event, Output, RecordMeta
+from processors.runtime.stage import Event, Output, RecordMeta, each_alone
 
 log = logging.getLogger(__name__)
 TRIES = Counter("courrier_callback_tries", "Status callback POSTs by outcome (delivered, retried, failed: callback-failed)",
@@ -72,13 +72,7 @@ class CallbacksStage:
         return results
 
     def _send_in_order(self, items: list[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
-        outcomes: list[list[Output] | BaseException] = []
-        for event, meta in items:
-            try:
-                outcomes.append(self._send(event, meta))
-            except Exception as exc:  # the runtime dead-letters this record alone
-                outcomes.append(exc)
-        return outcomes
+        return each_alone(self._send, items)
 
     def _send(self, sent: Event, meta: RecordMeta) -> list[Output]:
         with self._lock:

@@ -10,7 +10,7 @@ from processors.channel.senders import SenderPools
 from processors.failed import beside_dead_letter
 from processors.rules.keywords import KEYWORDS_INCOMPLETE
 from processors.receipts import receipt
-from processors.runtime.stage import Event, Output, RecordMeta
+from processors.runtime.stage import Event, Output, RecordMeta, each_alone
 
 
 class ChannelStage:
@@ -52,13 +52,7 @@ class ChannelStage:
         prefetch = getattr(self._rcs_capable, "prefetch", None)
         if prefetch is not None:
             prefetch(rcs_recipients(event for event, _meta in items))
-        results: list[list[Output] | BaseException] = []
-        for event, meta in items:
-            try:
-                results.append(self.process(event, meta))
-            except Exception as exc:  # the runtime dead-letters (or retries) this record alone
-                results.append(exc)
-        return results
+        return each_alone(self.process, items)
 
     def close(self) -> None:
         closer = getattr(self._rcs_capable, "close", None)

@@ -80,6 +80,19 @@ class ProcessesBatches(Protocol):
         outputs or an error."""
 
 
+def each_alone(process: Callable[[Event, RecordMeta], Iterable[Output]],
+               items: Sequence[tuple[Event, RecordMeta]]) -> list[list[Output] | BaseException]:
+    """Each record through ``process`` in order, one record's error its own (the runtime dead-letters or retries that
+    record alone): the usual body of a ``process_batch`` that prepares something for the whole batch first."""
+    results: list[list[Output] | BaseException] = []
+    for event, meta in items:
+        try:
+            results.append(list(process(event, meta)))
+        except Exception as exc:  # handed back as this record's outcome, never raised past its batch
+            results.append(exc)
+    return results
+
+
 @runtime_checkable
 class PollsOutputs(Protocol):
     def poll_outputs(self) -> Iterable[Output]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from processors.runtime.stage import Event, Output, RecordMeta
+from processors.runtime.stage import Event, Output, RecordMeta, each_alone
 from processors.status.logic import campaign_key, conversions_key, converted, counted, project, view_id
 from processors.status.rows import OwnWrites
 
@@ -55,13 +55,7 @@ class StatusStage:
         """Each receipt in order (a batch's earlier writes seen by its later receipts); one receipt's error is its own."""
         self._messages.batch_started()
         self._campaigns.batch_started()
-        results: list[list[Output] | BaseException] = []
-        for event, meta in items:
-            try:
-                results.append(self.process(event, meta))
-            except Exception as exc:  # the runtime dead-letters this record alone
-                results.append(exc)
-        return results
+        return each_alone(self.process, items)
 
     def batch_aborted(self) -> None:
         """The batch's records will be read again: forget what it wrote, so they are applied again, not skipped."""
