@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from seeded import bundled_index
 
 from courrier.config import Settings
 from processors.intake import service as intake_service
@@ -45,6 +46,7 @@ def app() -> tuple[TestClient, FakePublisher]:
     application = create_app(Settings(), insecure_no_auth=True)
     publisher = FakePublisher()
     application.state.service._publisher = publisher
+    application.state.service.templates = bundled_index()  # the store as seeded (its table needs a broker)
     return TestClient(application, raise_server_exceptions=False), publisher
 
 

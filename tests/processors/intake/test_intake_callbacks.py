@@ -11,15 +11,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from seeded import bundled_index
 from test_intake_batch_failures import FakePublisher
 
 from courrier.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 from processors.intake.api import create_app
-from processors.render.templates import DEFAULT_DIR
-from processors.templates_store.catalog import seed_records
-from processors.templates_store.logic import TemplateIndex
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "render"))
 from media_http import Network, sandboxed  # noqa: E402  (the render tests' sandbox)
@@ -50,14 +48,6 @@ def clients() -> tuple[TestClient, FakePublisher]:
     app.state.service._publisher = publisher
     app.state.service.templates = bundled_index()  # the store as seeded (its table needs a broker)
     return TestClient(app), publisher
-
-
-def bundled_index() -> TemplateIndex:
-    """A template store index holding the bundled templates, published, as the intake's seeding leaves it."""
-    index = TemplateIndex()
-    for output in seed_records(DEFAULT_DIR, index, NOW):
-        index.take(output.key, output.value)
-    return index
 
 
 def send(client: TestClient, key, **fields):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from fastapi.testclient import TestClient
+from seeded import bundled_index
 from test_intake_batch_failures import OTP, FakePublisher
 
 from courrier.config import Settings
@@ -20,6 +21,7 @@ def clients() -> tuple[TestClient, FakePublisher]:
     app = create_app(settings, guard=KeyGuard(settings, keys={k.key_id: k.record for k in (FIRST, SECOND)}))
     publisher = FakePublisher()
     app.state.service._publisher = publisher
+    app.state.service.templates = bundled_index()  # the store as seeded (its table needs a broker)
     return TestClient(app), publisher
 
 
