@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +17,7 @@ from courrier.client import CourrierClient
 from courrier.config import Settings
 from processors.catalog import BUILDERS, _dispatch
 from processors.dispatch.lanes import run_lanes
+from processors.runtime.metrics import MetricsServer
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.scheduler.scheduler import Scheduler
 from tests.processors.dispatch.dispatch_broker import publish, rendered
@@ -110,7 +112,11 @@ def test_a_stage_serves_its_counters_lag_outcomes_tables_and_the_process_on_the_
     assert value(samples, "courrier_batch_seconds_count", stage="consent") >= 1
 
 
-def test_dispatch_serves_providers_and_pacing_on_one_lane_s_endpoint_only(topic_settings: Settings) -> None:
+def test_dispatch_serves_providers_and_pacing_on_one_lane_s_endpoint_only(topic_settings: Settings,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # As in a dispatch process: its two lanes' servers are the process's only ones (an earlier test of this pytest
+    # process may have left one live, which would hold the process-wide registry by having a lower port).
+    monkeypatch.setattr(MetricsServer, "_live", [])
     port = free_ports(2)
     settings = topic_settings.model_copy(update={"dispatch_hold_s": 0.5})
     lanes, tables = _dispatch(settings)
