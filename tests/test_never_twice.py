@@ -28,7 +28,7 @@ def test_chaos_numbers_are_distinct_valid_mobiles_from_any_base(seed: int) -> No
 def test_chaos_every_message_ends_once_and_nothing_is_sent_twice_or_after_stop(topic_settings: Settings, tmp_path: Path) -> None:
     """The small version of ``courrier bench chaos``: every stage SIGKILLed in rotation, the broker restarted once, the
     SMSC and the HTTP provider misbehaving; counted from outside, every message has exactly one terminal receipt."""
-    plan = ChaosPlan(count=400, rate=50, kill_every_s=3.0, seed=11, validity_s=30, report_grace_s=3, rcs_fallback_after_s=8,
+    plan = ChaosPlan(count=400, rate=50, kill_every_s=3.0, seed=11, validity_s=60, report_grace_s=3, rcs_fallback_after_s=8,
                      timeout_s=300)
     report = run_chaos(topic_settings, plan, tmp_path)
     assert sum(report.kills.values()) >= 7 and set(report.kills) == set(STAGES), report.kills
