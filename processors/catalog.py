@@ -27,6 +27,7 @@ class UnknownStage(CourrierError):
 def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from processors.consent.fraud import guard_from_settings
     from processors.consent.stage import ConsentStage, rules_from_settings
+    from processors.keywords.completeness import configured as configured_keywords
     from processors.consent.suppressions import Suppressions, salt
 
     from datetime import timedelta
@@ -41,7 +42,7 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     erased = TopicTable(settings, "suppressions")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
     templates = _template_store(settings)  # whether a template is marketing: its latest published version says
-    stage = ConsentStage(consents, sends, rules_from_settings(settings, templates), keys, window, fraud=guard_from_settings(settings),
+    stage = ConsentStage(consents, sends, rules_from_settings(settings, templates, configured_keywords().group_missing), keys, window, fraud=guard_from_settings(settings),
                          suppressions=Suppressions(erased, salt(settings)))
     return stage, [consents, sends, keys, erased, templates]  # type: ignore[list-item]  # the store starts and stops as a table
 

@@ -15,20 +15,21 @@ from processors.rules.test_sends import parse_test_numbers
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
-from processors.keywords.completeness import configured as configured_keywords
 from processors.rules.purposes import BUNDLED_DIR, marketing_templates
 from processors.templates_store.logic import MarketingIds, TemplateIndex
 from processors.runtime.stage import Event, Output, RecordMeta
 
 
-def rules_from_settings(settings: Settings, templates: TemplateIndex | None = None) -> Rules:
+def rules_from_settings(settings: Settings, templates: TemplateIndex | None = None,
+                        group_incomplete: Callable[[str], str | None] | None = None) -> Rules:
     """Quiet hours (unless turned off), frequency caps, the countries' limits and the marketing templates as the settings
     and their data files say.
 
     The countries' limits come from the quiet-hours file (or folder) too: one file holds a country's rules. The
     marketing templates are those whose latest published version in the template store ``templates`` declares
     ``purpose = "marketing"`` (without a store: those of the folder ``templates_dir`` declaring it).
-    A subscription group whose senders' STOP and HELP responses are not set refuses marketing (``keywords.completeness``).
+    ``group_incomplete(group)``: why a subscription group may not send marketing yet (its senders' STOP and HELP
+    responses, ``keywords.completeness``, as the catalog composes it), or None.
     Test sends go to the numbers of ``test_numbers`` only (``rules.test_sends``).
     """
     hours = quiet_hours.load(settings.quiet_hours_file) if settings.quiet_hours_enabled else None
@@ -36,7 +37,7 @@ def rules_from_settings(settings: Settings, templates: TemplateIndex | None = No
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
                  MarketingIds(templates) if templates is not None else marketing_templates(settings.templates_dir or BUNDLED_DIR),
-                 configured_keywords().group_missing,
+                 group_incomplete,
                  parse_test_numbers(settings.test_numbers))
 
 

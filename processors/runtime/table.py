@@ -97,8 +97,7 @@ class TopicTable(Mapping[str, Event]):
 
     @property
     def path(self) -> Path | None:
-        """The local store's directory once started (a co-partitioned table: its lowest partition's)."""
-        return self._stores[min(self._stores)].path if self._stores else None
+        return self._stores[min(self._stores)].path if self._stores else None  # co-partitioned: the lowest partition's
 
     @property
     def partitions(self) -> list[int]:
@@ -137,8 +136,7 @@ class TopicTable(Mapping[str, Event]):
             self._ask("revoke", held, 30.0)
 
     def holds(self, key: str) -> bool:
-        """Whether the row of ``key`` (of a ``by_number`` topic: rows about that number) is here: always for a table of
-        every partition."""
+        """Whether ``key``'s row (a ``by_number`` topic's: its number's rows) is held here; always for a whole table."""
         return not self.co_partitioned or self._partition_of(key.encode()) in self._stores
 
     def _ask(self, what: str, partitions: list[int], timeout_s: float) -> None:
@@ -206,7 +204,7 @@ class TopicTable(Mapping[str, Event]):
     def _open_stores(self) -> list[RowStore]:
         if self._stopped:
             raise RuntimeError(f"table {self._physical} is stopped")
-        return list({id(store): store for store in list(self._stores.values())}.values())
+        return list(set(self._stores.values()))
 
     def _store_for(self, key: str) -> RowStore | None:
         if self._stopped:
@@ -293,13 +291,11 @@ class TopicTable(Mapping[str, Event]):
         else:
             store = self._open_checked(name, ranges)
             opened = {p: store for p in partitions}
-        for store in {id(s): s for s in opened.values()}.values():
-            positions = store.positions()
+        for p, store in opened.items():
+            start = store.positions().get(p, ranges[p][0])
+            self._progress[p] = [start, ranges[p][1], start]
+        for store in set(opened.values()):  # one store for every partition unless co-partitioned
             self.loaded_at_start += len(store)
-            for p in partitions:
-                if opened[p] is store:
-                    start = positions.get(p, ranges[p][0])
-                    self._progress[p] = [start, ranges[p][1], start]
             if self._listeners:
                 for raw_key, raw in store.items():
                     self._notify(raw_key.decode("utf-8", "replace"), raw)
@@ -354,7 +350,7 @@ class TopicTable(Mapping[str, Event]):
             batches.setdefault(partition, []).append((key, message.value(), message.timestamp()[1]))
         if not moved:
             return
-        for store in {id(s): s for s in (self._stores[p] for p in moved)}.values():
+        for store in {self._stores[p] for p in moved}:
             mine = [p for p in moved if self._stores[p] is store]
             self._apply(store, [row for p in mine for row in batches.get(p, ())], {p: moved[p] for p in mine})
         for partition, position in moved.items():
