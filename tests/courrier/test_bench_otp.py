@@ -1,12 +1,13 @@
-"""``courrier bench otp`` on a small paced campaign against an SMSC of this test's own: both runs (OTPs in their lane,
-then behind the campaign) send the whole campaign over several short codes and every OTP, and leave no topic behind.
+"""``courrier bench otp`` on a small paced campaign against an SMSC of this test's own: from ``rendered`` both runs
+(OTPs in their lane, then behind the campaign), from ``send-requested`` the lane run and the whole chain, each send the
+whole campaign over several short codes and every OTP, print every figure and leave no topic or consumer group behind.
 No assertion on time."""
 from __future__ import annotations
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from courrier.bench_otp import bench_otp, campaign_sender
+from courrier.bench_otp import OtpFigure, bench_otp, campaign_sender
 from courrier.config import Settings
 from tests.processors.providers.smpp.harness import private_smsc
 
@@ -19,15 +20,46 @@ def _bench_topics(settings: Settings) -> set[str]:
     return {name for name in admin.list_topics(timeout=10).topics if name.startswith("bench-otp-")}
 
 
+def _bench_groups(settings: Settings) -> set[str]:
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    return {g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid if g.group_id.startswith("bench-otp-")}
+
+
+def _complete(figure: OtpFigure) -> None:
+    assert figure.campaign == CAMPAIGN and 1 <= len(figure.latencies) <= OTPS and figure.drain_s > 0, figure
+    assert all(latency > 0 for latency in figure.latencies)
+
+
 def test_a_paced_campaign_drains_while_otps_go_through_their_lane(real_parts: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     before = _bench_topics(real_parts)
     with private_smsc(real_parts) as settings:
-        lane, behind = bench_otp(settings, campaign=CAMPAIGN, otps=OTPS, interval_s=0.02, pacing=True, campaign_senders=3)
+        lane, behind = bench_otp(settings, campaign=CAMPAIGN, otps=OTPS, interval_s=0.02, pacing=True, campaign_senders=3,
+                                 origin="rendered")
     assert (lane.mode, behind.mode) == ("their own lane", "the campaign's topic")
+    assert (lane.origin, behind.origin) == ("rendered-transactional", "rendered")
     for figure in (lane, behind):
-        assert figure.campaign == CAMPAIGN and 1 <= len(figure.latencies) <= OTPS and figure.drain_s > 0
+        _complete(figure)
     assert "pacing on, 3 short codes" in " ".join(capsys.readouterr().out.split())  # however the table's title wraps
     assert _bench_topics(real_parts) <= before  # this run's topics are gone (another session's may still be there)
+
+
+def test_from_send_requested_the_whole_chain_beside_the_dispatch_hop(real_parts: Settings, capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")  # rich's width: one line per table row
+    before, groups_before = _bench_topics(real_parts), _bench_groups(real_parts)
+    with private_smsc(real_parts) as settings:
+        lane, chain = bench_otp(settings, campaign=CAMPAIGN, otps=OTPS, interval_s=0.02, pacing=True, campaign_senders=3)
+    assert (lane.origin, chain.origin) == ("rendered-transactional", "send-requested") and chain.mode == "the whole chain"
+    for figure in (lane, chain):
+        _complete(figure)
+    out = capsys.readouterr().out
+    for header in ("OTPs from", "OTP p50 ms", "OTP p95 ms", "OTP p99 ms", "OTP max ms"):
+        assert header in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 9}
+    for figure in (lane, chain):  # each run's row, with its p50, p95 and p99
+        assert all(f" {figure.percentile(p) * 1000:.0f} " in rows[figure.origin] for p in (50, 95, 99)), rows
+    assert f"OTP p99 from send-requested to dispatched: {chain.percentile(99) * 1000:.0f} ms" in out
+    assert _bench_topics(real_parts) <= before and _bench_groups(real_parts) <= groups_before
 
 
 def test_campaign_senders_are_distinct_short_codes() -> None:

@@ -1,0 +1,85 @@
+"""``courrier bench otp --from send-requested``: OTP latency through the whole chain while a campaign drains (issue 19).
+
+Consent, channel, render, dispatch and the scheduler run as their own processes (``courrier.processes``), the
+campaign's recipients opted in to ``GROUP`` beforehand. The campaign is published to ``send-requested`` at once as
+marketing requests, then OTPs one at a time as transactional requests, each through ``CourrierClient`` as an
+application would send it. Only dispatch has lanes: in consent, channel and render an OTP waits behind whatever of the
+campaign is ahead of it in its partition. An OTP's latency is from just before its request is produced to when its
+``dispatched`` record (written after the SMSC accepted it) reaches the bench.
+
+The channel stage picks senders from a pool this run declares (``COURRIER_CONFIG``'s ``[senders]``, as a deployment
+would): ``campaign_senders`` French short codes, the same ones ``--from rendered`` paces the campaign over. OTPs leave
+from them too (sticky per recipient), so an OTP shares its short code's budget with the campaign and has priority on
+it (``processors.dispatch.pacing.Pacer``). Quiet hours are off: the bench runs at any hour and no person receives it.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from courrier.bench_otp import SHORT_CODE_RATE, Dispatched, OtpFigure, campaign_sender
+from courrier.config import Settings
+
+CHAIN = ("consent", "channel", "render", "dispatch", "scheduler")  # the scheduler brings back what pacing deferred
+GROUP = "promotions"  # a group the bundled keyword book answers STOP and HELP for (else consent refuses its marketing)
+WARM_UP_S = 180.0  # five stages starting on a shared machine, each restoring its tables first
+
+
+def chain_run(settings: Settings, campaign: int, senders: int, otps: int, interval_s: float, pacing: bool, guarantee: str,
+              console) -> OtpFigure:
+    """One run of the whole chain under a topic prefix of its own, whose topics and consumer groups are removed after it."""
+    from courrier.bench import removed
+    from courrier.client import CourrierClient
+    from courrier.processes import start_stage, stop_all
+    from topology.apply import apply as apply_topology
+
+    run = settings.model_copy(update={"topic_prefix": f"bench-otp-{uuid.uuid4().hex[:8]}-", "dispatch_pacing": pacing,
+                                      "quiet_hours_enabled": False})
+    log_dir = settings.state_dir / "logs" / "bench-otp" / run.topic_prefix.rstrip("-")
+    config = _config(log_dir, senders)
+    numbers = [f"+3361{n:07d}" for n in range(campaign + 1)]  # the last one is the warm-up's marketing request
+    stages = []
+    with removed(run, run.topic_prefix):
+        apply_topology(run)
+        client = CourrierClient(run, source="bench")
+        for number in numbers:  # consent refuses marketing to a recipient who did not opt in
+            client.record_consent(number, GROUP, True, source="bench")
+        client.flush()
+        arrivals = Dispatched(run)
+        try:
+            stages = [start_stage(name, run, log_dir, [guarantee], extra_env={"COURRIER_CONFIG": str(config)}) for name in CHAIN]
+
+            def marketing(message_id: str, number: str) -> None:
+                client.send(number, "promo_spring", {"first_name": "Alex", "discount": "20"}, lane="MARKETING",
+                            subscription_group=GROUP, campaign_id="bench", message_id=message_id)
+
+            def send_otp(i: int) -> str:
+                message_id = client.send(f"+3362{i:07d}", "otp", {"code": "424242"}, lane="TRANSACTIONAL", message_id=f"otp-{i}")
+                client.flush(5)
+                return message_id
+
+            # Both lanes through every stage once before the clock runs: a broken path fails here, naming the logs.
+            client.send("+33612345678", "otp", {"code": "424242"}, lane="TRANSACTIONAL", message_id="warm-up")
+            marketing("warm-up-campaign", numbers[-1])
+            client.flush(30)
+            arrivals.warm_up(["warm-up", "warm-up-campaign"], WARM_UP_S, log_dir)
+            campaign_ids = [f"c-{i}" for i in range(campaign)]
+            for message_id, number in zip(campaign_ids, numbers):
+                marketing(message_id, number)
+            client.flush(120)
+            with console.status(f"send-requested: OTPs every {interval_s * 1000:.0f} ms while {campaign:,} campaign requests drain"):
+                sent = arrivals.otps_while_draining(send_otp, campaign_ids, otps, interval_s, 600 + campaign / (SHORT_CODE_RATE * senders))
+        finally:
+            arrivals.close()
+            stop_all(stages)
+    return arrivals.figure("the whole chain", "send-requested", campaign_ids, sent)
+
+
+def _config(log_dir: Path, senders: int) -> Path:
+    """The run's configuration file: its French short codes as the channel stage's only pool, at the rate they claim."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pool = ", ".join(f'{{ sender_id = "{campaign_sender(i)["sender_id"]}", segments_per_second = {SHORT_CODE_RATE} }}'
+                     for i in range(senders))
+    config = log_dir / "courrier.toml"
+    config.write_text(f"[senders.FR]\nSHORT_CODE = [{pool}]\n", encoding="utf-8")
+    return config
