@@ -20,7 +20,7 @@ from courrier.client import CourrierClient
 from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher, Outcomes
 from courrier.processes import start_pipeline, start_webhooks, stop_all
-from processors.render.templates import DEFAULT_DIR as BUNDLED_TEMPLATES
+from processors.rules.templates import DEFAULT_DIR as BUNDLED_TEMPLATES
 from processors.templates_store.catalog import seed as seed_templates
 from topology.apply import apply as apply_topology
 from topology.apply import remove as remove_topics

@@ -52,8 +52,8 @@ def _template_store(settings: Settings) -> "TemplateCatalog":
     from dataclasses import replace
     from pathlib import Path
 
-    from processors.render.rcs import DEFAULT_LIMITS
-    from processors.render.templates import DEFAULT_DIR
+    from processors.rules.rcs import DEFAULT_LIMITS
+    from processors.rules.templates import DEFAULT_DIR
     from processors.templates_store.catalog import TemplateCatalog
 
     return TemplateCatalog(settings, replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars),
@@ -102,7 +102,7 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     from dataclasses import replace
 
     from processors.render.media import MediaPipeline
-    from processors.render.rcs import DEFAULT_LIMITS
+    from processors.rules.rcs import DEFAULT_LIMITS
     from processors.render.stage import RenderStage
 
     limits = replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars)

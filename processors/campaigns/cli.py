@@ -278,7 +278,7 @@ def _check_templates(settings: Settings, spec: CampaignSpec, columns: tuple[str,
     """Every template the campaign uses has a published version in the template store (seeded from the bundled folder,
     as render's is), and the audience has a column for each variable it needs."""
     from processors.campaigns.logic import columns_missing
-    from processors.render.templates import DEFAULT_DIR
+    from processors.rules.templates import DEFAULT_DIR
     from processors.templates_store.catalog import TemplateCatalog
     from processors.templates_store.logic import Refused
 

@@ -22,8 +22,8 @@ from processors.campaigns.rollout import Slice
 from processors.campaigns.variants import VariantPlan
 from processors.rules.zones import valid_zone
 from processors.intake.logic import RENDERED_CHANNELS
-from processors.render.sandbox import MissingVariables, RenderFailed
-from processors.render.templates import Template
+from processors.rules.sandbox import MissingVariables, RenderFailed
+from processors.rules.templates import Template
 from processors.runtime.stage import Event, Output
 
 # Columns that say how to reach the recipient; every other column is a template variable. A time_zone column overrides

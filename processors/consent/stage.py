@@ -15,7 +15,8 @@ from processors.rules.test_sends import parse_test_numbers
 from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
-from processors.rules.purposes import BUNDLED_DIR, marketing_templates
+from processors.rules.purposes import marketing_templates
+from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.logic import MarketingIds, TemplateIndex
 from processors.runtime.stage import Event, Output, RecordMeta
 
@@ -36,7 +37,7 @@ def rules_from_settings(settings: Settings, templates: TemplateIndex | None = No
     default_cap = Cap(settings.frequency_cap_max, timedelta(days=settings.frequency_cap_window_days))
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
     return Rules(hours, load_caps(settings.frequency_caps_file, default_cap), countries,
-                 MarketingIds(templates) if templates is not None else marketing_templates(settings.templates_dir or BUNDLED_DIR),
+                 MarketingIds(templates) if templates is not None else marketing_templates(settings.templates_dir or DEFAULT_DIR),
                  group_incomplete,
                  parse_test_numbers(settings.test_numbers))
 

@@ -14,8 +14,8 @@ from processors.rules.idempotency import RESERVED_KEY_PREFIX
 from processors.rules.numbers import Refusal, normalize
 from processors.rules.zones import valid_zone
 from processors.intake.models import MessageRequest, Problem
-from processors.render.sandbox import MissingVariables, RenderFailed
-from processors.render.templates import Template, language_for
+from processors.rules.sandbox import MissingVariables, RenderFailed
+from processors.rules.templates import Template, language_for
 from processors.templates_store.logic import Refused, resolve
 from processors.runtime.stage import Event, Output
 

@@ -32,7 +32,7 @@ from processors.rules.numbers import Refusal, normalize
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
 from processors.intake.settings import IntakeSettings
-from processors.render.templates import DEFAULT_DIR
+from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.catalog import TemplateCatalog
 from processors.runtime.table import TopicTable
 

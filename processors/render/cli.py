@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.validate import validate_source
 from processors.templates_store.cli import add_commands
 

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from processors.receipts import receipt
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 from processors.render.links import Shortened, link_records, shorten
 from processors.render.media import MediaPreparer
 from processors.render.media_rejected import MediaRejected
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
-from processors.render.sandbox import MissingVariables, RenderFailed
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
+from processors.rules.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count
 from processors.render.smart_encoding import smart_encode
-from processors.render.templates import Template, language_for
+from processors.rules.templates import Template, language_for
 from processors.runtime.stage import Event, Output
 from processors.templates_store.logic import Refused, resolve
 from topology.topics import rendered_topic

@@ -7,8 +7,8 @@ from typing import Mapping
 from processors.render.links import link_base
 from processors.render.logic import DEFAULT_FOOTERS, load_footers, render_message
 from processors.render.media import MediaPreparer
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
-from processors.render.templates import DEFAULT_DIR, Template, load
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
+from processors.rules.templates import DEFAULT_DIR, Template, load
 from processors.failed import beside_dead_letter
 from processors.runtime.stage import Event, Output, RecordMeta
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS, sms_text
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, is_web_url, rcs_problems
-from processors.render.sandbox import MissingVariables, RenderFailed, render_tree
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits, is_web_url, rcs_problems
+from processors.rules.sandbox import MissingVariables, RenderFailed, render_tree
 from processors.render.segments import count
-from processors.render.templates import Template, draft_source
+from processors.rules.templates import Template, draft_source
 
 
 def validate_source(name: str, source: str, rcs_limits: RcsLimits = DEFAULT_LIMITS,

@@ -34,7 +34,7 @@ COOKIE = "courrier_studio_key"
 STARTERS_DIR = Path(__file__).resolve().parent / "starters"
 STARTERS = {path.stem: path for path in sorted(STARTERS_DIR.glob("*.toml"))}
 MAX_FORM_FIELD = 64_000
-# What the editor's toolbar inserts at the cursor: each part a template can hold, in the shapes of processors/render/rcs.py.
+# What the editor's toolbar inserts at the cursor: each part a template can hold, in the shapes of processors/rules/rcs.py.
 SNIPPETS = {
     "SMS fallback": '\n[sms]\ndefault = "Hello {{ first_name }}"\n',
     "RCS text": '\n[rcs]\ntext = "Hello {{ first_name }}"\n',

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processors.rules.prices import cost_micros
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS, sms_text
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
-from processors.render.sandbox import MissingVariables, RenderFailed
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
+from processors.rules.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count
-from processors.render.templates import language_for
+from processors.rules.templates import language_for
 from processors.templates_store.changes import check
-from processors.render.templates import draft_source
+from processors.rules.templates import draft_source
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from processors.intake.models import ErrorBody, Problem
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Event, Output
 from processors.templates_store import changes

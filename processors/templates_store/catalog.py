@@ -2,7 +2,7 @@
 
 Render and the intake read templates through one of these (the same ``start``/``stop``/``co_partitioned`` as a table,
 so a stage's builder hands it to the runner with its tables). Seed data: ``start(seed_dir=…)`` first publishes
-every bundled template (``processors/render/templates/*.toml``, or ``templates_dir``) whose id the store does not
+every bundled template (``processors/rules/templates/*.toml``, or ``templates_dir``) whose id the store does not
 hold yet, as version 1, published, by ``seed`` — so a fresh deployment (or a test's fresh topic prefix) sends what
 it always sent, and a template pushed or edited later is never overwritten by a restart.
 """
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from courrier.config import Settings
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.runtime.errors import UnreachableError
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 from processors.render.logic import MAX_SMS_SEGMENTS
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.validate import validate_source
 from processors.runtime.stage import Output
 from processors.templates_store.logic import (TOPIC, Refused, TemplateIndex, new_version, published, template_id_of,

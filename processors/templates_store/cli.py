@@ -57,7 +57,7 @@ def add_commands(app: typer.Typer) -> None:
     def seed(directory: Optional[Path] = typer.Option(None, "--dir", exists=True, file_okay=False,
                                                       help="Folder of <id>.toml files (default: templates_dir, else the bundled ones).")) -> None:
         """Publish, as version 1, every template of the folder whose id the store does not hold yet."""
-        from processors.render.templates import DEFAULT_DIR
+        from processors.rules.templates import DEFAULT_DIR
         from processors.templates_store.catalog import seed as seeded
 
         folder = Path(directory or get_settings().templates_dir or DEFAULT_DIR)

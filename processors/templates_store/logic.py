@@ -18,9 +18,9 @@ from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from processors.render.issues import Issue
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits
-from processors.render.templates import Template, TemplateInvalid, compile_source
+from processors.rules.issues import Issue
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
+from processors.rules.templates import Template, TemplateInvalid, compile_source
 from processors.runtime.stage import Event
 
 log = logging.getLogger(__name__)

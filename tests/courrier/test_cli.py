@@ -99,7 +99,7 @@ def test_segments_smart_encoding_adds_the_replaced_text_and_counts_it() -> None:
 
 
 def test_templates_validate(tmp_path) -> None:
-    from processors.render.templates import DEFAULT_DIR
+    from processors.rules.templates import DEFAULT_DIR
 
     assert courrier("templates", "validate", str(DEFAULT_DIR)).returncode == 0
     (tmp_path / "bad.toml").write_text('id = "bad"\n[sms]\ndefault = "hi"\n[rcs]\ntext = "hi"\n'

@@ -1,4 +1,4 @@
-"""Courrier's RCS content (``processors.render.rcs`` shapes) as an RBM ``AgentMessage``.
+"""Courrier's RCS content (``processors.rules.rcs`` shapes) as an RBM ``AgentMessage``.
 
 text message → ``contentMessage.text`` with its suggestions; rich card → ``richCard.standaloneCard`` (its
 suggestions on the card); carousel → ``richCard.carouselCard`` (message suggestions beside it); a card's media →

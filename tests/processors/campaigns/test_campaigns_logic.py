@@ -12,7 +12,7 @@ from processors.campaigns.logic import (
     CampaignSpec, columns_missing, control_record, idempotency_key, message_id, recipient_key, row_event,
 )
 from processors.campaigns.variants import Variant, VariantPlan
-from processors.render.templates import load
+from processors.rules.templates import load
 
 NOW = datetime(2025, 5, 2, 9, 30, tzinfo=timezone.utc)
 SPEC = CampaignSpec(campaign_id="spring-2025", template_id="promo_spring", policy="SMS", subscription_group="promotions")

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from processors.consent.logic import Rules, check
-from processors.render.templates import TemplateInvalid, compile_source
+from processors.rules.templates import TemplateInvalid, compile_source
 from processors.rules.purposes import marketing_templates
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)

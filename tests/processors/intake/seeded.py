@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from processors.render.templates import DEFAULT_DIR
+from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.catalog import seed_records
 from processors.templates_store.logic import TemplateIndex
 

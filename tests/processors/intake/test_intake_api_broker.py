@@ -10,7 +10,7 @@ import httpx
 from courrier.config import Settings
 from processors.rules.idempotency import scoped_key
 from processors.intake.models import MAX_BATCH
-from processors.render.templates import load
+from processors.rules.templates import load
 from intake_server import Served, create_key, read_topic, serve
 
 OTP = {"template_id": "otp", "recipient": "+33612345678", "variables": {"code": "123456"}, "channel_policy": "sms"}

@@ -13,7 +13,7 @@ from processors.rules.numbers import Refusal, normalize
 from processors.intake.logic import new_message_id, problems
 from processors.rules.idempotency import idempotency_record, live_message_id
 from processors.intake.models import MessageRequest
-from processors.render.templates import load, parse
+from processors.rules.templates import load, parse
 
 TEMPLATES = load()
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -15,7 +15,7 @@ from processors.consent.logic import check
 from processors.keywords.book import KeywordBook
 from processors.keywords.logic import REPLY_NAMESPACE, handle, reply_message_id, sender_e164
 from processors.keywords.stage import KeywordsStage
-from processors.render.templates import load as load_templates
+from processors.rules.templates import load as load_templates
 from processors.runtime.stage import Output, RecordMeta
 
 E164 = "+33612345678"

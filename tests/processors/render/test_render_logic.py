@@ -10,9 +10,9 @@ import pytest
 from processors.render.links import link_token
 from processors.render.logic import load_footers, with_footer
 from processors.render.media_rejected import MediaRejected
-from processors.render.rcs import RcsLimits
+from processors.rules.rcs import RcsLimits
 from processors.render.stage import RenderStage
-from processors.render.templates import DEFAULT_DIR
+from processors.rules.templates import DEFAULT_DIR
 from processors.runtime.errors import TransientError
 from processors.runtime.stage import Output, RecordMeta
 

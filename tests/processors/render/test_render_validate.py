@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from processors.render.cli import app
-from processors.render.rcs import RcsLimits
-from processors.render.templates import DEFAULT_DIR
+from processors.rules.rcs import RcsLimits
+from processors.rules.templates import DEFAULT_DIR
 from processors.render.validate import validate_source
 
 BAD = '''

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from courrier.config import Settings
-from processors.render.templates import DEFAULT_DIR
+from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.catalog import TemplateCatalog
 from processors.templates_store.logic import Refused
 

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from processors.render.templates import DEFAULT_DIR
+from processors.rules.templates import DEFAULT_DIR
 from processors.runtime.stage import Output
 from processors.templates_store.catalog import seed_records
 from processors.templates_store.changes import publish, push
@@ -105,7 +105,7 @@ def test_the_bundled_templates_seed_version_1_published_and_only_ids_the_store_l
 
 
 def test_a_plain_mapping_of_files_resolves_its_one_version() -> None:
-    from processors.render.templates import load
+    from processors.rules.templates import load
 
     files = load()
     assert resolve(files, "otp", None) is files["otp"]

@@ -18,7 +18,7 @@ from processors.keywords.logic import handle
 from processors.providers.twilio.fake import FakeTwilio
 from processors.render.fetch import Fetched
 from processors.render.media_rejected import BLOCKED, MediaRejected
-from processors.render.templates import compile_source
+from processors.rules.templates import compile_source
 from processors.runtime.stage import Output
 from processors.webhooks.api import create_app
 from processors.webhooks.inbound_media import OPAQUE, InboundMedia, object_key, sniff

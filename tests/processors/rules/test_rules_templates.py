@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from processors.render.sandbox import MissingVariables, RenderFailed, compile_text, render_tree
-from processors.render.templates import load, language_for, parse
+from processors.rules.sandbox import MissingVariables, RenderFailed, compile_text, render_tree
+from processors.rules.templates import load, language_for, parse
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -26,9 +26,9 @@ from typing import Any, Mapping
 
 from liquid.template import BoundTemplate
 
-from processors.render.issues import Issue
-from processors.render.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
-from processors.render.sandbox import compile_text, render_tree
+from processors.rules.issues import Issue
+from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
+from processors.rules.sandbox import compile_text, render_tree
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
 # The usual language of a region, used when the request names no locale.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from processors.render.issues import Issue
+from processors.rules.issues import Issue
 
 TEXT_KEYS = frozenset({"text", "suggestions"})
 CARD_CONTENT_KEYS = frozenset({"title", "description", "media_url"})

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from processors.render.issues import Issue
-from processors.render.rcs import RcsLimits, rcs_problems
+from processors.rules.issues import Issue
+from processors.rules.rcs import RcsLimits, rcs_problems
 
 LIMITS = RcsLimits()
 
