@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import typer
 
@@ -41,13 +42,14 @@ TARGET_P99_S = 0.050  # issue 19: OTP p99 from send-requested to submit while th
 @dataclass(frozen=True)
 class OtpFigure:
     """One measured run: the topic OTPs were published to (``origin``) and what they went through (``mode``), the
-    campaign's drain, OTP latencies in seconds."""
+    campaign's drain, OTP latencies in seconds, and the topic prefix the run created (and removed)."""
 
     mode: str
     origin: str
     campaign: int
     drain_s: float
     latencies: list[float]
+    prefix: str
 
     @property
     def submit_rate(self) -> float:
@@ -195,6 +197,7 @@ class Dispatched:
         self._consumer = Consumer(consumer_config(run, f"{run.topic_prefix}end"))
         assign_at_end(self._consumer, [run.topic("dispatched")])
         self._serde = AvroSerde(run.registry_url, run.topic)
+        self._prefix = run.topic_prefix
         self.at: dict[str, float] = {}
 
     def close(self) -> None:
@@ -205,7 +208,7 @@ class Dispatched:
             if message.error() is None:
                 self.at[self._serde.decode("dispatched", message.value())["context"]["message_id"]] = time.time()
 
-    def warm_up(self, message_ids: list[str], timeout_s: float, log_dir) -> None:
+    def warm_up(self, message_ids: list[str], timeout_s: float, log_dir: Path) -> None:
         """Wait until these messages were dispatched; ``TimeoutError`` naming the stages' logs otherwise."""
         deadline = time.monotonic() + timeout_s
         while not set(message_ids) <= set(self.at) and time.monotonic() < deadline:
@@ -232,7 +235,8 @@ class Dispatched:
         """The run's figure: the campaign's drain between its first and last dispatched record, each OTP's latency."""
         campaign_times = [self.at[m] for m in campaign_ids if m in self.at]
         drain = max(campaign_times) - min(campaign_times) if campaign_times else 0.0
-        return OtpFigure(mode, origin, len(campaign_times), drain, [self.at[m] - t for m, t in sent.items() if m in self.at])
+        return OtpFigure(mode, origin, len(campaign_times), drain, [self.at[m] - t for m, t in sent.items() if m in self.at],
+                         self._prefix)
 
 
 def campaign_sender(index: int) -> dict:
