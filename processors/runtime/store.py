@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteBufferManager, WriteOptions
 
 from processors.runtime.errors import CourrierError
 
@@ -37,8 +37,14 @@ _ROW, _BY_TIME, _META = b"r", b"t", b"m"
 _FORMAT_KEY, _TOPIC_ID_KEY, _COUNT_KEY, _POSITION = b"mformat", b"mtopic_id", b"mcount", b"mpos:"
 _TS = struct.Struct(">q")  # big-endian, so the by-time index iterates oldest first
 _PAGE = 10_000  # keys read per iterator pass: an iteration holds no snapshot longer than one page
-# One block cache for every store in the process, so the memory RocksDB reads with is bounded whatever the tables.
-_CACHE = Cache(16 * 1024 * 1024)
+# One memory budget for every store in the process, whatever the tables and their partitions: the block cache holds
+# the data blocks read, the files' index and bloom filter blocks (otherwise each open file keeps its own outside any
+# bound: ~25 MB for 10 million rows) and, through the write buffer manager, is charged for every store's memtables
+# (twelve co-partitioned stores would otherwise hold up to 12 × 2 × 8 MB).
+_CACHE_BYTES = 48 * 1024 * 1024
+_MEMTABLES_BYTES = 24 * 1024 * 1024
+_CACHE = Cache(_CACHE_BYTES)
+_MEMTABLES = WriteBufferManager.new_write_buffer_manager_with_cache(_MEMTABLES_BYTES, False, _CACHE)
 _MAX_SLOTS = 64
 
 
@@ -50,12 +56,15 @@ class StoreError(CourrierError):
 def _options() -> Options:
     options = Options(raw_mode=True)
     options.create_if_missing(True)
-    options.set_write_buffer_size(8 * 1024 * 1024)  # memtables bound a table's write memory: 2 × 8 MB
+    options.set_write_buffer_size(8 * 1024 * 1024)
     options.set_max_write_buffer_number(2)
+    options.set_write_buffer_manager(_MEMTABLES)
     options.set_max_open_files(256)
     options.set_keep_log_file_num(2)
     table = BlockBasedOptions()
     table.set_block_cache(_CACHE)
+    table.set_cache_index_and_filter_blocks(True)
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)  # the newest files' are read by every lookup
     table.set_bloom_filter(10, False)  # lookups of absent keys (every new key while loading) skip the files
     options.set_block_based_table_factory(table)
     return options
