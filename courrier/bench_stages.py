@@ -31,6 +31,7 @@ import typer
 
 from courrier import logs
 from processors.runtime.stage import Event, Output, Stage
+from topology.topics import lane_inputs
 
 if TYPE_CHECKING:
     from processors.runtime.testing import Produced
@@ -173,15 +174,12 @@ def build_stages(consents: dict[str, Event]) -> dict[str, Stage]:
     from processors.render.stage import RenderStage
 
     dispatch = DispatchStage([ProviderSpec(NoopProvider, CHANNELS)], MemoryLedger(_encoder()), CHANNELS,
-                             inputs=FLOW["dispatch"], consents=consents, validity=Validity())
+                             inputs=("rendered",), consents=consents, validity=Validity())
     return {"consent": ConsentStage(consents), "channel": ChannelStage(), "render": RenderStage(), "dispatch": dispatch}
 
 
 Fed = tuple[str, "str | bytes | None", Event]
 """An input record: its logical topic, key and value."""
-FLOW = {"consent": ("send-requested",), "channel": ("consent-checked",), "render": ("channel-resolved",),
-        "dispatch": ("rendered", "rendered-transactional")}
-"""Each stage's inputs among what the stage before it wrote."""
 
 
 def measure(stage: Stage, inputs: Sequence[Fed], profile: cProfile.Profile | None = None) -> tuple[float, list[Fed]]:
@@ -264,7 +262,8 @@ def _round(events: list[Event], consents: dict[str, Event], profile_stage: str |
             pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(25)
             show(text.getvalue())
         if name != STAGES[-1]:
-            inputs = [record for record in written if record[0] in FLOW[STAGES[STAGES.index(name) + 1]]]
+            reads = lane_inputs(stages[STAGES[STAGES.index(name) + 1]].inputs, None)  # every lane's, as the harness
+            inputs = [record for record in written if record[0] in reads]
             if not inputs:
                 break
     return figures

@@ -19,6 +19,7 @@ from processors.runtime.clients import producer_config
 from processors.runtime.errors import CourrierError
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
+from topology.topics import lane_topic
 
 API_KEY_ENV = "COURRIER_API_KEY"
 API_URL_ENV = "COURRIER_API_URL"
@@ -86,7 +87,8 @@ class CourrierClient:
             "validity_seconds": validity_seconds, "locale": locale, "time_zone": time_zone,
             "sms_fallback_after_s": sms_fallback_after_s,
         }
-        self._produce("send-requested", recipient, self._serde.encode("send-requested", value))
+        topic = lane_topic("send-requested", value)  # an OTP takes its lane's topic, never behind a campaign
+        self._produce(topic, recipient, self._serde.encode(topic, value))
         return message_id
 
     def record_consent(self, e164: str, subscription_group: str, opted_in: bool, *, lane: str = "MARKETING",

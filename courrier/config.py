@@ -103,8 +103,10 @@ class Settings(BaseSettings):
     smsc_undeliverable_suffixes: str = Field("", description="Comma-separated destination suffixes the local SMSC reports UNDELIV for.")
     smpp_window: int = Field(10, description="Outstanding submit_sm per bind (the SMSC answers ESME_RTHROTTLED past its limit).")
     smpp_failover: str | None = Field(None, description="host:port of a second SMPP peer dispatch fails over to while the first one's breaker is open.")
-    dispatch_lanes: str = Field("transactional,marketing", description="Lanes one dispatch process serves, each with its own "
-                                "consumer: transactional reads rendered-transactional, marketing reads rendered.")
+    lanes: str = Field("transactional,marketing", validation_alias=AliasChoices("COURRIER_LANES", "COURRIER_DISPATCH_LANES", "lanes"),
+                       description="Lanes one process of a chain stage (consent, channel, render, dispatch) serves, each with its "
+                       "own consumer: transactional reads the -transactional topics, marketing the chain's first ones. "
+                       "COURRIER_DISPATCH_LANES, its earlier name, is read too.")
     dispatch_pacing: bool = Field(True, description="Pace every sender to its limit in segments per second; off only against a simulator (benchmarks).")
     dispatch_pacing_file: Path | None = Field(None, description="Pacing limits (JSON); processors/dispatch/data/pacing.json when unset.")
     dispatch_hold_s: float = Field(1.0, gt=0, le=60, description="Longest a batch holds a message for its sender's budget; "

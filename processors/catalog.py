@@ -1,11 +1,12 @@
 """Which stages exist and how each is built from settings: the one place that wires reference data to pure logic."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 from courrier.config import Settings
-from processors.dispatch.lanes import LaneStage
+from processors.runtime.lanes import LaneStage, group_id, lane_stage, parse_lanes, run_lanes
 from processors.runtime.clients import require_broker
 from processors.runtime.errors import CourrierError
 from processors.runtime.runner import Runner, RunnerOptions
@@ -24,7 +25,12 @@ class UnknownStage(CourrierError):
     """The name given is not a stage."""
 
 
-def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+Built = tuple[Stage, list[TopicTable]]
+# A chain stage's parts: its tables, built once, and a maker of stage instances reading them (one per lane).
+Parts = tuple[Callable[[], Stage], list[TopicTable]]
+
+
+def _consent(settings: Settings) -> Parts:
     from processors.consent.fraud import guard_from_settings
     from processors.consent.stage import ConsentStage, rules_from_settings
     from processors.keywords.completeness import configured as configured_keywords
@@ -42,9 +48,13 @@ def _consent(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     erased = TopicTable(settings, "suppressions")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
     templates = _template_store(settings)  # whether a template is marketing: its latest published version says
-    stage = ConsentStage(consents, sends, rules_from_settings(settings, templates, configured_keywords().group_missing), keys, window, fraud=guard_from_settings(settings),
-                         suppressions=Suppressions(erased, salt(settings)))
-    return stage, [consents, sends, keys, erased, templates]  # type: ignore[list-item]  # the store starts and stops as a table
+    rules = rules_from_settings(settings, templates, configured_keywords().group_missing)
+    fraud, suppressions = guard_from_settings(settings), Suppressions(erased, salt(settings))  # one guard hears every lane
+
+    def make() -> Stage:
+        return ConsentStage(consents, sends, rules, keys, window, fraud=fraud, suppressions=suppressions)
+
+    return make, [consents, sends, keys, erased, templates]  # type: ignore[list-item]  # the store starts and stops as a table
 
 
 def _template_store(settings: Settings) -> "TemplateCatalog":
@@ -60,7 +70,7 @@ def _template_store(settings: Settings) -> "TemplateCatalog":
                            seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
 
 
-def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+def _channel(settings: Settings) -> Parts:
     from courrier.deployment import current
     from processors.channel.senders import SenderPools
     from processors.channel.stage import ChannelStage
@@ -71,9 +81,14 @@ def _channel(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     pools = SenderPools.from_mapping(deployment.senders, f"{deployment.source}: senders") if deployment.senders is not None else None
     # The country rules consent applies (the same file) also say which sender types may reach a country's numbers.
     countries = load_countries(settings.quiet_hours_file) if settings.quiet_hours_file else bundled_countries()
-    return ChannelStage(pools, rcs_capable=rcs_capability(settings, deployment), mms_regions=settings.mms_region_codes,
-                        sms_fallback_after_s=settings.rcs_sms_fallback_after_s,
-                        sender_refusal=configured_keywords().sender_refusal, sender_types=countries.allows), []
+    refusal = configured_keywords().sender_refusal
+
+    def make() -> Stage:  # each lane its own capability client (and cache)
+        return ChannelStage(pools, rcs_capable=rcs_capability(settings, deployment), mms_regions=settings.mms_region_codes,
+                            sms_fallback_after_s=settings.rcs_sms_fallback_after_s, sender_refusal=refusal,
+                            sender_types=countries.allows)
+
+    return make, []
 
 
 def rcs_capability(settings: Settings, deployment: "Deployment") -> "CapabilityLookup":
@@ -98,7 +113,7 @@ def legacy_rbm(settings: Settings) -> "ConfiguredProvider":
     return legacy_provider("http:sim", {"kind": "sim", "url": settings.rbm_url})
 
 
-def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
+def _render(settings: Settings) -> Parts:
     from dataclasses import replace
 
     from processors.render.media import MediaPipeline
@@ -112,8 +127,12 @@ def _render(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     deployment = current(settings)
     footers = footers_from(deployment.footers, f"{deployment.source}: footers") if deployment.footers is not None else None
     templates = _template_store(settings)
-    return RenderStage(rcs_limits=limits, media=MediaPipeline.from_settings(settings), link_domain=settings.link_domain,
-                       footers=footers, templates=templates), [templates]  # type: ignore[list-item]  # started and stopped as a table
+
+    def make() -> Stage:  # each lane its own media pipeline (and cache)
+        return RenderStage(rcs_limits=limits, media=MediaPipeline.from_settings(settings), link_domain=settings.link_domain,
+                           footers=footers, templates=templates)
+
+    return make, [templates]  # type: ignore[list-item]  # started and stopped as a table
 
 
 def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
@@ -121,7 +140,6 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     tables; each lane builds its own providers: the deployment's (``courrier.deployment``), routed by its routes."""
     from courrier.deployment import current
     from processors.dispatch.breaker import BreakerPolicy
-    from processors.dispatch.lanes import LaneStage, group_id, parse_lanes
     from processors.dispatch.ledger import SubmissionLedger
     from processors.dispatch.pacing import DEFAULT_LIMITS, Pacer, PacingLimits
     from processors.dispatch.pacing_metrics import PACING
@@ -151,8 +169,8 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
                                            pacer=pacer, priority=lane == "TRANSACTIONAL", hold_s=settings.dispatch_hold_s,
                                            wave_size=settings.dispatch_wave_size, validity=Validity.from_settings(settings),
                                            breaker=breaker, routing=partial(deployment.candidates, lane=lane)),
-                         group_id(settings, lane))
-             for lane in parse_lanes(settings.dispatch_lanes)]
+                         group_id(settings, "dispatch", lane))
+             for lane in parse_lanes(settings.lanes)]
     return lanes, [consents, campaigns]
 
 
@@ -195,10 +213,18 @@ def _callbacks(settings: Settings) -> tuple[Stage, list[TopicTable]]:
     return CallbacksStage(keys, CallbackSender(AllowList.parse(config.allow_hosts), config.timeout_s), config), [keys]
 
 
-BUILDERS: dict[str, Callable[[Settings], tuple[Stage, list[TopicTable]]]] = {
-    "consent": _consent,
-    "channel": _channel,
-    "render": _render,
+def _one(parts: Callable[[Settings], Parts]) -> Callable[[Settings], Built]:
+    """A chain stage built as one instance, with its tables (one lane's view, for tests and tools)."""
+    def build(settings: Settings) -> Built:
+        make, tables = parts(settings)
+        return make(), tables
+    return build
+
+
+# The chain stages before dispatch: one instance per lane (processors.runtime.lanes), sharing the tables.
+LANED: dict[str, Callable[[Settings], Parts]] = {"consent": _consent, "channel": _channel, "render": _render}
+BUILDERS: dict[str, Callable[[Settings], Built]] = {
+    **{name: _one(parts) for name, parts in LANED.items()},
     "receipt": _receipt,
     "keywords": _keywords,
     "status": _status,
@@ -215,12 +241,17 @@ def run_stage(name: str, settings: Settings, *, exactly_once: bool = True, batch
 
         Scheduler(settings, metrics_port=metrics_port, exactly_once=exactly_once).run()
         return
-    if name == "dispatch":  # one stage per lane, each on a runner of its own (processors/dispatch/lanes.py)
-        from processors.dispatch.lanes import run_lanes
-
+    options = RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port)
+    if name == "dispatch":  # one stage per lane, each on a runner of its own (processors/runtime/lanes.py)
         require_broker(settings)
         lanes, tables = _dispatch(settings)
-        run_lanes(lanes, tables, settings, RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port))
+        run_lanes(lanes, tables, settings, options)
+        return
+    if name in LANED:  # one instance per lane, each on a runner of its own, sharing the tables
+        require_broker(settings)
+        make, tables = LANED[name](settings)
+        run_lanes([lane_stage(settings, name, lane, make()) for lane in parse_lanes(settings.lanes)], tables, settings, options,
+                  state=[table for table in tables if table.co_partitioned])
         return
     if name not in BUILDERS:
         raise UnknownStage(f"no stage {name!r}; choose one of {', '.join(STAGE_NAMES)}")
@@ -229,8 +260,7 @@ def run_stage(name: str, settings: Settings, *, exactly_once: bool = True, batch
     for table in tables:
         table.start()
     try:
-        Runner(stage, settings, RunnerOptions(batch_size=batch_size, exactly_once=exactly_once, metrics_port=metrics_port,
-                                              co_assigned_inputs=name in CO_ASSIGNED),
+        Runner(stage, settings, replace(options, co_assigned_inputs=name in CO_ASSIGNED),
                state=[table for table in tables if table.co_partitioned]).run()
     finally:
         for table in tables:

@@ -40,7 +40,12 @@ TOPICS: tuple[Topic, ...] = (
     Topic("consent-checked", "E.164", "ConsentChecked", "consent", ("channel",)),
     Topic("channel-resolved", "E.164", "ChannelResolved", "channel", ("render",)),
     Topic("rendered", "sender id", "Rendered", "render", ("dispatch",)),
-    # The transactional lane (OTP, alerts): its own topic and dispatch consumer, never behind a campaign in `rendered`.
+    # The transactional lane (OTP, alerts): a topic of its own at every hop of the chain, read by a consumer of its own in
+    # each stage, so an OTP never queues behind a campaign (TRANSACTIONAL_LANE below).
+    Topic("send-requested-transactional", "recipient as given", "SendRequested", "HTTP ingest, the client, auto-replies "
+          "(transactional lane)", ("consent",)),
+    Topic("consent-checked-transactional", "E.164", "ConsentChecked", "consent (transactional lane)", ("channel",)),
+    Topic("channel-resolved-transactional", "E.164", "ChannelResolved", "channel (transactional lane)", ("render",)),
     Topic("rendered-transactional", "sender id", "Rendered", "render (transactional lane)", ("dispatch",)),
     # Keyed by message id, as rcs-deadline and message-state are: a message's records meet on one partition, so the one
     # receipt instance reading it owns the message's state (processors/receipt/stage.py).
@@ -119,7 +124,11 @@ TOPICS: tuple[Topic, ...] = (
 
 BY_NAME: dict[str, Topic] = {t.name: t for t in TOPICS}
 
-# Priority lanes: each courrier.Lane has its own rendered topic, so an OTP never queues behind a campaign.
+# Priority lanes: a transactional message's records take its lane's own topic at every hop of the chain (the runtime
+# routes each output by its value's ``context.lane``: ``lane_topic``), and each chain stage reads them with a consumer of
+# its own (``lane_inputs``), so an OTP never queues behind a campaign. Marketing keeps the chain's first topics.
+TRANSACTIONAL_LANE = {"send-requested": "send-requested-transactional", "consent-checked": "consent-checked-transactional",
+                      "channel-resolved": "channel-resolved-transactional", "rendered": "rendered-transactional"}
 LANE_TOPICS = {"TRANSACTIONAL": "rendered-transactional", "MARKETING": "rendered"}
 
 
@@ -136,6 +145,26 @@ def delay_topic(target: str, value: Mapping[str, Any] | None = None) -> str:
         return found
     lane = ((value or {}).get("context") or {}).get("lane")
     return LANE_DELAY_TOPICS.get(lane, "scheduled")
+
+
+def lane_topic(logical: str, value: Any) -> str:
+    """Where a record for ``logical`` goes in the lane of ``value``'s context: a transactional message's own topic of a
+    hop of the chain; ``logical`` itself for marketing, records without a lane and topics outside the chain."""
+    lane_variant = TRANSACTIONAL_LANE.get(logical)
+    if lane_variant is None or not isinstance(value, Mapping):
+        return logical
+    context = value.get("context")
+    return lane_variant if isinstance(context, Mapping) and context.get("lane") == "TRANSACTIONAL" else logical
+
+
+def lane_inputs(inputs: tuple[str, ...], lane: str | None) -> tuple[str, ...]:
+    """A chain stage's inputs in ``lane``: marketing reads the chain's topics and every other input; the transactional lane
+    reads its own topic of each hop only (another input, e.g. ``conversions``, is read once, by the marketing lane);
+    without a lane (one runner serving every lane) both."""
+    transactional = tuple(TRANSACTIONAL_LANE[name] for name in inputs if name in TRANSACTIONAL_LANE)
+    if lane is None:
+        return inputs + transactional
+    return inputs if lane == "MARKETING" else transactional
 
 
 def rendered_topic(lane: str) -> str:

@@ -20,7 +20,7 @@ def partitions(settings: Settings, logical: str) -> int:
 
 def scaled_object(workload: Workload, settings: Settings, target: Target) -> Manifest:
     """The ScaledObject of one stage's Deployment."""
-    threshold = target.transactional_lag_threshold if workload.name == "dispatch-transactional" else target.lag_threshold
+    threshold = target.transactional_lag_threshold if workload.name.endswith("-transactional") else target.lag_threshold
     triggers = [{"type": "kafka", "name": f"lag-{logical}", "metadata": {
         "bootstrapServers": target.bootstrap_servers,
         "consumerGroup": workload.group_id,

@@ -1,8 +1,9 @@
 """What runs on a cluster, read from the code: one workload per stage, per dispatch lane and per HTTP service.
 
-A stage's input topics come from its class (``Stage.inputs``), dispatch's from its lanes (``LANE_TOPICS``), the
-stage list from ``processors.catalog.STAGE_NAMES`` and consumer groups from the same formulas as the runner's, so a
-stage or a lane added to the code appears here without editing this file (a test checks every name is covered).
+A stage's input topics come from its class (``Stage.inputs``; a chain stage's lane reads ``lane_inputs`` of them,
+dispatch its lane's ``LANE_TOPICS``), the stage list from ``processors.catalog.STAGE_NAMES`` and consumer groups from
+the same formulas as the runner's, so a stage or a lane added to the code appears here without editing this file (a
+test checks every name is covered).
 """
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import importlib
 from dataclasses import dataclass, field
 
 from courrier.config import Settings
-from processors.catalog import STAGE_NAMES
-from processors.dispatch.lanes import group_id as lane_group_id
-from topology.topics import LANE_TOPICS
+from processors.catalog import LANED, STAGE_NAMES
+from processors.runtime.lanes import LANES, group_id as lane_group_id
+from topology.topics import LANE_TOPICS, lane_inputs
 
-# The port every stage serves /metrics and /healthz on in a pod (COURRIER_METRICS_PORT); a dispatch process with
+# The port every stage serves /metrics and /healthz on in a pod (COURRIER_METRICS_PORT); a chain stage's process with
 # one lane serves it on this port exactly (lanes.run_lanes adds the lane's index).
 METRICS_PORT = 9400
 
@@ -77,8 +78,8 @@ def workloads(settings: Settings) -> list[Workload]:
     """Every workload of a deployment, stages in ``STAGE_NAMES`` order, then dispatch's lanes, then the HTTP services."""
     found: list[Workload] = []
     for stage in STAGE_NAMES:
-        if stage == "dispatch":
-            found.extend(_lanes(settings))
+        if stage == "dispatch" or stage in LANED:
+            found.extend(_lanes(settings, stage))
             continue
         found.append(Workload(stage, ("run", stage), METRICS_PORT, stage_inputs(stage), stage_group_id(settings, stage),
                               scales_on_lag=stage != "scheduler", what=f"the {stage} stage"))
@@ -88,9 +89,13 @@ def workloads(settings: Settings) -> list[Workload]:
     return found
 
 
-def _lanes(settings: Settings) -> list[Workload]:
-    """One dispatch Deployment per lane (``COURRIER_DISPATCH_LANES`` set to that lane alone), so each scales apart."""
-    return [Workload(f"dispatch-{lane.lower()}", ("run", "dispatch"), METRICS_PORT, (topic,), lane_group_id(settings, lane),
-                     env={"COURRIER_DISPATCH_LANES": lane.lower()}, grace_s=DISPATCH_GRACE_S,
-                     what=f"dispatch, {lane.lower()} lane")
-            for lane, topic in LANE_TOPICS.items()]
+def _lanes(settings: Settings, stage: str) -> list[Workload]:
+    """One Deployment per lane of a chain stage (``COURRIER_LANES`` set to that lane alone), so each scales apart."""
+    return [Workload(f"{stage}-{lane.lower()}", ("run", stage), METRICS_PORT, _lane_inputs(stage, lane),
+                     lane_group_id(settings, stage, lane), env={"COURRIER_LANES": lane.lower()},
+                     grace_s=DISPATCH_GRACE_S if stage == "dispatch" else GRACE_S, what=f"{stage}, {lane.lower()} lane")
+            for lane in LANES]
+
+
+def _lane_inputs(stage: str, lane: str) -> tuple[str, ...]:
+    return (LANE_TOPICS[lane],) if stage == "dispatch" else lane_inputs(stage_inputs(stage), lane)

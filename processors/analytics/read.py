@@ -9,13 +9,16 @@ template is asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from datetime import datetime
+from typing import Any
 
 from courrier.config import Settings
 from processors.analytics.aggregate import Aggregator, Summary
 from processors.analytics.scan import TopicScan
 from processors.runtime.serde import AvroSerde
 from processors.rules.test_sends import is_test
+from topology.topics import TRANSACTIONAL_LANE
 
 NO_VARIANT = "(no variant)"
 UNKNOWN_TEMPLATE = "(template unknown)"
@@ -33,13 +36,19 @@ class Collected:
     complete: bool
 
 
+def request_scans(settings: Settings, **scan: Any) -> list[TopicScan]:
+    """Scans of the requests of both lanes: ``send-requested`` and the transactional lane's own topic (a transactional
+    request written to ``send-requested``, before the lanes split or by an app producing there, is found too)."""
+    return [TopicScan(settings, name, **scan) for name in ("send-requested", TRANSACTIONAL_LANE["send-requested"])]
+
+
 def campaign(settings: Settings, campaign_id: str, max_records: int, timeout_s: float) -> Collected:
     """Every request and receipt of ``campaign_id``, by A/B variant."""
     serde = AvroSerde(settings.registry_url, settings.topic)
     needle = campaign_id.encode()  # Avro writes the id's UTF-8 bytes: records without them are not decoded
     aggregator, policies, found = Aggregator(), {}, 0
-    requests = TopicScan(settings, "send-requested", needle=needle, max_records=max_records, timeout_s=timeout_s, serde=serde)
-    for request in requests:
+    scans = request_scans(settings, needle=needle, max_records=max_records, timeout_s=timeout_s, serde=serde)
+    for request in chain(*scans):
         context = request["context"]
         if context.get("campaign_id") == campaign_id:
             arm = context.get("variant") or NO_VARIANT
@@ -52,7 +61,7 @@ def campaign(settings: Settings, campaign_id: str, max_records: int, timeout_s: 
         if context.get("campaign_id") == campaign_id:
             aggregator.add_receipt(receipt, context.get("variant") or NO_VARIANT)
             found += 1
-    return Collected(aggregator.summary(), policies, found, requests.complete and receipts.complete)
+    return Collected(aggregator.summary(), policies, found, all(scan.complete for scan in scans) and receipts.complete)
 
 
 def transactional(settings: Settings, since: datetime, until: datetime, template: str | None, max_records: int,
@@ -64,8 +73,8 @@ def transactional(settings: Settings, since: datetime, until: datetime, template
     def in_range(context: dict) -> bool:  # test sends (rules.test_sends) go on the transactional lane: never counted
         return context["lane"] == TRANSACTIONAL and since <= context["requested_at"] < until and not is_test(context)
 
-    requests = TopicScan(settings, "send-requested", since=since, max_records=max_records, timeout_s=timeout_s, serde=serde)
-    for request in requests:
+    scans = request_scans(settings, since=since, max_records=max_records, timeout_s=timeout_s, serde=serde)
+    for request in chain(*scans):
         context = request["context"]
         if in_range(context) and (template is None or request["template_id"] == template):
             templates[context["message_id"]] = request["template_id"]
@@ -78,4 +87,4 @@ def transactional(settings: Settings, since: datetime, until: datetime, template
         if arm is not None and in_range(context):
             aggregator.add_receipt(receipt, arm)
             found += 1
-    return Collected(aggregator.summary(), {}, found, requests.complete and receipts.complete)
+    return Collected(aggregator.summary(), {}, found, all(scan.complete for scan in scans) and receipts.complete)

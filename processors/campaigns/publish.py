@@ -25,6 +25,7 @@ from processors.campaigns.saved import dump
 from processors.runtime.clients import producer_config
 from processors.runtime.errors import UnreachableError
 from processors.runtime.serde import AvroSerde
+from topology.topics import lane_topic
 from processors.runtime.table import TopicTable
 
 QUEUE_MAX_MESSAGES = 20_000
@@ -93,6 +94,7 @@ class CampaignSend:
     def __init__(self, settings: Settings, spec: CampaignSpec) -> None:
         self._settings = settings
         self._spec = spec
+        self._requests = lane_topic("send-requested", {"context": {"lane": spec.lane}})  # the campaign's lane's topic
         self._serde = AvroSerde(settings.registry_url, settings.topic)
         self._table = TopicTable(settings, "campaigns", self._serde)
         self._table_started = False
@@ -107,8 +109,8 @@ class CampaignSend:
         A rollout step records the share sent before it (0 for the first): the step's own share is recorded by
         ``completed`` only once every row of it is on the broker, so a step cut short is run again, not skipped."""
         spec = self._spec
-        self._require_topics(("campaigns", "send-requested"))
-        self._serde.prepare(("campaigns", "send-requested"))
+        self._require_topics(("campaigns", self._requests))
+        self._serde.prepare(("campaigns", self._requests))
         self._table.start()
         self._table_started = True
         earlier = self._table.get(spec.campaign_id)
@@ -134,7 +136,7 @@ class CampaignSend:
         """One ``send-requested`` per row, at most ``rate`` a second; stops early on a cancel (outcome ``cancelled``), Ctrl-C
         (``interrupted``, after flushing what was produced) or a record the client refuses (``failed``)."""
         spec, producer, report = self._spec, self._producer, SendReport(self._spec.campaign_id)
-        topic = self._settings.topic("send-requested")
+        topic = self._settings.topic(self._requests)
         delivered = _Deliveries(report)
         started = time.monotonic()
         next_check, next_progress = started + check_every_s, started
@@ -155,7 +157,7 @@ class CampaignSend:
                 if event is None:
                     report.outside_sample += 1
                     continue
-                value = self._serde.encode("send-requested", event.output.value)
+                value = self._serde.encode(self._requests, event.output.value)
                 while True:
                     try:
                         producer.produce(topic, key=event.output.key, value=value, on_delivery=delivered)

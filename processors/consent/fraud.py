@@ -15,6 +15,7 @@ per window.
 """
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from prometheus_client import Counter
@@ -31,10 +32,12 @@ STAGE = "consent"
 
 
 class FraudGuard:
-    """Screens the consent check's outputs and hears conversions; one per consent instance."""
+    """Screens the consent check's outputs and hears conversions; one per consent process, shared by its lanes (the
+    marketing lane hears conversions, the transactional one screens OTPs), so each call holds the guard's lock."""
 
     def __init__(self, thresholds: Thresholds) -> None:
         self.detector = PumpingDetector(thresholds)
+        self._lock = threading.Lock()
 
     def screen(self, outputs: list[Output], now: datetime) -> list[Output]:
         """``outputs`` unchanged, or, for a watched lane's message judged pumping, its ``SUPPRESSED`` receipt alone (its
@@ -43,7 +46,8 @@ class FraudGuard:
         if not isinstance(checked, dict) or not self.detector.watches(checked["context"]["lane"]):
             return outputs
         recipient = checked["recipient"]
-        suspicion = self.detector.judge(recipient["e164"], recipient.get("region"), now.timestamp())
+        with self._lock:
+            suspicion = self.detector.judge(recipient["e164"], recipient.get("region"), now.timestamp())
         if suspicion is None:
             return outputs
         SUPPRESSED.labels(recipient.get("region") or "none").inc()
@@ -56,7 +60,8 @@ class FraudGuard:
         number = normalize(given, None) if given else None
         if number is None or isinstance(number, Refusal):
             return
-        self.detector.conversion(number["e164"], conversion.get("occurred_at", now).timestamp())
+        with self._lock:
+            self.detector.conversion(number["e164"], conversion.get("occurred_at", now).timestamp())
 
 
 def guard_from_settings(settings: Settings) -> FraudGuard | None:

@@ -18,6 +18,7 @@ from processors.runtime.clients import producer_config
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output
+from topology.topics import TRANSACTIONAL_LANE, lane_topic
 
 # The report comes from librdkafka within its message timeout; this margin only guards against a stuck client.
 _WAIT_MARGIN_S = 5.0
@@ -55,8 +56,8 @@ class Publisher:
         self._poller = threading.Thread(target=self._serve_reports, name="intake-delivery-reports", daemon=True)
 
     def start(self, logical_topics: Sequence[str]) -> None:
-        """Register the topics' schemas now (a bad registry fails at start), then serve delivery reports."""
-        self._serde.prepare(logical_topics)
+        """Register the topics' schemas now, their lanes' too (a bad registry fails at start), then serve delivery reports."""
+        self._serde.prepare([*logical_topics, *(TRANSACTIONAL_LANE[t] for t in logical_topics if t in TRANSACTIONAL_LANE)])
         self._poller.start()
 
     def publish(self, outputs: Sequence[Output]) -> list[str | None]:
@@ -64,10 +65,11 @@ class Publisher:
         deliveries = _Deliveries(len(outputs))
         deadline = time.monotonic() + self._timeout_s + _WAIT_MARGIN_S
         for index, output in enumerate(outputs):
-            value = self._serde.encode(output.topic, output.value)
+            logical = lane_topic(output.topic, output.value)  # a transactional request takes its lane's topic
+            value = self._serde.encode(logical, output.value)
             while True:
                 try:
-                    physical = self._settings.topic(output.topic)
+                    physical = self._settings.topic(logical)
                     self._producer.produce(physical, key=output.key, value=value, partition=self._placement.partition(physical, output.key),
                                            on_delivery=lambda err, msg, i=index: deliveries.report(i, err, msg))
                     break

@@ -3,7 +3,8 @@
 
 For each input record: decode it (a topic without a value schema gives its bytes and headers), let the stage process
 the good ones, then route every result:
-- outputs are encoded first, all of a record's or none: a value that breaks its schema dead-letters the input;
+- outputs are encoded first, all of a record's or none: a value that breaks its schema dead-letters the input; a
+  transactional message's record of the chain goes to its lane's topic (``topology.topics.lane_topic``);
 - an output with ``deliver_at`` goes to its delay topic (``topology.topics.delay_topic``) with the scheduler's headers;
 - a ``DecodeError`` or any other stage error sends the record, bytes untouched, to ``dead-letter`` with why, and what
   the stage writes beside it (``dead_letter_outputs``: a decoded message's ``FAILED`` receipt);
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
@@ -27,7 +28,7 @@ from processors.runtime import policy
 from processors.runtime.errors import DecodeError, TransientError
 from processors.runtime.outcomes import OBSERVED_TOPICS
 from processors.runtime.stage import Event, Hooks, Output, RecordMeta, Stage
-from topology.topics import delay_topic
+from topology.topics import delay_topic, lane_topic
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,13 @@ class Tally:
     observed: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)  # values written to OBSERVED_TOPICS
 
 
+def _in_lane(output: Output) -> Output:
+    """``output`` on its lane's topic (``topology.topics.lane_topic``): a transactional message's record of the chain
+    takes that lane's own topic, whichever lane's consumer read its input."""
+    topic = lane_topic(output.topic, output.value)
+    return output if topic == output.topic else replace(output, topic=topic)
+
+
 def _count(counts: dict[Any, int], key: Any) -> None:
     counts[key] = counts.get(key, 0) + 1
 
@@ -74,14 +82,15 @@ class Router:
     """Routes one batch at a time for one stage; holds no state between batches."""
 
     def __init__(self, stage: Stage, hooks: Hooks, codec: Codec, physical: Callable[[str], str], raw_inputs: set[str],
-                 retry: policy.RetryPolicy) -> None:
-        """``physical`` maps a logical topic to its physical name; ``raw_inputs`` are the inputs without a value schema."""
+                 retry: policy.RetryPolicy, inputs: Sequence[str] | None = None) -> None:
+        """``physical`` maps a logical topic to its physical name; ``raw_inputs`` are the inputs without a value schema;
+        ``inputs`` the topics read, when not the stage's own (a lane's)."""
         self._stage = stage
         self._name = stage.name
         self._hooks = hooks
         self._codec = codec
         self._physical = physical
-        self._logical = {physical(name): name for name in stage.inputs}
+        self._logical = {physical(name): name for name in (inputs if inputs is not None else stage.inputs)}
         self._raw = raw_inputs
         self._retry_policy = retry
         self._dead_letter_topic = physical("dead-letter")
@@ -150,7 +159,7 @@ class Router:
     def _produce_for(self, record: Record, headers: Any, outputs: list[Output], now: datetime, send: Send, tally: Tally,
                      decoded: tuple[Event, RecordMeta]) -> None:
         try:
-            encoded = [(o, self._encode(o)) for o in outputs]
+            encoded = [(o, self._encode(o)) for o in map(_in_lane, outputs)]
         except Exception as exc:  # fastavro raises ValueError/TypeError/AttributeError for values that do not fit
             self._dead_letter(record, headers, exc, now, send, tally, decoded)
             return
@@ -165,7 +174,7 @@ class Router:
     def side_outputs(self, outputs: Iterable[Output], now: datetime, send: Send, tally: Tally) -> None:
         """Outputs from outside any input record, one by one: one that breaks its schema goes to dead-letter (as JSON,
         with the reason) and the others go out."""
-        for output in outputs:
+        for output in map(_in_lane, outputs):
             try:
                 value = self._encode(output)
             except Exception as exc:  # the value does not fit its topic's schema: keep it, readable, for an operator

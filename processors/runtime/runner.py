@@ -38,7 +38,7 @@ from processors.runtime.placement import Placement
 from processors.runtime.routing import Router
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Hooks, Output, Stage
-from topology.topics import topic as declared_topic
+from topology.topics import lane_inputs, topic as declared_topic
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class RunnerOptions:
     # Every input's partition p to the same instance (Kafka's range assignor, an eager rebalance): for a stage whose
     # inputs are keyed alike (receipt: by message id), so one instance holds all of a key's records and its state.
     co_assigned_inputs: bool = False
+    # The topics to read: a lane's (``runtime.lanes``); by default every lane's topics of the stage's ``inputs``.
+    inputs: tuple[str, ...] | None = None
 
 
 class CoPartitionedTable(Protocol):
@@ -85,12 +87,13 @@ class Runner:
         self.metrics = StageMetrics(stage.name)
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._stopping = threading.Event()
-        self._logical = {settings.topic(name): name for name in stage.inputs}
-        self._raw = {name for name in stage.inputs if declared_topic(name).value_schema is None}
+        self.inputs = options.inputs if options.inputs is not None else lane_inputs(stage.inputs, None)
+        self._logical = {settings.topic(name): name for name in self.inputs}
+        self._raw = {name for name in self.inputs if declared_topic(name).value_schema is None}
         self._hooks = Hooks(stage)
         self._paused: set[str] = set()
         self._serde = AvroSerde(settings.registry_url, settings.topic)
-        self._router = Router(stage, self._hooks, self._serde, settings.topic, self._raw, options.retry)
+        self._router = Router(stage, self._hooks, self._serde, settings.topic, self._raw, options.retry, self.inputs)
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._checkpoint: Checkpoint | None = None
@@ -108,7 +111,7 @@ class Runner:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Consume until ``stop()``, SIGTERM/SIGINT, or ``until()`` turns true."""
         require_broker(self.settings)
-        self._serde.prepare([name for name in self.stage.inputs if name not in self._raw])
+        self._serde.prepare([name for name in self.inputs if name not in self._raw])
         self._install_signal_handlers()
         server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port,
                                self.settings.metrics_host).start()

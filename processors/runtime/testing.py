@@ -21,7 +21,7 @@ from processors.runtime import policy
 from processors.runtime.routing import Router
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Hooks, Stage
-from topology.topics import topic as declared_topic
+from topology.topics import lane_inputs, topic as declared_topic
 
 
 @dataclass(frozen=True)
@@ -102,12 +102,15 @@ class StageHarness:
     """Runs one stage in process: ``feed`` records, ``run`` a batch, read ``outputs`` (every batch's, per topic)."""
 
     def __init__(self, stage: Stage, retry: policy.RetryPolicy = policy.RetryPolicy(jitter=0.0),
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, inputs: tuple[str, ...] | None = None) -> None:
+        """``inputs``: the topics read, as the runner's option (a lane's, ``topology.topics.lane_inputs``); by default
+        every lane's topics of the stage's ``inputs``."""
         self.stage = stage
         self.hooks = Hooks(stage)
         self.serde = AvroSerde("in-memory", lambda name: name, registry=_LocalRegistry())  # type: ignore[arg-type]
-        raw = {name for name in stage.inputs if declared_topic(name).value_schema is None}
-        self._router = Router(stage, self.hooks, self.serde, lambda name: name, raw, retry)
+        read = inputs if inputs is not None else lane_inputs(stage.inputs, None)
+        raw = {name for name in read if declared_topic(name).value_schema is None}
+        self._router = Router(stage, self.hooks, self.serde, lambda name: name, raw, retry, read)
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._fed: list[Fed] = []
         self._offsets: dict[str, int] = {}

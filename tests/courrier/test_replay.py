@@ -37,7 +37,7 @@ def test_filters_look_where_each_topic_keeps_the_field() -> None:
 
 
 def test_the_stage_inputs_come_from_the_topology() -> None:
-    assert [t.name for t in stage_inputs("consent")] == ["send-requested"], "its tables are not inputs"
+    assert [t.name for t in stage_inputs("consent")] == ["send-requested", "send-requested-transactional"], "its tables are not inputs"
     assert {t.name for t in stage_inputs("dispatch")} == {"rendered", "rendered-transactional"}
     assert target_topic("send-requested", "consent", STAGE_NAMES) == "send-requested"
     assert target_topic("rendered-transactional", "dispatch", STAGE_NAMES) == "rendered-transactional"

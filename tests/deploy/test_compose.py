@@ -14,8 +14,10 @@ import yaml
 
 from courrier.config import Settings
 from infra.k8s.workloads import METRICS_PORT, workloads
-from processors.catalog import STAGE_NAMES
-from topology.topics import LANE_TOPICS
+from processors.catalog import LANED, STAGE_NAMES
+from processors.runtime.lanes import LANES
+
+CHAINED = {"dispatch", *LANED}
 
 ROOT = Path(__file__).resolve().parents[2]
 PARTS = {"kafka", "registry", "s3", "s3-bucket", "smsc"}
@@ -30,7 +32,8 @@ def test_follows_the_compose_specification(compose: dict[str, Any]) -> None:
     """deploy/schemas/compose-spec.json (the specification's own schema, its source in its $comment)."""
     schema = json.loads((ROOT / "deploy" / "schemas" / "compose-spec.json").read_text())
     jsonschema.Draft7Validator(schema).validate(compose)
-    broken = {**compose, "services": {**compose["services"], "consent": {**compose["services"]["consent"], "comand": ["run"]}}}
+    consent = compose["services"]["consent-marketing"]
+    broken = {**compose, "services": {**compose["services"], "consent-marketing": {**consent, "comand": ["run"]}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft7Validator(schema).validate(broken)
 
@@ -48,8 +51,8 @@ def test_every_stage_lane_and_http_service_runs_as_on_kubernetes(compose: dict[s
         for key, value in workload.env.items():
             assert service["environment"][key] == value
     names = set(services)
-    assert {s for s in STAGE_NAMES if s != "dispatch"} <= names
-    assert {f"dispatch-{lane.lower()}" for lane in LANE_TOPICS} <= names
+    assert {s for s in STAGE_NAMES if s not in CHAINED} <= names
+    assert {f"{stage}-{lane.lower()}" for stage in CHAINED for lane in LANES} <= names
 
 
 def test_one_image_built_from_the_dockerfile(compose: dict[str, Any]) -> None:

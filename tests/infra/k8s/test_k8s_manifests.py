@@ -65,7 +65,7 @@ def test_the_schemas_refuse_a_broken_manifest(documents: list[dict[str, Any]]) -
 def test_one_deployment_per_stage_lane_and_http_service(documents: list[dict[str, Any]]) -> None:
     names = {d["metadata"]["name"] for d in documents if d["kind"] == "Deployment"}
     assert names == {f"courrier-{w.name}" for w in workloads(Settings())}
-    assert {"courrier-dispatch-transactional", "courrier-dispatch-marketing", "courrier-consent", "courrier-api"} <= names
+    assert {"courrier-dispatch-transactional", "courrier-dispatch-marketing", "courrier-consent-transactional", "courrier-api"} <= names
     # KEDA owns the count of those it scales: a re-applied manifest must not reset it.
     scaled = {d["spec"]["scaleTargetRef"]["name"] for d in documents if d["kind"] == "ScaledObject"}
     for doc in (d for d in documents if d["kind"] == "Deployment"):

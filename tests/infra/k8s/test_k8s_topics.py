@@ -42,4 +42,7 @@ def test_each_stage_scales_on_the_lag_of_each_input() -> None:
     assert lane["consumerGroup"] == "prod-courrier-dispatch-transactional" and lane["topic"] == "prod-rendered-transactional"
     assert lane["lagThreshold"] == str(TARGET.transactional_lag_threshold)
     assert found["courrier-dispatch-marketing"]["spec"]["triggers"][0]["metadata"]["consumerGroup"] == "prod-courrier-dispatch"
-    assert topic("send-requested").name in found["courrier-consent"]["spec"]["triggers"][0]["metadata"]["topic"]
+    assert topic("send-requested").name in found["courrier-consent-marketing"]["spec"]["triggers"][0]["metadata"]["topic"]
+    consent_lane = found["courrier-consent-transactional"]["spec"]["triggers"][0]["metadata"]
+    assert consent_lane["topic"] == "prod-send-requested-transactional"
+    assert consent_lane["consumerGroup"] == "prod-courrier-consent-transactional"

@@ -1,29 +1,32 @@
-"""Workloads come from the code: every stage of the catalog, every dispatch lane, the runner's consumer groups."""
+"""Workloads come from the code: every stage of the catalog, every lane of a chain stage, the runner's consumer groups."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from courrier.config import Settings
-from processors.catalog import STAGE_NAMES
-from processors.dispatch.lanes import group_id
+from processors.catalog import LANED, STAGE_NAMES
+from processors.runtime.lanes import LANES, group_id
 from processors.runtime.runner import Runner, RunnerOptions
 from infra.k8s.workloads import stage_inputs, workloads
-from topology.topics import LANE_TOPICS
+from topology.topics import LANE_TOPICS, lane_inputs
+
+CHAINED = {"dispatch", *LANED}
 
 
 def test_every_stage_and_lane_has_a_workload() -> None:
     names = {w.name for w in workloads(Settings())}
-    assert {s for s in STAGE_NAMES if s != "dispatch"} <= names
-    assert {f"dispatch-{lane.lower()}" for lane in LANE_TOPICS} <= names
+    assert {s for s in STAGE_NAMES if s not in CHAINED} <= names
+    assert {f"{stage}-{lane.lower()}" for stage in CHAINED for lane in LANES} <= names
     assert {"api", "webhooks", "links"} <= names
 
 
 def test_consumer_groups_are_the_runners_own() -> None:
     settings = Settings(topic_prefix="t-")
     for w in workloads(settings):
-        if w.name.startswith("dispatch-"):
-            lane = w.env["COURRIER_DISPATCH_LANES"].upper()
-            assert w.group_id == group_id(settings, lane) and w.inputs == (LANE_TOPICS[lane],)
+        if "COURRIER_LANES" in w.env:
+            stage, lane = w.args[1], w.env["COURRIER_LANES"].upper()
+            assert w.group_id == group_id(settings, stage, lane)
+            assert w.inputs == ((LANE_TOPICS[lane],) if stage == "dispatch" else lane_inputs(stage_inputs(stage), lane))
         elif w.inputs:
             # Runner.group_id without an explicit group: the runner's property over a stand-in of its state.
             runner = SimpleNamespace(options=RunnerOptions(), settings=settings, stage=SimpleNamespace(name=w.name))

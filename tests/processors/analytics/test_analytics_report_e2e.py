@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import PIPELINE, StageProcess, settings_env, start_stage, start_webhooks, stop_all
 from infra import chromium
+from processors.analytics.read import request_scans
 from processors.analytics.scan import TopicScan
 from processors.campaigns.audience import open_audience
 from processors.campaigns.logic import CampaignSpec
@@ -73,7 +75,7 @@ def send_campaign(settings: Settings, campaign: str, audience: Path, count: int)
         sender.close()
         opened.close()
     assert report.delivered == count, report
-    return [r["context"]["message_id"] for r in TopicScan(settings, "send-requested", needle=campaign.encode())]
+    return [r["context"]["message_id"] for r in chain(*request_scans(settings, needle=campaign.encode()))]
 
 
 def click_links(settings: Settings, campaign: str, base: str, per_arm: dict[str, int]) -> dict[str, int]:

@@ -26,6 +26,7 @@ from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
 from processors.scheduler.scheduler import Scheduler
+from tests.lanes import assign_from_beginning
 
 GROUP = "promotions"
 MONDAY_2AM = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)   # 03:00 in Paris, 21:00 (Sunday) in New York
@@ -102,11 +103,10 @@ def opt_in(settings: Settings, table: TopicTable, *numbers: str) -> CourrierClie
 
 
 def reader(settings: Settings, logical: str) -> Consumer:
-    """A consumer assigned every partition of ``logical`` from the beginning (no group to join: it reads at once)."""
+    """A consumer assigned every partition of ``logical`` and of its transactional lane's topic (a hop of the chain)
+    from the beginning (no group to join: it reads at once)."""
     consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
-    physical = settings.topic(logical)
-    partitions = consumer.list_topics(physical, timeout=10).topics[physical].partitions
-    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
+    assign_from_beginning(consumer, settings, logical)
     return consumer
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from typing import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from courrier.client import CourrierClient
 from courrier.config import Settings
@@ -16,29 +14,11 @@ from processors.consent.stage import ConsentStage
 from processors.rules.fraud import Thresholds
 from processors.runtime.clients import consumer_config
 from processors.runtime.runner import Runner, RunnerOptions
-from processors.runtime.serde import AvroSerde
-from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
+from tests.processors.consent.test_consent_broker import collect
 
 BURST_RANGE = "+4474001"  # GB mobile numbers: valid, SMS-capable, one 7-digit prefix
 FLOOR = 10
-
-
-def collect(settings: Settings, logical: str, done: Callable[[list[Event]], bool], timeout_s: float = 90.0) -> list[Event]:
-    """Every value of ``logical`` from the beginning, read until ``done`` accepts them or the time is up."""
-    serde = AvroSerde(settings.registry_url, settings.topic)
-    consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
-    physical = settings.topic(logical)
-    partitions = consumer.list_topics(physical, timeout=10).topics[physical].partitions
-    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
-    values: list[Event] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while not done(values) and time.monotonic() < deadline:
-            values.extend(serde.decode(logical, m.value()) for m in consumer.consume(100, 0.2) if m.error() is None)
-        return values
-    finally:
-        consumer.close()
 
 
 def test_a_burst_to_one_prefix_is_suppressed_while_normal_traffic_passes(topic_settings: Settings) -> None:
@@ -56,8 +36,8 @@ def test_a_burst_to_one_prefix_is_suppressed_while_normal_traffic_passes(topic_s
         normal = [client.send(f"+336{i:02d}345678", "otp", {"code": "123456"}) for i in range(20)]
         normal += [client.send(f"+4670{i:02d}34567", "otp", {"code": "123456"}) for i in range(20)]
         client.flush()
-        receipts = collect(topic_settings, "receipt", lambda found: len(found) >= 60 - FLOOR)
-        checked = collect(topic_settings, "consent-checked", lambda found: len(found) >= FLOOR + len(normal))
+        receipts = collect(topic_settings, "receipt", lambda found: len(found) >= 60 - FLOOR, timeout_s=90)
+        checked = collect(topic_settings, "consent-checked", lambda found: len(found) >= FLOOR + len(normal), timeout_s=90)
     finally:
         runner.stop()
         thread.join(30)

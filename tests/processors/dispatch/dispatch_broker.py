@@ -148,7 +148,7 @@ class Outcomes:
 def running(settings: Settings, *stages: DispatchStage, batch_size: int = 500, scheduler: bool = True,
             poll_s: float = 0.05) -> Iterator[list[Runner]]:
     """The stages (and the scheduler, which brings deferred and retried messages back) on threads until the block ends;
-    ``poll_s`` as the marketing lane polls (``processors.dispatch.lanes.POLL_S``)."""
+    ``poll_s`` as the marketing lane polls (``processors.runtime.lanes.POLL_S``)."""
     runners = [Runner(stage, settings, RunnerOptions(batch_size=batch_size, metrics_port=0, batch_timeout_s=poll_s,
                                                      group_id=f"{settings.topic_prefix}dispatch-{'-'.join(stage.inputs)}"))
                for stage in stages]

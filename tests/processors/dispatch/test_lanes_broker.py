@@ -10,7 +10,7 @@ import pytest
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from processors.catalog import _dispatch
-from processors.dispatch.lanes import BadLanes, parse_lanes, run_lanes
+from processors.runtime.lanes import BadLanes, parse_lanes, run_lanes
 from topology.topics import rendered_topic
 from processors.runtime.runner import RunnerOptions
 from dispatch_broker import Outcomes, publish, rendered  # noqa: I001 (same folder)
@@ -23,7 +23,7 @@ def test_each_lane_has_its_topic() -> None:
 
 @pytest.mark.parametrize("text", ["", "urgent", "marketing,marketing"])
 def test_bad_lanes_are_one_clear_error(text: str) -> None:
-    with pytest.raises(BadLanes, match="dispatch lanes"):
+    with pytest.raises(BadLanes, match="COURRIER_LANES"):
         parse_lanes(text)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import httpx
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer
 from fastapi import FastAPI
 
 from courrier.config import Settings
@@ -22,6 +22,7 @@ from processors.intake.settings import IntakeSettings
 from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
+from tests.lanes import assign_from_beginning
 
 
 @dataclass
@@ -64,12 +65,11 @@ def serve(settings: Settings, intake: IntakeSettings | None = None, guard: Guard
 
 
 def read_topic(settings: Settings, logical: str, expected: int, timeout_s: float = 30.0, settle_s: float = 1.0) -> list[tuple[str, Event]]:
-    """Every (key, value) of a topic from the beginning: at least ``expected``, plus whatever lands within ``settle_s`` after."""
+    """Every (key, value) of a topic (a hop of the chain: and of its transactional lane's) from the beginning: at least
+    ``expected``, plus whatever lands within ``settle_s`` after."""
     serde = AvroSerde(settings.registry_url, settings.topic)
-    physical = settings.topic(logical)
     consumer = Consumer(consumer_config(settings, f"intake-reader-{uuid.uuid4()}"))
-    partitions = consumer.list_topics(physical, timeout=10).topics[physical].partitions
-    consumer.assign([TopicPartition(physical, p, OFFSET_BEGINNING) for p in partitions])
+    assign_from_beginning(consumer, settings, logical)
     found: list[tuple[str, Event]] = []
     deadline = time.monotonic() + timeout_s
     settled_at: float | None = None

@@ -20,6 +20,7 @@ from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
+from tests.lanes import hop_topics
 
 E164 = "+33612345678"
 GROUP = "promotions"
@@ -27,9 +28,10 @@ GROUP = "promotions"
 
 def read_until(settings: Settings, serde: AvroSerde, logical: str, wanted: Callable[[Event], bool],
                timeout_s: float = 60.0) -> Event | None:
-    """The first value of ``logical`` (read from the beginning) that ``wanted`` accepts, or None after ``timeout_s``."""
+    """The first value of ``logical`` (a hop of the chain: or of its transactional lane's topic), read from the
+    beginning, that ``wanted`` accepts, or None after ``timeout_s``."""
     consumer = Consumer(consumer_config(settings, f"reader-{uuid.uuid4()}"))
-    consumer.subscribe([settings.topic(logical)])
+    consumer.subscribe(hop_topics(settings, logical))
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from courrier.client import CourrierClient
 from courrier.config import Settings
 from processors.catalog import BUILDERS, _dispatch
-from processors.dispatch.lanes import run_lanes
+from processors.runtime.lanes import run_lanes
 from processors.runtime.metrics import MetricsServer
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.scheduler.scheduler import Scheduler
@@ -102,7 +102,7 @@ def test_a_stage_serves_its_counters_lag_outcomes_tables_and_the_process_on_the_
     finally:
         for table in tables:
             table.stop()
-    assert value(samples, "courrier_consumed_total", stage="consent", topic="send-requested") == 1
+    assert value(samples, "courrier_consumed_total", stage="consent", topic="send-requested-transactional") == 1  # an OTP: its lane
     assert value(samples, "courrier_receipts_total", stage="consent", status="REJECTED", reason="invalid_number") == 1
     assert value(samples, "courrier_terminal_latency_seconds_count", stage="consent", lane="TRANSACTIONAL") == 1
     lags = samples["courrier_consumer_lag"]
