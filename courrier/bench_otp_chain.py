@@ -3,9 +3,11 @@
 Consent, channel, render, dispatch and the scheduler run as their own processes (``courrier.processes``), the
 campaign's recipients opted in to ``GROUP`` beforehand. The campaign is published to ``send-requested`` at once as
 marketing requests, then OTPs one at a time as transactional requests, each through ``CourrierClient`` as an
-application would send it. Only dispatch has lanes: in consent, channel and render an OTP waits behind whatever of the
-campaign is ahead of it in its partition. An OTP's latency is from just before its request is produced to when its
-``dispatched`` record (written after the SMSC accepted it) reaches the bench.
+application would send it (to their lane's topic, ``send-requested-transactional``). Every chain stage runs both lanes,
+each on its own consumer: in one process per stage (``courrier run`` by default), or with ``split_lanes`` in one process
+per stage and lane (``COURRIER_LANES``, as the Kubernetes manifests deploy them), so the campaign's work no longer shares
+a process, nor its interpreter lock, with the OTPs'. An OTP's latency is from just before its request is produced to
+when its ``dispatched`` record (written after the SMSC accepted it) reaches the bench.
 
 The channel stage picks senders from a pool this run declares (``COURRIER_CONFIG``'s ``[senders]``, as a deployment
 would): ``campaign_senders`` French short codes, the same ones ``--from rendered`` paces the campaign over. OTPs leave
@@ -21,16 +23,20 @@ from courrier.bench_otp import SHORT_CODE_RATE, Dispatched, OtpFigure, campaign_
 from courrier.config import Settings
 
 CHAIN = ("consent", "channel", "render", "dispatch", "scheduler")  # the scheduler brings back what pacing deferred
+LANED = ("consent", "channel", "render", "dispatch")
+# Split, the marketing lanes run at a lower CPU priority, as a deployment would give the transactional ones guaranteed
+# CPU (Kubernetes requests): on two shared cores a draining campaign otherwise takes the OTPs' share.
+MARKETING_NICENESS = 10
 GROUP = "promotions"  # a group the bundled keyword book answers STOP and HELP for (else consent refuses its marketing)
 WARM_UP_S = 180.0  # five stages starting on a shared machine, each restoring its tables first
 
 
 def chain_run(settings: Settings, campaign: int, senders: int, otps: int, interval_s: float, pacing: bool, guarantee: str,
-              console) -> OtpFigure:
+              console, split_lanes: bool = False) -> OtpFigure:
     """One run of the whole chain under a topic prefix of its own, whose topics and consumer groups are removed after it."""
     from courrier.bench import removed
     from courrier.client import CourrierClient
-    from courrier.processes import start_stage, stop_all
+    from courrier.processes import stop_all
     from topology.apply import apply as apply_topology
 
     run = settings.model_copy(update={"topic_prefix": f"bench-otp-{uuid.uuid4().hex[:8]}-", "dispatch_pacing": pacing,
@@ -47,7 +53,7 @@ def chain_run(settings: Settings, campaign: int, senders: int, otps: int, interv
         client.flush()
         arrivals = Dispatched(run)
         try:
-            stages = [start_stage(name, run, log_dir, [guarantee], extra_env={"COURRIER_CONFIG": str(config)}) for name in CHAIN]
+            stages = _start_chain(run, log_dir, guarantee, config, split_lanes)
 
             def marketing(message_id: str, number: str) -> None:
                 client.send(number, "promo_spring", {"first_name": "Alex", "discount": "20"}, lane="MARKETING",
@@ -72,7 +78,21 @@ def chain_run(settings: Settings, campaign: int, senders: int, otps: int, interv
         finally:
             arrivals.close()
             stop_all(stages)
-    return arrivals.figure("the whole chain", "send-requested", campaign_ids, sent)
+    return arrivals.figure("the whole chain, a process per stage and lane" if split_lanes else "the whole chain, a process per stage",
+                           "send-requested", campaign_ids, sent)
+
+
+def _start_chain(run: Settings, log_dir: Path, guarantee: str, config: Path, split_lanes: bool) -> list:
+    """The chain's processes: one per stage, or (``split_lanes``) one per lane of each chain stage."""
+    from courrier.processes import start_stage
+
+    env = {"COURRIER_CONFIG": str(config)}
+    if not split_lanes:
+        return [start_stage(name, run, log_dir, [guarantee], extra_env=env) for name in CHAIN]
+    return [start_stage(name, run, log_dir, [guarantee], extra_env={**env, "COURRIER_LANES": lane}, instance=lane,
+                        label=f"{name}-{lane}", niceness=MARKETING_NICENESS if lane == "marketing" else 0)
+            for name in LANED for lane in ("transactional", "marketing")] + \
+        [start_stage(name, run, log_dir, [guarantee], extra_env=env) for name in CHAIN if name not in LANED]
 
 
 def _config(log_dir: Path, senders: int) -> Path:

@@ -49,14 +49,17 @@ class StageProcess:
 
 
 def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterable[str] = (),
-                extra_env: Mapping[str, str] | None = None, instance: str = "0") -> StageProcess:
-    """Start ``courrier run NAME`` with ``settings`` passed through the environment; output goes to ``log_dir/NAME.log``.
+                extra_env: Mapping[str, str] | None = None, instance: str = "0", label: str | None = None,
+                niceness: int = 0) -> StageProcess:
+    """Start ``courrier run NAME`` with ``settings`` passed through the environment; output goes to ``log_dir/NAME.log``
+    (``LABEL.log`` when given: two processes of one stage, e.g. one per lane). A positive ``niceness`` lowers the
+    process's CPU priority (``nice``): a campaign's lane yields the cores to the transactional one.
 
     ``instance`` becomes ``COURRIER_INSTANCE_ID`` (unless the settings name one): a stage restarted under the same
     instance id fences its killed predecessor's open transaction at once instead of waiting for it to time out; two
     instances of one stage running side by side need two ids."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name}.log"
+    log_path = log_dir / f"{label or name}.log"
     env = settings_env(settings)
     env.setdefault("COURRIER_INSTANCE_ID", instance)
     env.update(extra_env or {})
@@ -64,6 +67,7 @@ def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterab
         process = subprocess.Popen(
             [sys.executable, "-m", "courrier.cli", "run", name, *extra_args],
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
         )
     return StageProcess(name, process, log_path)
 
@@ -84,6 +88,7 @@ def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None, e
         process = subprocess.Popen(
             [sys.executable, "-m", "courrier.cli", "webhooks", "serve", "--port", str(listen)],
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
         )
     return StageProcess("webhooks", process, log_path)
 
