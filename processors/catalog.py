@@ -214,7 +214,7 @@ def _callbacks(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
 
 def _one(parts: Callable[[Settings], Parts]) -> Callable[[Settings], Built]:
-    """A chain stage built as one instance, with its tables (one lane's view, for tests and tools)."""
+    """A chain stage built as one instance with its tables, as one runner serving every lane runs it (tests, tools)."""
     def build(settings: Settings) -> Built:
         make, tables = parts(settings)
         return make(), tables
