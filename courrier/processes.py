@@ -88,7 +88,6 @@ def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None, e
         process = subprocess.Popen(
             [sys.executable, "-m", "courrier.cli", "webhooks", "serve", "--port", str(listen)],
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
         )
     return StageProcess("webhooks", process, log_path)
 
