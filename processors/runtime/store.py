@@ -43,9 +43,10 @@ _PAGE = 10_000  # keys read per iterator pass: an iteration holds no snapshot lo
 # buffer manager, is charged for every store's memtables (twelve co-partitioned stores would otherwise hold up to
 # 12 × 2 × 8 MB). Partitioned, so a lookup reads the few kilobytes of index and filter it needs: whole filter blocks
 # in the cache made a lookup of 10 million rows take 1.9 ms and the load four times longer; partitioned, 21 µs
-# (12.8 µs with unbounded filters).
-_CACHE_BYTES = 48 * 1024 * 1024
-_MEMTABLES_BYTES = 24 * 1024 * 1024
+# (12.8 µs with unbounded filters). 32 MB with 16 of memtables in it: `courrier bench table --rows 10000000` ready after
+# a cold restore at 167 MB RSS (196 MB with 48 and 24), its uncached lookups 49–57 µs against 44–48.
+_CACHE_BYTES = 32 * 1024 * 1024
+_MEMTABLES_BYTES = 16 * 1024 * 1024
 _CACHE = Cache(_CACHE_BYTES)
 _MEMTABLES = WriteBufferManager.new_write_buffer_manager_with_cache(_MEMTABLES_BYTES, False, _CACHE)
 _MAX_SLOTS = 64
