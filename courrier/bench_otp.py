@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -50,6 +50,7 @@ class OtpFigure:
     drain_s: float
     latencies: list[float]
     prefix: str
+    hops: dict[str, list[float]] = field(default_factory=dict)  # per hop of the chain: each OTP's seconds (bench_otp_chain)
 
     @property
     def submit_rate(self) -> float:
@@ -121,10 +122,26 @@ def bench_otp(settings: Settings, campaign: int, otps: int, interval_s: float, p
                       *(f"{f.percentile(p) * 1000:.0f}" for p in (50, 95, 99)), f"{max(f.latencies, default=float('nan')) * 1000:.0f}")
     console.print(table)
     for f in figures:
+        if f.hops:
+            console.print(_hop_table(f))
         if f.origin == "send-requested":
             console.print(f"OTP p99 from send-requested to dispatched ({f.mode}): {f.percentile(99) * 1000:.0f} ms "
                           f"(issue 19 target < {TARGET_P99_S * 1000:.0f} ms to submit)")
     return figures
+
+
+def _hop_table(figure: OtpFigure):
+    """Where an OTP's time goes in ``figure``'s chain: each hop's p50/p95/p99 from its records' timestamps."""
+    from rich.table import Table
+
+    table = Table(title=f"OTP hop by hop ({figure.mode}): from the input record's timestamp to the output's")
+    for column in ("hop", "OTPs", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "hop" else "right")
+    for hop, seconds in figure.hops.items():
+        ordered = sorted(seconds)
+        at = [ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else float("nan") for p in (50, 95, 99)]
+        table.add_row(hop, str(len(ordered)), *(f"{ms:.0f}" for ms in at))
+    return table
 
 
 def _run(settings: Settings, otp_topic: str, mode: str, campaign: int, senders: int, otps: int, interval_s: float, pacing: bool,

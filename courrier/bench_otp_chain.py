@@ -17,12 +17,16 @@ it (``processors.dispatch.pacing.Pacer``). Quiet hours are off: the bench runs a
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from courrier.bench_otp import SHORT_CODE_RATE, Dispatched, OtpFigure, campaign_sender
 from courrier.config import Settings
 
-CHAIN = ("consent", "channel", "render", "dispatch", "scheduler")  # the scheduler brings back what pacing deferred
+CHAIN = ("consent", "channel", "render", "dispatch", "scheduler")
+# An OTP's records, hop by hop: its lane's topics, then dispatched (written after the SMSC accepted it).
+HOPS = ("send-requested-transactional", "consent-checked-transactional", "channel-resolved-transactional",
+        "rendered-transactional", "dispatched")  # the scheduler brings back what pacing deferred
 LANED = ("consent", "channel", "render", "dispatch")
 # Split, the marketing lanes run at a lower CPU priority, as a deployment would give the transactional ones guaranteed
 # CPU (Kubernetes requests): on two shared cores a draining campaign otherwise takes the OTPs' share.
@@ -75,11 +79,50 @@ def chain_run(settings: Settings, campaign: int, senders: int, otps: int, interv
             client.flush(120)
             with console.status(f"send-requested: OTPs every {interval_s * 1000:.0f} ms while {campaign:,} campaign requests drain"):
                 sent = arrivals.otps_while_draining(send_otp, campaign_ids, otps, interval_s, 600 + campaign / (SHORT_CODE_RATE * senders))
+            hops = hop_latencies(run, set(sent))
         finally:
             arrivals.close()
             stop_all(stages)
-    return arrivals.figure("the whole chain, a process per stage and lane" if split_lanes else "the whole chain, a process per stage",
-                           "send-requested", campaign_ids, sent)
+    figure = arrivals.figure("the whole chain, a process per stage and lane" if split_lanes else "the whole chain, a process per stage",
+                             "send-requested", campaign_ids, sent)
+    return replace(figure, hops=hops)
+
+
+def hop_latencies(run: Settings, message_ids: set[str]) -> dict[str, list[float]]:
+    """Per hop, the seconds between an OTP's record on the hop's input and its record on the hop's output, by the
+    records' timestamps (each set when its producer took it): the hop's fetch, queueing and work, plus the wait for the
+    input's transaction to commit. Read from the transactional lane's topics (and ``dispatched``) once the run is over."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    from processors.runtime.clients import consumer_config
+    from processors.runtime.serde import AvroSerde
+
+    serde = AvroSerde(run.registry_url, run.topic)
+    consumer = Consumer(consumer_config(run, f"{run.topic_prefix}hops", **{"enable.partition.eof": True}))
+    seen: dict[str, dict[str, int]] = {}  # logical topic → message id → timestamp (ms)
+    try:
+        assigned = [TopicPartition(run.topic(t), p, OFFSET_BEGINNING) for t in HOPS
+                    for p in consumer.list_topics(run.topic(t), timeout=10).topics[run.topic(t)].partitions]
+        consumer.assign(assigned)
+        logical = {run.topic(t): t for t in HOPS}
+        left = {(tp.topic, tp.partition) for tp in assigned}
+        while left:
+            for message in consumer.consume(1000, 5.0) or [None]:
+                if message is None:
+                    raise TimeoutError(f"hop topics not read to their end: {sorted(left)}")
+                if message.error() is not None:
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        left.discard((message.topic(), message.partition()))
+                    continue
+                topic = logical[message.topic()]
+                message_id = serde.decode(topic, message.value())["context"]["message_id"]
+                if message_id in message_ids:
+                    seen.setdefault(topic, {})[message_id] = message.timestamp()[1]
+    finally:
+        consumer.close()
+    return {f"{source} → {target}": [(seen[target][m] - seen[source][m]) / 1000 for m in message_ids
+                                     if m in seen.get(source, {}) and m in seen.get(target, {})]
+            for source, target in zip(HOPS, HOPS[1:])}
 
 
 def _start_chain(run: Settings, log_dir: Path, guarantee: str, config: Path, split_lanes: bool) -> list:

@@ -65,6 +65,14 @@ def test_from_send_requested_the_whole_chain_beside_the_dispatch_hop(real_parts:
         assert all(f" {figure.percentile(p) * 1000:.0f} " in rows[figure.mode] for p in (50, 95, 99)), rows
     for figure in (chain, split):
         assert f"OTP p99 from send-requested to dispatched ({figure.mode}): {figure.percentile(99) * 1000:.0f} ms" in out
+        # Every hop of every OTP found by its records' timestamps, each hop taking some time, the hops adding up to
+        # about the whole (the bench's clock starts just before the request's timestamp and stops after dispatched's).
+        assert list(figure.hops) == ["send-requested-transactional → consent-checked-transactional",
+                                     "consent-checked-transactional → channel-resolved-transactional",
+                                     "channel-resolved-transactional → rendered-transactional", "rendered-transactional → dispatched"]
+        assert all(len(seconds) == len(figure.latencies) and min(seconds) >= 0 for seconds in figure.hops.values())
+        assert sum(sorted(s)[0] for s in figure.hops.values()) <= max(figure.latencies)
+        assert f"OTP hop by hop ({figure.mode})" in out
     assert len({f.prefix for f in figures}) == 3 and _left(real_parts, figures) == ([], [])
 
 
