@@ -9,7 +9,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from courrier.config import Settings
-from processors.runtime.errors import UnreachableError
+from processors.runtime.errors import MissingTopics, UnreachableError
 
 # librdkafka's own log lines go through Python logging, so they come out as masked JSON like the rest.
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
@@ -76,6 +76,17 @@ def require_broker(settings: Settings, timeout_s: float | None = None) -> None:
             f"Kafka broker {settings.bootstrap_servers} did not answer within {timeout_s:.0f}s; "
             "run `courrier infra up kafka` or set KAFKA_BOOTSTRAP_SERVERS"
         )
+
+
+def require_topics(settings: Settings, physical_topics: list[str], timeout_s: float = 10.0) -> None:
+    """Fail with one line naming the topics the broker does not have, and what to run: a broker that creates topics on
+    first use would otherwise make them with its own partition count, not the topology's."""
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": _LIBRDKAFKA_LOG})
+    listed = admin.list_topics(timeout=timeout_s).topics
+    missing = sorted(name for name in physical_topics if name not in listed or listed[name].error is not None)
+    if missing:
+        raise MissingTopics(f"the broker {settings.bootstrap_servers} has no topic {', '.join(missing)}; "
+                            "run `courrier topology apply` (once per upgrade) and start the stage again")
 
 
 def assign_at_end(consumer: Consumer, physical_topics: list[str], timeout_s: float = 30.0) -> None:

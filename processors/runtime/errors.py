@@ -31,5 +31,9 @@ class UnreachableError(CourrierError):
     """A part (broker, registry, S3, SMPP peer) did not answer: the message names the address and what to run."""
 
 
+class MissingTopics(CourrierError):
+    """Topics a stage reads do not exist on the broker (a new version's topics before ``courrier topology apply``)."""
+
+
 class NotHeld(CourrierError):
     """A co-partitioned table (``runtime.table``) was asked for a row of a partition its instance is not assigned."""

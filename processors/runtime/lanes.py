@@ -73,7 +73,7 @@ def run_lanes(lanes: Sequence[LaneStage], tables: Sequence[TopicTable], settings
     for index, lane in enumerate(lanes):
         port = options.metrics_port if options.metrics_port is not None else settings.metrics_port
         inputs = lane.inputs if lane.inputs is not None else lane.stage.inputs  # a lane reads exactly its own topics
-        runners.append(Runner(lane.stage, settings, replace(options, group_id=lane.group_id, inputs=inputs,
+        runners.append(Runner(lane.stage, settings, replace(options, group_id=lane.group_id, inputs=inputs, lane=lane.lane,
                                                             metrics_port=port + index if port else 0,
                                                             batch_timeout_s=POLL_S.get(lane.lane, options.batch_timeout_s)),
                               state=state))

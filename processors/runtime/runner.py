@@ -32,7 +32,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from courrier.config import Settings
 from processors.runtime import policy
 from processors.runtime.checkpoint import Checkpoint, DeliveryErrors, DeliveryFailed
-from processors.runtime.clients import consumer_config, producer_config, require_broker
+from processors.runtime.clients import consumer_config, producer_config, require_broker, require_topics
 from processors.runtime.metrics import MetricsServer, StageMetrics
 from processors.runtime.placement import Placement
 from processors.runtime.routing import Router
@@ -58,6 +58,7 @@ class RunnerOptions:
     co_assigned_inputs: bool = False
     # The topics to read: a lane's (``runtime.lanes``); by default every lane's topics of the stage's ``inputs``.
     inputs: tuple[str, ...] | None = None
+    lane: str | None = None  # the lane those inputs are (said in the logs), None when the runner reads every lane
 
 
 class CoPartitionedTable(Protocol):
@@ -111,6 +112,7 @@ class Runner:
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Consume until ``stop()``, SIGTERM/SIGINT, or ``until()`` turns true."""
         require_broker(self.settings)
+        require_topics(self.settings, list(self._logical))
         self._serde.prepare([name for name in self.inputs if name not in self._raw])
         self._install_signal_handlers()
         server = MetricsServer(self.metrics, self.options.metrics_port if self.options.metrics_port is not None else self.settings.metrics_port,
@@ -118,7 +120,8 @@ class Runner:
         self.metrics_port = server.port
         self._open_clients()
         self._hooks.open()
-        log.info("stage started", extra={"stage": self.stage.name, "inputs": list(self._logical), "group": self.group_id, "metrics_port": server.port})
+        log.info("stage started", extra={"stage": self.stage.name, "lane": self.options.lane, "inputs": list(self._logical),
+                                         "group": self.group_id, "metrics_port": server.port})
         try:
             while not self._stopping.is_set() and not (until and until()):
                 self._run_once()

@@ -17,7 +17,7 @@ from processors.failed import beside_dead_letter
 from processors.receipts import receipt
 from processors.runtime import policy
 from processors.runtime.clients import consumer_config
-from processors.runtime.errors import TransientError
+from processors.runtime.errors import MissingTopics, TransientError
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output, RecordMeta
@@ -164,3 +164,14 @@ def test_metrics_and_health_are_served(running: tuple[Settings, ScriptedStage, R
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert 'courrier_consumed_total{stage="scripted",topic="send-requested"} 1.0' in metrics
     assert 'courrier_processing_seconds_count{stage="scripted"} 1.0' in metrics
+
+
+def test_a_stage_whose_topics_are_missing_stops_at_once_naming_them_and_what_to_run(real_parts: Settings) -> None:
+    # A new version's topics (a lane's) before `courrier topology apply`: a broker creating topics on first use would
+    # make them with its own partition count, so the stage refuses to start instead.
+    settings = real_parts.model_copy(update={"topic_prefix": f"t-missing-{uuid.uuid4().hex[:8]}-"})
+    with pytest.raises(MissingTopics) as refused:
+        Runner(ScriptedStage(), settings, RunnerOptions(metrics_port=0)).run()
+    message = str(refused.value)
+    assert settings.topic("send-requested") in message and settings.topic("send-requested-transactional") in message
+    assert "run `courrier topology apply`" in message
