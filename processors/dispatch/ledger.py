@@ -20,6 +20,7 @@ from courrier.config import Settings
 from processors.dispatch.reports import KafkaEventSink
 from processors.runtime.clients import producer_config
 from processors.runtime.errors import TransientError
+from processors.runtime.own_writes import OwnWrites
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
@@ -28,14 +29,15 @@ log = logging.getLogger(__name__)
 
 
 class SubmissionLedger:
-    """Latest SubmissionRecord per message id: this process's own writes first, then what the topic says."""
+    """Latest SubmissionRecord per message id: this process's own writes or what the topic says, whichever is further."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._serde = AvroSerde(settings.registry_url, settings.topic)
         self._table = TopicTable(settings, "submissions", self._serde)
         self._producer: Producer | None = None
-        self._own: dict[str, Event] = {}
+        # Own records until the table shows them: bounded by what is in flight, not by every message ever sent.
+        self._own = OwnWrites(self._table, _progress)
         self._users = 0
         self._lock = threading.Lock()
 
@@ -64,7 +66,7 @@ class SubmissionLedger:
 
     def state(self, message_id: str) -> Event | None:
         """The last record written for ``message_id``, by this process or any before it."""
-        return self._own.get(message_id) or self._table.get(message_id)
+        return self._own.get(message_id)
 
     def write(self, records: Iterable[Event], timeout_s: float = 30.0) -> None:
         """Make records durable before returning; ``TransientError`` (nothing is submitted then) when the broker does not confirm."""
@@ -87,7 +89,7 @@ class SubmissionLedger:
     def remember(self, records: Iterable[Event]) -> None:
         """Records this process wrote or is about to commit in a batch transaction: what ``state`` answers from now on."""
         for record in records:
-            self._own[record["message_id"]] = record
+            self._own.remember(record["message_id"], record)
 
     def write_later(self, records: Iterable[Event]) -> None:
         """Queue records on the ledger's producer without waiting: the next ``write`` (or ``stop``) flushes them; lost with
@@ -100,6 +102,11 @@ class SubmissionLedger:
                                    on_delivery=_log_failure)
         self._producer.poll(0)
         self.remember(written)
+
+
+def _progress(record: Event) -> tuple[int, bool]:
+    """A message's records go attempt by attempt, each SUBMITTING then its answer."""
+    return record["attempt"], record["state"] != "SUBMITTING"
 
 
 def _log_failure(error: KafkaError | None, _message: object) -> None:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from processors.receipt.statuses import STEP
+from processors.runtime.own_writes import OwnWrites
 from processors.runtime.stage import Event, Output
 
 
@@ -26,9 +27,8 @@ class MessageStates:
                  provider_ids: Mapping[str, bytes] | None = None) -> None:
         self._table = table
         self._provider_ids = provider_ids
-        self._mine: dict[str, Event] = {}
+        self._mine = OwnWrites(table, _progress, keep)
         self._keep = keep
-        self._prune_above = keep
         # Own attempts' ids until the provider-ids table shows them (bounded: oldest first out), or, without that table,
         # the index of every state read.
         self._by_provider_id: OrderedDict[tuple[str, str], str] = OrderedDict()
@@ -61,10 +61,7 @@ class MessageStates:
                 self._by_provider_id.popitem(last=False)
 
     def get(self, message_id: str) -> Event | None:
-        mine, seen = self._mine.get(message_id), self._table.get(message_id)
-        if mine is None or seen is None:
-            return mine or seen
-        return max(mine, seen, key=_progress)
+        return self._mine.get(message_id)
 
     def put(self, state: Event) -> list[Output]:
         """The ``message-state`` record, and a ``provider-ids`` row per id of an attempt the previous state did not know."""
@@ -72,10 +69,8 @@ class MessageStates:
         before = self.get(message_id)
         known = {(a["provider"], part) for a in ([before, *(before.get("superseded") or ())] if before else [])
                  for part in a["provider_message_ids"]}
-        self._mine[message_id] = state
+        self._mine.remember(message_id, state)
         self._index(message_id, state)
-        if len(self._mine) > self._prune_above:
-            self._prune()
         ids = [Output("provider-ids", provider_id_key(provider, part), message_id.encode())
                for provider, part in dict.fromkeys((state["provider"], p) for p in state["provider_message_ids"])
                if (provider, part) not in known] if self._provider_ids is not None else []
@@ -84,14 +79,6 @@ class MessageStates:
     def pending(self) -> int:
         """Own writes the table has not shown yet (or not yet been pruned)."""
         return len(self._mine)
-
-    def _prune(self) -> None:
-        for message_id, state in list(self._mine.items()):
-            seen = self._table.get(message_id)
-            if seen is not None and seen["revision"] >= state["revision"]:
-                del self._mine[message_id]
-        # Amortized: when the table lags, do not scan the whole dict again on every write.
-        self._prune_above = max(self._keep, 2 * len(self._mine))
 
 
 def provider_id_key(provider: str, provider_message_id: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from processors.runtime.own_writes import OwnWrites as Committed
 from processors.runtime.stage import Event, Output
 
 
@@ -18,15 +19,12 @@ class OwnWrites:
 
     def __init__(self, topic: str, table: Mapping[str, Event], keep: int = 10_000) -> None:
         self._topic = topic
-        self._table = table
-        self._committed: dict[str, Event] = {}
+        self._committed = Committed(table, _revision, keep)
         self._batch: dict[str, Event] = {}
-        self._keep = keep
-        self._prune_above = keep
 
     def get(self, key: str) -> Event | None:
-        views = [row for row in (self._batch.get(key), self._committed.get(key), self._table.get(key)) if row is not None]
-        return max(views, key=lambda row: row["revision"]) if views else None
+        views = [row for row in (self._batch.get(key), self._committed.get(key)) if row is not None]
+        return max(views, key=_revision) if views else None
 
     def put(self, key: str, row: Event) -> Output:
         self._batch[key] = row
@@ -36,13 +34,6 @@ class OwnWrites:
         """The previous batch committed (an aborted one was dropped first): its writes count as the table's to come."""
         self._committed.update(self._batch)
         self._batch.clear()
-        if len(self._committed) > self._prune_above:
-            for key, row in list(self._committed.items()):
-                seen = self._table.get(key)
-                if seen is not None and seen["revision"] >= row["revision"]:
-                    del self._committed[key]
-            # Amortized: when the table lags, do not scan the whole dict again on every batch.
-            self._prune_above = max(self._keep, 2 * len(self._committed))
 
     def batch_aborted(self) -> None:
         self._batch.clear()
@@ -50,3 +41,7 @@ class OwnWrites:
     def pending(self) -> int:
         """Own writes held in memory (the table has not shown them yet, or they were not pruned yet)."""
         return len(self._committed) + len(self._batch)
+
+
+def _revision(row: Event) -> int:
+    return row["revision"]
