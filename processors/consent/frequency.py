@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from processors.rules.numbers import Refusal
+from processors.runtime.own_writes import OwnWrites
 from processors.runtime.stage import Event, Output
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "frequency_caps.toml"
@@ -141,40 +142,30 @@ class RecentSends(Mapping[str, Event]):
 
     def __init__(self, table: Mapping[str, Event]) -> None:
         self._table = table
-        self._written: dict[str, Event] = {}
-        self._prune_at = 1024
+        self._written = OwnWrites(table, merge=_merged, covers=lambda theirs, mine: _ids(mine) <= _ids(theirs), keep=1024)
 
     def remember(self, outputs: Iterable[Output]) -> None:
         """Keep the ``frequency`` records among a message's outputs until the table shows them."""
         for output in outputs:
             if output.topic == "frequency":
-                self._written[output.key] = output.value
-        if len(self._written) >= self._prune_at:
-            self._prune()
-
-    def _prune(self) -> None:
-        """Forget what the table already shows (amortized: when the remembered records have doubled)."""
-        for key, mine in list(self._written.items()):
-            theirs = self._table.get(key)
-            if theirs is not None and _ids(mine) <= _ids(theirs):
-                del self._written[key]
-        self._prune_at = max(1024, 2 * len(self._written))
+                self._written.remember(output.key, output.value)  # type: ignore[arg-type]
 
     def __getitem__(self, key: str) -> Event:
-        mine, theirs = self._written.get(key), self._table.get(key)
-        if mine is None or theirs is None:
-            found = mine if mine is not None else theirs
-            if found is None:
-                raise KeyError(key)
-            return found
-        sends = {s["message_id"]: s for s in [*theirs["sends"], *mine["sends"]]}
-        return {**mine, "sends": list(sends.values())}
+        found = self._written.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
     def __iter__(self) -> Iterator[str]:
-        return iter(set(self._table) | set(self._written))
+        return iter(set(self._table) | self._written.keys())
 
     def __len__(self) -> int:
-        return len(set(self._table) | set(self._written))
+        return len(set(self._table) | self._written.keys())
+
+
+def _merged(theirs: Event, mine: Event) -> Event:
+    sends = {s["message_id"]: s for s in [*theirs["sends"], *mine["sends"]]}
+    return {**mine, "sends": list(sends.values())}
 
 
 def _ids(record: Mapping[str, Any]) -> set[str]:
