@@ -24,9 +24,11 @@ from courrier.bench_otp import SHORT_CODE_RATE, Dispatched, OtpFigure, campaign_
 from courrier.config import Settings
 
 CHAIN = ("consent", "channel", "render", "dispatch", "scheduler")
-# An OTP's records, hop by hop: its lane's topics, then dispatched (written after the SMSC accepted it).
+# An OTP's records, hop by hop: its lane's topics, its SUBMITTING ledger record (written just before the submit, so
+# dispatch's hop splits in two: to the submit, then the ledger's acknowledgement and the SMSC's answer), then dispatched
+# (written after the SMSC accepted it).
 HOPS = ("send-requested-transactional", "consent-checked-transactional", "channel-resolved-transactional",
-        "rendered-transactional", "dispatched")  # the scheduler brings back what pacing deferred
+        "rendered-transactional", "submissions", "dispatched")  # the scheduler brings back what pacing deferred
 LANED = ("consent", "channel", "render", "dispatch")
 # Split, the marketing lanes run at a lower CPU priority, as a deployment would give the transactional ones guaranteed
 # CPU (Kubernetes requests): on two shared cores a draining campaign otherwise takes the OTPs' share.
@@ -115,9 +117,10 @@ def hop_latencies(run: Settings, message_ids: set[str]) -> dict[str, list[float]
                         left.discard((message.topic(), message.partition()))
                     continue
                 topic = logical[message.topic()]
-                message_id = serde.decode(topic, message.value())["context"]["message_id"]
+                value = serde.decode(topic, message.value())
+                message_id = value["message_id"] if topic == "submissions" else value["context"]["message_id"]
                 if message_id in message_ids:
-                    seen.setdefault(topic, {})[message_id] = message.timestamp()[1]
+                    seen.setdefault(topic, {}).setdefault(message_id, message.timestamp()[1])  # a message's first record
     finally:
         consumer.close()
     return {f"{source} → {target}": [(seen[target][m] - seen[source][m]) / 1000 for m in message_ids

@@ -69,7 +69,8 @@ def test_from_send_requested_the_whole_chain_beside_the_dispatch_hop(real_parts:
         # about the whole (the bench's clock starts just before the request's timestamp and stops after dispatched's).
         assert list(figure.hops) == ["send-requested-transactional → consent-checked-transactional",
                                      "consent-checked-transactional → channel-resolved-transactional",
-                                     "channel-resolved-transactional → rendered-transactional", "rendered-transactional → dispatched"]
+                                     "channel-resolved-transactional → rendered-transactional", "rendered-transactional → submissions",
+                                     "submissions → dispatched"]
         assert all(len(seconds) == len(figure.latencies) and min(seconds) >= 0 for seconds in figure.hops.values())
         assert sum(sorted(s)[0] for s in figure.hops.values()) <= max(figure.latencies)
         assert f"OTP hop by hop ({figure.mode})" in out
