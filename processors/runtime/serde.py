@@ -52,6 +52,7 @@ class AvroSerde:
         self._physical = physical
         self._registry = registry or SchemaRegistryClient.new_client({"url": registry_url, "timeout": 10})
         self._writers: dict[str, tuple[bytes, cavro.Schema]] = {}
+        self._own_json: dict[str, Any] = {}  # logical topic → its schema's JSON as registered (cavro's schema_str differs)
         self._writer_schemas: dict[int, tuple[Any, cavro.Schema]] = {}  # schema id → (its JSON, compiled)
         self._plans: dict[tuple[str, int], Reader] = {}
 
@@ -71,7 +72,8 @@ class AvroSerde:
         schema = compiled(text)
         schema_id = self._register(subject(self._physical(logical)), text)
         self._writers[logical] = (_HEADER.pack(MAGIC, schema_id), schema)
-        self._writer_schemas.setdefault(schema_id, (json.loads(text), schema))
+        self._own_json[logical] = json.loads(text)
+        self._writer_schemas.setdefault(schema_id, (self._own_json[logical], schema))
         return self._writers[logical]
 
     def _register(self, subject_name: str, schema_text: str) -> int:
@@ -118,7 +120,7 @@ class AvroSerde:
         if plan is None:
             reader = self._schema_for(logical)[1]
             writer_json, writer = self._writer_schema(schema_id)
-            if writer is reader or writer_json == json.loads(reader.schema_str):
+            if writer is reader or writer_json == self._own_json[logical]:
                 plan = reader
             else:
                 try:
