@@ -45,13 +45,14 @@ class TableFigure:
 
 def command(
     rows: int = typer.Option(1_000_000, "--rows", min=100, max=20_000_000, help="Consent rows in the topic (one key each)."),
+    with_dict: bool = typer.Option(True, "--dict/--no-dict", help="Load the in-memory dict too (at 10M rows: minutes and GBs)."),
 ) -> None:
     """Restart-to-ready and RSS of a disk-backed table beside the in-memory dict of decoded rows, same topic, same run."""
     logs.configure("WARNING")
-    bench_table(get_settings(), rows=rows)
+    bench_table(get_settings(), rows=rows, with_dict=with_dict)
 
 
-def bench_table(settings: Settings, rows: int) -> list[TableFigure]:
+def bench_table(settings: Settings, rows: int, with_dict: bool = True) -> list[TableFigure]:
     """Measure every load (see the module docstring), print a table and the ratios; the figures."""
     from rich.console import Console
     from rich.table import Table
@@ -67,7 +68,7 @@ def bench_table(settings: Settings, rows: int) -> list[TableFigure]:
         apply(run)
         console.print(f"writing {rows:,} consent rows…")
         _fill(run, range(rows))
-        figures = [_child(run, "dict", "in-memory dict (decoded rows)")]
+        figures = [_child(run, "dict", "in-memory dict (decoded rows)")] if with_dict else []
         figures.append(_child(run, "table", "disk table, empty store"))
         figures.append(_child(run, "table", "disk table, restart"))
         extra = max(1, rows // 100)
@@ -85,9 +86,10 @@ def bench_table(settings: Settings, rows: int) -> list[TableFigure]:
         table.add_row(f.name, f"{f.rows:,}", f"{f.records_read:,}", f"{f.seconds:.2f}", f"{f.rss_mb:,.0f}",
                       f"{f.lookup_us:.1f}", f"{f.cached_lookup_us:.1f}")
     console.print(table)
-    memory, cold, restart = figures[0], figures[1], figures[2]
-    console.print(f"RSS disk table / in-memory dict = {cold.rss_mb / memory.rss_mb:.2f}; "
-                  f"restart-to-ready {restart.seconds:.2f}s vs {memory.seconds:.2f}s for the dict ({memory.seconds / max(restart.seconds, 1e-3):.0f}×)")
+    if with_dict:
+        memory, cold, restart = figures[0], figures[1], figures[2]
+        console.print(f"RSS disk table / in-memory dict = {cold.rss_mb / memory.rss_mb:.2f}; restart-to-ready "
+                      f"{restart.seconds:.2f}s vs {memory.seconds:.2f}s for the dict ({memory.seconds / max(restart.seconds, 1e-3):.0f}×)")
     return figures
 
 

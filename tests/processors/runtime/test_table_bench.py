@@ -19,3 +19,9 @@ def test_the_bench_measures_each_load_and_removes_its_topics(real_parts: Setting
     assert [(f.rows, f.records_read) for f in figures] == [(300, 300), (300, 300), (300, 0), (303, 3)]
     assert all(f.rss_mb > 0 and f.seconds > 0 for f in figures)
     assert _bench_topics(real_parts) <= before
+
+
+def test_without_the_dict_only_the_disk_table_is_loaded(real_parts: Settings) -> None:
+    figures = bench_table(real_parts, rows=200, with_dict=False)
+    assert [(f.name, f.records_read) for f in figures] == [("disk table, empty store", 200), ("disk table, restart", 0),
+                                                            ("disk table, restart after 2 new", 2)]
