@@ -15,7 +15,7 @@ module the others:
   table without one reads as unverified).
 
 A subdivision's table inherits its country's for every key it leaves out. Which subdivision a number
-is in comes from its area code (phonenumbers' geocoder): state laws such as Florida's presume that a
+is in comes from its area code (phonenumbers' geocoder, as a table: ``us_area_codes``): state laws such as Florida's presume that a
 number with the state's area code belongs to a resident.
 """
 from __future__ import annotations
@@ -26,26 +26,12 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-import phonenumbers
-from phonenumbers import geocoder
-
+from processors.consent import us_area_codes
 from processors.consent.quiet_hours import DEFAULT_FILE, PROFILE_KEYS, QuietHoursError, country_of, read_tables
 
 SENDER_TYPES = ("alphanumeric", "long_code", "short_code", "toll_free")
 SENDER_STATUSES = frozenset({"yes", "registration", "no"})
 FOOTERS = frozenset({"required", "recommended", "none"})
-# The geocoder names US states in full ("Florida", "Washington State") or as "City, ST".
-US_STATES = {
-    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA", "Colorado": "CO",
-    "Connecticut": "CT", "Delaware": "DE", "District of Columbia": "DC", "Washington D.C.": "DC", "Florida": "FL",
-    "Georgia": "GA", "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
-    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA", "Michigan": "MI",
-    "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT", "Nebraska": "NE", "Nevada": "NV",
-    "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM", "New York": "NY", "North Carolina": "NC",
-    "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK", "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI",
-    "South Carolina": "SC", "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
-    "Virginia": "VA", "Washington": "WA", "Washington State": "WA", "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY",
-}
 
 
 @dataclass(frozen=True)
@@ -162,16 +148,5 @@ def subdivision(e164: str, region: str, with_rules: frozenset[str]) -> str:
     return f"{region}-{code}" if code in with_rules else region
 
 
-@lru_cache(maxsize=2048)
 def _subdivision_of_prefix(prefix: str, region: str) -> str | None:
-    if region != "US":
-        return None
-    try:
-        example = phonenumbers.parse(f"{prefix}5550123")
-    except phonenumbers.NumberParseException:
-        return None
-    place = geocoder.description_for_number(example, "en")
-    if place in US_STATES:
-        return US_STATES[place]
-    _, _, state = place.rpartition(", ")
-    return state if state in US_STATES.values() else None
+    return us_area_codes.state_of(prefix[2:5]) if region == "US" else None
