@@ -20,6 +20,7 @@ import courrier.bench_table
 import courrier.config_report
 import courrier.providers_cli
 import courrier.replay_cli
+import courrier.run_cli
 import courrier.consent_history
 import courrier.dlq_cli
 import courrier.fuzz
@@ -39,7 +40,7 @@ import processors.webhooks.cli
 import topology.cli
 from courrier import logs
 from courrier.config import get_settings
-from processors.runtime.errors import CourrierError
+from courrier.entry import invoke
 
 app = typer.Typer(
     name="courrier", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -75,22 +76,7 @@ app.command("fuzz")(courrier.fuzz.command)
 app.add_typer(courrier.export_cli.app, name="export", help="Export receipts to a warehouse's files: Parquet or JSON lines, by day, to a folder or S3.")
 
 
-@app.command()
-def run(
-    stage: str = typer.Argument(..., help="Stage to run: consent, channel, render, dispatch, receipt, keywords or scheduler."),
-    exactly_once: bool = typer.Option(
-        True, "--exactly-once/--at-least-once",
-        help="Kafka transactions, one per batch: a killed stage leaves all of a batch or none of it (the default). "
-             "At-least-once may write a batch's outputs twice after a crash."),
-    batch_size: int = typer.Option(500, min=1, max=100_000, help="Records consumed per batch."),
-    metrics_port: Optional[int] = typer.Option(None, min=0, max=65535, help="Port for /metrics and /healthz (0 = any free port)."),
-) -> None:
-    """Run one stage as a long-lived process until SIGTERM."""
-    from processors.catalog import run_stage
-
-    settings = get_settings()
-    logs.configure(settings.log_level)
-    run_stage(stage, settings, exactly_once=exactly_once, batch_size=batch_size, metrics_port=metrics_port)
+app.command("run")(courrier.run_cli.run)
 
 
 @app.command()
@@ -232,25 +218,7 @@ def bench_chaos(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: clean one-line errors for usage mistakes and unreachable parts."""
-    command = typer.main.get_command(app)
-    try:
-        result = command.main(args=argv, prog_name="courrier", standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.UsageError as exc:
-        hint = f" (try `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        print(f"courrier: {exc.format_message()}{hint}", file=sys.stderr)
-        sys.exit(2)
-    except click.ClickException as exc:
-        print(f"courrier: {exc.format_message()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except CourrierError as exc:
-        print(f"courrier: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    if isinstance(result, int):  # typer.Exit(code) comes back as the return value when click is not standalone
-        sys.exit(result)
+    invoke(app, sys.argv[1:] if argv is None else argv, "courrier")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def start_stage(name: str, settings: Settings, log_dir: Path, extra_args: Iterab
     env.update(extra_env or {})
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "courrier.cli", "run", name, *extra_args],
+            [sys.executable, "-m", "courrier.entry", "run", name, *extra_args],
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
             preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
         )
