@@ -126,7 +126,9 @@ class AvroSerde:
                 try:
                     plan = reader.reader_for_writer(writer)
                 except Exception as exc:  # not a schema ours can read, as Avro's resolution rules say
-                    raise DecodeError(f"schema id {schema_id} cannot be read as {logical}: {exc.__class__.__name__}: {exc}") from exc
+                    # The class, not the message: cavro's prints both schemas whole.
+                    raise DecodeError(f"body does not decode with schema id {schema_id}: its writer schema cannot be read as "
+                                      f"{logical}'s ({exc.__class__.__name__})") from exc
             self._plans[(logical, schema_id)] = plan
         return plan
 
