@@ -58,8 +58,13 @@ class OtpFigure:
 
     def percentile(self, p: float) -> float:
         """The latency ``p`` % of OTPs took at most (nearest rank); NaN without any."""
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+        return percentile(self.latencies, p)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The value ``p`` % of ``values`` are at most (nearest rank); NaN without any."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def command(
@@ -138,9 +143,7 @@ def _hop_table(figure: OtpFigure):
     for column in ("hop", "OTPs", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "hop" else "right")
     for hop, seconds in figure.hops.items():
-        ordered = sorted(seconds)
-        at = [ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else float("nan") for p in (50, 95, 99)]
-        table.add_row(hop, str(len(ordered)), *(f"{ms:.0f}" for ms in at))
+        table.add_row(hop, str(len(seconds)), *(f"{percentile(seconds, p) * 1000:.0f}" for p in (50, 95, 99)))
     return table
 
 

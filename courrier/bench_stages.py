@@ -100,6 +100,7 @@ class MemoryLedger:
     def __init__(self, encode: Callable[[str, Event], bytes]) -> None:
         self._encode = encode
         self._records: dict[str, Event] = {}
+        self.sink = EncodingSink(encode)  # the provider events dispatch produced, receipt's input
 
     def start(self) -> None:
         """Nothing to load."""
@@ -124,7 +125,6 @@ class MemoryLedger:
             self._records[record["message_id"]] = record
 
     def event_sink(self) -> "EncodingSink":
-        self.sink = EncodingSink(self._encode)
         return self.sink
 
 
@@ -208,9 +208,9 @@ def _schema(topic: str) -> dict[str, Any]:
     return schemas.parsed_schema(declared(topic).value_schema)  # type: ignore[arg-type]
 
 
-def build_stages(consents: dict[str, Event], states: EncodedTable) -> dict[str, Stage]:
+def build_stages(consents: dict[str, Event], states: EncodedTable, ledger: "MemoryLedger") -> dict[str, Stage]:
     """The stages as ``courrier run`` builds them on default settings, with dicts for tables, no RCS provider,
-    dispatch unpaced on the no-op provider with a ``MemoryLedger``, and receipt on ``states`` (its ``message-state``)."""
+    dispatch unpaced on the no-op provider with ``ledger``, and receipt on ``states`` (its ``message-state``)."""
     from processors.channel.stage import ChannelStage
     from processors.consent.stage import ConsentStage
     from processors.dispatch.stage import DispatchStage, ProviderSpec
@@ -219,7 +219,7 @@ def build_stages(consents: dict[str, Event], states: EncodedTable) -> dict[str, 
     from processors.receipt.stage import ReceiptStage
     from processors.render.stage import RenderStage
 
-    dispatch = DispatchStage([ProviderSpec(NoopProvider, CHANNELS)], MemoryLedger(_stage_encoder()), CHANNELS,
+    dispatch = DispatchStage([ProviderSpec(NoopProvider, CHANNELS)], ledger, CHANNELS,
                              inputs=("rendered",), consents=consents, validity=Validity())
     return {"consent": ConsentStage(consents), "channel": ChannelStage(), "render": RenderStage(), "dispatch": dispatch,
             "receipt": ReceiptStage(states)}
@@ -301,7 +301,8 @@ def _round(events: list[Event], consents: dict[str, Event], profile_stage: str |
 
     numbers.clear_cache()
     states = EncodedTable("message-state")
-    stages = build_stages(consents, states)
+    ledger = MemoryLedger(_stage_encoder())
+    stages = build_stages(consents, states, ledger)
     inputs: list[Fed] = [("send-requested", event["recipient"], event) for event in events]
     figures = []
     for name in STAGES:
@@ -315,7 +316,7 @@ def _round(events: list[Event], consents: dict[str, Event], profile_stage: str |
             pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(25)
             show(text.getvalue())
         if name == "dispatch":
-            inputs = _receipt_inputs(written, stages["dispatch"])
+            inputs = _receipt_inputs(written, ledger.sink.events)
         elif name != STAGES[-1]:
             reads = lane_inputs(stages[STAGES[STAGES.index(name) + 1]].inputs, None)  # every lane's, as the harness
             inputs = [record for record in written if record[0] in reads]
@@ -324,11 +325,12 @@ def _round(events: list[Event], consents: dict[str, Event], profile_stage: str |
     return figures
 
 
-def _receipt_inputs(written: list[Fed], dispatch: Stage) -> list[Fed]:
-    """What receipt reads of dispatch's work: each batch's ``dispatched`` records, then that batch's delivery reports
-    (they reach a real receipt stage in that order: the reports go out after the batch that submitted them)."""
+def _receipt_inputs(written: list[Fed], events: list[Output]) -> list[Fed]:
+    """What receipt reads of dispatch's work: its ``dispatched`` records and its provider ``events``, by half a batch of
+    each in turn, a message's ``dispatched`` before its report (as a real receipt stage reads them: the reports go out
+    after the batch that submitted them)."""
     submitted = [record for record in written if record[0] == "dispatched"]
-    reports: list[Fed] = [(o.topic, o.key, o.value) for o in dispatch._ledger.sink.events]  # type: ignore[attr-defined]
+    reports: list[Fed] = [(o.topic, o.key, o.value) for o in events]
     inputs: list[Fed] = []
     for start in range(0, max(len(submitted), len(reports)), BATCH // 2):
         inputs += submitted[start:start + BATCH // 2] + reports[start:start + BATCH // 2]

@@ -55,5 +55,6 @@ def from_geocoder() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    TABLE.write_text(json.dumps(from_geocoder(), indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {len(_table.__wrapped__())} area codes to {TABLE}")
+    states = from_geocoder()
+    TABLE.write_text(json.dumps(states, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {len(states)} area codes to {TABLE}")

@@ -3,8 +3,9 @@
 A stage that writes rows of a table it also reads (receipt's ``message-state``, dispatch's ``submissions``, status's
 rows, consent's ``frequency``) must see its own writes at once: the table shows them only once they have gone round the
 broker. Of two views of a row the one further along (``progress``) wins, or they are merged (``merge``, with ``covers``
-saying when the table's view holds all of this process's). Own rows are dropped once the table covers them, checked when more than ``keep`` are held (then only again when their number has doubled, so a lagging table does not
-cost a scan per write): memory beyond the table stays bounded by what is in flight, however long the process runs.
+saying when the table's view holds all of this process's). Own rows are dropped once the table covers them, checked
+when more than ``keep`` are held (then only again when their number has doubled, so a lagging table does not cost a
+scan per write): memory beyond the table stays bounded by what is in flight, however long the process runs.
 """
 from __future__ import annotations
 
