@@ -26,7 +26,7 @@ def producer_config(settings: Settings, transactional_id: str | None = None, **o
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
-        "compression.type": "lz4",
+        "compression.type": settings.kafka_compression,
         "client.id": "courrier",
         "logger": _LIBRDKAFKA_LOG,
     }
