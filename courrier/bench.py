@@ -15,6 +15,7 @@ whether it finished or not; the run prints how many topics it left under its pre
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 import typer
 
 from courrier import logs
+from courrier.bench_cpu import CpuClock, CpuSplit
 from courrier.config import Settings, get_settings
 
 # Kafka clients, the topology tool, the infra and rich are imported by the functions that use them, so that
@@ -50,6 +52,7 @@ class Figure:
     count: int
     seconds: float
     note: str = ""
+    cpu: CpuSplit | None = None  # where the timed run's CPU went, for the chains
 
     @property
     def rate(self) -> float:
@@ -131,6 +134,9 @@ def _print(console, settings: Settings, count: int, window: int, bench: ChainBen
         if figure is not None:
             table.add_row(figure.name, f"{figure.count:,}", f"{figure.seconds:.2f}", f"{figure.rate:,.0f}", figure.note)
     console.print(table)
+    for figure in (bench.noop, bench.smpp):
+        if figure is not None and figure.cpu is not None and figure.cpu.by_process:
+            _print_cpu(console, figure)
     for what, value, why in bench.ratios():
         console.print(f"{what} = {value:.2f} ({why})")
     if bench.smpp is not None:
@@ -138,6 +144,23 @@ def _print(console, settings: Settings, count: int, window: int, bench: ChainBen
     for error in bench.errors:
         console.print(f"[red]failed[/] {error}")
     console.print(f"topics left under this run's {len(bench.prefixes)} prefixes: {bench.topics_left}")
+
+
+def _print_cpu(console, figure: Figure) -> None:
+    from rich.table import Table
+
+    assert figure.cpu is not None
+    rows = figure.cpu.per_message_us(figure.count)
+    counted = sum(figure.cpu.by_process.values())
+    machine = (f"; the machine was busy {figure.cpu.machine:.1f} CPU-s of {figure.seconds * (os.cpu_count() or 1):.1f}"
+               if figure.cpu.machine is not None else "")
+    table = Table(title=f"CPU during the timed run of {figure.name}: {counted:.1f} s in these processes{machine}")
+    for column in ("process", "CPU s", "µs per message", "share"):
+        table.add_column(column, justify="left" if column == "process" else "right")
+    for name, micros in rows:
+        table.add_row(name, f"{figure.cpu.by_process[name]:.2f}", f"{micros:,.0f}", f"{figure.cpu.by_process[name] / counted:.0%}")
+    table.add_row("total", f"{counted:.2f}", f"{counted / figure.count * 1e6:,.0f}", "100%")
+    console.print(table)
 
 
 def _passthrough(settings: Settings, count: int, mode: str, bench: ChainBench, console) -> Figure:
@@ -213,15 +236,29 @@ def _chain(settings: Settings, count: int, provider: str, window: int, bench: Ch
 
             _send_and_wait(console, f"chain warm-up ({provider})", send_one, end, 1, 180, client.flush, log_dir)
             end.statuses.clear()  # the table shows the timed messages' outcomes
+            clock = CpuClock(_chain_pids(settings, stages))
+            clock.start()
             started = time.monotonic()
             _send_and_wait(console, f"chain ({provider})", send_one, end, count, 900, client.flush, log_dir)
             seconds = time.monotonic() - started
+            cpu = clock.stop()
             end.close()
         finally:
             stop_all(stages)
     outcomes = ", ".join(f"{status} {n:,}" for status, n in end.statuses.most_common())
     label = "SMPP, every DLR applied" if provider == "smpp" else "no-op provider"
-    return Figure(f"courrier chain ({label})", count, seconds, f"exactly-once; terminal receipts: {outcomes}")
+    return Figure(f"courrier chain ({label})", count, seconds, f"exactly-once; terminal receipts: {outcomes}", cpu)
+
+
+def _chain_pids(settings: Settings, stages: list) -> dict[str, int]:
+    """The chain's stage processes, the local parts this state directory started (broker, registry, SMSC…) and this
+    process (the bench's sender and terminal reader)."""
+    import infra
+
+    pids = {stage.name: stage.process.pid for stage in stages}
+    pids.update({part.name: part.pid for part in infra.status(settings) if part.pid is not None and part.state == "running"})
+    pids["bench (sender, reader)"] = os.getpid()
+    return pids
 
 
 def _bare(settings: Settings, count: int, window: int, console) -> Figure:

@@ -47,7 +47,7 @@ def _consent(settings: Settings) -> Parts:
     keys = TopicTable(settings, "idempotency")
     erased = TopicTable(settings, "suppressions")
     window = timedelta(seconds=IntakeSettings().idempotency_window_s)
-    templates = _template_store(settings)  # whether a template is marketing: its latest published version says
+    templates = _template_store(settings, compile=False)  # whether a template is marketing: its latest published version says
     rules = rules_from_settings(settings, templates, configured_keywords().group_missing)
     fraud, suppressions = guard_from_settings(settings), Suppressions(erased, salt(settings))  # one guard hears every lane
 
@@ -57,17 +57,18 @@ def _consent(settings: Settings) -> Parts:
     return make, [consents, sends, keys, erased, templates]  # type: ignore[list-item]  # the store starts and stops as a table
 
 
-def _template_store(settings: Settings) -> "TemplateCatalog":
-    """The template store as a stage reads it; the bundled templates (or templates_dir) seed the ids it lacks at start."""
+def _template_store(settings: Settings, compile: bool = True) -> "TemplateCatalog":
+    """The template store as a stage reads it; the bundled templates (or templates_dir) seed the ids it lacks at start.
+    ``compile=False``: the templates' purposes only, without the template engine (``TemplateIndex``)."""
     from dataclasses import replace
     from pathlib import Path
 
     from processors.rules.rcs import DEFAULT_LIMITS
-    from processors.rules.templates import DEFAULT_DIR
+    from processors.rules.bundled_templates import DEFAULT_DIR
     from processors.templates_store.catalog import TemplateCatalog
 
     return TemplateCatalog(settings, replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars),
-                           seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
+                           seed_dir=Path(settings.templates_dir or DEFAULT_DIR), compile=compile)
 
 
 def _channel(settings: Settings) -> Parts:

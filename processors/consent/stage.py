@@ -16,7 +16,7 @@ from processors.consent.message_ids import check_message_id, reserved_key
 from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
 from processors.rules.purposes import marketing_templates
-from processors.rules.templates import DEFAULT_DIR
+from processors.rules.bundled_templates import DEFAULT_DIR
 from processors.templates_store.logic import MarketingIds, TemplateIndex
 from processors.runtime.stage import Event, Output, RecordMeta
 

@@ -75,10 +75,11 @@ class MediaPipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "MediaPipeline":
-        """The pipeline of a render instance: allow-list and caps from settings, the media bucket on the S3 endpoint."""
-        from courrier.storage import s3_client
+        """The pipeline of a render instance: allow-list and caps from settings, the media bucket on the S3 endpoint
+        (its client built on the first media stored)."""
+        from courrier.storage import DeferredS3Client
 
-        fetcher, client = media_fetcher(settings), s3_client(settings)
+        fetcher, client = media_fetcher(settings), DeferredS3Client(settings)
         public = settings.media_public_url or f"{settings.s3_url.rstrip('/')}/{settings.media_bucket}"
         return cls(fetcher, MediaStore(client, settings.media_bucket, public), cache_ttl_s=settings.media_cache_ttl_s)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from processors.rules.templates import DEFAULT_DIR
+from processors.rules.bundled_templates import DEFAULT_DIR
 
 MARKETING = "marketing"
 

@@ -26,11 +26,11 @@ from typing import Any, Mapping
 
 from liquid.template import BoundTemplate
 
+from processors.rules.bundled_templates import DEFAULT_DIR
 from processors.rules.issues import Issue
 from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
 from processors.rules.sandbox import compile_text, render_tree
 
-DEFAULT_DIR = Path(__file__).resolve().parent / "templates"
 # The usual language of a region, used when the request names no locale.
 REGION_LANGUAGE = {"FR": "fr", "MC": "fr", "SE": "sv"}
 TOP_KEYS = frozenset({"id", "version", "smart_encoding", "purpose", "sms", "rcs", "mms", "sample"})

@@ -55,9 +55,11 @@ class TemplateCatalog(TemplateIndex):
 
     co_partitioned = False
 
-    def __init__(self, settings: Settings, limits: RcsLimits = DEFAULT_LIMITS, *, seed_dir: Path | None = None) -> None:
-        """``seed_dir``: publish its templates the store lacks when starting (None: read the store as it is)."""
-        super().__init__(limits)
+    def __init__(self, settings: Settings, limits: RcsLimits = DEFAULT_LIMITS, *, seed_dir: Path | None = None,
+                 compile: bool = True) -> None:
+        """``seed_dir``: publish its templates the store lacks when starting (None: read the store as it is);
+        ``compile=False``: purposes only (``TemplateIndex``)."""
+        super().__init__(limits, compile=compile)
         self._settings = settings
         self._seed_dir = seed_dir
         self._table = TopicTable(settings, TOPIC)

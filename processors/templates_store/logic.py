@@ -17,11 +17,14 @@ import tomllib
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from processors.rules.issues import Issue
 from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
-from processors.rules.templates import Template, TemplateInvalid, compile_source
 from processors.runtime.stage import Event
+
+if TYPE_CHECKING:
+    from processors.rules.templates import Template
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +107,18 @@ def source_diff(template_id: str, a: Event, b: Event) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-class TemplateIndex(Mapping[str, Template]):
+class TemplateIndex(Mapping[str, "Template"]):
     """Every version of every template, compiled, fed row by row (``take``); as a mapping: id → latest published.
 
     A row whose text no longer compiles (rules tightened since it was pushed) is kept in the history but cannot be
-    sent: it is logged once and left out of what ``resolve`` can return."""
+    sent: it is logged once and left out of what ``resolve`` can return.
 
-    def __init__(self, limits: RcsLimits = DEFAULT_LIMITS) -> None:
+    ``compile=False`` keeps the rows and their purposes only (what consent asks, ``purpose``), without loading the
+    template engine (about 17 MB a process); such an index resolves nothing."""
+
+    def __init__(self, limits: RcsLimits = DEFAULT_LIMITS, *, compile: bool = True) -> None:
         self._limits = limits
+        self._compiles = compile
         # take runs on a table's thread and on the HTTP writer's; readers copy under the lock, never iterate live dicts.
         self._lock = threading.RLock()
         self._rows: dict[str, dict[int, Event]] = {}
@@ -140,21 +147,30 @@ class TemplateIndex(Mapping[str, Template]):
         else:
             versions[version] = row
             self._purposes[parsed] = declared_purpose(row["source"])
-            try:
-                compiled = compile_source(row["source"], template_id, self._limits)
-                self._compiled[parsed] = replace(compiled, version=version)
-            except TemplateInvalid as exc:
-                log.warning("templates: a stored version does not compile and cannot be sent",
-                            extra={"template": version_key(template_id, version), "error": str(exc)})
+            if self._compiles:
+                self._compile(template_id, version, row)
         if not versions:
             del self._rows[template_id]
         self._refresh(template_id)
 
+    def _compile(self, template_id: str, version: int, row: Event) -> None:
+        # Imported here: the template engine is loaded by the processes that compile (render, intake), not by consent.
+        from processors.rules.templates import TemplateInvalid, compile_source
+
+        try:
+            compiled = compile_source(row["source"], template_id, self._limits)
+            self._compiled[(template_id, version)] = replace(compiled, version=version)
+        except TemplateInvalid as exc:
+            log.warning("templates: a stored version does not compile and cannot be sent",
+                        extra={"template": version_key(template_id, version), "error": str(exc)})
+
     def _refresh(self, template_id: str) -> None:
         versions = self._rows.get(template_id, {})
-        live = [v for v, row in versions.items() if row["status"] == PUBLISHED and (template_id, v) in self._compiled]
+        live = [v for v, row in versions.items()
+                if row["status"] == PUBLISHED and (not self._compiles or (template_id, v) in self._compiled)]
         if live:
-            self._latest[template_id] = self._compiled[(template_id, max(live))]
+            if self._compiles:
+                self._latest[template_id] = self._compiled[(template_id, max(live))]
             self._latest_purpose[template_id] = self._purposes.get((template_id, max(live)), "")
         else:
             self._latest.pop(template_id, None)
@@ -176,6 +192,8 @@ class TemplateIndex(Mapping[str, Template]):
 
     def resolve(self, template_id: str, version: int | None) -> Template | Refused:
         """The template a request gets: the version it names (never a draft), else the latest published."""
+        if not self._compiles:
+            raise TypeError("this template index keeps purposes only (compile=False): it resolves no template")
         with self._lock:
             versions = dict(self._rows.get(template_id, {}))
             latest, compiled = self._latest.get(template_id), self._compiled.get((template_id, version or 0))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from courrier.bench import bench_chain
+from courrier.bench import CHAIN, bench_chain
 from courrier.config import Settings
 from courrier.passthrough import fastavro_hop, sample_record
 from tests.processors.providers.smpp.harness import private_smsc
@@ -25,7 +25,11 @@ def test_every_figure_of_one_run_and_nothing_left(real_parts: Settings, capsys: 
     assert bench.noop is not None and bench.smpp is not None
     for chain in (bench.noop, bench.smpp):  # each timed message ended once, by its (no-op or SMSC) delivery report
         assert f"terminal receipts: DELIVERED {COUNT}" in chain.note, chain.note
+    for chain in (bench.noop, bench.smpp):  # where each timed run's CPU went, process by process
+        assert chain.cpu is not None and set(CHAIN) <= set(chain.cpu.by_process) and "kafka" in chain.cpu.by_process
+        assert all(seconds >= 0 for seconds in chain.cpu.by_process.values()) and sum(chain.cpu.by_process.values()) > 0
     out = capsys.readouterr().out
+    assert "CPU during the timed run of courrier chain (SMPP" in out and "µs per message" in out
     for line in ("chain (no-op) / fastavro passthrough =", "chain (SMPP) / bare SMPP submit/DLR loop =", "target ≥ 3,500"):
         assert line in out
     assert len(bench.prefixes) == 4 and bench.topics_left == 0

@@ -1,6 +1,8 @@
 """The template store's rules without a broker: keys, versions, what a request gets, pushes, publishes and diffs."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -9,7 +11,7 @@ from processors.rules.templates import DEFAULT_DIR
 from processors.runtime.stage import Output
 from processors.templates_store.catalog import seed_records
 from processors.templates_store.changes import publish, push
-from processors.templates_store.logic import Refused, TemplateIndex, parse_key, resolve, source_diff, version_key
+from processors.templates_store.logic import MarketingIds, Refused, TemplateIndex, parse_key, resolve, source_diff, version_key
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 HELLO = 'id = "hello"\n[sms]\ndefault = "Hello {{ name }}"\n[sample]\nname = "Jo"\n'
@@ -123,3 +125,27 @@ def test_a_stored_version_that_no_longer_compiles_stays_in_the_history_but_is_ne
     assert index.resolve("hello", 2) == Refused("render_failed", "template 'hello' version 2 no longer compiles")
     index.take("not a key", broken)  # ignored, logged
     assert index.ids() == ["hello"]
+
+
+MARKETING_HELLO = 'id = "hello"\npurpose = "marketing"\n[sms]\ndefault = "Sale {{ name }}"\n[sample]\nname = "Jo"\n'
+
+
+def test_an_index_of_purposes_only_follows_the_latest_published_version_and_resolves_nothing() -> None:
+    index = TemplateIndex(compile=False)
+    stored(index, push(index, HELLO, "ana", NOW))
+    assert index.purpose("hello") is None  # a draft declares nothing yet
+    stored(index, publish(index, "hello", 1, "bo", NOW))
+    assert index.purpose("hello") == ""
+    stored(index, push(index, MARKETING_HELLO, "ana", NOW))
+    assert index.purpose("hello") == ""  # v2 is a draft
+    stored(index, publish(index, "hello", 2, "bo", NOW))
+    assert index.purpose("hello") == "marketing" and "hello" in MarketingIds(index)
+    assert list(index.versions("hello")) == [1, 2] and len(index) == 0  # nothing compiled, nothing to send
+    with pytest.raises(TypeError, match="purposes only"):
+        index.resolve("hello", None)
+
+
+def test_consent_s_parts_load_neither_the_template_engine_nor_boto3() -> None:
+    probe = ("import sys; from courrier.config import Settings; from processors.catalog import _consent; "
+             "make, _ = _consent(Settings()); make(); print('liquid' in sys.modules, 'boto3' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]
