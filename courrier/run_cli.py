@@ -23,7 +23,9 @@ def run(
 ) -> None:
     """Run one stage as a long-lived process until SIGTERM."""
     from processors.catalog import run_stage
+    from processors.runtime.collector import tune_for_streaming
 
     settings = get_settings()
     logs.configure(settings.log_level)
+    tune_for_streaming()
     run_stage(stage, settings, exactly_once=exactly_once, batch_size=batch_size, metrics_port=metrics_port)
