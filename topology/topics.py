@@ -6,7 +6,8 @@ another topic's original bytes (delay topics and the dead-letter topic). Keys ar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DAY_MS = 24 * 60 * 60 * 1000
 

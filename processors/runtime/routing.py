@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from processors.runtime import policy
 from processors.runtime.errors import DecodeError, TransientError
@@ -71,7 +72,10 @@ def _in_lane(output: Output) -> Output:
     """``output`` on its lane's topic (``topology.topics.lane_topic``): a transactional message's record of the chain
     takes that lane's own topic, whichever lane's consumer read its input."""
     topic = lane_topic(output.topic, output.value)
-    return output if topic == output.topic else replace(output, topic=topic)
+    if topic == output.topic:
+        return output
+    # The constructor, not dataclasses.replace: 1 µs against 2.4 for each record of a transactional message.
+    return Output(topic, output.key, output.value, output.deliver_at, output.headers)
 
 
 def _count(counts: dict[Any, int], key: Any) -> None:
