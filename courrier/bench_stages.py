@@ -120,28 +120,41 @@ class MemoryLedger:
             self._encode("submissions", record)
         self.remember(written)
 
-    def remember(self, records: Iterable[Event]) -> None:
-        for record in records:
+    def remember(self, records: Iterable[Event]) -> list[Output]:
+        from processors.dispatch.logic import ledger_output
+
+        written = list(records)
+        for record in written:
             self._records[record["message_id"]] = record
+        return [ledger_output(record) for record in written]  # encoded by the routing, as the ledger's own encode would
 
     def event_sink(self) -> "EncodingSink":
         return self.sink
 
 
 class EncodedTable(Mapping[str, Event]):
-    """A compacted topic's rows as ``runtime.table.TopicTable`` keeps them: the records' Avro bodies, decoded on each
-    lookup. ``take`` is the table following the topic (outside the timed part: another thread's work in a stage)."""
+    """A compacted topic's rows as ``runtime.table.TopicTable`` keeps them: the records' bytes, decoded on each lookup,
+    answered as they are (``raw``), and a row encoded as the topic holds it (``encode``), with the serde ``serde`` (the
+    harness's, set by ``measure``). ``take`` is the table following the topic (outside the timed part: another thread's
+    work in a stage)."""
 
     def __init__(self, topic: str) -> None:
-        self._schema = _compiled(topic)
+        self._topic = topic
         self._rows: dict[str, bytes] = {}
+        self.serde: Any = None
 
     def take(self, produced: Sequence["Produced"]) -> None:
         for record in produced:
-            self._rows[str(record.key)] = record.value[5:]  # type: ignore[index]  # the wire format's header off
+            self._rows[str(record.key)] = record.value  # type: ignore[assignment]  # a table row is never a tombstone here
+
+    def raw(self, key: str) -> bytes | None:
+        return self._rows.get(key)
+
+    def encode(self, row: Event) -> bytes:
+        return self.serde.encode(self._topic, row)
 
     def __getitem__(self, key: str) -> Event:
-        return self._schema.binary_decode(self._rows[key])
+        return self.serde.decode(self._topic, self._rows[key])
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         return self[key] if key in self._rows else default
@@ -237,6 +250,8 @@ def measure(stage: Stage, inputs: Sequence[Fed], profile: cProfile.Profile | Non
     from processors.runtime.testing import StageHarness
 
     harness = StageHarness(stage, clock=lambda: NOW)
+    if table is not None:
+        table.serde = harness.serde
     spent = 0.0
     # One more batch after the inputs: what a stage sends with its next batch (dispatch's delivery reports) goes out.
     for start in [*range(0, len(inputs), BATCH), len(inputs)]:

@@ -22,7 +22,7 @@ from processors.runtime.clients import producer_config
 from processors.runtime.errors import TransientError
 from processors.runtime.own_writes import OwnWrites
 from processors.runtime.serde import AvroSerde
-from processors.runtime.stage import Event
+from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,9 @@ class SubmissionLedger:
         self._serde = AvroSerde(settings.registry_url, settings.topic)
         self._table = TopicTable(settings, "submissions", self._serde)
         self._producer: Producer | None = None
-        # Own records until the table shows them: bounded by what is in flight, not by every message ever sent.
-        self._own = OwnWrites(self._table, _progress)
+        # Own records until the table shows them (the same bytes: no decode to tell): bounded by what is in flight, not
+        # by every message ever sent.
+        self._own = OwnWrites(self._table, _progress, raw_of=self._table.raw)
         self._users = 0
         self._lock = threading.Lock()
 
@@ -78,30 +79,35 @@ class SubmissionLedger:
                 failures.append(str(error))
 
         topic = self._settings.topic("submissions")
-        written = list(records)
-        for record in written:
-            self._producer.produce(topic, key=record["message_id"], value=self._serde.encode("submissions", record), on_delivery=delivered)
+        written = [(record, self._serde.encode("submissions", record)) for record in records]
+        for record, raw in written:
+            self._producer.produce(topic, key=record["message_id"], value=raw, on_delivery=delivered)
         remaining = self._producer.flush(timeout_s)
         if remaining or failures:
             raise TransientError(f"submissions ledger not confirmed ({remaining} pending, {failures[:1]}); nothing was submitted")
-        self.remember(written)
+        for record, raw in written:
+            self._own.remember(record["message_id"], record, raw)
 
-    def remember(self, records: Iterable[Event]) -> None:
-        """Records this process wrote or is about to commit in a batch transaction: what ``state`` answers from now on."""
+    def remember(self, records: Iterable[Event]) -> list[Output]:
+        """Records this process is about to commit in a batch transaction: what ``state`` answers from now on, and the
+        batch's outputs that write them (encoded here, once)."""
+        outputs = []
         for record in records:
-            self._own.remember(record["message_id"], record)
+            raw = self._serde.encode("submissions", record)
+            self._own.remember(record["message_id"], record, raw)
+            outputs.append(Output("submissions", record["message_id"], raw))
+        return outputs
 
     def write_later(self, records: Iterable[Event]) -> None:
         """Queue records on the ledger's producer without waiting: the next ``write`` (or ``stop``) flushes them; lost with
         a crash before that, the topic keeps the message's previous record (SUBMITTING: the safe side)."""
         assert self._producer is not None, "start() first"
         topic = self._settings.topic("submissions")
-        written = list(records)
-        for record in written:
-            self._producer.produce(topic, key=record["message_id"], value=self._serde.encode("submissions", record),
-                                   on_delivery=_log_failure)
+        for record in records:
+            raw = self._serde.encode("submissions", record)
+            self._producer.produce(topic, key=record["message_id"], value=raw, on_delivery=_log_failure)
+            self._own.remember(record["message_id"], record, raw)
         self._producer.poll(0)
-        self.remember(written)
 
 
 def _progress(record: Event) -> tuple[int, bool]:

@@ -44,7 +44,10 @@ class Ledger(Protocol):
 
     def write(self, records: Iterable[Event]) -> None: ...
 
-    def remember(self, records: Iterable[Event]) -> None: ...
+    def remember(self, records: Iterable[Event]) -> list[Output]:
+        """Make ``records`` what ``state`` answers in this process now, and return them as the batch's outputs (they
+        become durable when the batch commits), in order."""
+        ...
 
     def write_later(self, records: Iterable[Event]) -> None: ...
 
@@ -219,7 +222,7 @@ class Release:
         if self._pacer is not None:
             self._pacer.restamp(taken, self._clock())
         answers = router.submit([(provider, p.waiting.submission) for p, provider in wave], self._timeout_s)
-        settled: list[Event] = []
+        riding: list[tuple[int, Event]] = []  # (the result whose outputs it rides with, record)
         unattached: list[Event] = []
         for (paced, provider), answer, submitting in zip(wave, answers, records):
             item = paced.waiting
@@ -229,13 +232,14 @@ class Release:
             if state is not None:
                 record = logic.ledger_record(item.submission.message_id, state, provider.name,
                                              list(answer.provider_message_ids), submitting, at)
-                settled.append(record)
                 if isinstance(result, list):
-                    result = [*result, logic.ledger_output(record)]
+                    riding.append((item.index, record))
                 else:
                     unattached.append(record)
             results[item.index] = result
-        self._ledger.remember(settled)  # read-your-writes in this process before the batch commits (a replay after an abort)
+        # Read-your-writes in this process before the batch commits (a replay after an abort).
+        for (index, _record), output in zip(riding, self._ledger.remember([record for _index, record in riding])):
+            results[index] = [*results[index], output]  # type: ignore[misc]  # a list: riding holds those
         if unattached:
             self._ledger.write_later(unattached)
         return True

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from processors.receipt.statuses import STEP
-from processors.runtime.own_writes import OwnWrites
+from processors.runtime.own_writes import EncodedRows, OwnWrites
 from processors.runtime.stage import Event, Output
 
 
@@ -27,7 +27,10 @@ class MessageStates:
                  provider_ids: Mapping[str, bytes] | None = None) -> None:
         self._table = table
         self._provider_ids = provider_ids
-        self._mine = OwnWrites(table, _progress, keep)
+        # Against a table of encoded rows, each state is encoded here, once: its output carries the bytes and the own
+        # write remembers them, so whether the table shows it is a comparison of bytes, not a decode.
+        self._encode = table.encode if isinstance(table, EncodedRows) else None
+        self._mine = OwnWrites(table, _progress, keep, raw_of=table.raw if isinstance(table, EncodedRows) else None)
         self._keep = keep
         # Own attempts' ids until the provider-ids table shows them (bounded: oldest first out), or, without that table,
         # the index of every state read.
@@ -69,12 +72,13 @@ class MessageStates:
         before = self.get(message_id)
         known = {(a["provider"], part) for a in ([before, *(before.get("superseded") or ())] if before else [])
                  for part in a["provider_message_ids"]}
-        self._mine.remember(message_id, state)
+        raw = self._encode(state) if self._encode is not None else None
+        self._mine.remember(message_id, state, raw)
         self._index(message_id, state)
         ids = [Output("provider-ids", provider_id_key(provider, part), message_id.encode())
                for provider, part in dict.fromkeys((state["provider"], p) for p in state["provider_message_ids"])
                if (provider, part) not in known] if self._provider_ids is not None else []
-        return [*ids, Output("message-state", message_id, state)]
+        return [*ids, Output("message-state", message_id, raw if raw is not None else state)]
 
     def pending(self) -> int:
         """Own writes the table has not shown yet (or not yet been pruned)."""

@@ -189,6 +189,15 @@ class TopicTable(Mapping[str, Event]):
                     self._cache.popitem(last=False)
         return row
 
+    def raw(self, key: str) -> bytes | None:
+        """``key``'s row as the topic holds it (the record's value bytes), without decoding it; None when absent."""
+        store = self._store_for(key)
+        return store.get(key.encode()) if store is not None else None
+
+    def encode(self, row: Event) -> bytes:
+        """``row`` as a record of this table's topic: the bytes ``raw`` answers once the table has read it."""
+        return self._serde.encode(self._logical, row)
+
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False

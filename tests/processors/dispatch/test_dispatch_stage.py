@@ -9,6 +9,7 @@ import fastavro
 import pytest
 
 import schemas
+from processors.dispatch import logic
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.stage import DispatchStage
 from processors.dispatch.validity import Validity
@@ -95,9 +96,10 @@ class MemoryLedger:
         self.writes.append([r["state"] for r in records])
         self.remember(records)
 
-    def remember(self, records) -> None:
+    def remember(self, records) -> list:
         for record in records:
             self.records[record["message_id"]] = record
+        return [logic.ledger_output(record) for record in records]
 
     def write_later(self, records) -> None:
         self.later.extend(records)

@@ -45,3 +45,52 @@ def test_a_row_the_table_shows_behind_is_kept() -> None:
     table["a"] = row("a", 1)
     own.remember("b", row("b", 1))  # over ``keep``: a scan
     assert own.mine("a") == row("a", 2) and own.get("a") == row("a", 2)
+
+
+class RawTable(dict):
+    """A table that holds rows' bytes beside their decoded values, and counts the decodes (``get``) asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes: dict[str, bytes] = {}
+        self.decodes = 0
+
+    def write(self, key: str, value: dict, raw: bytes) -> None:
+        self[key], self.bytes[key] = value, raw
+
+    def get(self, key, default=None):  # type: ignore[override]
+        self.decodes += 1
+        return super().get(key, default)
+
+
+def test_rows_the_table_holds_byte_for_byte_are_known_without_decoding() -> None:
+    table = RawTable()
+    own = OwnWrites(table, revision, keep=10, raw_of=table.bytes.get)
+    for i in range(1_000):
+        key = f"m-{i}"
+        own.remember(key, row(key, 1), raw=b"%d/1" % i)
+        table.write(key, row(key, 1), b"%d/1" % i)
+    assert len(own) <= 10 and table.decodes == 0  # every scan recognised the bytes
+
+
+def test_own_bytes_are_answered_without_decoding_and_other_bytes_fall_back_to_progress() -> None:
+    table = RawTable()
+    own = OwnWrites(table, revision, raw_of=table.bytes.get)
+    own.remember("a", row("a", 2), raw=b"a/2")
+    table.write("a", row("a", 2), b"a/2")
+    assert own.get("a") == row("a", 2) and table.decodes == 0 and own.mine("a") is None  # shown: dropped at once
+    own.remember("b", row("b", 2), raw=b"b/2")
+    table.write("b", row("b", 1), b"b/1")  # the table is behind: the decoded views decide, own wins
+    assert own.get("b") == row("b", 2) and table.decodes == 1 and own.mine("b") == row("b", 2)
+    own.remember("c", row("c", 1))  # remembered without bytes: decoded as before
+    table.write("c", row("c", 1), b"c/1")
+    assert own.get("c") == row("c", 1) and table.decodes == 2
+
+
+def test_a_newer_own_row_without_bytes_is_never_taken_as_shown_by_older_bytes() -> None:
+    table = RawTable()
+    own = OwnWrites(table, revision, raw_of=table.bytes.get)
+    own.remember("a", row("a", 1), raw=b"a/1")
+    table.write("a", row("a", 1), b"a/1")
+    own.remember("a", row("a", 2))  # its bytes unknown: the old bytes must not make it look shown
+    assert own.get("a") == row("a", 2) and own.mine("a") == row("a", 2)
