@@ -42,7 +42,7 @@ class Rules:
     quiet_hours: QuietHours | None = field(default_factory=quiet_hours.bundled)
     caps: FrequencyCaps = field(default_factory=load_caps)
     countries: Countries = field(default_factory=bundled_countries)
-    marketing_templates: Container[str] = field(default_factory=marketing_templates)  # a folder's, or the store's (live)
+    marketing_templates: Container[object] = field(default_factory=marketing_templates)  # a folder's, or the store's (live)
     # Why a subscription group may not send marketing yet (its STOP/HELP responses, ``keywords.completeness``), or None.
     group_incomplete: Callable[[str], str | None] | None = None
     # The numbers a test send may go to (``rules.test_sends``): the list is their consent.
@@ -155,7 +155,7 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
         if refused is not None:
             return [receipt(context, e164, "REJECTED", STAGE, now, reason=TEST_REFUSED, detail=refused)]
         return [_checked(event, recipient, expires_at, f"{TEST_BASIS}{e164}")]
-    if context["lane"] == "TRANSACTIONAL" and event["template_id"] in rules.marketing_templates:
+    if context["lane"] == "TRANSACTIONAL" and _declared_marketing(event, rules.marketing_templates):
         return [receipt(context, e164, "REJECTED", STAGE, now, reason=MARKETING_ON_TRANSACTIONAL,
                         detail=f"template {event['template_id']!r} is declared for marketing: send it on the marketing lane "
                                "with the subscription_group whose opt-in it relies on")]
@@ -190,6 +190,13 @@ def check(event: Event, consents: Mapping[str, Event], now: datetime, *, rules: 
             return [receipt(context, e164, "SUPPRESSED", STAGE, now, reason=record.reason, detail=record.detail)]
         counted = [record]
     return [_checked(event, recipient, expires_at, basis), *counted]
+
+
+def _declared_marketing(event: Event, marketing: Container[object]) -> bool:
+    """Whether the request's template is for marketing: its latest published version says so, or the version the request
+    names does (a store's ``(id, version)`` pairs; a folder has one version per id)."""
+    version = event.get("template_version")
+    return event["template_id"] in marketing or (version is not None and (event["template_id"], version) in marketing)
 
 
 def _checked(event: Event, recipient: Event, expires_at: datetime | None, basis: str) -> Output:

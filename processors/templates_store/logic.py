@@ -89,15 +89,20 @@ def declared_purpose(source: str) -> str:
     return purpose if isinstance(purpose, str) else ""
 
 
-class MarketingIds(Container[str]):
-    """The ids whose latest published version declares ``purpose = "marketing"``, live from ``index`` (consent keeps
-    them off the transactional lane, as ``processors.rules.purposes`` does for a folder of files)."""
+class MarketingIds(Container[object]):
+    """The ids whose latest published version declares ``purpose = "marketing"``, and the ``(id, version)`` pairs of
+    every version that declares it, live from ``index`` (consent keeps them off the transactional lane, as
+    ``processors.rules.purposes`` does for a folder of files)."""
 
     def __init__(self, index: "TemplateIndex") -> None:
         self._index = index
 
-    def __contains__(self, template_id: object) -> bool:
-        return isinstance(template_id, str) and self._index.purpose(template_id) == "marketing"
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return self._index.purpose(item) == "marketing"
+        if isinstance(item, tuple) and len(item) == 2:
+            return self._index.version_purpose(*item) == "marketing"
+        return False
 
 
 def source_diff(template_id: str, a: Event, b: Event) -> str:
@@ -184,6 +189,10 @@ class TemplateIndex(Mapping[str, "Template"]):
     def purpose(self, template_id: str) -> str | None:
         """The ``purpose`` the latest published version declares (``marketing``, ``transactional``, "" for none)."""
         return self._latest_purpose.get(template_id)
+
+    def version_purpose(self, template_id: str, version: int) -> str | None:
+        """The ``purpose`` version ``version`` of ``template_id`` declares, None when there is no such version."""
+        return self._purposes.get((template_id, version))
 
     def ids(self) -> list[str]:
         """Every template id with at least one version, drafts included."""

@@ -32,3 +32,15 @@ def test_a_published_marketing_template_of_the_store_is_refused_on_the_transacti
     stored(index, push(index, FLASH.replace('"marketing"', '"transactional"'), "ana", NOW, publish=True))
     [out] = check(event, {}, NOW, rules=rules)  # v2, now the published one, is transactional
     assert out.topic == "consent-checked" and out.value["consent_basis"] == "transactional:flash"
+
+
+def test_a_request_naming_a_marketing_version_is_refused_on_the_transactional_lane_whatever_the_latest_says(
+        request_event: Callable[..., dict[str, Any]]) -> None:
+    index = TemplateIndex(compile=False)  # as the consent process holds the store: purposes only
+    rules = rules_from_settings(Settings(quiet_hours_enabled=False), index)
+    stored(index, push(index, FLASH, "ana", NOW, publish=True))  # v1: marketing
+    stored(index, push(index, FLASH.replace('"marketing"', '"transactional"'), "ana", NOW, publish=True))  # v2
+    pinned = check(request_event(template_id="flash", template_version=1, variables={"code": "1"}), {}, NOW, rules=rules)
+    assert (pinned[0].value["status"], pinned[0].value["reason"]) == ("REJECTED", "marketing_template_on_transactional_lane")
+    [latest] = check(request_event(template_id="flash", template_version=2, variables={"code": "1"}), {}, NOW, rules=rules)
+    assert latest.topic == "consent-checked"
