@@ -397,13 +397,3 @@ class TopicTable(Mapping[str, Event]):
         if self._topic_id is None:
             self._topic_id = topic_id(self._settings, self._physical)
         return open_checked(self._settings.state_dir / "tables" / self._physical, name, ranges, self._topic_id, self._logical)
-
-    def wait_for(self, key: str, timeout_s: float = 10.0) -> Event | None:
-        """The row for ``key`` once it appears (for tests and tools that just wrote it), or None."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            row = self.get(key)
-            if row is not None:
-                return row
-            time.sleep(0.05)
-        return None

@@ -11,6 +11,8 @@ instead of ``outputs_delivered``.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -159,3 +161,15 @@ class StageHarness:
 
     def close(self) -> None:
         self.hooks.close()
+
+
+def wait_for_row(table: Mapping[str, Any], key: str, timeout_s: float = 10.0) -> Any:
+    """The row for ``key`` once ``table`` (a ``TopicTable`` following its topic) shows it, or None after ``timeout_s``:
+    for tests that just wrote it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = table.get(key)
+        if row is not None:
+            return row
+        time.sleep(0.05)
+    return None

@@ -29,6 +29,7 @@ from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output, RecordMeta
 from processors.runtime.table import TopicTable
+from processors.runtime.testing import wait_for_row
 
 IN, OUT = "+33612345678", "+33612345679"
 HEADER = "number,subscription_group,status,source,changed_at,text_shown,ip_address,evidence\n"
@@ -101,8 +102,8 @@ def test_import_then_export_then_forget(topic_settings: Settings, tables: tuple[
     crm = tmp_path / "crm.csv"
     crm.write_text(HEADER + ROWS, encoding="utf-8")
     assert import_file(topic_settings, crm, "csv") == 2
-    assert consents.wait_for(consent_key(OUT, "promotions"), 20) is not None
-    assert consents.wait_for(consent_key(IN, "promotions"), 20) is not None
+    assert wait_for_row(consents, consent_key(OUT, "promotions"), 20) is not None
+    assert wait_for_row(consents, consent_key(IN, "promotions"), 20) is not None
     stage = ConsentStage(consents, rules=Rules(quiet_hours=None), suppressions=Suppressions(suppressions, salt(topic_settings)))
     assert decide(stage, IN, "m-in").topic == "consent-checked"
     refused = decide(stage, OUT, "m-out")
@@ -128,7 +129,7 @@ def test_import_then_export_then_forget(topic_settings: Settings, tables: tuple[
     records = [(k.decode(), v) for k, v in read_to_end(topic_settings, topic_settings.topic("consent"), 10) if k is not None]
     assert (consent_key(IN, "promotions"), None) in records  # the tombstone
     assert erased.suppression == suppression_key(salt(topic_settings), IN)
-    assert suppressions.wait_for(erased.suppression, 20) is not None
+    assert wait_for_row(suppressions, erased.suppression, 20) is not None
     gone = decide(stage, IN, "m-in-2")
     assert (gone.topic, gone.value["status"], gone.value["reason"]) == ("receipt", "SUPPRESSED", "erased_on_request")
     [(key, value)] = list(read_to_end(topic_settings, topic_settings.topic("suppressions"), 10))

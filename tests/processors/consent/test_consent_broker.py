@@ -25,6 +25,7 @@ from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
+from processors.runtime.testing import wait_for_row
 from processors.scheduler.scheduler import Scheduler
 from tests.lanes import assign_from_beginning
 
@@ -98,7 +99,7 @@ def opt_in(settings: Settings, table: TopicTable, *numbers: str) -> CourrierClie
         client.record_consent(number, GROUP, True, source="form")
     client.flush()
     for number in numbers:
-        assert table.wait_for(consent_key(number, GROUP), timeout_s=30) is not None
+        assert wait_for_row(table, consent_key(number, GROUP), timeout_s=30) is not None
     return client
 
 

@@ -20,6 +20,7 @@ from processors.runtime.clients import consumer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.table import TopicTable
+from processors.runtime.testing import wait_for_row
 from test_consent_broker import end_offsets  # noqa: I001 (same folder)
 
 GROUP = "promotions"
@@ -72,7 +73,7 @@ def test_a_replay_into_consent_suppresses_who_opted_out_since(topic_settings: Se
         for number in (STAYS, LEAVES):
             client.record_consent(number, GROUP, True, source="form")
         client.flush()
-        assert all(consents.wait_for(consent_key(n, GROUP), timeout_s=30) is not None for n in (STAYS, LEAVES))
+        assert all(wait_for_row(consents, consent_key(n, GROUP), timeout_s=30) is not None for n in (STAYS, LEAVES))
         before = datetime.now(timezone.utc) - timedelta(seconds=1)
         for number in (STAYS, LEAVES):
             client.send(number, "promo", {}, lane="MARKETING", subscription_group=GROUP, campaign_id="spring")

@@ -19,6 +19,7 @@ from processors.runtime.clients import producer_config
 from processors.runtime.errors import UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.table import TopicTable
+from processors.runtime.testing import wait_for_row
 from topology.apply import apply as apply_topology
 
 RAW = "scheduler-released"  # compacted, no value schema: rows are the records' bytes
@@ -61,7 +62,7 @@ def test_rows_load_tombstones_delete_and_new_records_follow(settings: Settings, 
     assert sorted(table) == sorted(f"k{i}" for i in range(50) if i != 7)
     assert table.path is not None and table.path.is_relative_to(settings.state_dir / "tables" / settings.topic(RAW))
     produce(settings, RAW, {"new": b"row", "k3": None})
-    assert table.wait_for("new", timeout_s=30) == b"row"
+    assert wait_for_row(table, "new", timeout_s=30) == b"row"
     assert table.get("k3") is None and len(table) == 49
 
 
@@ -166,7 +167,7 @@ def test_rows_decode_on_lookup_and_listeners_see_the_stored_ones(settings: Setti
     assert seen == ["OPTED_IN"], "rows already in the store reach a listener registered before start"
     assert table["+33612345678|promotions"]["status"] == "OPTED_IN"
     produce(settings, "consent", {"+33612345678|promotions": serde.encode("consent", {**change, "status": "OPTED_OUT"})})
-    assert table.wait_for("+33612345678|promotions") is not None
+    assert wait_for_row(table, "+33612345678|promotions") is not None
     for _ in range(200):
         if table["+33612345678|promotions"]["status"] == "OPTED_OUT":
             break
