@@ -24,12 +24,16 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
 from courrier import logs
 from courrier.bench_cpu import CpuClock, CpuSplit
 from courrier.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from courrier.processes import StageProcess
 
 # Kafka clients, the topology tool, the infra and rich are imported by the functions that use them, so that
 # registering this command does not slow down every other `courrier` command.
@@ -250,7 +254,7 @@ def _chain(settings: Settings, count: int, provider: str, window: int, bench: Ch
     return Figure(f"courrier chain ({label})", count, seconds, f"exactly-once; terminal receipts: {outcomes}", cpu)
 
 
-def _chain_pids(settings: Settings, stages: list) -> dict[str, int]:
+def _chain_pids(settings: Settings, stages: list[StageProcess]) -> dict[str, int]:
     """The chain's stage processes, the local parts this state directory started (broker, registry, SMSC…) and this
     process (the bench's sender and terminal reader)."""
     import infra

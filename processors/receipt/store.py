@@ -29,8 +29,9 @@ class MessageStates:
         self._provider_ids = provider_ids
         # Against a table of encoded rows, each state is encoded here, once: its output carries the bytes and the own
         # write remembers them, so whether the table shows it is a comparison of bytes, not a decode.
-        self._encode = table.encode if isinstance(table, EncodedRows) else None
-        self._mine = OwnWrites(table, _progress, keep, raw_of=table.raw if isinstance(table, EncodedRows) else None)
+        encoded = table if isinstance(table, EncodedRows) else None
+        self._encode = encoded.encode if encoded is not None else None
+        self._mine = OwnWrites(table, _progress, keep, raw_of=encoded.raw if encoded is not None else None)
         self._keep = keep
         # Own attempts' ids until the provider-ids table shows them (bounded: oldest first out), or, without that table,
         # the index of every state read.
