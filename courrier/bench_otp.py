@@ -226,9 +226,14 @@ class Dispatched:
         self._consumer.close()
 
     def poll(self, timeout_s: float) -> None:
-        for message in self._consumer.consume(1000, timeout_s):
-            if message.error() is None:
-                self.at[self._serde.decode("dispatched", message.value())["context"]["message_id"]] = time.time()
+        """Read for ``timeout_s``, stamping each record when it arrives (a batch that waited to fill would stamp late)."""
+        from processors.runtime.runner import next_batch
+
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            for message in next_batch(self._consumer.consume, 1000, left, eager=True):
+                if message.error() is None:
+                    self.at[self._serde.decode("dispatched", message.value())["context"]["message_id"]] = time.time()
 
     def warm_up(self, message_ids: list[str], timeout_s: float, log_dir: Path) -> None:
         """Wait until these messages were dispatched; ``TimeoutError`` naming the stages' logs otherwise."""

@@ -22,11 +22,12 @@ from topology.topics import lane_inputs
 
 LANES = ("TRANSACTIONAL", "MARKETING")
 
-# How long a lane's consumer waits to fill a batch. librdkafka waits the whole time unless the batch fills, so this
-# is the floor of an OTP's latency at each hop (the transactional lane polls often, its batches are small), and how
-# late a paced message back from ``scheduled`` can be after a batch that held others (the marketing lane: a twentieth
-# of a second).
+# How long a lane's consumer waits for a batch. The marketing lane waits that long for its batch to fill (fewer, larger
+# transactions), so a paced message back from ``scheduled`` can be a twentieth of a second late after a batch that held
+# others. The transactional lane is eager (``RunnerOptions.eager``): it takes a batch as soon as one record is there,
+# so no hop holds an OTP to fill a batch; its wait only paces an idle loop (side outputs, backpressure).
 POLL_S = {"TRANSACTIONAL": 0.01, "MARKETING": 0.05}
+EAGER = frozenset({"TRANSACTIONAL"})
 
 
 class BadLanes(CourrierError):
@@ -63,20 +64,21 @@ def lane_stage(settings: Settings, stage_name: str, lane: str, stage: Stage) -> 
     return LaneStage(lane, stage, group_id(settings, stage_name, lane), lane_inputs(stage.inputs, lane))
 
 
+def lane_options(options: RunnerOptions, lane: LaneStage, index: int, settings: Settings) -> RunnerOptions:
+    """The ``index``-th lane's runner options: its group, exactly its own topics, its wait and metrics on port + index."""
+    port = options.metrics_port if options.metrics_port is not None else settings.metrics_port
+    inputs = lane.inputs if lane.inputs is not None else lane.stage.inputs
+    return replace(options, group_id=lane.group_id, inputs=inputs, lane=lane.lane, metrics_port=port + index if port else 0,
+                   batch_timeout_s=POLL_S.get(lane.lane, options.batch_timeout_s), eager=lane.lane in EAGER)
+
+
 def run_lanes(lanes: Sequence[LaneStage], tables: Sequence[TopicTable], settings: Settings, options: RunnerOptions,
               until: Callable[[], bool] | None = None, state: Sequence[CoPartitionedTable] = ()) -> None:
     """Run every lane's stage on its own runner thread until SIGTERM/SIGINT, ``until()``, or one of them fails (re-raised).
 
     ``tables`` are started first and stopped last; ``state`` are the co-partitioned ones, restored by whichever lane
     reads their partner topic. Lane i serves its metrics on the given port + i."""
-    runners = []
-    for index, lane in enumerate(lanes):
-        port = options.metrics_port if options.metrics_port is not None else settings.metrics_port
-        inputs = lane.inputs if lane.inputs is not None else lane.stage.inputs  # a lane reads exactly its own topics
-        runners.append(Runner(lane.stage, settings, replace(options, group_id=lane.group_id, inputs=inputs, lane=lane.lane,
-                                                            metrics_port=port + index if port else 0,
-                                                            batch_timeout_s=POLL_S.get(lane.lane, options.batch_timeout_s)),
-                              state=state))
+    runners = [Runner(lane.stage, settings, lane_options(options, lane, index, settings), state=state) for index, lane in enumerate(lanes)]
     failures: list[BaseException] = []
     stop = threading.Event()
 

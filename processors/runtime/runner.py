@@ -49,6 +49,9 @@ class RunnerOptions:
 
     batch_size: int = 500
     batch_timeout_s: float = 0.2
+    # Take a batch as soon as one record is there (what else is already fetched comes with it) instead of waiting
+    # ``batch_timeout_s`` for it to fill: a lane where each hop's wait adds to a person's wait (an OTP).
+    eager: bool = False
     exactly_once: bool = True
     retry: policy.RetryPolicy = policy.RetryPolicy()
     metrics_port: int | None = None
@@ -182,7 +185,7 @@ class Runner:
     def _run_once(self) -> None:
         assert self._consumer and self._checkpoint
         self.metrics.last_loop = time.monotonic()
-        messages = self._consumer.consume(self.options.batch_size, self.options.batch_timeout_s)
+        messages = next_batch(self._consumer.consume, self.options.batch_size, self.options.batch_timeout_s, self.options.eager)
         side_outputs = list(self._hooks.poll_outputs())
         if messages or side_outputs or self._checkpoint.moved(self._commit_points()):
             self._run_batch(messages, side_outputs)
@@ -268,6 +271,19 @@ class Runner:
             self._consumer.close()
         if self._producer is not None:
             self._producer.flush(10)
+
+
+def next_batch(consume: Callable[[int, float], list[Message]], size: int, wait_s: float, eager: bool) -> list[Message]:
+    """Up to ``size`` records from ``consume`` (``Consumer.consume``): librdkafka's returns when the batch is full or
+    ``wait_s`` has passed. ``eager``: what is fetched already, else the first record to come within ``wait_s`` with
+    whatever came along with it, so a lone record is not held for the rest of the wait."""
+    if not eager:
+        return consume(size, wait_s)
+    ready = consume(size, 0)
+    if ready or size == 1:
+        return ready or consume(1, wait_s)
+    first = consume(1, wait_s)
+    return first + consume(size - 1, 0) if first else first
 
 
 def _partitions_by_topic(partitions: list[TopicPartition]) -> dict[str, list[int]]:

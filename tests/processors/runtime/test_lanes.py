@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from courrier.config import Settings
-from processors.runtime.lanes import BadLanes, group_id, parse_lanes
+from processors.runtime.lanes import BadLanes, group_id, lane_options, lane_stage, parse_lanes
+from processors.runtime.runner import RunnerOptions
 from topology.topics import BY_NAME, TRANSACTIONAL_LANE, lane_inputs, lane_topic
 
 OTP = {"context": {"lane": "TRANSACTIONAL"}}
@@ -40,3 +41,18 @@ def test_the_transactional_lane_reads_its_own_topics_and_nothing_twice() -> None
 def test_lanes_are_named_once_each(text: str) -> None:
     with pytest.raises(BadLanes, match="COURRIER_LANES"):
         parse_lanes(text)
+
+
+def test_the_transactional_lane_takes_a_record_at_once_and_the_marketing_lane_waits_to_fill_its_batch() -> None:
+    settings = Settings(topic_prefix="p-", metrics_port=9100)
+
+    class Consent:
+        name = "consent"
+        inputs = ("send-requested",)
+
+    transactional = lane_options(RunnerOptions(), lane_stage(settings, "consent", "TRANSACTIONAL", Consent()), 0, settings)
+    marketing = lane_options(RunnerOptions(), lane_stage(settings, "consent", "MARKETING", Consent()), 1, settings)
+    assert (transactional.eager, transactional.batch_timeout_s, transactional.inputs) == (True, 0.01, ("send-requested-transactional",))
+    assert (marketing.eager, marketing.batch_timeout_s, marketing.inputs) == (False, 0.05, ("send-requested",))
+    assert (transactional.metrics_port, marketing.metrics_port) == (9100, 9101)
+    assert (transactional.group_id, marketing.group_id) == ("p-courrier-consent-transactional", "p-courrier-consent")
