@@ -24,7 +24,9 @@ def run(
     """Run one stage as a long-lived process until SIGTERM."""
     from processors.catalog import run_stage
     from processors.runtime.collector import tune_for_streaming
+    from processors.runtime.heap import limit_arenas
 
+    limit_arenas()  # before any thread starts
     settings = get_settings()
     logs.configure(settings.log_level)
     tune_for_streaming()

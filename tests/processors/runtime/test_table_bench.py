@@ -25,3 +25,9 @@ def test_without_the_dict_only_the_disk_table_is_loaded(real_parts: Settings) ->
     figures = bench_table(real_parts, rows=200, with_dict=False)
     assert [(f.name, f.records_read) for f in figures] == [("disk table, empty store", 200), ("disk table, restart", 0),
                                                             ("disk table, restart after 2 new", 2)]
+
+
+def test_dispatch_s_ledger_rows_can_be_measured_too(real_parts: Settings) -> None:
+    figures = bench_table(real_parts, rows=200, with_dict=False, table="submissions")
+    assert [(f.rows, f.records_read) for f in figures] == [(200, 200), (200, 0), (202, 2)]
+    assert all(f.rss_mb > 0 and f.lookup_us > 0 for f in figures)
