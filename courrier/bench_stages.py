@@ -363,11 +363,13 @@ def command(
     from rich.table import Table
 
     from processors.runtime.collector import tune_for_streaming
+    from processors.runtime.heap import limit_arenas
 
     if profile and profile not in STAGES:
         raise typer.BadParameter(f"takes one of {', '.join(STAGES)}, not {profile!r}", param_hint="--profile")
+    limit_arenas()
     logs.configure("ERROR")
-    tune_for_streaming()  # the collector as `courrier run` sets it, so the figures are the stages' as they run
+    tune_for_streaming()  # the heap and the collector as `courrier run` sets them, so the figures are the stages' as they run
     console = Console()
     figures = bench_stages(count, repeat, profile or None, rounds, show=console.out)
     table = Table(title=f"in-process CPU per record, {count:,} requests, batches of {BATCH}, fastest of {rounds} rounds")

@@ -1,10 +1,10 @@
 """glibc's heap in a stage process: fewer malloc arenas, so memory one thread freed is reused by the others.
 
 glibc gives each thread that meets a locked arena an arena of its own, up to eight per core. A stage runs many threads
-(librdkafka's, RocksDB's flushes and compactions, the lanes, the tables' followers), so what a restore's threads freed
-sits in arenas the lookups after it never allocate from: after a cold restore of 2,000,000 consent rows and 20,000
-lookups, RSS was 157 MB with the default and 140 MB with two arenas (one sitting, the same store). A deployment that
-sets ``MALLOC_ARENA_MAX`` keeps its own value.
+(librdkafka's, RocksDB's flushes and compactions, the lanes, the tables' followers), and memory freed in one arena is
+not reused by allocations from another. After a cold restore of 2,000,000 consent rows and 20,000 lookups, RSS was
+157 MB with the default and 140 MB with two arenas (one sitting, the same topic); the whole chain's CPU per message did
+not change measurably. A deployment that sets ``MALLOC_ARENA_MAX`` keeps its own value.
 """
 from __future__ import annotations
 

@@ -280,10 +280,10 @@ def next_batch(consume: Callable[[int, float], list[Message]], size: int, wait_s
     if not eager:
         return consume(size, wait_s)
     ready = consume(size, 0)
-    if ready or size == 1:
-        return ready or consume(1, wait_s)
+    if ready:
+        return ready
     first = consume(1, wait_s)
-    return first + consume(size - 1, 0) if first else first
+    return first + consume(size - 1, 0) if first and size > 1 else first
 
 
 def _partitions_by_topic(partitions: list[TopicPartition]) -> dict[str, list[int]]:
