@@ -18,10 +18,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -45,15 +45,23 @@ class TableFigure:
     cached_lookup_us: float = 0.0
 
 
+def _number(i: int) -> str:
+    return f"+336{i:08d}"
+
+
+def _message_id(i: int) -> str:
+    return f"msg-{i:012d}"
+
+
 def _change(i: int) -> dict[str, Any]:
-    return {"e164": f"+336{i:08d}", "subscription_group": "promotions", "status": "OPTED_IN" if i % 7 else "OPTED_OUT",
+    return {"e164": _number(i), "subscription_group": "promotions", "status": "OPTED_IN" if i % 7 else "OPTED_OUT",
             "basis": "MARKETING", "source": "import", "evidence": f"csv line {i}",
             "changed_at": datetime(2026, 1, 1, tzinfo=timezone.utc)}
 
 
 def _submission(i: int) -> dict[str, Any]:
     """A message's last ledger record, as dispatch leaves it once the SMSC answered."""
-    return {"message_id": f"msg-{i:012d}", "state": "SUBMITTED", "provider": "smpp:127.0.0.1:2775",
+    return {"message_id": _message_id(i), "state": "SUBMITTED", "provider": "smpp:127.0.0.1:2775",
             "provider_message_ids": [f"{i:016x}"], "attempt": 1, "updated_at": datetime.now(timezone.utc)}
 
 
@@ -65,8 +73,7 @@ class Rows:
     value: Callable[[int], dict[str, Any]]
 
 
-TABLES = {"consent": Rows(lambda i: f"+336{i:08d}|promotions", _change),
-          "submissions": Rows(lambda i: f"msg-{i:012d}", _submission)}
+TABLES = {"consent": Rows(lambda i: f"{_number(i)}|promotions", _change), "submissions": Rows(_message_id, _submission)}
 
 
 def command(
