@@ -10,6 +10,7 @@ WORKDIR /src
 # The packages pyproject.toml installs (its [tool.setuptools.packages.find] include), then wheels of them and of every
 # dependency, so the final stage needs no compiler and no network.
 COPY pyproject.toml README.md ./
+COPY common ./common
 COPY courrier ./courrier
 COPY processors ./processors
 COPY schemas ./schemas

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from courrier import logs
+from common import logs
+from common.config import Settings, get_settings
 from courrier.bench_cpu import CpuClock, CpuSplit
-from courrier.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from courrier.processes import StageProcess

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 
 # pyarrow, Kafka clients, the topology tool and rich are imported by the functions that use them, so that
 # registering this command does not slow down every other `courrier` command.

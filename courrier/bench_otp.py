@@ -25,8 +25,8 @@ from pathlib import Path
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 
 # Kafka clients, the topology tool, the infra and rich are imported by the functions that use them, so that
 # registering this command does not slow down every other `courrier` command.

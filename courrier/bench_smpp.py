@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission
 from processors.providers.smpp import pdu
 from processors.providers.smpp.session import Peer, Sequences, close_quietly, open_session

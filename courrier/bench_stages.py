@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 
 import typer
 
-from courrier import logs
+from common import logs
 from processors.runtime.stage import Event, Output, Stage
 from topology.topics import lane_inputs
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 
 LOOKUPS = 20_000
 

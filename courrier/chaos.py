@@ -23,9 +23,9 @@ from typing import Any, Callable
 import phonenumbers
 from pydantic import SecretStr
 
+from common.config import Settings
 import infra
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from courrier.chaos_probes import OptOutWatcher, Providers, Stops
 from courrier.demo import demo_webhook_secret
 from courrier.outcomes import OutcomeWatcher

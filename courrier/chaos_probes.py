@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.clients import assign_at_end, consumer_config
 from processors.runtime.serde import AvroSerde
 from sim.faults import Faults

@@ -5,7 +5,7 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import StageProcess, start_stage, stop_all
 
 if TYPE_CHECKING:

@@ -11,6 +11,8 @@ from typing import Optional
 import click
 import typer
 
+from common import logs
+from common.config import get_settings
 import courrier.bench
 import courrier.bench_campaign
 import courrier.bench_otp
@@ -38,8 +40,6 @@ import processors.render.cli
 import processors.testsends.cli
 import processors.webhooks.cli
 import topology.cli
-from courrier import logs
-from courrier.config import get_settings
 from courrier.entry import invoke
 
 app = typer.Typer(

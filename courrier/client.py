@@ -13,10 +13,10 @@ from typing import Any, Mapping
 import httpx
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import CourrierError
 from processors.consent.message_ids import RESERVED_KEY_PREFIX
 from processors.runtime.clients import producer_config
-from processors.runtime.errors import CourrierError
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from topology.topics import lane_topic

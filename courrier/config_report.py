@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from courrier.config import MASK, Settings, load_settings, raw_sources
-from courrier.secret_settings import SECRETS, ConfigError, SecretMissing, SecretSpec, local_secret_path
+from common.config import MASK, Settings, load_settings, raw_sources
+from common.secret_settings import SECRETS, ConfigError, SecretMissing, SecretSpec, local_secret_path
 
 app = typer.Typer(no_args_is_help=True, help="Check a configuration file and show the effective configuration.")
 

@@ -16,11 +16,11 @@ from typing import Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
+from common.errors import CourrierError
+from common.logs import mask_phone
 from courrier.consent_read import COLUMNS, as_json, cell, history, read_changes
-from courrier.logs import mask_phone
 from processors.rules.consent_evidence import e164 as to_e164
-from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Event
 
 log = logging.getLogger(__name__)

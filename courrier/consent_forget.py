@@ -20,13 +20,13 @@ from typing import Optional
 import typer
 from confluent_kafka import KafkaException, Producer
 
-from courrier.config import Settings, get_settings
+from common.config import Settings, get_settings
+from common.errors import CourrierError
+from common.logs import mask_phone
 from courrier.consent_read import read_to_end
-from courrier.logs import mask_phone
 from processors.rules.consent_evidence import e164 as to_e164
 from processors.consent.suppressions import entry, salt, salt_is_built_in, suppression_key
 from processors.runtime.clients import producer_config, require_broker
-from processors.runtime.errors import CourrierError
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from topology.partitioning import row_partition

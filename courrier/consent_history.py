@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
 from courrier.consent_export import export_command
 from courrier.consent_forget import forget_command
 from courrier.consent_import import import_command

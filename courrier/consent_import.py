@@ -23,10 +23,10 @@ import typer
 from confluent_kafka import KafkaException, Producer
 from pydantic import ValidationError
 
-from courrier.config import Settings, get_settings
+from common.config import Settings, get_settings
+from common.errors import CourrierError
 from processors.rules.consent_evidence import ConsentRecord, change, future, outputs, problems
 from processors.runtime.clients import producer_config, require_broker
-from processors.runtime.errors import CourrierError
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 

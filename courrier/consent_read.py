@@ -15,9 +15,9 @@ from datetime import datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from processors.runtime.clients import consumer_config, require_broker
-from processors.runtime.errors import UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 

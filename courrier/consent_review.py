@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
 from courrier.consent_read import as_json, history, read_changes
 from processors.runtime.stage import Event
 

@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from common.config import Settings
 import infra
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher, Outcomes
 from courrier.processes import start_pipeline, start_webhooks, stop_all
 from processors.rules.templates import DEFAULT_DIR as BUNDLED_TEMPLATES

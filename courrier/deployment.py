@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from courrier.config_file import DEPLOYMENT_TABLES as TABLES
-from courrier.secret_settings import ConfigError
+from common.config_file import DEPLOYMENT_TABLES as TABLES
+from common.secret_settings import ConfigError
 from processors.providers.registry import KINDS, ConfiguredProvider, UnknownKind, kind
 
 if TYPE_CHECKING:
-    from courrier.config import Settings
+    from common.config import Settings
 
 CHANNELS = frozenset({"SMS", "MMS", "RCS"})
 SIM_PROVIDER = "http:sim"  # the simulator's historical provider name: its webhook is /webhooks/sim
@@ -243,6 +243,6 @@ def legacy_providers(settings: "Settings") -> dict[str, dict[str, Any]]:
 def current(settings: "Settings") -> Deployment:
     """The deployment of the configuration file the settings were read from (``$COURRIER_CONFIG``, else
     ``courrier.toml``), with the older settings' providers when it declares none."""
-    from courrier.config import config_file
+    from common.config import config_file
 
     return load_deployment(config_file(), legacy=legacy_providers(settings))

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from courrier.config import MASK, Settings
+from common.config import MASK, Settings
+from common.errors import CourrierError
 from courrier.deployment import Deployment
 from processors.providers.registry import ConfiguredProvider, kind
-from processors.runtime.errors import CourrierError
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from typing import Optional
 
 import typer
 
+from common.config import get_settings
+from common.errors import CourrierError
+from common.logs import mask_text
 from courrier import dlq
-from courrier.config import get_settings
-from courrier.logs import mask_text
-from processors.runtime.errors import CourrierError
 from processors.runtime.serde import AvroSerde
 
 app = typer.Typer(no_args_is_help=True, help="Inspect the dead-letter topic, requeue records after a fix (each once), "

@@ -12,7 +12,7 @@ import sys
 import click
 import typer
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 
 
 def main(argv: list[str] | None = None) -> None:

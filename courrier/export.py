@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.errors import UnreachableError
 from courrier.export_schema import arrow_schema
-from processors.runtime.errors import UnreachableError
 
 Format = Literal["parquet", "jsonl"]
 FORMATS: tuple[Format, ...] = ("parquet", "jsonl")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from courrier.export import Sink
@@ -64,7 +64,7 @@ def _s3_sink(settings: Settings, url: str) -> Sink:
 
     from courrier.export import S3Sink, parse_s3
     from courrier.storage import s3_client
-    from processors.runtime.errors import UnreachableError
+    from common.errors import UnreachableError
 
     try:
         bucket, prefix = parse_s3(url)

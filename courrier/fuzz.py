@@ -26,14 +26,14 @@ from typing import Optional
 import typer
 from confluent_kafka import Consumer, Producer
 
+from common import logs
+from common.config import Settings, get_settings
+from common.errors import CourrierError
 import schemas
-from courrier import logs
-from courrier.config import Settings, get_settings
 from courrier.fuzz_records import KINDS, FuzzRecord, records
 from courrier.processes import PIPELINE, StageProcess, start_pipeline, stop_all
 from processors.runtime import policy
 from processors.runtime.clients import assign_at_end, consumer_config, producer_config, require_broker
-from processors.runtime.errors import CourrierError
 from processors.runtime.serde import AvroSerde
 from topology.topics import TOPICS, topic as declared
 

@@ -9,7 +9,7 @@ from typing import Callable, Iterable
 
 from confluent_kafka import Consumer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime import policy
 from processors.runtime.clients import assign_at_end, consumer_config
 from processors.runtime.serde import AvroSerde

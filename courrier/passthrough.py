@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from fastavro import schemaless_reader, schemaless_writer
 
+from common.config import get_settings
 import schemas
-from courrier.config import get_settings
 from processors.runtime.clients import consumer_config, producer_config
 
 HEADER = 5  # Confluent wire format: magic byte, 4-byte schema id

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from courrier.config import Settings
+from common.config import Settings
 
 PIPELINE = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler", "status", "callbacks")
 

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
 from courrier.deployment import current
 from courrier.deployment_report import render, rows
 from processors.providers.registry import health

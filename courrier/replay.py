@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 from topology.topics import TOPICS, Topic, topic as declared_topic
 
 # What a --filter NAME may be, and where each looks in a record's value (the first path the value has).

@@ -6,9 +6,9 @@ from typing import Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
+from common.errors import CourrierError
 from courrier.replay import Interrupted, Request, Summary, parse_resume
-from processors.runtime.errors import CourrierError
 
 
 def command(

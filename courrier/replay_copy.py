@@ -17,8 +17,9 @@ from typing import Callable, Iterator
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from common.config import Settings
+from common.errors import DecodeError
 import schemas
-from courrier.config import Settings
 from courrier.replay import (
     Bound, Filter, Interrupted, ReplayError, Request, Span, Summary, check_filters, parse_bound, parse_filter, resumed,
     target_topic,
@@ -27,7 +28,6 @@ from processors.catalog import STAGE_NAMES
 from processors.rules.replay import stamped
 from processors.runtime import policy
 from processors.runtime.clients import consumer_config, producer_config, require_broker
-from processors.runtime.errors import DecodeError
 from processors.runtime.serde import AvroSerde
 from topology.topics import topic as declared_topic
 

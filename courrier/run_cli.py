@@ -5,8 +5,8 @@ from typing import Optional
 
 import typer
 
-from courrier import logs
-from courrier.config import get_settings
+from common import logs
+from common.config import get_settings
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

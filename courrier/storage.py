@@ -5,8 +5,8 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from courrier.config import Settings
-from courrier.secret_settings import ConfigError
+from common.config import Settings
+from common.secret_settings import ConfigError
 
 
 def s3_client(settings: Settings, *, connect_timeout: float = 5, read_timeout: float = 15, attempts: int = 3,

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from infra.part import Part
 from infra.parts import ALL
 from infra.process import last_line, read_pid, spawn, terminate, wait_until
-from processors.runtime.errors import UnreachableError
 
 PARTS: tuple[str, ...] = tuple(ALL)
 Progress = Callable[[str], None]

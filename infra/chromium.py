@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.runtime.errors import UnreachableError
+from common.errors import UnreachableError
 
 NAMES = ("chromium", "chromium-browser")
 INSTALL = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]

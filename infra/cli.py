@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from common.config import get_settings
+from common.errors import CourrierError
 import infra
-from courrier.config import get_settings
-from processors.runtime.errors import CourrierError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Fetch, start, stop and inspect the local real parts (kafka, registry, s3, smsc, sim).")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from infra.parts.s3 import S3
 from infra.process import wait_until
-from processors.runtime.errors import UnreachableError
 
 REGISTRY_IMAGE = "apicurio/apicurio-registry:3.3.3"
 SEAWEEDFS_IMAGE = "chrislusf/seaweedfs:latest"

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from processors.runtime.errors import UnreachableError
+from common.errors import UnreachableError
 
 MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from courrier.config import Settings
+from common.config import Settings
 
 
 @dataclass(frozen=True)

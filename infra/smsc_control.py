@@ -10,7 +10,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from courrier.config import Settings
+from common.config import Settings
 
 FAULTS = ("syserr_rate", "throttle_rate", "silent_rate", "duplicate_report_rate", "enroute_after_rate", "reorder_rate")
 

@@ -5,10 +5,10 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import CourrierError
 from processors.runtime.lanes import LaneStage, group_id, lane_stage, parse_lanes, run_lanes
 from processors.runtime.clients import require_broker
-from processors.runtime.errors import CourrierError
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import Stage
 from processors.runtime.table import TopicTable

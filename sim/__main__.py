@@ -13,8 +13,8 @@ import sys
 
 import uvicorn
 
-from courrier import logs
-from courrier.config import SecretMissing, get_settings
+from common import logs
+from common.config import SecretMissing, get_settings
 from sim.app import create_app
 from sim.credentials import LocalCredentialFiles, ensure_local_credentials
 from sim.settings import SimSettings, receiver_url

@@ -1,4 +1,4 @@
-"""The simulator's own settings (``COURRIER_SIM_*``), beside those ``courrier.config.Settings`` holds for it
+"""The simulator's own settings (``COURRIER_SIM_*``), beside those ``common.config.Settings`` holds for it
 (``COURRIER_SIM_PORT``, ``COURRIER_SIM_TOKEN``, ``COURRIER_SIM_WEBHOOK_URL``, ``COURRIER_WEBHOOK_SECRET``)."""
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ class SimOptions:
 
     ``webhook_secret`` None: legacy events are signed with a random secret of its own that no receiver knows, so they
     are refused; there is no built-in secret a forger could sign with too. ``credentials`` None: random ones of its
-    own (``Simulator.credentials``). The legacy token is the local simulator's own (``courrier.config.LOCAL_SIM_TOKEN``):
+    own (``Simulator.credentials``). The legacy token is the local simulator's own (``common.config.LOCAL_SIM_TOKEN``):
     it guards a loopback test double, nothing real."""
 
     token: str = "courrier-dev-token"

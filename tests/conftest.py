@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from common.config import Settings
 import infra
-from courrier.config import Settings
 
 if TYPE_CHECKING:
     from sim.testing import SimControl
@@ -120,7 +120,7 @@ def sim(module_sim: "SimControl") -> "SimControl":
 
 @pytest.fixture(autouse=True)
 def _logger_levels_restored() -> Iterator[None]:
-    """Every logger's level as it was before the test: a test that configures logging (``courrier.logs.configure``, a
+    """Every logger's level as it was before the test: a test that configures logging (``common.logs.configure``, a
     CLI run in-process) must not filter out the lines a later test asserts on. Handlers are pytest's to manage."""
     levels = {name: logger.level for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)}
     root = logging.getLogger().level

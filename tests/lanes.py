@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from topology.topics import TRANSACTIONAL_LANE
 
 

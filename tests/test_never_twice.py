@@ -12,9 +12,9 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.config import Settings
 from courrier.chaos import ChaosPlan, chaos_numbers, run_chaos
 from courrier.chaos_supervisor import STAGES
-from courrier.config import Settings
 
 
 @settings(max_examples=25, deadline=None)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from courrier.demo import GROUP, demo_requests
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import PIPELINE, start_stage, stop_all

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import pytest
 from pydantic import SecretStr
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import PIPELINE, StageProcess, start_stage, start_webhooks, stop_all
 from processors.fallback import SUFFIX

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from courrier.demo import DEMO_PROVIDERS
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import PIPELINE, start_stage, start_webhooks, stop_all

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from common.config import Settings
 from courrier.chaos import ChaosPlan, run_chaos
 from courrier.chaos_supervisor import STAGES
-from courrier.config import Settings
 
 
 @pytest.mark.partitions(12)

@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import PIPELINE, start_stage, stop_all
 from processors.access.keys import new_key
 from processors.access.store import KEYS_TOPIC, publish

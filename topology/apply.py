@@ -15,8 +15,8 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from common.config import Settings
 import schemas
-from courrier.config import Settings
 from processors.runtime.clients import require_broker
 from topology.check import declared_subjects, subject_problems
 from topology.errors import TopologyError

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from common.config import Settings
 import schemas
-from courrier.config import Settings
 from topology.compat import backward_problems
 from topology.registry import is_subject_not_found, registry_client, registry_errors
 from topology.topics import TOPICS, subject

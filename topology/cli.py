@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courrier.config import get_settings
+from common.config import get_settings
 from topology.check import Incompatibility
 from topology.topics import DAY_MS, TOPICS
 

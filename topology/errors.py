@@ -1,7 +1,7 @@
 """Errors of ``courrier topology``: each is one line naming the part that refused and what to do."""
 from __future__ import annotations
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 
 
 class TopologyError(CourrierError):

@@ -8,8 +8,8 @@ import httpx
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from courrier.config import Settings
-from processors.runtime.errors import UnreachableError
+from common.config import Settings
+from common.errors import UnreachableError
 from topology.errors import TopologyError
 
 SUBJECT_NOT_FOUND = 40401  # a 404 without this code means the URL is not a registry at all

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
 from infra.k8s.target import Target
 
 app = typer.Typer(no_args_is_help=True, help="Kubernetes manifests generated from the code (Deployments, KEDA, Strimzi topics).")

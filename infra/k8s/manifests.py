@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from courrier.config import Settings
+from common.config import Settings
 from infra.k8s.target import CONFIG_DIR, NAME, SECRET_FILES_DIR, STATE_DIR, Target
 from infra.k8s.workloads import METRICS_PORT, Workload
 

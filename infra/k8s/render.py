@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
 from infra.k8s.manifests import Manifest, config_maps, deployment, service, topology_job
 from infra.k8s.scaling import scaled_object
 from infra.k8s.target import Target

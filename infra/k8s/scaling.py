@@ -6,7 +6,7 @@ its default) caps its own target the same way. ``lagThreshold`` is the lag one r
 """
 from __future__ import annotations
 
-from courrier.config import Settings
+from common.config import Settings
 from infra.k8s.manifests import Manifest, meta
 from infra.k8s.target import NAME, Target
 from infra.k8s.workloads import Workload

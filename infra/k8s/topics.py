@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from courrier.config import Settings
+from common.config import Settings
 from infra.k8s.manifests import Manifest, labels
 from infra.k8s.scaling import partitions
 from infra.k8s.target import Target

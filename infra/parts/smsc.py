@@ -13,11 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from infra.fetch import copy_dependencies, java
 from infra.part import Launch, Part
 from infra.process import listening
-from processors.runtime.errors import UnreachableError
 
 SMSC_DIR = Path(__file__).resolve().parent.parent / "smsc"
 SOURCE = SMSC_DIR / "CourrierSmsc.java"

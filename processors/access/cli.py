@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
 from processors.access.keys import ID_CHARS, new_key, revoked
 from processors.access.scopes import ALL_SCOPES, parse_scopes
 from processors.rules.fraud import parse_countries

@@ -17,7 +17,7 @@ from fastapi import Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.logic import Denial, authorize
 from processors.access.ratelimit import RateLimiter, retry_after
 from processors.access.store import KEYS_TOPIC, require_topics

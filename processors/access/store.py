@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import CourrierError
 from processors.runtime.clients import producer_config, require_broker
-from processors.runtime.errors import CourrierError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable

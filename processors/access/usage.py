@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.store import USAGE_TOPIC
 from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde

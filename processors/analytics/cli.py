@@ -14,8 +14,8 @@ from typing import Any, Optional
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 
 
 def report(

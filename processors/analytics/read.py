@@ -13,7 +13,7 @@ from itertools import chain
 from datetime import datetime
 from typing import Any
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.analytics.aggregate import Aggregator, Summary
 from processors.analytics.scan import TopicScan
 from processors.runtime.serde import AvroSerde

@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from confluent_kafka import Consumer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import DecodeError
 from processors.runtime.clients import consumer_config
-from processors.runtime.errors import DecodeError
 from processors.runtime.serde import AvroSerde
 
 # A record's broker timestamp is when it was produced; its event time (a report's occurred_at, a request's

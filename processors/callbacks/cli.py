@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
+from common.errors import CourrierError
 from processors.callbacks.signing import SIGNATURE_HEADER, TOLERANCE_S, SignatureError, new_secret, verify as verify_signature
-from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Event, Output
 
 # Kafka clients load only when a command that needs them runs, so `courrier --help` stays quick.

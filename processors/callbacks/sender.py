@@ -11,10 +11,10 @@ import ssl
 
 import httpx
 
+from common.errors import TransientError
 from processors.rules.addresses import AllowList
 from processors.render.fetch import parse_url, vet
 from processors.render.media_rejected import BLOCKED, MediaRejected
-from processors.runtime.errors import TransientError
 
 
 class TryFailed(Exception):

@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import Counter
 
+from common.errors import CourrierError
 from processors.callbacks.logic import after_failure, delivery
 from processors.callbacks.sender import CallbackSender, TryFailed
 from processors.callbacks.settings import CallbackSettings
 from processors.callbacks.signing import RECEIPT_ID_HEADER, SIGNATURE_HEADER, sign
-from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Event, Output, RecordMeta, each_alone
 
 log = logging.getLogger(__name__)

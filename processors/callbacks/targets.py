@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import TransientError
 from processors.rules.addresses import AllowList
 from processors.render.fetch import parse_url, vet
 from processors.render.media_rejected import MediaRejected
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event
 
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from courrier import logs
-from courrier.config import Settings, get_settings
+from common import logs
+from common.config import Settings, get_settings
 from processors.campaigns.variants import NAME, POLICIES, Variant, VariantError, VariantPlan, parse_variant
 
 if TYPE_CHECKING:  # the modules behind these pull in Kafka, pyarrow and phonenumbers: loaded when a command runs, not for --help

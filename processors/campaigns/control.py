@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import CourrierError, UnreachableError
 from processors.campaigns.logic import control_record
 from processors.runtime.clients import producer_config
-from processors.runtime.errors import CourrierError, UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.analytics.scan import TopicScan
 from processors.conversions.clicks import ButtonClicks, count
 from processors.runtime.serde import AvroSerde

@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from courrier import logs
-from courrier.config import get_settings
+from common import logs
+from common.config import get_settings
+from common.errors import CourrierError
 from processors.providers.rbm.capability import MAX_BATCH, CapabilityClient, static_bearer
-from processors.runtime.errors import CourrierError
 
 app = typer.Typer(no_args_is_help=True, help="RCS capability of phone numbers, from the RBM API at COURRIER_RBM_URL.")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")

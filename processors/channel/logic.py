@@ -6,9 +6,9 @@ from datetime import datetime
 from functools import partial
 from typing import Callable, Iterable, Optional
 
+from common.errors import TransientError
 from processors.channel.senders import NoSender, SenderPools
 from processors.receipts import receipt
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 
 STAGE = "channel"

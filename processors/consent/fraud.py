@@ -20,7 +20,7 @@ from datetime import datetime
 
 from prometheus_client import Counter
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.receipts import receipt
 from processors.rules.fraud import PumpingDetector, Thresholds, load_thresholds
 from processors.rules.numbers import Refusal, normalize

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable, Mapping
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.consent import quiet_hours
 from processors.consent.countries import bundled_countries, load_countries
 from processors.consent.fraud import FraudGuard

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.rules.numbers import Refusal
 from processors.runtime.stage import Event
 

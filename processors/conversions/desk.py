@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.conversions.logic import Refusal, Reported, attribute
 from processors.conversions.models import ConversionRecorded, ConversionRequest
 from processors.runtime.publisher import Publisher

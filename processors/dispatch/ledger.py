@@ -16,10 +16,10 @@ from typing import Iterable
 
 from confluent_kafka import KafkaError, Producer
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import TransientError
 from processors.dispatch.reports import KafkaEventSink
 from processors.runtime.clients import producer_config
-from processors.runtime.errors import TransientError
 from processors.runtime.own_writes import OwnWrites
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output

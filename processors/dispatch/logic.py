@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from common.errors import TransientError
 from processors import fallback
 from processors.rules.consent import consent_key
 from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, DeliveryReport, InboundSms, Submission, SubmitResult
@@ -16,7 +17,6 @@ from processors.dispatch.router import NO_PROVIDER
 from processors.dispatch.validity import Validity
 from processors.receipts import receipt
 from processors.rules.replay import FORCED_RESEND
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 
 STAGE = "dispatch"

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 from processors.runtime.stage import Event
 
 DEFAULT_LIMITS = Path(__file__).resolve().parent / "data" / "pacing.json"

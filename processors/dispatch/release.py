@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping, Protocol
 
+from common.errors import TransientError
 from processors import fallback
 from processors.dispatch import gate, logic, pacing
 from processors.dispatch.pacing import Admission, Deferral, Pacer
@@ -26,7 +27,6 @@ from processors.dispatch.provider import Provider, Submission
 from processors.dispatch.reports import EventSink
 from processors.dispatch.router import NO_PROVIDER, Router
 from processors.dispatch.validity import Validity
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from typing import Callable, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch import logic
 from processors.dispatch.provider import DeliveryReport, InboundSms
 from processors.runtime.clients import producer_config

@@ -22,10 +22,10 @@ from typing import Callable, Sequence
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from common.errors import UnreachableError
 from processors.dispatch.breaker import Breaker, BreakerPolicy
 from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, Provider, Submission, SubmitResult
 from processors.providers.smpp.errors import THROTTLE_NAMES
-from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
 

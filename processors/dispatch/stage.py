@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
-from courrier.config import get_settings
+from common.config import get_settings
+from common.errors import TransientError
 from processors.dispatch import logic
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.pacing import Pacer
@@ -26,7 +27,6 @@ from processors.dispatch.router import Route, Router, Routing
 from processors.dispatch.validity import Validity
 from processors.rules import replay
 from processors.runtime import policy
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.stage import Event
 
 DEFAULT_VALIDITY_S = 86_400.0

@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.deployment import current
 from processors.rules.prices import load_prices
 from processors.access.guard import AccessDenied, KeyGuard, denied_response

@@ -5,8 +5,8 @@ import ipaddress
 
 import typer
 
-from courrier import logs
-from courrier.config import get_settings
+from common import logs
+from common.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="The HTTP intake: POST /v1/messages and /v1/messages/batch.")
 

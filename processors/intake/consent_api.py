@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.rules.consent_evidence import ConsentRecord, change, future, outputs
 from processors.intake.models import ErrorBody, Problem
 from processors.runtime.publisher import Publisher

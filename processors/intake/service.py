@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.rules.idempotency import scoped_key
 from processors.intake.idempotency import IdempotencyWindow
 from processors.intake.logic import new_message_id, problems, send_requested

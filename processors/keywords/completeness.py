@@ -69,7 +69,7 @@ class Completeness:
 def configured() -> Completeness:
     """Who answers STOP and HELP in this deployment: the configuration file's ``[keywords]`` (``$COURRIER_CONFIG``, else
     ``courrier.toml``), else the bundled book. Only the file's tables are read: its providers are dispatch's business."""
-    from courrier.config import config_file
+    from common.config import config_file
     from courrier.deployment import load_deployment
 
     deployment = load_deployment(config_file())

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from courrier.logs import mask_phone
+from common.logs import mask_phone
 from processors.keywords.book import DEFAULT_PATH, KeywordBook, load
 from processors.keywords.logic import handle
 from processors.runtime.stage import Event, Output, RecordMeta

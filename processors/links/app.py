@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.links.clicks import ClickRecorder
 from processors.links.logic import click_receipt, is_token
 from processors.links.metrics import ClickMetrics

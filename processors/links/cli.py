@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import typer
 
-from courrier import logs
-from courrier.config import get_settings
+from common import logs
+from common.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="The short-link redirect service: GET /{token} → 302, and a CLICKED receipt.")
 

@@ -11,7 +11,7 @@ import threading
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output

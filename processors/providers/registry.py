@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from common.errors import CourrierError, UnreachableError
 from processors.dispatch.provider import InboundCallback, Provider, ReportCallback
-from processors.runtime.errors import CourrierError, UnreachableError
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
-    from courrier.config import Settings
+    from common.config import Settings
     from processors.channel.logic import CapabilityLookup
     from processors.webhooks.contract import WebhookProvider
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 
 
 def secret_value(value: SecretStr, path: Path | None, setting: str, error: type[CourrierError], missing: str | None) -> str | None:

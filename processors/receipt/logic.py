@@ -19,11 +19,11 @@ import hashlib
 import json
 from typing import Any, Mapping
 
+from common.errors import TransientError
 from processors.receipt.statuses import (
     UNRECOGNIZED, Normalized, UnknownProviderStatus, aggregate_parts, normalize, protocol_of, with_error_code,
 )
 from processors.receipts import receipt
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output
 from processors.rules.buttons import button_in
 from processors.rules.prices import cost_micros

@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from prometheus_client import Counter
 
+from common.errors import TransientError
 from processors import fallback
 from processors.receipt.logic import (
     UnknownMessage, classify, no_report, reported, sent, unattributable, unknown_message, unmatched,
@@ -36,7 +37,6 @@ from processors.receipt.statuses import UNRECOGNIZED
 from processors.receipt.store import MessageStates
 from processors.rules.prices import load_prices
 from processors.runtime import policy
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 from processors.rules.buttons import button_in
 

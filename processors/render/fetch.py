@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from common.errors import TransientError
 from processors.rules.addresses import AllowList, blocked_because
 from processors.render.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
-from processors.runtime.errors import TransientError
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Statuses that say "later" rather than "never".

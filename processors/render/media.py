@@ -12,13 +12,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import CourrierError
 from processors.rules.addresses import AllowList
 from processors.render.fetch import Fetched, FetchLimits, MediaFetcher
 from processors.render.images import Media, prepare
 from processors.render.media_rejected import MediaRejected
 from processors.render.media_store import MediaStore
-from processors.runtime.errors import CourrierError
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.errors import TransientError
 from processors.render.images import Media
-from processors.runtime.errors import TransientError
 
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 

@@ -8,8 +8,8 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from courrier.config import Settings
-from processors.runtime.errors import MissingTopics, UnreachableError
+from common.config import Settings
+from common.errors import MissingTopics, UnreachableError
 
 # librdkafka's own log lines go through Python logging, so they come out as masked JSON like the rest.
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from courrier.config import Settings
-from processors.runtime.errors import CourrierError
+from common.config import Settings
+from common.errors import CourrierError
 from processors.runtime.runner import CoPartitionedTable, Runner, RunnerOptions
 from processors.runtime.stage import Stage
 from processors.runtime.table import TopicTable

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from courrier.config import Settings
-from processors.runtime.errors import UnreachableError
+from common.config import Settings
+from common.errors import UnreachableError
 from topology.partitioning import key_partition, number_of
 from topology.topics import TOPICS
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.clients import producer_config
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde

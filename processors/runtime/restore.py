@@ -10,7 +10,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.store import RowStore, sweep
 
 log = logging.getLogger("processors.runtime.table")

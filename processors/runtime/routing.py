@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from common.errors import DecodeError, TransientError
 from processors.runtime import policy
-from processors.runtime.errors import DecodeError, TransientError
 from processors.runtime.outcomes import OBSERVED_TOPICS
 from processors.runtime.stage import Event, Hooks, Output, RecordMeta, Stage
 from topology.topics import delay_topic, lane_topic

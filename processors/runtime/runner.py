@@ -29,7 +29,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime import policy
 from processors.runtime.checkpoint import Checkpoint, DeliveryErrors, DeliveryFailed
 from processors.runtime.clients import consumer_config, producer_config, require_broker, require_topics

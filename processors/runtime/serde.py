@@ -19,8 +19,8 @@ import cavro
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from common.errors import DecodeError, TransientError, UnreachableError
 import schemas
-from processors.runtime.errors import DecodeError, TransientError, UnreachableError
 from topology.topics import subject, topic as declared_topic
 
 MAGIC = 0

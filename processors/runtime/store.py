@@ -28,7 +28,7 @@ from typing import IO
 
 from rocksdict import BlockBasedIndexType, BlockBasedOptions, Cache, Options, Rdict, WriteBatch, WriteBufferManager, WriteOptions
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import DecodeError, NotHeld, UnreachableError
 from processors.runtime.clients import consumer_config
-from processors.runtime.errors import DecodeError, NotHeld, UnreachableError
 from processors.runtime.metrics import TABLES
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime import policy
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import Event, Output, RecordMeta

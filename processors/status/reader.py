@@ -5,7 +5,7 @@ from collections.abc import Iterator, Mapping
 
 from confluent_kafka.admin import AdminClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.stage import Event
 from processors.runtime.table import TopicTable
 from processors.status.logic import campaign_key

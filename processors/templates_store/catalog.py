@@ -12,9 +12,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
-from processors.runtime.errors import UnreachableError
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable
 from processors.templates_store.logic import TOPIC, TemplateIndex, new_version, version_key

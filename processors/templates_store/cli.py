@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from courrier.config import get_settings
+from common.config import get_settings
 from processors.templates_store.logic import TOPIC, TemplateIndex, version_key
 
 

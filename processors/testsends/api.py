@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.rules.test_sends import REASON, parse_test_numbers
 from processors.runtime.publisher import Publisher
 from processors.testsends.logic import TestSendError, recipients, request

@@ -6,8 +6,8 @@ from typing import Optional
 
 import typer
 
-from courrier import logs
-from courrier.config import get_settings
+from common import logs
+from common.config import get_settings
 
 POLICIES = ("sms", "mms", "rcs_only", "rcs_with_sms_fallback")
 

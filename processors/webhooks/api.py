@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from courrier.config import SecretMissing, Settings
+from common.config import SecretMissing, Settings
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Output
 from processors.web import errors as web_errors

@@ -25,10 +25,10 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.errors import TransientError
 from processors.render.fetch import Fetched
 from processors.render.images import FORMATS, VCARD, is_vcard
 from processors.render.media_rejected import MediaRejected
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Output
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class InboundMedia:
 
 
 def from_settings(settings: Any, media: InboundMediaSettings | None = None) -> InboundMedia | None:
-    """The step for a receiver of ``settings`` (``courrier.config.Settings``), or None when turned off."""
+    """The step for a receiver of ``settings`` (``common.config.Settings``), or None when turned off."""
     from courrier.storage import s3_client
     from processors.render.media import media_fetcher
 

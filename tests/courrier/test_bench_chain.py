@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from common.config import Settings
 from courrier.bench import CHAIN, bench_chain
-from courrier.config import Settings
 from courrier.passthrough import fastavro_hop, sample_record
 from tests.processors.providers.smpp.harness import private_smsc
 

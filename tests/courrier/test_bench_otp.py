@@ -9,8 +9,8 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from common.config import Settings
 from courrier.bench_otp import OtpFigure, bench_otp, campaign_sender
-from courrier.config import Settings
 from tests.processors.providers.smpp.harness import private_smsc
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from common.config import Settings
 from courrier.bench_smpp import bench_smpp
-from courrier.config import Settings
 from infra.smsc_control import SmscControl
 from tests.processors.providers.smpp.harness import private_smsc
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.runtime.serde import AvroSerde
 
 

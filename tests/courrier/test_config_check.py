@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import ConfigError, SecretMissing, Settings, load_settings
+from common.config import ConfigError, SecretMissing, Settings, load_settings
 from courrier.config_report import effective
 
 

@@ -14,8 +14,8 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
+from common.config import Settings
 from courrier import consent_history, consent_import
-from courrier.config import Settings
 from courrier.consent_forget import forget
 from courrier.consent_import import ImportRefused, import_file
 from courrier.consent_read import read_to_end

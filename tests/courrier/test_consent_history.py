@@ -9,8 +9,8 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
+from common.config import Settings
 from courrier import consent_history
-from courrier.config import Settings
 from courrier.consent_history import app, as_json, history, read_changes
 from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde

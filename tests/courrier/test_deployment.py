@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
+from common.secret_settings import ConfigError
 from courrier.deployment import current, legacy_providers, load_deployment
-from courrier.secret_settings import ConfigError
 
 TWILIO = '''
 [providers.twilio-eu]
@@ -85,7 +85,7 @@ def test_without_providers_the_older_settings_decide(tmp_path: Path, monkeypatch
 def test_the_settings_file_and_the_deployment_tables_share_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_TWILIO_TOKEN", "s3cret")
     path = write(tmp_path, "smpp_window = 7\n" + TWILIO)
-    from courrier.config import load_settings
+    from common.config import load_settings
 
     assert load_settings(path).smpp_window == 7, "the provider tables do not trip the settings' unknown-key check"
     assert load_deployment(path).declared

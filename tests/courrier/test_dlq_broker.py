@@ -13,8 +13,8 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_writer
 from typer.testing import CliRunner
 
+from common.config import Settings
 from courrier import dlq, dlq_cli
-from courrier.config import Settings
 from processors.runtime import policy
 from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde

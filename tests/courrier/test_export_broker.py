@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.export_schema import arrow_schema
 from courrier.processes import settings_env
 from infra.parts import s3

@@ -11,8 +11,8 @@ from fastavro import schemaless_writer
 from fastavro.validation import validate
 from typer.testing import CliRunner
 
+from common.config import Settings
 import schemas
-from courrier.config import Settings
 from courrier.fuzz import _Accounts, figures, input_topics, run_fuzz
 from courrier.fuzz_records import KINDS, UNKNOWN_ID_BASE, absurd_value, has_context, records
 from topology.topics import topic as declared

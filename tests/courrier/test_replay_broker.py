@@ -12,8 +12,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
+from common.config import Settings
 from courrier import replay_cli, replay_copy
-from courrier.config import Settings
 from courrier.replay import Interrupted, Request
 from processors.rules import replay as headers
 from processors.runtime.clients import consumer_config, producer_config

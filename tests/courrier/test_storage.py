@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from courrier.config import ConfigError, SecretMissing, Settings
+from common.config import ConfigError, SecretMissing, Settings
 from courrier.storage import DeferredS3Client
 
 
@@ -32,7 +32,7 @@ def test_nothing_is_built_until_the_client_is_used() -> None:
 
 
 def test_render_s_media_pipeline_does_not_load_boto3_at_start() -> None:
-    code = ("import sys; from courrier.config import Settings; from processors.render.media import MediaPipeline; "
+    code = ("import sys; from common.config import Settings; from processors.render.media import MediaPipeline; "
             "MediaPipeline.from_settings(Settings()); print('boto3' in sys.modules)")
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert answer == "False"

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from courrier.config import Settings
+from common.config import Settings
 from infra.k8s.workloads import METRICS_PORT, workloads
 from processors.catalog import LANED, STAGE_NAMES
 from processors.runtime.lanes import LANES

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from common.config import Settings
 import schemas
-from courrier.config import Settings
 from topology.topics import topic
 
 SINK = Path(__file__).resolve().parents[2] / "deploy" / "connect" / "s3-sink.json"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import UnreachableError
 from infra import chromium
-from processors.runtime.errors import UnreachableError
 
 pytestmark = pytest.mark.skipif(chromium.find() is None, reason="no chromium on PATH (`courrier infra fetch chromium`)")
 

@@ -10,16 +10,16 @@ from typing import Callable
 import pytest
 from typer.testing import CliRunner
 
+from common.config import Settings
+from common.errors import UnreachableError
 import infra
 import infra.cli
-from courrier.config import Settings
 from infra.part import Launch, Part
 from infra.parts import ALL
 from infra.parts.kafka import server_properties
 from infra.parts.s3 import PORT_BLOCK, seaweed_ports
 from infra.parts.s3 import client as s3_client
 from infra.process import port_open, read_pid
-from processors.runtime.errors import UnreachableError
 
 
 def free_port_block(size: int) -> int:

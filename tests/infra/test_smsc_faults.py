@@ -15,8 +15,8 @@ import smpplib.consts
 import smpplib.exceptions
 import smpplib.smpp
 
+from common.config import Settings
 import infra
-from courrier.config import Settings
 from infra.smsc_control import FAULTS, SmscControl
 from tests.infra.test_infra_parts import free_port_block
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from common.config import Settings
 import infra
-from courrier.config import Settings
 from infra.parts import ALL
 from sim.credentials import LocalCredentialFiles
 

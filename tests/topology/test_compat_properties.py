@@ -17,7 +17,7 @@ import httpx
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from courrier.config import Settings
+from common.config import Settings
 from topology.compat import backward_problems
 
 PRIMITIVE_NAMES = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]

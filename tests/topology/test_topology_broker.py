@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
+from common.config import Settings
 import schemas
-from courrier.config import Settings
 from topology.apply import apply
 from topology.check import Incompatibility, check
 from topology.errors import TopologyError

@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka.schema_registry import RegisteredSchema, Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from courrier.config import Settings
+from common.config import Settings
 from topology.apply import COMPACTED_SEGMENT_MS, config_drift, topic_configs
 from topology.check import UNLOCATED, Incompatibility, declared_subjects, subject_problems
 from topology.topics import TOPICS, topic
@@ -93,7 +93,7 @@ def test_deadlines_wait_apart_from_deferred_sends_and_every_delay_topic_is_read_
 
 
 def test_remove_never_touches_the_unprefixed_pipeline() -> None:
-    from courrier.config import Settings
+    from common.config import Settings
     from topology.apply import remove
     from topology.errors import TopologyError
 

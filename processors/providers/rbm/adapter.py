@@ -42,13 +42,13 @@ from urllib.parse import quote
 import httpx
 from prometheus_client import Counter
 
+from common.errors import TransientError, UnreachableError
 from processors.dispatch.provider import InboundCallback, ReportCallback, Submission, SubmitResult
 from processors.providers.http_submit import json_object, retry_after, submit_in_order, transient
 from processors.providers.rbm.auth import HttpxRequest, TokenRefused, TokenSource, TokenUnavailable
 from processors.providers.rbm.content import BadRcsContent, agent_message, postback
 from processors.providers.rbm.settings import RbmSettings
 from processors.providers.rbm.statuses import api_reason
-from processors.runtime.errors import TransientError, UnreachableError
 
 log = logging.getLogger(__name__)
 CHANNELS = frozenset({"RCS"})

@@ -21,8 +21,8 @@ from google.auth import exceptions as google_errors
 from google.auth import transport
 from google.oauth2 import service_account
 
+from common.errors import CourrierError
 from processors.providers.rbm.settings import SCOPE
-from processors.runtime.errors import CourrierError
 
 
 class TokenRefused(CourrierError):

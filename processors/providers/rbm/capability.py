@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 import httpx
 
+from common.errors import CourrierError
 from processors.channel.logic import CapabilityUnknown
 from processors.providers.rbm.auth import HttpxRequest, TokenSource
 from processors.providers.rbm.settings import RbmSettings
-from processors.runtime.errors import CourrierError
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 10_000

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.errors import CourrierError
 from processors.providers.secrets import secret_value
-from processors.runtime.errors import CourrierError
 
 DEFAULT_API_URL = "https://rcsbusinessmessaging.googleapis.com"
 SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"

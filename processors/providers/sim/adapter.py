@@ -23,13 +23,13 @@ from urllib.parse import quote
 
 import httpx
 
+from common.errors import TransientError, UnreachableError
 from processors.dispatch.provider import InboundCallback, ReportCallback, Submission, SubmitResult
 from processors.providers.http_submit import json_object as _json
 from processors.providers.http_submit import retry_after as _retry_after
 from processors.providers.http_submit import submit_in_order
 from processors.providers.http_submit import transient as _transient
 from processors.providers.rbm.content import BadRcsContent, content_message
-from processors.runtime.errors import TransientError, UnreachableError
 
 log = logging.getLogger(__name__)
 LOOKUP_TIMEOUT_S = 5.0

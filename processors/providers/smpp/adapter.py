@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 
-from courrier.logs import mask_phone
+from common.errors import UnreachableError
+from common.logs import mask_phone
 from processors.dispatch.provider import DeliveryReport, InboundCallback, ReportCallback, Submission, SubmitResult
 from processors.providers.smpp import pdu
 from processors.providers.smpp.codec import Unsendable, encode_message, read_deliver_sm, source_address, submit_id, submit_sm
@@ -41,7 +42,6 @@ from processors.providers.smpp.errors import ESME_RX_T_APPN, NOT_BOUND, PROVIDER
 from processors.providers.smpp.link import MAX_BIND_BACKOFF_S, Link, Timing
 from processors.providers.smpp.session import DeliverSmAnswer, Peer, Sequences
 from processors.providers.smpp.window import Job, Pace, Window
-from processors.runtime.errors import UnreachableError
 
 log = logging.getLogger(__name__)
 

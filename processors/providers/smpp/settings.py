@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.errors import CourrierError
 from processors.providers.smpp.adapter import BindPlan
 from processors.providers.secrets import secret_value
-from processors.runtime.errors import CourrierError
 
 if TYPE_CHECKING:
-    from courrier.config import Settings
+    from common.config import Settings
 
 ENV = "COURRIER_SMPP_"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -85,7 +85,7 @@ class SmppSettings(BaseSettings):
         if value is not None:
             return value
         if self.host.strip("[]").lower() in LOOPBACK:
-            from courrier.config import LOCAL_SMPP_PASSWORD
+            from common.config import LOCAL_SMPP_PASSWORD
 
             return LOCAL_SMPP_PASSWORD
         raise SmppConfigError(f"{ENV}PASSWORD (password_env or password_file in the provider's table) is not set: "

@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from common.errors import TransientError, UnreachableError
 from processors.dispatch.provider import InboundCallback, ReportCallback, Submission, SubmitResult
 from processors.providers.http_submit import json_object as _json
 from processors.providers.http_submit import retry_after as _retry_after
@@ -44,7 +45,6 @@ from processors.providers.http_submit import transient as _transient
 from processors.providers.twilio import lookup
 from processors.providers.twilio.settings import TwilioSettings
 from processors.providers.twilio.statuses import TRANSIENT_CODES, api_reason
-from processors.runtime.errors import TransientError, UnreachableError
 
 log = logging.getLogger(__name__)
 CHANNELS = frozenset({"SMS", "MMS"})

@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.errors import CourrierError
 from processors.providers.secrets import secret_value
-from processors.runtime.errors import CourrierError
 
 DEFAULT_API_URL = "https://api.twilio.com"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from common.config import Settings
 from courrier.cli import app
-from courrier.config import Settings
 from infra.k8s.workloads import workloads
 
 

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.config_example import example
 from infra.k8s.render import manifests
 from infra.k8s.target import Target

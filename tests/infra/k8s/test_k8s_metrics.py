@@ -2,7 +2,7 @@
 scrape it (its one container port)."""
 from __future__ import annotations
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.config_example import example
 from infra.k8s.render import manifests
 from infra.k8s.target import Target

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from common.config import Settings
 import infra.k8s.health
-from courrier.config import Settings
 from courrier.config_example import example
 from infra.k8s.render import manifests
 from infra.k8s.target import Target

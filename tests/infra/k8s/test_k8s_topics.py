@@ -1,7 +1,7 @@
 """KafkaTopics and ScaledObjects follow topology/topics.py: names, partitions, retention, cleanup policy."""
 from __future__ import annotations
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.config_example import example
 from infra.k8s.scaling import scaled_object
 from infra.k8s.target import Target

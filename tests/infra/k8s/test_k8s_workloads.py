@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.catalog import LANED, STAGE_NAMES
 from processors.runtime.lanes import LANES, group_id
 from processors.runtime.runner import Runner, RunnerOptions

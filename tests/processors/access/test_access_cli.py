@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.cli import key_rows
 from processors.access.keys import PREFIX, key_id_of, new_key, revoked
 

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key, revoked
 from processors.access.logic import Denial, Grant, authorize

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import settings_env
 from processors.analytics import read
 from processors.campaigns.control import write_now

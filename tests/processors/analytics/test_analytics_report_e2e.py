@@ -19,7 +19,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import PIPELINE, StageProcess, settings_env, start_stage, start_webhooks, stop_all
 from infra import chromium

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.analytics.read import transactional
 from processors.receipts import receipt
 from processors.runtime.clients import producer_config

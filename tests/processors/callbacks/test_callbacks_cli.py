@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.keys import new_key
 from processors.access.store import KEYS_TOPIC, publish, snapshot
 from processors.runtime.stage import Output

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import settings_env
 from processors.campaigns.audience import open_audience
 from processors.campaigns.control import CampaignError, cancel_campaign, read_campaign

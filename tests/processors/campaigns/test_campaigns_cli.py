@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 
 # No broker answers here: each refusal below must come before the command tries to reach one.
 NO_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SCHEMA_REGISTRY_URL": "http://127.0.0.1:1", "COURRIER_BROKER_TIMEOUT_S": "1"}

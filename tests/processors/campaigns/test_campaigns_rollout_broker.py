@@ -7,7 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import settings_env
 from processors.campaigns.control import read_campaign
 from processors.campaigns.logic import message_id

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.channel.stage import ChannelStage
 from processors.runtime import policy

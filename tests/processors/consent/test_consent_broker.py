@@ -16,8 +16,8 @@ from typing import Callable, Iterator
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.consent.logic import consent_key
 from processors.consent.stage import ConsentStage
 from processors.runtime.clients import consumer_config

@@ -78,7 +78,7 @@ def test_without_a_guard_the_stage_reads_send_requested_only() -> None:
 
 
 def test_the_guard_is_built_only_when_the_settings_turn_it_on(tmp_path: Any) -> None:
-    from courrier.config import Settings
+    from common.config import Settings
 
     assert guard_from_settings(Settings(fraud_guard=False)) is None
     thresholds = tmp_path / "fraud.toml"
@@ -88,7 +88,7 @@ def test_the_guard_is_built_only_when_the_settings_turn_it_on(tmp_path: Any) -> 
 
 
 def test_the_catalog_builds_consent_with_the_guard_the_settings_ask_for() -> None:
-    from courrier.config import Settings
+    from common.config import Settings
     from processors.catalog import BUILDERS
 
     assert BUILDERS["consent"](Settings())[0].inputs == ("send-requested",)

@@ -7,8 +7,8 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.consent.fraud import FraudGuard
 from processors.consent.stage import ConsentStage
 from processors.rules.fraud import Thresholds

@@ -6,8 +6,8 @@ import time
 from datetime import timedelta
 from typing import Any, Callable
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.consent.stage import ConsentStage
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import RecordMeta

@@ -12,8 +12,8 @@ from typing import Any, Callable, Mapping
 import pytest
 from confluent_kafka import Producer
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.consent.message_ids import claim_key, fingerprint
 from processors.consent.stage import ConsentStage
 from processors.receipts import receipt_id

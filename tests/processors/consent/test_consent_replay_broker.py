@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from common.config import Settings
 from courrier import replay_copy
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from courrier.replay import Request
 from processors.consent.logic import Rules, consent_key
 from processors.consent.stage import ConsentStage

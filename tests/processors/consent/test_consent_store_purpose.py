@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.consent.logic import check
 from processors.consent.stage import rules_from_settings
 from processors.templates_store.changes import publish, push

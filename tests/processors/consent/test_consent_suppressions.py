@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from pydantic import SecretStr
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.consent.suppressions import BUILT_IN_SALT, Suppressions, entry, salt, suppression_key
 from processors.rules.consent import consent_key
 from processors.runtime.stage import RecordMeta

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.consent.countries import Limit
 from processors.consent.frequency import Cap, FrequencyCaps
 from processors.consent.logic import Rules, check, consent_key

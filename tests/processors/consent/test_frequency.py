@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.consent.frequency import (
     DEFAULT_CAP, MAX_WINDOW, Cap, FrequencyCapError, RecentSends, admit, limit_release, load_caps,
 )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 from processors.access.scopes import undeclared

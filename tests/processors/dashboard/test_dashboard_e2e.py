@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from infra import chromium
 from processors.analytics.scan import TopicScan

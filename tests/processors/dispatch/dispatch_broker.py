@@ -10,7 +10,7 @@ from typing import Callable, Iterator, Sequence
 
 from confluent_kafka import Consumer, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch.provider import DeliveryReport, InboundSms, Provider, Submission, SubmitResult
 from processors.providers.smpp.adapter import SmppProvider
 from processors.dispatch.stage import DispatchStage

@@ -15,7 +15,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from courrier.config import Settings  # noqa: E402
+from common.config import Settings  # noqa: E402
 from dispatch_broker import smpp_factory  # noqa: E402
 from processors.dispatch.ledger import SubmissionLedger  # noqa: E402
 from processors.dispatch.stage import DispatchStage  # noqa: E402

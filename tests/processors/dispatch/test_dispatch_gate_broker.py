@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.rules.consent import consent_key
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.pacing import Pacer, PacingLimits

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 from confluent_kafka import Consumer, TopicPartition
 
+from common.config import Settings
 from courrier import replay_copy
-from courrier.config import Settings
 from courrier.replay import Request
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.stage import DispatchStage

@@ -8,12 +8,12 @@ from typing import Callable, Iterator, Sequence
 import fastavro
 import pytest
 
+from common.errors import TransientError
 import schemas
 from processors.dispatch import logic
 from processors.dispatch.provider import DeliveryReport, InboundSms, Submission, SubmitResult
 from processors.dispatch.stage import DispatchStage
 from processors.dispatch.validity import Validity
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Output, RecordMeta
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from common.errors import TransientError
 from processors.dispatch.provider import SubmitResult
 from processors.dispatch.stage import DispatchStage
 from processors.dispatch.validity import Validity, parse_graces
-from processors.runtime.errors import TransientError
 from processors.runtime.policy import ATTEMPT, RetryPolicy
 from processors.runtime.stage import RecordMeta
 from test_dispatch_stage import MemoryLedger, ScriptedProvider, rendered  # noqa: I001 (same folder)

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.stage import DispatchStage, ProviderSpec

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.catalog import _dispatch
 from processors.runtime.lanes import BadLanes, parse_lanes, run_lanes
 from topology.topics import rendered_topic

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.provider import SubmitResult
 from test_dispatch_stage import ScriptedProvider, meta, rendered  # noqa: I001 (same folder)
+from common.errors import TransientError
 from processors.dispatch.stage import DispatchStage
 from processors.runtime.clients import producer_config
-from processors.runtime.errors import TransientError
 from processors.runtime.serde import AvroSerde
 
 

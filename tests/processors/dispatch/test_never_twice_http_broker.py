@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import start_stage, stop_all
 from dispatch_broker import Outcomes, publish, rendered  # noqa: I001 (same folder)
 

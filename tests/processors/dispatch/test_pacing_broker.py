@@ -3,7 +3,7 @@ send, never exceeds 5 segments in any one-second window, and uses at least 98% o
 what the stage handed to the provider (a wrapper around it), never the test's clock of publishing."""
 from __future__ import annotations
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.pacing import Pacer, PacingLimits
 from processors.dispatch.stage import DispatchStage

@@ -6,11 +6,11 @@ from typing import Callable, Sequence
 
 import pytest
 
+from common.errors import TransientError, UnreachableError
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.provider import Submission, SubmitResult
 from processors.dispatch.router import Route, Router
 from processors.dispatch.stage import DispatchStage, ProviderSpec
-from processors.runtime.errors import TransientError, UnreachableError
 from test_dispatch_stage import MemoryLedger, meta, rendered  # noqa: I001 (same folder)
 
 Answer = Callable[[Submission], SubmitResult]

@@ -25,8 +25,8 @@ import pytest
 import smpplib.smpp
 from confluent_kafka import Consumer
 
+from common.config import Settings
 import infra
-from courrier.config import Settings
 from dispatch_broker import publish, rendered, running, smpp_factory
 from infra.parts import SMSC
 from infra.process import listening

@@ -9,7 +9,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from intake_server import Served, serve
 
-from courrier.config import Settings
+from common.config import Settings
 
 
 @pytest.fixture(scope="module")

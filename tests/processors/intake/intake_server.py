@@ -12,7 +12,7 @@ import httpx
 from confluent_kafka import Consumer
 from fastapi import FastAPI
 
-from courrier.config import Settings
+from common.config import Settings
 from sim.testing import served_in_thread
 from processors.access.keys import NewKey, new_key
 from processors.access.store import KEYS_TOPIC, publish

@@ -13,7 +13,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import NewKey, generate_key, new_key, revoked
 from processors.access.scopes import SCOPES

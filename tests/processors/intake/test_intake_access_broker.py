@@ -16,12 +16,12 @@ import httpx
 import pytest
 from intake_server import Served, create_key, read_topic, serve
 
+from common.config import Settings
+from common.errors import CourrierError
+from common.logs import JsonFormatter
 from courrier.client import ApiError, HttpClient
-from courrier.config import Settings
-from courrier.logs import JsonFormatter
 from processors.access.keys import PREFIX, revoked
 from processors.access.store import publish
-from processors.runtime.errors import CourrierError
 from processors.runtime.stage import Output
 
 OTP = {"template_id": "otp", "recipient": "+33612345678", "variables": {"code": "123456"}, "channel_policy": "sms"}

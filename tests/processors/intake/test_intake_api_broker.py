@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import httpx
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.rules.idempotency import scoped_key
 from processors.intake.models import MAX_BATCH
 from processors.rules.templates import load

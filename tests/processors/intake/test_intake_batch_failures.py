@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from seeded import bundled_index
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.intake import service as intake_service
 from processors.intake.api import create_app
 from processors.intake.models import MessageRequest

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from courrier.config import Settings
+from common.config import Settings
 from intake_server import Served, create_key, read_topic
 
 OPT_IN = {"number": "+33612345678", "subscription_group": "promotions", "status": "opted_in", "source": "form",

@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.intake.api import create_app
 from processors.intake.consent_api import MAX_CHANGES
 

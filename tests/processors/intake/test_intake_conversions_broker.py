@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from intake_server import create_key, read_topic, serve
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.store import publish
 from processors.receipts import receipt
 from processors.runtime.stage import Output

@@ -34,7 +34,7 @@ def test_the_api_answers_403_for_a_recipient_outside_the_keys_countries_and_per_
 
     from fastapi.testclient import TestClient
 
-    from courrier.config import Settings
+    from common.config import Settings
     from processors.access.guard import KeyGuard
     from processors.access.keys import new_key
     from processors.intake.api import create_app

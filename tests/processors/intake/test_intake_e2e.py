@@ -5,7 +5,7 @@ from pathlib import Path
 
 from intake_server import serve
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import start_stage, stop_all
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from seeded import bundled_index
 from test_intake_batch_failures import OTP, FakePublisher
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 from processors.intake.api import create_app

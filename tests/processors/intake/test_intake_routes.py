@@ -7,7 +7,7 @@ from fastapi import HTTPException
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.scopes import SCOPES, undeclared
 from processors.intake.api import create_app
 

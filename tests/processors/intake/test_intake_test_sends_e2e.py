@@ -6,7 +6,7 @@ from pathlib import Path
 
 from intake_server import create_key, serve
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.outcomes import OutcomeWatcher
 from courrier.processes import start_stage, stop_all
 

@@ -10,8 +10,8 @@ from typing import Callable, Iterator
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.rules.consent import consent_key
 from processors.consent.stage import ConsentStage
 from processors.keywords.stage import KeywordsStage

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.links.app import create_app
 from processors.links.logic import click_receipt, is_token
 from processors.runtime.stage import Output

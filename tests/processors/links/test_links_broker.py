@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import httpx
 from confluent_kafka import Consumer, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.links.app import create_app
 from processors.render.stage import RenderStage
 from processors.runtime.clients import consumer_config, producer_config

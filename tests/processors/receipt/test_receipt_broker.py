@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.receipt.stage import REPORT_WAIT, ReceiptStage
 from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.policy import RetryPolicy

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 from receipt_feeder import Feeder
 
+from common.errors import TransientError
 from processors.receipt.logic import UnattributableReport, UnknownMessage
 from processors.rules.prices import cost_micros, load_prices
 from processors.receipt.statuses import SMPP_STATUS, Normalized, UnknownProviderStatus, aggregate_parts, normalize
 from processors.receipts import TERMINAL_STATUSES, receipt_id
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Output
 
 import schemas

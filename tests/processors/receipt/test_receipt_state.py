@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from receipt_feeder import Feeder
 
+from common.errors import TransientError
 from processors.receipt.state import APPLIED_KEPT, advance
 from processors.receipt.statuses import ENGAGEMENT, STEP
 from processors.receipt.store import MessageStates
-from processors.runtime.errors import TransientError
 
 
 def state(status: str = "SENT", terminal: bool = False, engaged: tuple[str, ...] = ()) -> dict[str, Any]:

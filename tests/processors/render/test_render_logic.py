@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import TransientError
 from processors.render.links import link_token
 from processors.render.logic import load_footers, with_footer
 from processors.render.media_rejected import MediaRejected
 from processors.rules.rcs import RcsLimits
 from processors.render.stage import RenderStage
 from processors.rules.templates import DEFAULT_DIR
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Output, RecordMeta
 
 NOW = datetime(2026, 3, 2, 9, 2, tzinfo=timezone.utc)

@@ -11,13 +11,13 @@ from media_http import MediaServer, Network, sandboxed
 from media_samples import VCARD, noise
 from PIL import Image
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import TransientError
 from processors.render.fetch import Fetched
 from processors.render.images import Media
 from processors.render.media import MMS_MEDIA_MAX_BYTES, MediaPipeline, MediaSettingInvalid, media_budget
 from processors.render.media_rejected import MediaRejected
 from processors.render.media_store import MediaStore, media_key
-from processors.runtime.errors import TransientError
 
 
 @pytest.fixture

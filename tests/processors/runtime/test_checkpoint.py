@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.checkpoint import DeliveryErrors
 from processors.runtime.clients import producer_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.clients import producer_config
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime.lanes import BadLanes, group_id, lane_options, lane_stage, parse_lanes
 from processors.runtime.runner import RunnerOptions
 from topology.topics import BY_NAME, TRANSACTIONAL_LANE, lane_inputs, lane_topic

@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.config import Settings
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.catalog import BUILDERS, _dispatch
 from processors.runtime.lanes import run_lanes
 from processors.runtime.metrics import MetricsServer

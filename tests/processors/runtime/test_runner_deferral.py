@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 from confluent_kafka import Producer
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.receipts import receipt
 from processors.runtime import policy
 from processors.runtime.runner import Runner, RunnerOptions

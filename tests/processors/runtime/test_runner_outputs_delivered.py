@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.receipts import receipt
 from processors.runtime import checkpoint
 from processors.runtime.clients import consumer_config, producer_config

@@ -13,9 +13,9 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
+from common.errors import DecodeError
 import schemas
 from courrier.fuzz_records import absurd_value
-from processors.runtime.errors import DecodeError
 from processors.runtime.serde import AvroSerde, compiled
 from topology.topics import TOPICS
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient
 
+from common.config import Settings
 from courrier.bench_table import bench_table
-from courrier.config import Settings
 
 
 def _bench_topics(settings: Settings) -> set[str]:

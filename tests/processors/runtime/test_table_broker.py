@@ -14,9 +14,9 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from processors.runtime.clients import producer_config
-from processors.runtime.errors import UnreachableError
 from processors.runtime.serde import AvroSerde
 from processors.runtime.table import TopicTable
 from processors.runtime.testing import wait_for_row

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from common.config import Settings
+from common.errors import NotHeld
 from courrier.client import CourrierClient
-from courrier.config import Settings
 from processors.runtime.clients import consumer_config, producer_config
-from processors.runtime.errors import NotHeld
 from processors.runtime.table import TopicTable
 from topology.errors import TopologyError
 from topology.partitioning import key_partition, row_partition

@@ -7,10 +7,10 @@ from typing import Iterable, Sequence
 
 import pytest
 
+from common.errors import TransientError
 from processors.failed import beside_dead_letter
 from processors.receipts import receipt
 from processors.runtime import policy
-from processors.runtime.errors import TransientError
 from processors.runtime.stage import Event, Output, RecordMeta
 from processors.runtime.testing import StageHarness
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.runtime import policy
 from processors.runtime.clients import consumer_config
 from processors.scheduler.scheduler import Scheduler

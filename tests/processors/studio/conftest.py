@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 from fastapi import FastAPI
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 from processors.rules.prices import load_prices

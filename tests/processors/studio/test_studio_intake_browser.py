@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from infra import chromium
 from tests.processors.intake.intake_server import create_key, read_topic, serve
 

@@ -2,7 +2,7 @@
 a message cannot name until published, and the studio's list page behind its login."""
 from __future__ import annotations
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.studio.app import COOKIE
 
 from tests.processors.intake.intake_server import create_key, serve

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.catalog import TemplateCatalog
 from processors.templates_store.logic import Refused

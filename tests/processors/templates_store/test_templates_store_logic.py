@@ -146,6 +146,6 @@ def test_an_index_of_purposes_only_follows_the_latest_published_version_and_reso
 
 
 def test_consent_s_parts_load_neither_the_template_engine_nor_boto3() -> None:
-    probe = ("import sys; from courrier.config import Settings; from processors.catalog import _consent; "
+    probe = ("import sys; from common.config import Settings; from processors.catalog import _consent; "
              "make, _ = _consent(Settings()); make(); print('liquid' in sys.modules, 'boto3' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split() == ["False", "False"]

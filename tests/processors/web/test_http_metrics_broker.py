@@ -6,7 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.links.app import create_app as links_app
 from processors.webhooks.api import create_app as webhooks_app
 from sim.testing import served_in_thread

@@ -15,7 +15,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key
 

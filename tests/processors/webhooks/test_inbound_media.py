@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from fastavro.validation import validate
 
+from common.config import Settings
 import schemas
-from courrier.config import Settings
 from processors.keywords.book import load
 from processors.keywords.logic import handle
 from processors.providers.twilio.fake import FakeTwilio

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from webhook_helpers import SECRET, RecordingPublisher, body_of, signed, sim_event
 
-from courrier.config import Settings
-from courrier.logs import JsonFormatter
+from common.config import Settings
+from common.logs import JsonFormatter
 from processors.access.scopes import undeclared
 from processors.webhooks.api import WebhookSecretMissing, create_app
 from processors.webhooks.settings import WebhookSettings

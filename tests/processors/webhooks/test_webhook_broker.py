@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from webhook_helpers import SECRET, body_of, signed, sim_event
 from webhook_server import Served, produce, read_until, running, serve
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.receipt.stage import ReceiptStage
 from processors.runtime import policy
 from processors.runtime.policy import RetryPolicy

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from webhook_helpers import SECRET, RecordingPublisher, body_of, signed, sim_event
 
-from courrier.config import Settings, SecretMissing
-from courrier.secret_settings import ensure_local_webhook_secret
+from common.config import Settings, SecretMissing
+from common.secret_settings import ensure_local_webhook_secret
 from courrier.processes import start_webhooks
 from processors.webhooks.api import WebhookSecretMissing, create_app
 from processors.webhooks.settings import WebhookSettings

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from webhook_helpers import SECRET
 from webhook_server import produce, read_until, running
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.processes import StageProcess, start_webhooks
 from processors.receipt.stage import ReceiptStage
 from processors.receipt.statuses import ENGAGEMENT, STEP

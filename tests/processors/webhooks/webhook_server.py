@@ -13,7 +13,7 @@ import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from fastapi import FastAPI
 
-from courrier.config import Settings
+from common.config import Settings
 from sim.testing import served_in_thread
 from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.serde import AvroSerde

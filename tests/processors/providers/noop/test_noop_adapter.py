@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from courrier.deployment import load_deployment
 from processors.dispatch.provider import DeliveryReport
 from processors.providers.noop.plugin import KIND

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from common.errors import UnreachableError
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.provider import Submission
 from processors.dispatch.router import Route, Router, healthy
@@ -21,7 +22,6 @@ from processors.providers.rbm.adapter import CHANNELS, RbmProvider, rbm_message_
 from processors.providers.rbm.content import read_postback
 from processors.providers.rbm.fake import FakeRbm, new_service_account
 from processors.providers.rbm.settings import RbmSettings
-from processors.runtime.errors import UnreachableError
 from tests.processors.providers.rbm.conftest import AGENT
 
 TO = "+33612345678"

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.providers.rbm.auth import HttpxRequest, TokenRefused, TokenSource, TokenUnavailable
 from processors.providers.rbm.capability import CapabilityClient
 from processors.providers.rbm.fake import FakeRbm, new_service_account

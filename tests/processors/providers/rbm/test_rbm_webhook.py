@@ -15,8 +15,8 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi.testclient import TestClient
 
+from common.config import Settings
 import processors.webhooks.api as webhook_api
-from courrier.config import Settings
 from processors.providers.rbm.adapter import rbm_message_id
 from processors.providers.rbm.content import postback
 from processors.providers.rbm.fake import server_event, suggestion_tap, user_event, user_text

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from common.errors import TransientError, UnreachableError
 from processors.providers.sim.adapter import HttpProvider
 from processors.dispatch.provider import Submission
 from processors.providers.rbm.content import BadRcsContent, content_message
-from processors.runtime.errors import TransientError, UnreachableError
 from sim.testing import SimControl, private_sim
 
 CAPABLE, NOT_CAPABLE = "+33612345671", "+33612345670"

@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from common.config import Settings
 import infra
-from courrier.config import Settings
 from infra.parts import SMSC
 from infra.process import listening
 from infra.smsc_control import SmscControl

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch.provider import Submission
 from processors.providers.smpp.adapter import BindPlan, SmppProvider
 from processors.providers.smpp.fake import SmscProxy

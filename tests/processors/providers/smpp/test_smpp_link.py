@@ -17,9 +17,9 @@ import pytest
 import smpplib.client
 import smpplib.smpp
 
+from common.errors import UnreachableError
 from processors.dispatch.provider import Submission
 from processors.providers.smpp.adapter import SmppProvider
-from processors.runtime.errors import UnreachableError
 from tests.processors.dispatch.dispatch_broker import Received
 
 SILENT, DROP = "silent", "drop"

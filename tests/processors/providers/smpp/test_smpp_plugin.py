@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
+from common.secret_settings import ConfigError
 from courrier.deployment import load_deployment
-from courrier.secret_settings import ConfigError
 from processors.dispatch.provider import Submission
 from processors.providers.registry import ProviderContext, kind
 from processors.providers.smpp.fake import SmscProxy

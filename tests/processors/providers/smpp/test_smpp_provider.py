@@ -14,13 +14,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from common.config import Settings
+from common.errors import UnreachableError
 import infra
-from courrier.config import Settings
 from infra.parts import SMSC
 from processors.providers.smpp import adapter as smpp
 from processors.dispatch.provider import Submission
 from processors.providers.smpp.adapter import SmppProvider
-from processors.runtime.errors import UnreachableError
 from tests.processors.dispatch.dispatch_broker import Received
 
 pytestmark = pytest.mark.integration

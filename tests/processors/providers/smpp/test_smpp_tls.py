@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from courrier.config import Settings
+from common.config import Settings
+from common.errors import UnreachableError
 from processors.dispatch.provider import DeliveryReport, Submission
 from processors.providers.registry import ProviderContext
 from processors.providers.smpp.fake import SmscProxy
 from processors.providers.smpp.plugin import KIND
-from processors.runtime.errors import UnreachableError
 from tests.processors.providers.smpp.harness import private_smsc
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import UnreachableError
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.provider import Submission
 from processors.dispatch.router import Route, Router, healthy
 from processors.providers.twilio.adapter import CHANNELS, TwilioProvider, validity_period
 from processors.providers.twilio.fake import FakeTwilio, running
 from processors.providers.twilio.settings import TwilioConfigError, TwilioSettings
-from processors.runtime.errors import UnreachableError
 
 CALLBACK = "https://hooks.example/webhooks/twilio"
 SENDER, TO = "+15005550006", "+14155550100"
@@ -217,7 +217,7 @@ def test_missing_credentials_name_the_setting(tmp_path: Path, monkeypatch: pytes
 
 
 def test_dispatch_built_with_twilio_and_no_account_stops_naming_the_setting() -> None:
-    from courrier.config import Settings
+    from common.config import Settings
     from processors.catalog import _dispatch
 
     with pytest.raises(TwilioConfigError, match="^COURRIER_TWILIO_ACCOUNT_SID is not set"):

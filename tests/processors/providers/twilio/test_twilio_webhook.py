@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from fastapi.testclient import TestClient
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.providers.twilio.fake import FakeTwilio
 from processors.providers.twilio.settings import TwilioConfigError, TwilioSettings
 from processors.providers.twilio.webhook import TwilioVerifier, parse, sign, webhook_provider

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 from processors.dispatch.provider import Submission
 from processors.providers.registry import ProviderContext, kind
 from processors.providers.vonage.fake import FakeVonage, running

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from courrier.config import Settings
+from common.config import Settings
 
 
 def test_as_env_round_trips_every_field(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

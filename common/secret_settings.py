@@ -1,5 +1,5 @@
 """Courrier's secrets: which settings are secrets and what each protects, the configuration errors, and the webhook secret
-``courrier infra up`` generates for the local simulator. Below ``courrier.config``: no settings are read here."""
+``courrier infra up`` generates for the local simulator. Below ``common.config``: no settings are read here."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from processors.runtime.errors import CourrierError
+from common.errors import CourrierError
 
 LOCAL_WEBHOOK_SECRET = "webhook-secret"  # file name under <state dir>/secrets/
 

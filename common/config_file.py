@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings, TomlConfigSettingsSource
 
-from courrier.secret_settings import _SECRET_BY_FIELD, SECRETS, ConfigError
+from common.secret_settings import _SECRET_BY_FIELD, SECRETS, ConfigError
 
 # Tables of the same file that are not settings: courrier.deployment reads them (kept here to avoid an import cycle).
 DEPLOYMENT_TABLES = ("providers", "routes", "senders", "keywords", "footers", "prices")

@@ -7,7 +7,7 @@ import logging
 
 from hypothesis import given, strategies as st
 
-from courrier import logs
+from common import logs
 
 
 def test_mask_keeps_the_country_prefix_and_last_two_digits() -> None:

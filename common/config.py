@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from courrier.config_file import StrictTomlSource, readable_errors
-from courrier.secret_settings import (  # ConfigError and SecretMissing: the errors callers of courrier.config catch
+from common.config_file import StrictTomlSource, readable_errors
+from common.secret_settings import (  # ConfigError and SecretMissing: the errors callers of common.config catch
     _SECRET_BY_FIELD, SECRETS, ConfigError, SecretMissing, _read_secret_file, local_secret_path,
 )
 
