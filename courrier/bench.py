@@ -174,7 +174,7 @@ def _passthrough(settings: Settings, count: int, mode: str, bench: ChainBench, c
 
     from courrier.passthrough import sample_record
     from courrier.processes import settings_env
-    from processors.runtime.clients import producer_config
+    from common.kafka_clients import producer_config
 
     prefix = f"bench-{mode}-{uuid.uuid4().hex[:8]}-"
     bench.prefixes.append(prefix)
@@ -306,7 +306,7 @@ class _Arrivals:
     def __init__(self, settings: Settings, physical: str) -> None:
         from confluent_kafka import Consumer
 
-        from processors.runtime.clients import assign_at_end, consumer_config
+        from common.kafka_clients import assign_at_end, consumer_config
 
         self._consumer = Consumer(consumer_config(settings, f"bench-end-{uuid.uuid4()}"))
         assign_at_end(self._consumer, [physical])

@@ -145,7 +145,7 @@ def _records_on(settings: Settings, logical: str) -> int:
     """Records in a topic: the sum of its partitions' end offsets (the topic is this bench's own and never compacted)."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    from processors.runtime.clients import consumer_config
+    from common.kafka_clients import consumer_config
 
     physical = settings.topic(logical)
     consumer = Consumer(consumer_config(settings, f"bench-campaign-{uuid.uuid4()}"))

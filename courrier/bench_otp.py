@@ -155,7 +155,7 @@ def _run(settings: Settings, otp_topic: str, mode: str, campaign: int, senders: 
     from courrier.bench import removed
     from courrier.client import CourrierClient
     from courrier.processes import start_stage, stop_all
-    from processors.runtime.clients import producer_config
+    from common.kafka_clients import producer_config
     from processors.runtime.serde import AvroSerde
     from topology.apply import apply as apply_topology
 
@@ -213,7 +213,7 @@ class Dispatched:
     def __init__(self, run: Settings) -> None:
         from confluent_kafka import Consumer
 
-        from processors.runtime.clients import assign_at_end, consumer_config
+        from common.kafka_clients import assign_at_end, consumer_config
         from processors.runtime.serde import AvroSerde
 
         self._consumer = Consumer(consumer_config(run, f"{run.topic_prefix}end"))

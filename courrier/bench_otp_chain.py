@@ -96,7 +96,7 @@ def hop_latencies(run: Settings, message_ids: set[str]) -> dict[str, list[float]
     input's transaction to commit. Read from the transactional lane's topics (and ``dispatched``) once the run is over."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-    from processors.runtime.clients import consumer_config
+    from common.kafka_clients import consumer_config
     from processors.runtime.serde import AvroSerde
 
     serde = AvroSerde(run.registry_url, run.topic)

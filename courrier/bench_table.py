@@ -132,7 +132,7 @@ def bench_table(settings: Settings, rows: int, with_dict: bool = True, table: st
 def _fill(settings: Settings, name: str, indexes: range) -> None:
     from confluent_kafka import Producer
 
-    from processors.runtime.clients import producer_config
+    from common.kafka_clients import producer_config
     from processors.runtime.serde import AvroSerde
 
     serde = AvroSerde(settings.registry_url, settings.topic)
@@ -172,7 +172,7 @@ def _load_dict(settings: Settings, name: str) -> tuple[dict[str, Any], int]:
     """Every record decoded into a dict, as a table was kept before it had a store: (rows, records read)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    from processors.runtime.clients import consumer_config
+    from common.kafka_clients import consumer_config
     from processors.runtime.serde import AvroSerde
 
     serde = AvroSerde(settings.registry_url, settings.topic)

@@ -14,7 +14,7 @@ import httpx
 from confluent_kafka import Consumer
 
 from common.config import Settings
-from processors.runtime.clients import assign_at_end, consumer_config
+from common.kafka_clients import assign_at_end, consumer_config
 from processors.runtime.serde import AvroSerde
 from sim.faults import Faults
 

@@ -15,8 +15,8 @@ from confluent_kafka import Producer
 
 from common.config import Settings
 from common.errors import CourrierError
+from common.kafka_clients import producer_config
 from processors.consent.message_ids import RESERVED_KEY_PREFIX
-from processors.runtime.clients import producer_config
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from topology.topics import lane_topic

@@ -22,11 +22,11 @@ from confluent_kafka import KafkaException, Producer
 
 from common.config import Settings, get_settings
 from common.errors import CourrierError
+from common.kafka_clients import producer_config, require_broker
 from common.logs import mask_phone
 from courrier.consent_read import read_to_end
 from processors.rules.consent_evidence import e164 as to_e164
 from processors.consent.suppressions import entry, salt, salt_is_built_in, suppression_key
-from processors.runtime.clients import producer_config, require_broker
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from topology.partitioning import row_partition

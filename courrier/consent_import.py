@@ -25,8 +25,8 @@ from pydantic import ValidationError
 
 from common.config import Settings, get_settings
 from common.errors import CourrierError
+from common.kafka_clients import producer_config, require_broker
 from processors.rules.consent_evidence import ConsentRecord, change, future, outputs, problems
-from processors.runtime.clients import producer_config, require_broker
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 

@@ -17,7 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from common.config import Settings
 from common.errors import UnreachableError
-from processors.runtime.clients import consumer_config, require_broker
+from common.kafka_clients import consumer_config, require_broker
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 

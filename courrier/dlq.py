@@ -20,10 +20,10 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from common.config import Settings
 from common.errors import CourrierError, DecodeError, UnreachableError
+from common.kafka_clients import consumer_config, producer_config, require_broker
 from common.logs import mask_text
 from courrier.replay_copy import watermarks
 from processors.runtime import policy
-from processors.runtime.clients import consumer_config, producer_config, require_broker
 from processors.runtime.serde import AvroSerde
 from topology.topics import BY_NAME
 

@@ -36,7 +36,7 @@ def receipts(
     from courrier.export import FORMATS, FolderSink, ReceiptExport
     from processors.analytics.cli import moment
     from processors.analytics.scan import TopicScan
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     start, end = moment(since, "--from"), moment(until, "--to")
     if end <= start:
@@ -63,7 +63,7 @@ def _s3_sink(settings: Settings, url: str) -> Sink:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from courrier.export import S3Sink, parse_s3
-    from courrier.storage import s3_client
+    from common.storage import s3_client
     from common.errors import UnreachableError
 
     try:

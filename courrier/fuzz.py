@@ -29,11 +29,11 @@ from confluent_kafka import Consumer, Producer
 from common import logs
 from common.config import Settings, get_settings
 from common.errors import CourrierError
+from common.kafka_clients import assign_at_end, consumer_config, producer_config, require_broker
 import schemas
 from courrier.fuzz_records import KINDS, FuzzRecord, records
 from courrier.processes import PIPELINE, StageProcess, start_pipeline, stop_all
 from processors.runtime import policy
-from processors.runtime.clients import assign_at_end, consumer_config, producer_config, require_broker
 from processors.runtime.serde import AvroSerde
 from topology.topics import TOPICS, topic as declared
 

@@ -10,8 +10,8 @@ from typing import Callable, Iterable
 from confluent_kafka import Consumer
 
 from common.config import Settings
+from common.kafka_clients import assign_at_end, consumer_config
 from processors.runtime import policy
-from processors.runtime.clients import assign_at_end, consumer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 

@@ -18,8 +18,8 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from fastavro import schemaless_reader, schemaless_writer
 
 from common.config import get_settings
+from common.kafka_clients import consumer_config, producer_config
 import schemas
-from processors.runtime.clients import consumer_config, producer_config
 
 HEADER = 5  # Confluent wire format: magic byte, 4-byte schema id
 SCHEMA = "courrier.SendRequested"

@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from common.config import Settings
 from common.errors import DecodeError
+from common.kafka_clients import consumer_config, producer_config, require_broker
 import schemas
 from courrier.replay import (
     Bound, Filter, Interrupted, ReplayError, Request, Span, Summary, check_filters, parse_bound, parse_filter, resumed,
@@ -27,7 +28,6 @@ from courrier.replay import (
 from processors.catalog import STAGE_NAMES
 from processors.rules.replay import stamped
 from processors.runtime import policy
-from processors.runtime.clients import consumer_config, producer_config, require_broker
 from processors.runtime.serde import AvroSerde
 from topology.topics import topic as declared_topic
 

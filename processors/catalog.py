@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Callable
 
 from common.config import Settings
 from common.errors import CourrierError
+from common.kafka_clients import require_broker
 from processors.runtime.lanes import LaneStage, group_id, lane_stage, parse_lanes, run_lanes
-from processors.runtime.clients import require_broker
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.stage import Stage
 from processors.runtime.table import TopicTable

@@ -16,8 +16,8 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from common.config import Settings
+from common.kafka_clients import require_broker
 import schemas
-from processors.runtime.clients import require_broker
 from topology.check import declared_subjects, subject_problems
 from topology.errors import TopologyError
 from topology.registry import registry_client, registry_errors

@@ -71,7 +71,7 @@ def _launch(settings: Settings) -> Launch:
 def _ready(settings: Settings) -> bool:
     if not port_open("127.0.0.1", settings.kafka_port):
         return False
-    from processors.runtime.clients import broker_answers
+    from common.kafka_clients import broker_answers
 
     return broker_answers(settings, timeout_s=2)
 

@@ -43,7 +43,7 @@ def _launch(settings: Settings) -> Launch:
 
 def client(settings: Settings):
     """A boto3 S3 client for this S3 endpoint that fails fast instead of retrying."""
-    from courrier.storage import s3_client
+    from common.storage import s3_client
 
     return s3_client(settings, connect_timeout=2, read_timeout=5, attempts=1)
 

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from common.config import Settings
 from common.errors import CourrierError
-from processors.runtime.clients import producer_config, require_broker
+from common.kafka_clients import producer_config, require_broker
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from confluent_kafka import KafkaError, Message, Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from processors.access.store import USAGE_TOPIC
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ def report(
 ) -> None:
     """Write report.html (tables, charts, A/B verdict; opens offline) and summary.json for a campaign or a time range."""
     from processors.analytics import page
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     if campaign_id is not None and (since or until or template):
         raise typer.BadParameter("give either --campaign, or --from and --to (with --template), not both", param_hint="--campaign")

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from common.config import Settings
 from common.errors import DecodeError
-from processors.runtime.clients import consumer_config
+from common.kafka_clients import consumer_config
 from processors.runtime.serde import AvroSerde
 
 # A record's broker timestamp is when it was produced; its event time (a report's occurred_at, a request's

@@ -94,7 +94,7 @@ def extend(
     from processors.campaigns.control import read_campaign
     from processors.campaigns.rollout import FULL, RolloutError, extension
     from processors.campaigns.saved import load
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     if rest == (percent is not None):
         raise typer.BadParameter("give either --percent M or --rest", param_hint="--percent")
@@ -121,7 +121,7 @@ def _send(settings: Settings, spec: CampaignSpec, audience: Path, changed_by: st
     from processors.campaigns.audience import AudienceError, open_audience
     from processors.campaigns.control import CampaignError
     from processors.campaigns.logic import TIME_ZONE
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     if rate is not None and rate <= 0:
         raise typer.BadParameter(f"must be a positive number of rows per second, not {rate}", param_hint="--rate")
@@ -159,7 +159,7 @@ def cancel(
 ) -> None:
     """Write the campaign CANCELLED: a running send stops, and dispatch submits none of its messages from now on."""
     from processors.campaigns.control import CampaignError, cancel_campaign
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     settings = get_settings()
     require_broker(settings)
@@ -184,7 +184,7 @@ def status(
     from processors.campaigns.control import read_campaign
     from processors.campaigns.status import count_conversions, count_receipts
     from processors.campaigns.status_view import engagement, print_status
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     settings = get_settings()
     require_broker(settings)

@@ -11,8 +11,8 @@ from confluent_kafka import Producer
 
 from common.config import Settings
 from common.errors import CourrierError, UnreachableError
+from common.kafka_clients import producer_config
 from processors.campaigns.logic import control_record
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable

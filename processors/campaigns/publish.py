@@ -19,11 +19,11 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from common.config import Settings
 from common.errors import UnreachableError
+from common.kafka_clients import producer_config
 from processors.campaigns.audience import Audience
 from processors.campaigns.control import CampaignError, write_now
 from processors.campaigns.logic import CampaignSpec, RowEvent, control_record, row_event
 from processors.campaigns.saved import dump
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from topology.topics import lane_topic
 from processors.runtime.table import TopicTable

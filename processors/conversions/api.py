@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from processors.conversions.desk import ConversionDesk
 from processors.conversions.models import ConversionRecorded, ConversionRequest
 from processors.web.errors import ErrorBody
+from processors.web.requests import json_body, openapi_body
 
 PATH = "/v1/conversions"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -23,10 +24,7 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 def add_route(route: Callable[..., None], desk: ConversionDesk) -> None:
     """Declare ``POST /v1/conversions`` through the intake's ``route`` (guard, scope, OpenAPI)."""
-    from processors.intake.api import _body  # the intake's own body reading; it imports this module
-    from processors.intake.consent_api import inlined_schema
-
-    def report_conversion(request: ConversionRequest = Depends(_body(ConversionRequest))) -> JSONResponse:
+    def report_conversion(request: ConversionRequest = Depends(json_body(ConversionRequest))) -> JSONResponse:
         """Attribute a conversion to its message, campaign, variant and button, once per conversion_id."""
         recorded, new = desk.record(request)
         body = recorded.model_dump(mode="json")
@@ -41,5 +39,5 @@ def add_route(route: Callable[..., None], desk: ConversionDesk) -> None:
         413: {"model": ErrorBody, "description": "Body over the size cap."},
         503: {"model": ErrorBody, "description": "Kafka did not take it; send it again with the same conversion_id."},
     }
-    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": inlined_schema(ConversionRequest)}}}}
-    route("POST", PATH, report_conversion, status_code=201, response_model=ConversionRecorded, responses=responses, openapi_extra=body)
+    route("POST", PATH, report_conversion, status_code=201, response_model=ConversionRecorded, responses=responses,
+          openapi_extra=openapi_body(ConversionRequest))

@@ -18,8 +18,8 @@ from confluent_kafka import KafkaError, Producer
 
 from common.config import Settings
 from common.errors import TransientError
+from common.kafka_clients import producer_config
 from processors.dispatch.reports import KafkaEventSink
-from processors.runtime.clients import producer_config
 from processors.runtime.own_writes import OwnWrites
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output

@@ -32,9 +32,9 @@ from typing import Callable, Protocol
 from confluent_kafka import KafkaError, Message, Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from processors.dispatch import logic
 from processors.dispatch.provider import DeliveryReport, InboundSms
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
 

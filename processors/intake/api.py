@@ -11,17 +11,15 @@ batch answers 207 with one such result per item, so the caller knows which items
 those answered 202 or 200 carry a message id, and only published ids are ever answered. Every refusal
 has the one ``{"errors": [...]}`` shape (``processors.web.errors``), Starlette's own 404/405 included.
 
-The body is a dependency of its own (``_body``), not a FastAPI body parameter: FastAPI parses a body
-parameter before any dependency runs, which answered malformed JSON with 422 to a caller without a key.
-Route dependencies (the guard) are solved first, so the body is read only for a caller let through.
+The body is read by ``processors.web.requests.json_body``, after the guard (see there why).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,8 +49,8 @@ from processors.status.api import add_routes as add_status_routes
 from processors.testsends.api import TestSender, add_route as add_test_send_route
 from processors.status.reader import StatusReader
 from processors.web import errors as web_errors
-from processors.web.bodies import load_json
 from processors.web.metrics import serve_metrics
+from processors.web.requests import api_key_countries, api_key_id, json_body
 
 log = logging.getLogger(__name__)
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -153,7 +151,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
         app.add_api_route(path, endpoint, methods=[method], dependencies=[Depends(guard(scope))], responses=responses,
                           openapi_extra=extra, **options)
 
-    def send_one(request: Request, message: MessageRequest = Depends(_body(MessageRequest)),
+    def send_one(request: Request, message: MessageRequest = Depends(json_body(MessageRequest)),
                  idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=255)) -> JSONResponse:
         """Send one message; ``Idempotency-Key`` (header) and ``idempotency_key`` (body) are the same thing."""
         if idempotency_key is not None and message.idempotency_key not in (None, idempotency_key):
@@ -162,10 +160,10 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return _error(422, [problem])
         if idempotency_key is not None:
             message = message.model_copy(update={"idempotency_key": idempotency_key})
-        checked = callbacks.apply(_key_id(request), [message])[0]
+        checked = callbacks.apply(api_key_id(request), [message])[0]
         if isinstance(checked, Problem):
             return _error(422, [checked])
-        result = service.submit([checked], _key_id(request), _countries(request))[0]
+        result = service.submit([checked], api_key_id(request), api_key_countries(request))[0]
         if isinstance(result, Refused):
             return _error(result.status, result.problems)
         body = MessageAccepted(message_id=result.message_id).model_dump()
@@ -173,7 +171,7 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
             return JSONResponse(body, status_code=200, headers={REPLAYED_HEADER: "true"})
         return JSONResponse(body, status_code=202)
 
-    def send_batch(request: Request, batch: BatchRequest = Depends(_body(BatchRequest))) -> JSONResponse:
+    def send_batch(request: Request, batch: BatchRequest = Depends(json_body(BatchRequest))) -> JSONResponse:
         """Send up to 1,000 messages; each item is judged on its own and answered at its index (207)."""
         if keys is not None:  # the guard took one token for the request; the key pays for every message
             keys.debit(request, len(batch.messages) - 1)
@@ -184,12 +182,12 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
                 valid.append((index, MessageRequest.model_validate(item)))
             except ValidationError as exc:
                 results[index] = BatchItemResult(index=index, status=422, errors=_problems(exc.errors()))
-        checked = callbacks.apply(_key_id(request), [m for _, m in valid])
+        checked = callbacks.apply(api_key_id(request), [m for _, m in valid])
         for (index, _), outcome in zip(valid, checked):
             if isinstance(outcome, Problem):
                 results[index] = BatchItemResult(index=index, status=422, errors=[outcome])
         valid = [(index, outcome) for (index, _), outcome in zip(valid, checked) if isinstance(outcome, MessageRequest)]
-        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid], _key_id(request), _countries(request))):
+        for (index, _), outcome in zip(valid, service.submit([m for _, m in valid], api_key_id(request), api_key_countries(request))):
             results[index] = _item(index, outcome)
         response = BatchResponse(results=[results[i] for i in range(len(batch.messages))])
         return JSONResponse(response.model_dump(exclude_none=True), status_code=207)
@@ -216,39 +214,10 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
     return app
 
 
-Model = TypeVar("Model", bound=BaseModel)
-
-
-def _body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
-    """A dependency reading the body as ``model``: 400 unreadable (not UTF-8, too deep), 422 not JSON or invalid fields."""
-
-    async def read(request: Request) -> Model:
-        try:
-            data = load_json(await request.body())
-        except ValueError as exc:  # json's JSONDecodeError; ApiError (400) goes to its own handler
-            raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {exc}"}]) from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from None
-
-    return read
-
-
 def _request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI ``requestBody`` of a route whose body is read by ``_body`` (FastAPI only declares body parameters)."""
+    """The OpenAPI ``requestBody`` of a message route, its nested models as shared components (the responses use them)."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
-def _countries(request: Request) -> tuple[str, ...] | None:
-    """The countries the accepted API key may send to (None: any, or no access control)."""
-    return getattr(request.state, "api_key_countries", None)
-
-
-def _key_id(request: Request) -> str | None:
-    """The id of the API key the guard accepted for this request (None without access control)."""
-    return getattr(request.state, "api_key_id", None)
 
 
 def _item(index: int, outcome: Accepted | Refused) -> BatchItemResult:

@@ -32,7 +32,7 @@ def serve(
     import uvicorn
 
     from processors.intake.api import create_app
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     settings = get_settings()
     insecure = insecure_no_auth or settings.insecure_no_auth

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.config import Settings
 from processors.rules.consent_evidence import ConsentRecord, change, future, outputs
-from processors.intake.models import ErrorBody, Problem
 from processors.runtime.publisher import Publisher
+from processors.web.errors import ErrorBody, Problem
+from processors.web.requests import caller, json_body, openapi_body
 
 log = logging.getLogger(__name__)
 PATH = "/v1/consent"
@@ -72,12 +73,9 @@ class ConsentWriter:
 
 def add_route(route: Callable[..., None], writer: ConsentWriter) -> None:
     """Declare ``POST /v1/consent`` through the intake's ``route`` (guard, scope, OpenAPI)."""
-    from processors.intake.api import _body, _key_id  # the intake's own body reading; it imports this module
-
-    def record_consent(request: Request, batch: ConsentBatch = Depends(_body(ConsentBatch))) -> JSONResponse:
+    def record_consent(request: Request, batch: ConsentBatch = Depends(json_body(ConsentBatch))) -> JSONResponse:
         """Record opt-ins and opt-outs with their evidence; all or none."""
-        key_id = _key_id(request)
-        return writer.record(batch, f"api-key:{key_id}" if key_id else "api", datetime.now(timezone.utc))
+        return writer.record(batch, caller(request), datetime.now(timezone.utc))
 
     responses: dict[int | str, dict[str, Any]] = {
         413: {"model": ErrorBody, "description": "Body over the size cap."},
@@ -87,25 +85,8 @@ def add_route(route: Callable[..., None], writer: ConsentWriter) -> None:
                                                  "inbound_message_id, evidence), `changed_at_in_future`, a field's type or bound."},
         503: {"model": ErrorBody, "description": "Kafka did not take every record; send the same batch again (safe)."},
     }
-    body = {"requestBody": {"required": True, "content": {"application/json": {"schema": inlined_schema(ConsentBatch)}}}}
-    route("POST", PATH, record_consent, status_code=202, response_model=ConsentRecorded, responses=responses, openapi_extra=body)
-
-
-def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON schema with its nested models written in place: a ``$ref`` to the schema's own ``$defs`` would
-    point into the OpenAPI document's root, where they are not."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
-                return resolve({**defs[ref.removeprefix("#/$defs/")], **{k: v for k, v in node.items() if k != "$ref"}})
-            return {key: resolve(value) for key, value in node.items()}
-        return [resolve(item) for item in node] if isinstance(node, list) else node
-
-    return resolve(schema)
+    route("POST", PATH, record_consent, status_code=202, response_model=ConsentRecorded, responses=responses,
+          openapi_extra=openapi_body(ConsentBatch))
 
 
 def _error(status: int, problems: list[Problem]) -> JSONResponse:

@@ -23,7 +23,7 @@ def serve(
     import uvicorn
 
     from processors.links.app import create_app
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
 
     settings = get_settings()
     logs.configure(settings.log_level)

@@ -77,7 +77,7 @@ class MediaPipeline:
     def from_settings(cls, settings: Settings) -> "MediaPipeline":
         """The pipeline of a render instance: allow-list and caps from settings, the media bucket on the S3 endpoint
         (its client built on the first media stored)."""
-        from courrier.storage import DeferredS3Client
+        from common.storage import DeferredS3Client
 
         fetcher, client = media_fetcher(settings), DeferredS3Client(settings)
         public = settings.media_public_url or f"{settings.s3_url.rstrip('/')}/{settings.media_bucket}"

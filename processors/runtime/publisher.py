@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, Message, Producer
 
 from common.config import Settings
-from processors.runtime.clients import producer_config
+from common.kafka_clients import producer_config
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output

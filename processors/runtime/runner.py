@@ -30,9 +30,9 @@ from typing import Any, Callable, Protocol, Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config, require_broker, require_topics
 from processors.runtime import policy
 from processors.runtime.checkpoint import Checkpoint, DeliveryErrors, DeliveryFailed
-from processors.runtime.clients import consumer_config, producer_config, require_broker, require_topics
 from processors.runtime.metrics import MetricsServer, StageMetrics
 from processors.runtime.placement import Placement
 from processors.runtime.routing import Router

@@ -35,7 +35,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from common.config import Settings
 from common.errors import DecodeError, NotHeld, UnreachableError
-from processors.runtime.clients import consumer_config
+from common.kafka_clients import consumer_config
 from processors.runtime.metrics import TABLES
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event

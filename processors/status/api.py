@@ -18,6 +18,7 @@ from processors.status.models import CampaignStatusBody, MessageStatusBody
 from processors.status.reader import StatusReader
 from processors.status.views import campaign_body, message_body, visible_to
 from processors.web.errors import ApiError, ErrorBody
+from processors.web.requests import api_key_id
 
 # The intake's route(method, path, endpoint, **options), which puts each route behind the scope SCOPES names.
 AddRoute = Callable[..., None]
@@ -32,7 +33,7 @@ def add_routes(route: AddRoute, reader: StatusReader, keys: Callable[[str | None
     def get_message(request: Request, message_id: str = Path(min_length=1, max_length=MAX_ID)) -> MessageStatusBody:
         """A message's current status, channel, fallback, segments, cost and receipt history."""
         row = reader.message(message_id)
-        key_id = getattr(request.state, "api_key_id", None)
+        key_id = api_key_id(request)
         record = keys(key_id) if keys is not None and row is not None else None
         if row is None or not visible_to(row, key_id, admin=ADMIN in ((record or {}).get("scopes") or ())):
             raise ApiError(404, "not_found", f"no message {message_id!r} with a receipt yet")

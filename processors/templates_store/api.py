@@ -18,12 +18,13 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from processors.intake.models import ErrorBody, Problem
 from processors.rules.issues import Issue
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Event, Output
 from processors.templates_store import changes
 from processors.templates_store.logic import TOPIC, PUBLISHED, Refused, TemplateIndex
+from processors.web.errors import ErrorBody, Problem
+from processors.web.requests import caller, json_body
 
 MAX_SOURCE = 64_000
 
@@ -128,13 +129,7 @@ def issue_problems(issues: list[Issue]) -> list[Problem]:
 
 def add_routes(route: Callable[..., None], writer: TemplateWriter) -> None:
     """Declare the ``/v1/templates`` routes through the intake's ``route`` (guard, scope, OpenAPI)."""
-    from processors.intake.api import _body, _key_id  # the intake's own body reading; it imports this module
-
     index = writer.index
-
-    def who(request: Request) -> str:
-        key_id = _key_id(request)
-        return f"api-key:{key_id}" if key_id else "api"
 
     def list_templates() -> TemplateList:
         """Every template id with its latest and its published version."""
@@ -154,9 +149,9 @@ def add_routes(route: Callable[..., None], writer: TemplateWriter) -> None:
             return _error(404, "unknown_template_version", f"template {template_id!r} has no version {version}")
         return version_out(row, with_source=True)
 
-    def push(request: Request, body: TemplatePush = Depends(_body(TemplatePush))) -> JSONResponse:
+    def push(request: Request, body: TemplatePush = Depends(json_body(TemplatePush))) -> JSONResponse:
         """Store a template's text as its next version; 422 names each field and rule it breaks, nothing stored."""
-        outcome = writer.push(body.source, who(request), body.note, body.publish)
+        outcome = writer.push(body.source, caller(request), body.note, body.publish)
         if isinstance(outcome, list):
             return JSONResponse(ErrorBody(errors=issue_problems(outcome)).model_dump(exclude_none=True), status_code=422)
         if isinstance(outcome, str):
@@ -165,7 +160,7 @@ def add_routes(route: Callable[..., None], writer: TemplateWriter) -> None:
 
     def publish(request: Request, template_id: str, version: int) -> Any:
         """Publish a version: requests naming no version get it (the highest published version is sent)."""
-        outcome = writer.publish(template_id, version, who(request))
+        outcome = writer.publish(template_id, version, caller(request))
         if isinstance(outcome, Refused):
             return _error(422 if outcome.reason == "invalid_template" else 404, outcome.reason, outcome.detail)
         if isinstance(outcome, str):

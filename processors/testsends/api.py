@@ -19,6 +19,7 @@ from processors.rules.test_sends import REASON, parse_test_numbers
 from processors.runtime.publisher import Publisher
 from processors.testsends.logic import TestSendError, recipients, request
 from processors.web.errors import ApiError, ErrorBody
+from processors.web.requests import api_key_id, json_body, openapi_body
 
 PATH = "/v1/test-sends"
 MAX_NUMBERS = 20
@@ -80,12 +81,9 @@ class TestSender:
 
 def add_route(route: Callable[..., None], sender: TestSender) -> None:
     """Declare ``POST /v1/test-sends`` through the intake's ``route`` (guard, scope, OpenAPI)."""
-    from processors.intake.api import _body, _key_id  # the intake's own body reading; it imports this module
-    from processors.intake.consent_api import inlined_schema
-
-    def test_send(request: Request, body: TestSendRequest = Depends(_body(TestSendRequest))) -> JSONResponse:
+    def test_send(request: Request, body: TestSendRequest = Depends(json_body(TestSendRequest))) -> JSONResponse:
         """Send a template to test numbers, marked as test in every receipt."""
-        accepted = sender.send(body, _key_id(request), datetime.now(timezone.utc))
+        accepted = sender.send(body, api_key_id(request), datetime.now(timezone.utc))
         return JSONResponse(accepted.model_dump(), status_code=202)
 
     responses: dict[int | str, dict[str, Any]] = {
@@ -94,5 +92,5 @@ def add_route(route: Callable[..., None], sender: TestSender) -> None:
         413: {"model": ErrorBody, "description": "Body over the size cap."},
         503: {"model": ErrorBody, "description": "Kafka did not take every test send."},
     }
-    schema = {"requestBody": {"required": True, "content": {"application/json": {"schema": inlined_schema(TestSendRequest)}}}}
-    route("POST", PATH, test_send, status_code=202, response_model=TestSendAccepted, responses=responses, openapi_extra=schema)
+    route("POST", PATH, test_send, status_code=202, response_model=TestSendAccepted, responses=responses,
+          openapi_extra=openapi_body(TestSendRequest))

@@ -20,7 +20,7 @@ def test_send(
 ) -> None:
     """Send TEMPLATE_ID to test numbers through the configured providers; every receipt says test, no count includes it."""
     from processors.rules.test_sends import parse_test_numbers
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
     from processors.runtime.publisher import Publisher
     from processors.testsends.api import POLICIES as SYMBOLS
     from processors.testsends.logic import TestSendError, parse_variables, recipients, request

@@ -18,7 +18,7 @@ def serve(
     (COURRIER_WEBHOOK_SECRET) must be set: there is no built-in one, so a missing secret stops it with one line."""
     import uvicorn
 
-    from processors.runtime.clients import require_broker
+    from common.kafka_clients import require_broker
     from processors.webhooks.api import create_app
 
     settings = get_settings()

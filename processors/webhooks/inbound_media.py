@@ -117,7 +117,7 @@ class InboundMedia:
 
 def from_settings(settings: Any, media: InboundMediaSettings | None = None) -> InboundMedia | None:
     """The step for a receiver of ``settings`` (``common.config.Settings``), or None when turned off."""
-    from courrier.storage import s3_client
+    from common.storage import s3_client
     from processors.render.media import media_fetcher
 
     media = media or InboundMediaSettings()

@@ -15,6 +15,7 @@ from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier import consent_history, consent_import
 from courrier.consent_forget import forget
 from courrier.consent_import import ImportRefused, import_file
@@ -25,7 +26,6 @@ from processors.consent.suppressions import Suppressions, salt, suppression_key
 from processors.keywords.book import load
 from processors.keywords.logic import handle
 from processors.rules.consent import consent_key
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output, RecordMeta
 from processors.runtime.table import TopicTable

@@ -10,9 +10,9 @@ from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier import consent_history
 from courrier.consent_history import app, as_json, history, read_changes
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 
 E164 = "+33612345678"

@@ -14,9 +14,9 @@ from fastavro import parse_schema, schemaless_writer
 from typer.testing import CliRunner
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier import dlq, dlq_cli
 from processors.runtime import policy
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from test_replay_broker import request  # noqa: I001 (same folder)
 

@@ -16,11 +16,11 @@ import pytest
 from confluent_kafka import Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier.export_schema import arrow_schema
 from courrier.processes import settings_env
 from infra.parts import s3
 from processors.receipts import receipt
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 
 START = datetime(2026, 11, 29, 22, 0, tzinfo=timezone.utc)

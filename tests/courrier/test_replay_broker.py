@@ -13,10 +13,10 @@ from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from courrier import replay_cli, replay_copy
 from courrier.replay import Interrupted, Request
 from processors.rules import replay as headers
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.serde import AvroSerde
 
 app = typer.Typer()

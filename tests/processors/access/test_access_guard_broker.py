@@ -9,11 +9,11 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key, revoked
 from processors.access.logic import Denial, Grant, authorize
 from processors.access.store import KEYS_TOPIC, AccessError, publish
-from processors.runtime.clients import consumer_config
 from processors.runtime.stage import Output
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier.processes import settings_env
 from processors.analytics import read
 from processors.campaigns.control import write_now
 from processors.campaigns.logic import control_record
 from processors.receipts import receipt
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 from confluent_kafka import Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from processors.analytics.read import transactional
 from processors.receipts import receipt
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.testsends.logic import request
 

@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from courrier.processes import settings_env
 from processors.campaigns.audience import open_audience
 from processors.campaigns.control import CampaignError, cancel_campaign, read_campaign
@@ -26,7 +27,6 @@ from processors.campaigns.publish import CampaignSend, SendReport
 from processors.campaigns.status import count_receipts
 from processors.campaigns.variants import Variant, VariantPlan
 from processors.receipts import receipt
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.serde import AvroSerde
 
 PLAN = VariantPlan([Variant("A", 1, "SMS"), Variant("B", 1, "RCS_WITH_SMS_FALLBACK")])

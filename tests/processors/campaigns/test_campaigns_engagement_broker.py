@@ -12,10 +12,10 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier.processes import settings_env
 from processors.campaigns.logic import CampaignSpec
 from processors.receipts import receipt
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 from tests.processors.campaigns.test_campaigns_broker import send, write_csv
 

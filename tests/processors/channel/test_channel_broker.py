@@ -12,10 +12,10 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.channel.stage import ChannelStage
 from processors.runtime import policy
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.scheduler.scheduler import Scheduler

@@ -17,10 +17,10 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from courrier.client import CourrierClient
 from processors.consent.logic import consent_key
 from processors.consent.stage import ConsentStage
-from processors.runtime.clients import consumer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event

@@ -8,11 +8,11 @@ import uuid
 from confluent_kafka import Consumer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from courrier.client import CourrierClient
 from processors.consent.fraud import FraudGuard
 from processors.consent.stage import ConsentStage
 from processors.rules.fraud import Thresholds
-from processors.runtime.clients import consumer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.table import TopicTable
 from tests.processors.consent.test_consent_broker import collect

@@ -13,11 +13,11 @@ import pytest
 from confluent_kafka import Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from courrier.client import CourrierClient
 from processors.consent.message_ids import claim_key, fingerprint
 from processors.consent.stage import ConsentStage
 from processors.receipts import receipt_id
-from processors.runtime.clients import producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, RecordMeta

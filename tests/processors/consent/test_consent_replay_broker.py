@@ -10,13 +10,13 @@ from datetime import datetime, timedelta, timezone
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from courrier import replay_copy
 from courrier.client import CourrierClient
 from courrier.replay import Request
 from processors.consent.logic import Rules, consent_key
 from processors.consent.stage import ConsentStage
 from processors.rules.replay import REPLAY
-from processors.runtime.clients import consumer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.table import TopicTable

@@ -11,10 +11,10 @@ from typing import Callable, Iterator, Sequence
 from confluent_kafka import Consumer, Producer
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from processors.dispatch.provider import DeliveryReport, InboundSms, Provider, Submission, SubmitResult
 from processors.providers.smpp.adapter import SmppProvider
 from processors.dispatch.stage import DispatchStage
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta, timezone
 from confluent_kafka import Consumer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from courrier import replay_copy
 from courrier.replay import Request
 from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.stage import DispatchStage
 from processors.rules.replay import FORCED_RESEND
-from processors.runtime.clients import consumer_config
 from dispatch_broker import Counted, Outcomes, publish, rendered, running, smpp_factory  # noqa: I001 (same folder)
 
 

@@ -13,8 +13,8 @@ from processors.dispatch.ledger import SubmissionLedger
 from processors.dispatch.provider import SubmitResult
 from test_dispatch_stage import ScriptedProvider, meta, rendered  # noqa: I001 (same folder)
 from common.errors import TransientError
+from common.kafka_clients import producer_config
 from processors.dispatch.stage import DispatchStage
-from processors.runtime.clients import producer_config
 from processors.runtime.serde import AvroSerde
 
 

@@ -28,6 +28,7 @@ from confluent_kafka import Consumer
 from common.config import Settings
 import infra
 from dispatch_broker import publish, rendered, running, smpp_factory
+from common.kafka_clients import consumer_config
 from infra.parts import SMSC
 from infra.process import listening
 from processors.dispatch.ledger import SubmissionLedger
@@ -35,7 +36,6 @@ from processors.dispatch.provider import DeliveryReport, InboundSms, SubmitResul
 from processors.providers.smpp.adapter import SmppProvider
 from processors.providers.smpp.errors import ESME_RX_T_APPN
 from processors.dispatch.stage import DispatchStage
-from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde
 from test_dispatch_stage import NOW, MemoryLedger, MemorySink, ScriptedProvider, meta, started_stage, wait_until
 from test_dispatch_stage import rendered as rendered_event

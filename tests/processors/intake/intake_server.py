@@ -13,13 +13,13 @@ from confluent_kafka import Consumer
 from fastapi import FastAPI
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from sim.testing import served_in_thread
 from processors.access.keys import NewKey, new_key
 from processors.access.store import KEYS_TOPIC, publish
 from processors.intake.api import Guard, create_app
 from processors.intake.service import IntakeService
 from processors.intake.settings import IntakeSettings
-from processors.runtime.clients import consumer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
 from tests.lanes import assign_from_beginning

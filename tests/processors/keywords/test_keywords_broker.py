@@ -11,11 +11,11 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from courrier.client import CourrierClient
 from processors.rules.consent import consent_key
 from processors.consent.stage import ConsentStage
 from processors.keywords.stage import KeywordsStage
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event

@@ -14,9 +14,9 @@ import httpx
 from confluent_kafka import Consumer, Producer
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from processors.links.app import create_app
 from processors.render.stage import RenderStage
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event

@@ -14,8 +14,8 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from processors.receipt.stage import REPORT_WAIT, ReceiptStage
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.policy import RetryPolicy
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde

@@ -4,8 +4,8 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, Producer
 
 from common.config import Settings
+from common.kafka_clients import producer_config
 from processors.runtime.checkpoint import DeliveryErrors
-from processors.runtime.clients import producer_config
 
 
 def test_a_record_written_costs_no_report(topic_settings: Settings) -> None:

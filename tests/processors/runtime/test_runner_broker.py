@@ -14,10 +14,10 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from common.config import Settings
 from common.errors import MissingTopics, TransientError
+from common.kafka_clients import consumer_config
 from processors.failed import beside_dead_letter
 from processors.receipts import receipt
 from processors.runtime import policy
-from processors.runtime.clients import consumer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output, RecordMeta

@@ -16,9 +16,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from processors.receipts import receipt
 from processors.runtime import checkpoint
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output, RecordMeta

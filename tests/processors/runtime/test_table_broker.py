@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from common.config import Settings
 from common.errors import UnreachableError
-from processors.runtime.clients import producer_config
+from common.kafka_clients import producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.table import TopicTable
 from processors.runtime.testing import wait_for_row

@@ -12,8 +12,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from common.config import Settings
 from common.errors import NotHeld
+from common.kafka_clients import consumer_config, producer_config
 from courrier.client import CourrierClient
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.table import TopicTable
 from topology.errors import TopologyError
 from topology.partitioning import key_partition, row_partition

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from common.config import Settings
+from common.kafka_clients import consumer_config
 from processors.runtime import policy
-from processors.runtime.clients import consumer_config
 from processors.scheduler.scheduler import Scheduler
 from topology.topics import delay_topic
 

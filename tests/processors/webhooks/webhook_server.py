@@ -14,8 +14,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from fastapi import FastAPI
 
 from common.config import Settings
+from common.kafka_clients import consumer_config, producer_config
 from sim.testing import served_in_thread
-from processors.runtime.clients import consumer_config, producer_config
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.webhooks.api import create_app

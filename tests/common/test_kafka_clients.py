@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from common.config import Settings
-from processors.runtime.clients import producer_config
+from common.kafka_clients import producer_config
 
 
 def test_producers_write_uncompressed_batches_unless_told() -> None:

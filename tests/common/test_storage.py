@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from common.config import ConfigError, SecretMissing, Settings
-from courrier.storage import DeferredS3Client
+from common.storage import DeferredS3Client
 
 
 @pytest.mark.parametrize("endpoint", ["s3.example.net", "ftp://s3.example.net", "https://"])
