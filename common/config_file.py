@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, TomlConfigSettingsSource
 
 from common.secret_settings import _SECRET_BY_FIELD, SECRETS, ConfigError
 
-# Tables of the same file that are not settings: courrier.deployment reads them (kept here to avoid an import cycle).
+# Tables of the same file that are not settings: processors.providers.deployment reads them (kept here to avoid an import cycle).
 DEPLOYMENT_TABLES = ("providers", "routes", "senders", "keywords", "footers", "prices")
 
 
@@ -27,7 +27,7 @@ class StrictTomlSource(TomlConfigSettingsSource):
             raise ConfigError(f"{path}: not valid TOML: {bad}") from None
         except OSError as unreadable:
             raise ConfigError(f"{path}: cannot be read: {unreadable.strerror or unreadable}") from None
-        # The deployment's tables (providers, routes, reference data) are read and checked by courrier.deployment.
+        # The deployment's tables (providers, routes, reference data) are read and checked by processors.providers.deployment.
         for table in DEPLOYMENT_TABLES:
             self.toml_data.pop(table, None)
         problems = [_key_problem(path, key, settings_cls) for key in self.toml_data]

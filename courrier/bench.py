@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 CHAIN = ("consent", "channel", "render", "dispatch", "receipt", "scheduler")  # the scheduler brings back retried records (e.g. a report that overtook its dispatched event)
 HOPS = 5
 NOOP_TARGET, SMPP_TARGET = 0.5, 3500.0  # issue 19's targets: chain-with-noop / fastavro passthrough, chain-with-SMPP msg/s
-# The chain's provider, as a deployment declares it (courrier.deployment); ``window`` is the bare loop's too.
+# The chain's provider, as a deployment declares it (processors.providers.deployment); ``window`` is the bare loop's too.
 PROVIDERS = {
     "noop": '[providers.noop]\nkind = "noop"\nchannels = ["SMS"]\n',
     "smpp": '[providers.smsc]\nkind = "smpp"\nwindow = {window}\n',

@@ -93,7 +93,7 @@ def check(
     """Validate the configuration file and print every setting, its value and where it came from (default, file,
     env), secrets masked. A bad file (unknown key, secret written inline, wrong type) is one line per problem naming
     the file, the key and what is expected, and exit 1."""
-    from courrier.deployment import load_deployment, legacy_providers
+    from processors.providers.deployment import load_deployment, legacy_providers
     from courrier.deployment_report import credentials, reference_problems, rows as provider_rows
     from courrier.deployment_report import render as render_deployment
 

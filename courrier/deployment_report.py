@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from common.config import MASK, Settings
 from common.errors import CourrierError
-from courrier.deployment import Deployment
+from processors.providers.deployment import Deployment
 from processors.providers.registry import ConfiguredProvider, kind
 
 

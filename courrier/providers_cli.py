@@ -8,7 +8,7 @@ from dataclasses import asdict
 import typer
 
 from common.config import get_settings
-from courrier.deployment import current
+from processors.providers.deployment import current
 from courrier.deployment_report import render, rows
 from processors.providers.registry import health
 

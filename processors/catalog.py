@@ -15,7 +15,7 @@ from processors.runtime.table import TopicTable
 
 
 if TYPE_CHECKING:
-    from courrier.deployment import Deployment
+    from processors.providers.deployment import Deployment
     from processors.channel.logic import CapabilityLookup
     from processors.providers.registry import ConfiguredProvider
     from processors.templates_store.catalog import TemplateCatalog
@@ -72,7 +72,7 @@ def _template_store(settings: Settings, compile: bool = True) -> "TemplateCatalo
 
 
 def _channel(settings: Settings) -> Parts:
-    from courrier.deployment import current
+    from processors.providers.deployment import current
     from processors.channel.senders import SenderPools
     from processors.channel.stage import ChannelStage
     from processors.consent.countries import bundled_countries, load_countries
@@ -109,7 +109,7 @@ def rcs_capability(settings: Settings, deployment: "Deployment") -> "CapabilityL
 
 def legacy_rbm(settings: Settings) -> "ConfiguredProvider":
     """The simulator's RBM-shaped API at ``COURRIER_RBM_URL``, as a provider (settings without ``[providers]``)."""
-    from courrier.deployment import legacy_provider
+    from processors.providers.deployment import legacy_provider
 
     return legacy_provider("http:sim", {"kind": "sim", "url": settings.rbm_url})
 
@@ -122,7 +122,7 @@ def _render(settings: Settings) -> Parts:
     from processors.render.stage import RenderStage
 
     limits = replace(DEFAULT_LIMITS, text=settings.rcs_text_max_chars)
-    from courrier.deployment import current
+    from processors.providers.deployment import current
     from processors.render.logic import footers_from
 
     deployment = current(settings)
@@ -138,8 +138,8 @@ def _render(settings: Settings) -> Parts:
 
 def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
     """One dispatch stage per lane, sharing the submissions ledger, the senders' budgets and the consent and campaign
-    tables; each lane builds its own providers: the deployment's (``courrier.deployment``), routed by its routes."""
-    from courrier.deployment import current
+    tables; each lane builds its own providers: the deployment's (``processors.providers.deployment``), routed by its routes."""
+    from processors.providers.deployment import current
     from processors.dispatch.breaker import BreakerPolicy
     from processors.dispatch.ledger import SubmissionLedger
     from processors.dispatch.pacing import DEFAULT_LIMITS, Pacer, PacingLimits
@@ -176,7 +176,7 @@ def _dispatch(settings: Settings) -> tuple[list[LaneStage], list[TopicTable]]:
 
 
 def _receipt(settings: Settings) -> tuple[Stage, list[TopicTable]]:
-    from courrier.deployment import current
+    from processors.providers.deployment import current
     from processors.receipt.stage import ReceiptStage
 
     # message-state is keyed by message id like every input (co-assigned by partition): an instance holds its partitions'
@@ -187,7 +187,7 @@ def _receipt(settings: Settings) -> tuple[Stage, list[TopicTable]]:
 
 
 def _keywords(settings: Settings) -> tuple[Stage, list[TopicTable]]:
-    from courrier.deployment import current
+    from processors.providers.deployment import current
     from processors.keywords.book import from_mapping
     from processors.keywords.stage import KeywordsStage
 

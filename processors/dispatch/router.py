@@ -1,7 +1,7 @@
 """Several providers behind one door: each message goes to the first provider, in preference order, that sends its
 channel and whose circuit breaker is closed; when none may take it, it waits in the retry topic. The preference order
 is the providers' own, or, with ``routing``, the one the deployment's routes give the message's channel and country
-(``courrier.deployment``: which providers, in failover order, for which countries, channels and lanes).
+(``processors.providers.deployment``: which providers, in failover order, for which countries, channels and lanes).
 
 Never twice holds across providers: dispatch writes the chosen provider in the ledger before the submit, and a
 message whose outcome is unknown (no answer, connection lost) is never sent to another provider. Only messages

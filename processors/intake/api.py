@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from common.config import Settings
-from courrier.deployment import current
+from processors.providers.deployment import current
 from processors.rules.prices import load_prices
 from processors.access.guard import AccessDenied, KeyGuard, denied_response
 from processors.access.scopes import required_scope  # SCOPES there: the one table of every HTTP endpoint's scope

@@ -70,7 +70,7 @@ def configured() -> Completeness:
     """Who answers STOP and HELP in this deployment: the configuration file's ``[keywords]`` (``$COURRIER_CONFIG``, else
     ``courrier.toml``), else the bundled book. Only the file's tables are read: its providers are dispatch's business."""
     from common.config import config_file
-    from courrier.deployment import load_deployment
+    from processors.providers.deployment import load_deployment
 
     deployment = load_deployment(config_file())
     raw = deployment.keywords

@@ -6,7 +6,7 @@ see only ``ProviderKind`` and the contracts it returns (``processors.dispatch.pr
 ``processors.webhooks.contract.WebhookProvider``, ``processors.channel.logic.CapabilityLookup``).
 
 A *configured* provider is an instance of a kind under a name of its own (``[providers.<name>]`` in the configuration
-file, see ``courrier.deployment``): two SMPP peers are two instances of kind ``smpp``. Its name is the provider's name
+file, see ``processors.providers.deployment``): two SMPP peers are two instances of kind ``smpp``. Its name is the provider's name
 everywhere: in the ledger, in receipts, in the webhook URL (``/webhooks/<name>``).
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ class ProviderKind:
 
 @dataclass(frozen=True)
 class ConfiguredProvider:
-    """A provider instance as the deployment declares it: its name (``kind:key``, see ``courrier.deployment``), kind,
+    """A provider instance as the deployment declares it: its name (``kind:key``, see ``processors.providers.deployment``), kind,
     the channels it sends, its options, and ``key``, the name of its ``[providers.<key>]`` table."""
 
     name: str

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from common.config import Settings
-from courrier.deployment import SIM_PROVIDER, Deployment, current, legacy_provider
+from processors.providers.deployment import SIM_PROVIDER, Deployment, current, legacy_provider
 from processors.providers.registry import ConfiguredProvider, kind
 from processors.webhooks.contract import WebhookProvider
 from processors.webhooks.settings import WebhookSettings

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 from courrier.config_example import bundled, example
-from courrier.deployment import load_deployment
+from processors.providers.deployment import load_deployment
 
 TWILIO_ENV = {"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": "tok-never-shown"}
 

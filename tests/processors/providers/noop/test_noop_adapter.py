@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.config import Settings
-from courrier.deployment import load_deployment
+from processors.providers.deployment import load_deployment
 from processors.dispatch.provider import DeliveryReport
 from processors.providers.noop.plugin import KIND
 from processors.providers.registry import ConfiguredProvider, health, kind

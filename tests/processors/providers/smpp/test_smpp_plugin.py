@@ -11,7 +11,7 @@ import pytest
 
 from common.config import Settings
 from common.secret_settings import ConfigError
-from courrier.deployment import load_deployment
+from processors.providers.deployment import load_deployment
 from processors.dispatch.provider import Submission
 from processors.providers.registry import ProviderContext, kind
 from processors.providers.smpp.fake import SmscProxy

@@ -8,7 +8,7 @@ import pytest
 
 from common.config import Settings
 from common.secret_settings import ConfigError
-from courrier.deployment import current, legacy_providers, load_deployment
+from processors.providers.deployment import current, legacy_providers, load_deployment
 
 TWILIO = '''
 [providers.twilio-eu]
