@@ -280,7 +280,7 @@ def _check_templates(settings: Settings, spec: CampaignSpec, columns: tuple[str,
     from processors.campaigns.logic import columns_missing
     from processors.rules.templates import DEFAULT_DIR
     from processors.templates_store.catalog import TemplateCatalog
-    from processors.templates_store.logic import Refused
+    from processors.rules.template_versions import Refused
 
     store = TemplateCatalog(settings, seed_dir=Path(settings.templates_dir or DEFAULT_DIR))
     store.start()

@@ -17,7 +17,7 @@ from processors.consent.suppressions import Suppressions
 from processors.failed import beside_dead_letter
 from processors.rules.purposes import marketing_templates
 from processors.rules.bundled_templates import DEFAULT_DIR
-from processors.templates_store.logic import MarketingIds, TemplateIndex
+from processors.rules.template_versions import MarketingIds, TemplateIndex
 from processors.runtime.stage import Event, Output, RecordMeta
 
 

@@ -16,7 +16,7 @@ from processors.rules.zones import valid_zone
 from processors.intake.models import MessageRequest, Problem
 from processors.rules.sandbox import MissingVariables, RenderFailed
 from processors.rules.templates import Template, language_for
-from processors.templates_store.logic import Refused, resolve
+from processors.rules.template_versions import Refused, resolve
 from processors.runtime.stage import Event, Output
 
 # The channels a policy can end on, as render sees them. Rendering for RCS also renders the SMS text

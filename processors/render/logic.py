@@ -21,7 +21,7 @@ from processors.render.segments import count
 from processors.render.smart_encoding import smart_encode
 from processors.rules.templates import Template, language_for
 from processors.runtime.stage import Event, Output
-from processors.templates_store.logic import Refused, resolve
+from processors.rules.template_versions import Refused, resolve
 from topology.topics import rendered_topic
 
 STAGE = "render"

@@ -28,7 +28,7 @@ from processors.access.guard import AccessDenied
 from processors.access.scopes import required_scope
 from processors.studio.preview import preview
 from processors.templates_store.api import TemplateWriter, summaries
-from processors.templates_store.logic import Refused, source_diff
+from processors.rules.template_versions import Refused, source_diff
 
 COOKIE = "courrier_studio_key"
 STARTERS_DIR = Path(__file__).resolve().parent / "starters"

@@ -22,7 +22,7 @@ from processors.rules.issues import Issue
 from processors.runtime.publisher import Publisher
 from processors.runtime.stage import Event, Output
 from processors.templates_store import changes
-from processors.templates_store.logic import TOPIC, PUBLISHED, Refused, TemplateIndex
+from processors.rules.template_versions import TOPIC, PUBLISHED, Refused, TemplateIndex
 from processors.web.errors import ErrorBody, Problem
 from processors.web.requests import caller, json_body
 

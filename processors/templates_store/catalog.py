@@ -17,7 +17,7 @@ from common.errors import UnreachableError
 from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.runtime.stage import Event, Output
 from processors.runtime.table import TopicTable
-from processors.templates_store.logic import TOPIC, TemplateIndex, new_version, version_key
+from processors.rules.template_versions import TOPIC, TemplateIndex, new_version, version_key
 
 SEED_AUTHOR = "seed"
 _SEED_WAIT_S = 30.0

@@ -14,7 +14,7 @@ from processors.render.logic import MAX_SMS_SEGMENTS
 from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits
 from processors.render.validate import validate_source
 from processors.runtime.stage import Output
-from processors.templates_store.logic import (TOPIC, Refused, TemplateIndex, new_version, published, template_id_of,
+from processors.rules.template_versions import (TOPIC, Refused, TemplateIndex, new_version, published, template_id_of,
                                               version_key)
 
 

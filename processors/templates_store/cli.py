@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from common.config import get_settings
-from processors.templates_store.logic import TOPIC, TemplateIndex, version_key
+from processors.rules.template_versions import TOPIC, TemplateIndex, version_key
 
 
 def _index() -> TemplateIndex:
@@ -122,7 +122,7 @@ def add_commands(app: typer.Typer) -> None:
              a: int = typer.Argument(..., min=1, help="The older version."),
              b: int = typer.Argument(..., min=1, help="The newer version.")) -> None:
         """A unified diff of two versions' TOML texts."""
-        from processors.templates_store.logic import source_diff
+        from processors.rules.template_versions import source_diff
 
         versions = _index().versions(template_id)
         missing = [v for v in (a, b) if v not in versions]
@@ -137,7 +137,7 @@ def add_commands(app: typer.Typer) -> None:
                         author: Optional[str] = typer.Option(None, "--author", help="Who publishes it (default: the login name).")) -> None:
         """Make VERSION the one sent to requests naming no version (the highest published version is)."""
         from processors.templates_store.changes import publish
-        from processors.templates_store.logic import Refused
+        from processors.rules.template_versions import Refused
 
         outcome = publish(_index(), template_id, version, author or _login(), datetime.now(timezone.utc))
         if isinstance(outcome, Refused):

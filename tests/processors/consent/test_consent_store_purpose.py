@@ -9,7 +9,7 @@ from common.config import Settings
 from processors.consent.logic import check
 from processors.consent.stage import rules_from_settings
 from processors.templates_store.changes import publish, push
-from processors.templates_store.logic import TemplateIndex
+from processors.rules.template_versions import TemplateIndex
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 FLASH = 'id = "flash"\npurpose = "marketing"\n[sms]\ndefault = "Sale {{ code }}"\n[sample]\ncode = "1"\n'

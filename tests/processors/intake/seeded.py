@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.catalog import seed_records
-from processors.templates_store.logic import TemplateIndex
+from processors.rules.template_versions import TemplateIndex
 
 
 def bundled_index() -> TemplateIndex:

@@ -9,7 +9,7 @@ import schemas
 from processors.intake.logic import problems, send_requested
 from processors.intake.models import MessageRequest
 from processors.templates_store.changes import publish, push
-from processors.templates_store.logic import TemplateIndex
+from processors.rules.template_versions import TemplateIndex
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=timezone.utc)
 V1 = 'id = "otp"\npurpose = "transactional"\n[sms]\ndefault = "Code {{ code }}"\n[sample]\ncode = "1"\n'

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from processors.render.stage import RenderStage
 from processors.runtime.stage import RecordMeta
 from processors.templates_store.changes import publish, push
-from processors.templates_store.logic import TemplateIndex
+from processors.rules.template_versions import TemplateIndex
 
 NOW = datetime(2026, 3, 2, 9, 2, tzinfo=timezone.utc)
 META = RecordMeta(topic="channel-resolved", partition=0, offset=0, key="k", now=NOW)

@@ -16,7 +16,7 @@ from processors.rules.prices import load_prices
 from processors.runtime.stage import Output
 from processors.studio.app import add_pages
 from processors.templates_store.api import TemplateWriter
-from processors.templates_store.logic import TemplateIndex
+from processors.rules.template_versions import TemplateIndex
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=timezone.utc)
 

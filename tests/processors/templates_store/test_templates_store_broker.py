@@ -12,7 +12,7 @@ from pathlib import Path
 from common.config import Settings
 from processors.rules.templates import DEFAULT_DIR
 from processors.templates_store.catalog import TemplateCatalog
-from processors.templates_store.logic import Refused
+from processors.rules.template_versions import Refused
 
 HELLO = 'id = "hello"\n[sms]\ndefault = "Hello {{ name }}"\n[sample]\nname = "Jo"\n'
 BUNDLED = sorted(path.stem for path in DEFAULT_DIR.glob("*.toml"))

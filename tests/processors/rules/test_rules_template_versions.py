@@ -11,7 +11,7 @@ from processors.rules.templates import DEFAULT_DIR
 from processors.runtime.stage import Output
 from processors.templates_store.catalog import seed_records
 from processors.templates_store.changes import publish, push
-from processors.templates_store.logic import MarketingIds, Refused, TemplateIndex, parse_key, resolve, source_diff, version_key
+from processors.rules.template_versions import MarketingIds, Refused, TemplateIndex, parse_key, resolve, source_diff, version_key
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
 HELLO = 'id = "hello"\n[sms]\ndefault = "Hello {{ name }}"\n[sample]\nname = "Jo"\n'

@@ -1,4 +1,5 @@
-"""Pure rules of the template store: version records, which version a request gets, and diffs.
+"""Pure rules of the template store: version records, which version a request gets, and diffs. Every stage that
+takes a template by id reads them here (consent, render, the intake), so none imports the store's folder.
 
 The ``templates`` topic is compacted and keyed ``<template id>@<version>``: every version stays (history is
 the set of keys of an id), and a version's row is replaced only to publish it (same content, status
