@@ -33,10 +33,10 @@ import processors.access.cli
 import processors.analytics.cli
 import processors.callbacks.cli
 import processors.campaigns.cli
-import processors.channel.cli
 import processors.intake.cli
 import processors.links.cli
-import processors.render.cli
+import processors.providers.rbm.cli
+import processors.templates_store.cli
 import processors.testsends.cli
 import processors.webhooks.cli
 import topology.cli
@@ -48,9 +48,9 @@ app = typer.Typer(
 )
 app.add_typer(infra.cli.app, name="infra", help="Fetch, start, stop and inspect the local real parts (Kafka, registry, S3, SMSC, provider simulator).")
 app.add_typer(topology.cli.app, name="topology", help="Create topics and register schemas; check schema compatibility.")
-app.add_typer(processors.render.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
-processors.render.cli.app.command("test-send")(processors.testsends.cli.test_send)
-app.add_typer(processors.channel.cli.app, name="rcs", help="Check the RCS capability of a list of numbers in bulk.")
+app.add_typer(processors.templates_store.cli.app, name="templates", help="Check template files: RCS limits, Liquid syntax, SMS segments.")
+processors.templates_store.cli.app.command("test-send")(processors.testsends.cli.test_send)
+app.add_typer(processors.providers.rbm.cli.app, name="rcs", help="Check the RCS capability of a list of numbers in bulk.")
 app.add_typer(courrier.providers_cli.app, name="providers", help="Show the configured providers, their channels and health.")
 app.add_typer(courrier.config_report.app, name="config", help="Check a configuration file; show every setting, its value and source, secrets masked.")
 app.add_typer(courrier.consent_history.app, name="consent", help="Consent with its evidence: history, import, export for an auditor, forget (erasure), review of free-text opt-outs.")

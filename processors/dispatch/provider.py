@@ -16,6 +16,10 @@ Ack = Callable[[], None]
 # The details of a transient result whose outcome is unknown (the request may have reached the provider): such a
 # message is reconciled or ended, never submitted again.
 TIMEOUT, CONNECTION_LOST = "timeout", "connection_lost"
+# The details of a transient result by which a provider asks to be sent to more slowly (SMPP's throttling statuses by
+# name, HTTP 429): they prove it is up and answering, so they never count against its circuit breaker. A provider
+# reporting a throttle under another name adds it here (the SMPP errors' test checks theirs are all in).
+ALIVE_REFUSALS = frozenset({"throttled", "rate_limited", "ESME_RMSGQFUL", "ESME_RTHROTTLED"})
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,10 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from common.errors import UnreachableError
 from processors.dispatch.breaker import Breaker, BreakerPolicy
-from processors.dispatch.provider import CONNECTION_LOST, TIMEOUT, Provider, Submission, SubmitResult
-from processors.providers.smpp.errors import THROTTLE_NAMES
+from processors.dispatch.provider import ALIVE_REFUSALS, CONNECTION_LOST, TIMEOUT, Provider, Submission, SubmitResult
 
 log = logging.getLogger(__name__)
 
-# Transient answers that prove the provider is up and answering: they do not count against its breaker (SMPP's
-# throttling statuses by name, HTTP 429).
-ALIVE_REFUSALS = frozenset({"throttled", "rate_limited"}) | THROTTLE_NAMES
 NO_PROVIDER = "no_provider_available"
 SUBMITS = Counter("courrier_provider_submits", "Submit answers per provider: accepted, refused (permanent), throttled, "
                   "auth_failed (credentials or rights refused), unknown (the answer was lost) or transient",

@@ -91,8 +91,6 @@ LINK_FAILURES = frozenset({TIMEOUT, CONNECTION_LOST, NOT_BOUND, NOT_SUBMITTED})
 # Never sent either: the SMSC refused our credentials at bind time (a setting to fix: the router counts it unhealthy),
 # or an earlier message to the same destination failed transiently in this run (sending this one would overtake it).
 PROVIDER_AUTH_FAILED, HELD_FOR_ORDER = "provider_auth_failed", "held_for_order"
-# Names of the statuses by which an SMSC asks us to slow down: the router counts them as proof it is alive.
-THROTTLE_NAMES = frozenset(name for name, kind in STATUSES.values() if kind is ErrorClass.THROTTLE)
 
 
 def status_code(status: int) -> str:

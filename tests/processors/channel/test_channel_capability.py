@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from common.config import Settings
-import processors.channel.cli as rcs_cli
+import processors.providers.rbm.cli as rcs_cli
 from processors.catalog import BUILDERS
 from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.channel.logic import CapabilityUnknown, choose_channel, no_rcs_provider, rcs_recipients

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from processors.render.cli import app
+from processors.templates_store.cli import app
 from processors.rules.rcs import RcsLimits
 from processors.rules.templates import DEFAULT_DIR
 from processors.render.validate import validate_source

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from processors.dispatch import logic
-from processors.dispatch.router import ALIVE_REFUSALS
+from processors.dispatch.provider import ALIVE_REFUSALS
 from processors.providers.smpp.errors import (
-    LINK_FAILURES, STATUSES, THROTTLE_NAMES, ErrorClass, classify, status_code, status_name,
+    LINK_FAILURES, STATUSES, ErrorClass, classify, status_code, status_name,
 )
 
 
@@ -33,5 +33,6 @@ def test_only_the_four_named_statuses_are_transient() -> None:
 
 
 def test_throttling_proves_the_smsc_alive_and_lost_answers_are_never_resubmitted() -> None:
-    assert THROTTLE_NAMES == {"ESME_RMSGQFUL", "ESME_RTHROTTLED"} and THROTTLE_NAMES <= ALIVE_REFUSALS
+    throttles = {name for name, kind in STATUSES.values() if kind is ErrorClass.THROTTLE}
+    assert throttles == {"ESME_RMSGQFUL", "ESME_RTHROTTLED"} and throttles <= ALIVE_REFUSALS  # the router's contract names them
     assert logic.UNKNOWN_OUTCOMES == {"timeout", "connection_lost"} and logic.UNKNOWN_OUTCOMES < LINK_FAILURES
