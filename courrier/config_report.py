@@ -117,6 +117,6 @@ def check(
 def example(out: Path | None = typer.Option(None, "--out", help="Write the example here instead of printing it.")) -> None:
     """Print a whole configuration file to start from: providers and routes with their credentials referenced from the
     environment, and the reference data Courrier ships with (senders, keywords, footers, prices) as TOML tables."""
-    from courrier.config_example import write
+    from processors.config_example import write
 
     typer.echo(write(out))

@@ -31,7 +31,7 @@ def render(
 ) -> None:
     """Render Deployments (one per stage, dispatch lane and HTTP service), Services, ConfigMaps, KEDA ScaledObjects
     on each stage's consumer lag and Strimzi KafkaTopics from topology/topics.py. Topic names take COURRIER_TOPIC_PREFIX."""
-    from courrier.config_example import example
+    from processors.config_example import example
     from infra.k8s.render import manifests, write
     from infra.k8s.yaml_out import dump_all
 

@@ -57,9 +57,9 @@ def campaign_report(settings: Settings, limits: tuple[int, float], campaign_id: 
     """The campaign's report and its default folder; an id no record, request or receipt names is a bad parameter."""
     from processors.analytics import read
     from processors.analytics.report import build
-    from processors.campaigns.control import read_campaign
+    from processors.runtime.table import read_row
 
-    record = read_campaign(settings, campaign_id)
+    record = read_row(settings, "campaigns", campaign_id)
     collected = read.campaign(settings, campaign_id, *limits)
     if record is None and not collected.found:
         raise typer.BadParameter(f"no campaign {campaign_id!r}: not in {settings.topic('campaigns')}, and no request or "

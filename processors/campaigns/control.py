@@ -15,7 +15,7 @@ from common.kafka_clients import producer_config
 from processors.campaigns.logic import control_record
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event, Output
-from processors.runtime.table import TopicTable
+from processors.runtime.table import read_row
 
 WRITE_TIMEOUT_S = 30.0
 
@@ -35,20 +35,10 @@ def write_now(producer: Producer, settings: Settings, serde: AvroSerde, output: 
                                "run `courrier infra up kafka` or set KAFKA_BOOTSTRAP_SERVERS")
 
 
-def read_campaign(settings: Settings, campaign_id: str, serde: AvroSerde | None = None) -> Event | None:
-    """The latest ``campaigns`` record of ``campaign_id``, or None when the topic has none."""
-    table = TopicTable(settings, "campaigns", serde)
-    table.start()
-    try:
-        return table.get(campaign_id)
-    finally:
-        table.stop()
-
-
 def cancel_campaign(settings: Settings, campaign_id: str, changed_by: str | None) -> tuple[Event, bool]:
     """Write CANCELLED for a known campaign, keeping what its record said; returns the record and whether it was already so."""
     serde = AvroSerde(settings.registry_url, settings.topic)
-    current = read_campaign(settings, campaign_id, serde)
+    current = read_row(settings, "campaigns", campaign_id, serde)
     if current is None:
         raise CampaignError(f"no campaign {campaign_id!r} in {settings.topic('campaigns')}")
     if current["state"] == "CANCELLED":

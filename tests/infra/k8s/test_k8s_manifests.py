@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from common.config import Settings
-from courrier.config_example import example
+from processors.config_example import example
 from infra.k8s.render import manifests
 from infra.k8s.target import Target
 from infra.k8s.workloads import DISPATCH_GRACE_S, workloads

@@ -3,7 +3,7 @@ scrape it (its one container port)."""
 from __future__ import annotations
 
 from common.config import Settings
-from courrier.config_example import example
+from processors.config_example import example
 from infra.k8s.render import manifests
 from infra.k8s.target import Target
 

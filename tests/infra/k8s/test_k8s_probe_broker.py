@@ -12,7 +12,7 @@ from pathlib import Path
 
 from common.config import Settings
 import infra.k8s.health
-from courrier.config_example import example
+from processors.config_example import example
 from infra.k8s.render import manifests
 from infra.k8s.target import Target
 

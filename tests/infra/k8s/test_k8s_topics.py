@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from common.config import Settings
-from courrier.config_example import example
+from processors.config_example import example
 from infra.k8s.scaling import scaled_object
 from infra.k8s.target import Target
 from infra.k8s.topics import kafka_topics, resource_name

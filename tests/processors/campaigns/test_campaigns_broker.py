@@ -21,7 +21,8 @@ from common.config import Settings
 from common.kafka_clients import consumer_config, producer_config
 from courrier.processes import settings_env
 from processors.campaigns.audience import open_audience
-from processors.campaigns.control import CampaignError, cancel_campaign, read_campaign
+from processors.campaigns.control import CampaignError, cancel_campaign
+from processors.runtime.table import read_row
 from processors.campaigns.logic import CampaignSpec, message_id, recipient_key
 from processors.campaigns.publish import CampaignSend, SendReport
 from processors.campaigns.status import count_receipts
@@ -96,7 +97,7 @@ def test_a_csv_audience_lands_on_send_requested_with_variants_and_ids_a_rerun_re
     assert len({v["context"]["message_id"] for _, v in records}) == 30
     assert len({v["context"]["idempotency_key"] for _, v in records}) == 29
 
-    record = read_campaign(settings, spec.campaign_id)
+    record = read_row(settings, "campaigns", spec.campaign_id)
     assert record is not None
     assert (record["state"], record["template_id"], record["audience"], record["variants"], record["changed_by"]) == (
         "ACTIVE", "promo_spring", str(path), {"A": 1.0, "B": 1.0}, "test")
@@ -133,7 +134,7 @@ def test_a_parquet_audience_through_the_command(topic_settings: Settings, tmp_pa
     assert first["validity_seconds"] == 3600 and first["send_at"] == datetime(2030, 1, 2, 2, 4, 5, tzinfo=timezone.utc)
     counts = {name: sum(v["context"]["variant"] == name for v in by_id.values()) for name in ("A", "B")}
     assert counts == summary["variants"]
-    assert read_campaign(settings, campaign)["state"] == "ACTIVE"  # type: ignore[index]
+    assert read_row(settings, "campaigns", campaign)["state"] == "ACTIVE"  # type: ignore[index]
 
 
 def test_a_cancel_stops_a_running_send_and_the_id_cannot_be_sent_again(topic_settings: Settings, tmp_path: Path) -> None:
@@ -161,7 +162,7 @@ def test_a_cancel_stops_a_running_send_and_the_id_cannot_be_sent_again(topic_set
     assert report.delivered + report.withdrawn == report.rows and report.failed == 0
     assert len(read_all(settings, "send-requested", report.delivered)) == report.delivered
 
-    stored = read_campaign(settings, spec.campaign_id)
+    stored = read_row(settings, "campaigns", spec.campaign_id)
     assert stored is not None
     assert (stored["state"], stored["changed_by"], stored["template_id"]) == ("CANCELLED", "ops", "promo_spring")
     assert cancel_campaign(settings, spec.campaign_id, "ops")[1] is True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from common.config import Settings
 from courrier.processes import settings_env
-from processors.campaigns.control import read_campaign
+from processors.runtime.table import read_row
 from processors.campaigns.logic import message_id
 from processors.campaigns.rollout import place
 from tests.processors.campaigns.test_campaigns_broker import read_all, write_csv
@@ -31,7 +31,7 @@ def test_a_rollout_reaches_everyone_once_in_three_steps(topic_settings: Settings
     first = json.loads(result.stdout)
     expected_first = sum(place(campaign_id, r) < 30 for r in recipients)
     assert (first["rows"], first["outside_sample"], first["delivered"]) == (expected_first, 200 - expected_first, expected_first)
-    record = read_campaign(settings, campaign_id)
+    record = read_row(settings, "campaigns", campaign_id)
     assert record is not None and record["rollout_percent"] == 30.0
 
     assert campaign(settings, "extend", campaign_id, "--percent", "20").returncode == 2  # backwards: refused, nothing sent
@@ -45,7 +45,7 @@ def test_a_rollout_reaches_everyone_once_in_three_steps(topic_settings: Settings
     # The later steps kept the first step's settings: the same variants, group and policy.
     assert {v["context"]["variant"] for _, v in records} == {"A", "B"}
     assert {(v["context"]["subscription_group"], v["channel_policy"]) for _, v in records} == {("promotions", "SMS")}
-    assert read_campaign(settings, campaign_id)["rollout_percent"] == 100.0  # type: ignore[index]
+    assert read_row(settings, "campaigns", campaign_id)["rollout_percent"] == 100.0  # type: ignore[index]
 
     done = campaign(settings, "extend", campaign_id, "--rest")
     assert done.returncode == 2 and "nobody left" in done.stderr

@@ -9,7 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from courrier.config_example import bundled, example
+from processors.config_example import bundled, example
 from processors.providers.deployment import load_deployment
 
 TWILIO_ENV = {"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": "tok-never-shown"}
