@@ -16,7 +16,8 @@ from pathlib import Path
 from common.config import Settings
 from courrier.processes import PIPELINE, start_stage, stop_all
 from processors.access.keys import new_key
-from processors.access.store import KEYS_TOPIC, publish
+from processors.access.store import KEYS_TOPIC
+from processors.runtime.publisher import write_now
 from processors.callbacks.signing import verify
 from processors.runtime.stage import Output
 
@@ -31,7 +32,7 @@ OTP = {"template_id": "otp", "variables": {"code": "482913"}, "channel_policy": 
 def test_callbacks_and_status_of_messages_sent_over_http(topic_settings: Settings, tmp_path: Path, monkeypatch) -> None:
     settings = topic_settings.model_copy(update={"quiet_hours_enabled": False})
     key = new_key("callbacks-e2e", ("messages:send", "messages:read", "reports:read"), datetime.now(timezone.utc))
-    publish(settings, [Output(KEYS_TOPIC, key.key_id, {**key.record, "callback_secret": SECRET})])
+    write_now(settings, [Output(KEYS_TOPIC, key.key_id, {**key.record, "callback_secret": SECRET})])
     with Receiver() as good, Receiver(status=500) as bad:
         allow = f"{good.host},{bad.host}"
         monkeypatch.setenv("COURRIER_CALLBACK_ALLOW_HOSTS", allow)  # the intake's check, in this process

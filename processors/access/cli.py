@@ -40,12 +40,13 @@ def create(
         allowed = parse_countries(countries) if countries is not None else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--countries") from None
-    from processors.access.store import KEYS_TOPIC, publish, require_topics
+    from processors.access.store import KEYS_TOPIC, require_topics
+    from processors.runtime.publisher import write_now
 
     settings = get_settings()
     require_topics(settings)
     made = new_key(name, granted, datetime.now(timezone.utc), rate, burst, allowed)
-    publish(settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
+    write_now(settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
     typer.echo(made.key)
     where = f"; to {', '.join(allowed)} only" if allowed else ""
     typer.echo(f"created key {made.key_id} ({name}; {', '.join(granted)}{where}); this is the only time it is shown, keep it in a secret store",
@@ -55,7 +56,8 @@ def create(
 @app.command("list")
 def list_keys(as_json: bool = typer.Option(False, "--json", help="One JSON object per key, one per line.")) -> None:
     """Every key: id, name, scopes, limits, created, last used (to the usage flush interval) and revoked; never a secret."""
-    from processors.access.store import KEYS_TOPIC, USAGE_TOPIC, require_topics, snapshot
+    from processors.access.store import KEYS_TOPIC, USAGE_TOPIC, require_topics
+    from processors.runtime.table import snapshot
 
     settings = get_settings()
     require_topics(settings)
@@ -79,7 +81,9 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="One JSON objec
 @app.command()
 def revoke(key_id: str = typer.Argument(..., help="The id `courrier keys list` shows.")) -> None:
     """Revoke a key: every running HTTP instance refuses it (401) as soon as the record reaches it, within seconds."""
-    from processors.access.store import KEYS_TOPIC, AccessError, publish, require_topics, snapshot
+    from processors.access.store import KEYS_TOPIC, AccessError, require_topics
+    from processors.runtime.publisher import write_now
+    from processors.runtime.table import snapshot
 
     settings = get_settings()
     require_topics(settings)
@@ -89,7 +93,7 @@ def revoke(key_id: str = typer.Argument(..., help="The id `courrier keys list` s
     if record["revoked_at"] is not None:
         typer.echo(f"key {key_id} ({record['name']}) was already revoked at {_when(record['revoked_at'])}")
         return
-    publish(settings, [Output(KEYS_TOPIC, key_id, revoked(record, datetime.now(timezone.utc)))])
+    write_now(settings, [Output(KEYS_TOPIC, key_id, revoked(record, datetime.now(timezone.utc)))])
     typer.echo(f"revoked key {key_id} ({record['name']})")
 
 

@@ -86,7 +86,8 @@ def default(
 
 
 def _key(key_id: str) -> Event:
-    from processors.access.store import KEYS_TOPIC, require_topics, snapshot
+    from processors.access.store import KEYS_TOPIC, require_topics
+    from processors.runtime.table import snapshot
 
     settings = get_settings()
     require_topics(settings)
@@ -97,6 +98,7 @@ def _key(key_id: str) -> Event:
 
 
 def _write(record: Event) -> None:
-    from processors.access.store import KEYS_TOPIC, publish
+    from processors.access.store import KEYS_TOPIC
+    from processors.runtime.publisher import write_now
 
-    publish(get_settings(), [Output(KEYS_TOPIC, record["key_id"], record)])
+    write_now(get_settings(), [Output(KEYS_TOPIC, record["key_id"], record)])

@@ -7,32 +7,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from confluent_kafka import Producer
-
 from common.config import Settings
-from common.errors import CourrierError, UnreachableError
-from common.kafka_clients import producer_config
+from common.errors import CourrierError
 from processors.campaigns.logic import control_record
+from processors.runtime.publisher import write_now
 from processors.runtime.serde import AvroSerde
-from processors.runtime.stage import Event, Output
+from processors.runtime.stage import Event
 from processors.runtime.table import read_row
-
-WRITE_TIMEOUT_S = 30.0
 
 
 class CampaignError(CourrierError):
     """A campaign id that cannot be used for what was asked (unknown, or already cancelled)."""
-
-
-def write_now(producer: Producer, settings: Settings, serde: AvroSerde, output: Output, timeout_s: float = WRITE_TIMEOUT_S) -> None:
-    """Produce one record and wait for the broker's acknowledgement; ``UnreachableError`` when it does not come."""
-    errors: list[str] = []
-    producer.produce(settings.topic(output.topic), key=output.key, value=serde.encode(output.topic, output.value),
-                     on_delivery=lambda error, _message: errors.append(str(error)) if error is not None else None)
-    if producer.flush(timeout_s) or errors:
-        reason = errors[0] if errors else f"no acknowledgement within {timeout_s:.0f}s"
-        raise UnreachableError(f"could not write to {settings.topic(output.topic)} on {settings.bootstrap_servers}: {reason}; "
-                               "run `courrier infra up kafka` or set KAFKA_BOOTSTRAP_SERVERS")
 
 
 def cancel_campaign(settings: Settings, campaign_id: str, changed_by: str | None) -> tuple[Event, bool]:
@@ -46,6 +31,5 @@ def cancel_campaign(settings: Settings, campaign_id: str, changed_by: str | None
     record = control_record(campaign_id, "CANCELLED", datetime.now(timezone.utc), template_id=current.get("template_id"),
                             audience=current.get("audience"), variants=current.get("variants"), changed_by=changed_by,
                             rollout_percent=current.get("rollout_percent"), spec=current.get("spec"))
-    producer = Producer(producer_config(settings, **{"client.id": "courrier-campaign"}))
-    write_now(producer, settings, serde, record)
+    write_now(settings, [record], serde=serde)
     return record.value, False

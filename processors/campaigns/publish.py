@@ -21,9 +21,10 @@ from common.config import Settings
 from common.errors import UnreachableError
 from common.kafka_clients import producer_config
 from processors.campaigns.audience import Audience
-from processors.campaigns.control import CampaignError, write_now
+from processors.campaigns.control import CampaignError
 from processors.campaigns.logic import CampaignSpec, RowEvent, control_record, row_event
 from processors.campaigns.saved import dump
+from processors.runtime.publisher import write_now
 from processors.runtime.serde import AvroSerde
 from topology.topics import lane_topic
 from processors.runtime.table import TopicTable
@@ -126,10 +127,10 @@ class CampaignSend:
 
     def _write_active(self, audience_name: str, changed_by: str | None, rollout_percent: float | None) -> None:
         spec = self._spec
-        write_now(self._producer, self._settings, self._serde, control_record(
+        write_now(self._settings, [control_record(
             spec.campaign_id, "ACTIVE", datetime.now(timezone.utc), template_id=spec.template_id, audience=audience_name,
             variants=spec.variants.weights() if spec.variants else {}, changed_by=changed_by, rollout_percent=rollout_percent,
-            spec=dump(spec)))
+            spec=dump(spec))], producer=self._producer, serde=self._serde)
 
     def stream(self, audience: Audience, *, rate: float | None = None, check_every_s: float = 1.0,
                on_progress: Callable[[SendReport, int], None] | None = None) -> SendReport:

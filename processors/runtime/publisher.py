@@ -1,9 +1,10 @@
-"""Publishing for request/response callers: each call learns whether every one of its records was acknowledged.
+"""Durable writes: each call learns whether every one of its records was acknowledged by the broker.
 
 ``CourrierClient`` queues and flushes, which suits scripts; an HTTP 202 promises that the record is on
-the topic, so the intake waits for its own records' delivery reports. One background thread serves
+the topic, so the intake waits for its own records' delivery reports (``Publisher``). One background thread serves
 the reports of every concurrent request; librdkafka's own timeout (``message.timeout.ms``) decides
-failure, so a record reported as failed was never written.
+failure, so a record reported as failed was never written. A command that writes a record or two and exits (a key, a
+template, a campaign's state) calls ``write_now``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from confluent_kafka import KafkaError, Message, Producer
 
 from common.config import Settings
+from common.errors import UnreachableError
 from common.kafka_clients import producer_config
 from processors.runtime.placement import Placement
 from processors.runtime.serde import AvroSerde
@@ -22,6 +24,29 @@ from topology.topics import TRANSACTIONAL_LANE, lane_topic
 
 # The report comes from librdkafka within its message timeout; this margin only guards against a stuck client.
 _WAIT_MARGIN_S = 5.0
+WRITE_TIMEOUT_S = 30.0
+
+
+def write_now(settings: Settings, outputs: Sequence[Output], *, producer: Producer | None = None, serde: AvroSerde | None = None,
+              timeout_s: float = WRITE_TIMEOUT_S) -> None:
+    """Write ``outputs`` and return once the broker acknowledged every one; ``UnreachableError`` naming the first that
+    it did not take, and what to run. ``producer`` and ``serde``: a caller's own, else made for this call."""
+    serde = serde or AvroSerde(settings.registry_url, settings.topic)
+    if producer is None:
+        producer = Producer(producer_config(settings, **{"message.timeout.ms": int(timeout_s * 1000), "client.id": "courrier-write"}))
+    failures: list[str] = []
+
+    def delivered(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            failures.append(f"{message.topic()}: {error}")
+
+    for output in outputs:
+        producer.produce(settings.topic(output.topic), key=output.key, value=serde.encode(output.topic, output.value),
+                         on_delivery=delivered)
+    if producer.flush(timeout_s + _WAIT_MARGIN_S) or failures:
+        reason = failures[0] if failures else f"no acknowledgement within {timeout_s:.0f}s"
+        raise UnreachableError(f"the broker {settings.bootstrap_servers} did not take the record ({reason}); "
+                               "run `courrier infra up kafka` or set KAFKA_BOOTSTRAP_SERVERS, then run the command again")
 
 
 class _Deliveries:

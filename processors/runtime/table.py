@@ -407,3 +407,13 @@ def read_row(settings: Settings, logical: str, key: str, serde: AvroSerde | None
         return table.get(key)
     finally:
         table.stop()
+
+
+def snapshot(settings: Settings, logical: str, serde: AvroSerde | None = None) -> dict[str, Event]:
+    """The latest row of every key of the compacted topic ``logical``, read to its end now (a command's whole view)."""
+    table = TopicTable(settings, logical, serde)
+    table.start()
+    try:
+        return dict(table)
+    finally:
+        table.stop()

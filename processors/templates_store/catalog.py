@@ -38,7 +38,9 @@ def seed_records(directory: Path, held: TemplateIndex, now: datetime) -> list[Ou
 def seed(settings: Settings, directory: Path) -> list[str]:
     """Publish the templates of ``directory`` the store lacks (``seed_records``) and return their ids; the store is read
     to its end first, so a template pushed or edited since is never overwritten."""
-    from processors.access.store import publish, require_topics, snapshot
+    from processors.access.store import require_topics
+    from processors.runtime.publisher import write_now
+    from processors.runtime.table import snapshot
 
     require_topics(settings, (TOPIC,))
     held = TemplateIndex()
@@ -46,7 +48,7 @@ def seed(settings: Settings, directory: Path) -> list[str]:
         held.take(key, row)
     outputs = seed_records(directory, held, datetime.now(timezone.utc))
     if outputs:
-        publish(settings, outputs)
+        write_now(settings, outputs)
     return [output.value["template_id"] for output in outputs]
 
 
@@ -80,9 +82,9 @@ class TemplateCatalog(TemplateIndex):
         seeds = seed_records(Path(self._seed_dir), self, datetime.now(timezone.utc))
         if not seeds:
             return
-        from processors.access.store import publish
+        from processors.runtime.publisher import write_now
 
-        publish(self._settings, seeds)
+        write_now(self._settings, seeds)
         wanted = {output.key for output in seeds}
         deadline = time.monotonic() + _SEED_WAIT_S
         while not all(self._has(key) for key in wanted):

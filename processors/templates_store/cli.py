@@ -32,7 +32,8 @@ def templates() -> None:
 
 
 def _index() -> TemplateIndex:
-    from processors.access.store import require_topics, snapshot
+    from processors.access.store import require_topics
+    from processors.runtime.table import snapshot
 
     settings = get_settings()
     require_topics(settings, (TOPIC,))
@@ -43,9 +44,9 @@ def _index() -> TemplateIndex:
 
 
 def _write(outputs: list) -> None:
-    from processors.access.store import publish
+    from processors.runtime.publisher import write_now
 
-    publish(get_settings(), outputs)
+    write_now(get_settings(), outputs)
 
 
 def _fail(message: str) -> typer.Exit:

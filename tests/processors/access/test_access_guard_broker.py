@@ -13,7 +13,8 @@ from common.kafka_clients import consumer_config
 from processors.access.guard import KeyGuard
 from processors.access.keys import new_key, revoked
 from processors.access.logic import Denial, Grant, authorize
-from processors.access.store import KEYS_TOPIC, AccessError, publish
+from processors.access.store import KEYS_TOPIC, AccessError
+from processors.runtime.publisher import write_now
 from processors.runtime.stage import Output
 
 
@@ -46,9 +47,9 @@ def test_a_running_guard_follows_creates_and_revokes(topic_settings: Settings) -
     guard.start()
     try:
         made = new_key("app", ("messages:send",), datetime.now(timezone.utc))
-        publish(topic_settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
+        write_now(topic_settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
         assert wait_until(lambda: isinstance(authorize(made.key, "messages:send", guard._keys.get), Grant))
-        publish(topic_settings, [Output(KEYS_TOPIC, made.key_id, revoked(made.record, datetime.now(timezone.utc)))])
+        write_now(topic_settings, [Output(KEYS_TOPIC, made.key_id, revoked(made.record, datetime.now(timezone.utc)))])
         assert wait_until(lambda: isinstance(authorize(made.key, "messages:send", guard._keys.get), Denial))
         assert authorize(made.key, "messages:send", guard._keys.get).code == "revoked_api_key"
     finally:

@@ -11,7 +11,9 @@ import pytest
 
 from common.config import Settings
 from processors.access.keys import new_key
-from processors.access.store import KEYS_TOPIC, publish, snapshot
+from processors.access.store import KEYS_TOPIC
+from processors.runtime.publisher import write_now
+from processors.runtime.table import snapshot
 from processors.runtime.stage import Output
 
 
@@ -31,7 +33,7 @@ def test_every_callbacks_command_has_help(command: list[str]) -> None:
 
 def test_secret_and_default_of_a_key(topic_settings: Settings) -> None:
     key = new_key("shop", ("messages:send",), datetime.now(timezone.utc))
-    publish(topic_settings, [Output(KEYS_TOPIC, key.key_id, key.record)])
+    write_now(topic_settings, [Output(KEYS_TOPIC, key.key_id, key.record)])
     made = courrier("callbacks", "secret", key.key_id, settings=topic_settings)
     assert made.returncode == 0 and made.stdout.strip().startswith("whsec_"), made.stderr
     again = courrier("callbacks", "secret", key.key_id, settings=topic_settings)

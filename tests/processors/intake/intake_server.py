@@ -16,7 +16,8 @@ from common.config import Settings
 from common.kafka_clients import consumer_config
 from sim.testing import served_in_thread
 from processors.access.keys import NewKey, new_key
-from processors.access.store import KEYS_TOPIC, publish
+from processors.access.store import KEYS_TOPIC
+from processors.runtime.publisher import write_now
 from processors.intake.api import Guard, create_app
 from processors.intake.service import IntakeService
 from processors.intake.settings import IntakeSettings
@@ -47,7 +48,7 @@ def create_key(settings: Settings, scopes: tuple[str, ...] = ("messages:send",),
                burst: int | None = None) -> NewKey:
     """A key written to the ``api-keys`` topic as `courrier keys create` writes it."""
     made = new_key(name, scopes, datetime.now(timezone.utc), rate_per_s, burst)
-    publish(settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
+    write_now(settings, [Output(KEYS_TOPIC, made.key_id, made.record)])
     return made
 
 

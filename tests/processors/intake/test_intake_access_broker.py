@@ -21,7 +21,7 @@ from common.errors import CourrierError
 from common.logs import JsonFormatter
 from courrier.client import ApiError, HttpClient
 from processors.access.keys import PREFIX, revoked
-from processors.access.store import publish
+from processors.runtime.publisher import write_now
 from processors.runtime.stage import Output
 
 OTP = {"template_id": "otp", "recipient": "+33612345678", "variables": {"code": "123456"}, "channel_policy": "sms"}
@@ -143,7 +143,7 @@ def test_no_log_line_contains_a_key(served: Served, intake_topics: Settings, cap
             assert client.post("/v1/messages", json=OTP).status_code == 429
         with served.client(gone.key) as client:
             wait_status(client, 202)
-        publish(intake_topics, [Output("api-keys", gone.key_id, revoked(gone.record, datetime.now(timezone.utc)))])
+        write_now(intake_topics, [Output("api-keys", gone.key_id, revoked(gone.record, datetime.now(timezone.utc)))])
         with served.client(gone.key) as client:
             assert wait_status(client, 401)[0].status_code == 401
         with served.client(reader.key) as client:

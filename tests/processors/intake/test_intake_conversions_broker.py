@@ -8,7 +8,7 @@ import pytest
 from intake_server import create_key, read_topic, serve
 
 from common.config import Settings
-from processors.access.store import publish
+from processors.runtime.publisher import write_now
 from processors.receipts import receipt
 from processors.runtime.stage import Output
 from processors.status.logic import project
@@ -28,7 +28,7 @@ def test_a_conversion_is_attributed_once_and_a_replay_after_a_restart_gets_the_f
     sent = receipt(context, "+33612345679", "SENT", "receipt", now - timedelta(hours=1), channel="SMS").value
     link = {"token": "convTOKEN001", "url": "https://shop.test/a", "context": context, "recipient": "+33612345679", "channel": "SMS",
             "template_id": "promo_spring", "created_at": now - timedelta(hours=1)}
-    publish(settings, [Output("message-status", "m-conv-1", project(None, sent, now)), Output("links", link["token"], link)])
+    write_now(settings, [Output("message-status", "m-conv-1", project(None, sent, now)), Output("links", link["token"], link)])
     key = create_key(settings, ("conversions:write",), name="shop")
     body = {"conversion_id": "order-77", "link_token": link["token"], "event": "purchase", "value": "12.5", "currency": "EUR"}
     with serve(settings) as served, served.client(key.key) as client:
