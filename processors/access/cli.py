@@ -57,7 +57,7 @@ def create(
 def list_keys(as_json: bool = typer.Option(False, "--json", help="One JSON object per key, one per line.")) -> None:
     """Every key: id, name, scopes, limits, created, last used (to the usage flush interval) and revoked; never a secret."""
     from processors.access.store import KEYS_TOPIC, USAGE_TOPIC, require_topics
-    from processors.runtime.table import snapshot
+    from processors.runtime.snapshot import snapshot
 
     settings = get_settings()
     require_topics(settings)
@@ -83,7 +83,7 @@ def revoke(key_id: str = typer.Argument(..., help="The id `courrier keys list` s
     """Revoke a key: every running HTTP instance refuses it (401) as soon as the record reaches it, within seconds."""
     from processors.access.store import KEYS_TOPIC, AccessError, require_topics
     from processors.runtime.publisher import write_now
-    from processors.runtime.table import snapshot
+    from processors.runtime.snapshot import snapshot
 
     settings = get_settings()
     require_topics(settings)

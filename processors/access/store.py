@@ -2,7 +2,7 @@
 exist (a key written to a topic the broker auto-created, uncompacted, would expire).
 
 The guard reads keys through a ``TopicTable`` of its own; tools write with ``runtime.publisher.write_now`` and read
-with ``runtime.table.snapshot``.
+with ``runtime.snapshot``.
 """
 from __future__ import annotations
 

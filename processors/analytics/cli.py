@@ -57,7 +57,7 @@ def campaign_report(settings: Settings, limits: tuple[int, float], campaign_id: 
     """The campaign's report and its default folder; an id no record, request or receipt names is a bad parameter."""
     from processors.analytics import read
     from processors.analytics.report import build
-    from processors.runtime.table import read_row
+    from processors.runtime.snapshot import read_row
 
     record = read_row(settings, "campaigns", campaign_id)
     collected = read.campaign(settings, campaign_id, *limits)

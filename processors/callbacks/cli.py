@@ -87,7 +87,7 @@ def default(
 
 def _key(key_id: str) -> Event:
     from processors.access.store import KEYS_TOPIC, require_topics
-    from processors.runtime.table import snapshot
+    from processors.runtime.snapshot import snapshot
 
     settings = get_settings()
     require_topics(settings)

@@ -91,7 +91,7 @@ def extend(
 ) -> None:
     """Send a rollout's next slice: the recipients placed between the share already sent and --percent (or --rest),
     with the campaign's saved settings; nobody already sent to is sent again."""
-    from processors.runtime.table import read_row
+    from processors.runtime.snapshot import read_row
     from processors.campaigns.rollout import FULL, RolloutError, extension
     from processors.campaigns.saved import load
     from common.kafka_clients import require_broker
@@ -181,7 +181,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """The campaign's state (ACTIVE or CANCELLED, since when, by whom) and its receipts so far per variant, status and channel."""
-    from processors.runtime.table import read_row
+    from processors.runtime.snapshot import read_row
     from processors.campaigns.status import count_conversions, count_receipts
     from processors.campaigns.status_view import engagement, print_status
     from common.kafka_clients import require_broker

@@ -13,7 +13,7 @@ from processors.campaigns.logic import control_record
 from processors.runtime.publisher import write_now
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
-from processors.runtime.table import read_row
+from processors.runtime.snapshot import read_row
 
 
 class CampaignError(CourrierError):

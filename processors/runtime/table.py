@@ -397,23 +397,3 @@ class TopicTable(Mapping[str, Event]):
         if self._topic_id is None:
             self._topic_id = topic_id(self._settings, self._physical)
         return open_checked(self._settings.state_dir / "tables" / self._physical, name, ranges, self._topic_id, self._logical)
-
-
-def read_row(settings: Settings, logical: str, key: str, serde: AvroSerde | None = None) -> Event | None:
-    """``key``'s latest row in the compacted topic ``logical``, read to its end now (a command's one lookup), or None."""
-    table = TopicTable(settings, logical, serde)
-    table.start()
-    try:
-        return table.get(key)
-    finally:
-        table.stop()
-
-
-def snapshot(settings: Settings, logical: str, serde: AvroSerde | None = None) -> dict[str, Event]:
-    """The latest row of every key of the compacted topic ``logical``, read to its end now (a command's whole view)."""
-    table = TopicTable(settings, logical, serde)
-    table.start()
-    try:
-        return dict(table)
-    finally:
-        table.stop()

@@ -40,7 +40,7 @@ def seed(settings: Settings, directory: Path) -> list[str]:
     to its end first, so a template pushed or edited since is never overwritten."""
     from processors.access.store import require_topics
     from processors.runtime.publisher import write_now
-    from processors.runtime.table import snapshot
+    from processors.runtime.snapshot import snapshot
 
     require_topics(settings, (TOPIC,))
     held = TemplateIndex()

@@ -33,7 +33,7 @@ def templates() -> None:
 
 def _index() -> TemplateIndex:
     from processors.access.store import require_topics
-    from processors.runtime.table import snapshot
+    from processors.runtime.snapshot import snapshot
 
     settings = get_settings()
     require_topics(settings, (TOPIC,))

@@ -13,7 +13,7 @@ from common.config import Settings
 from processors.access.keys import new_key
 from processors.access.store import KEYS_TOPIC
 from processors.runtime.publisher import write_now
-from processors.runtime.table import snapshot
+from processors.runtime.snapshot import snapshot
 from processors.runtime.stage import Output
 
 

@@ -22,7 +22,7 @@ from common.kafka_clients import consumer_config, producer_config
 from courrier.processes import settings_env
 from processors.campaigns.audience import open_audience
 from processors.campaigns.control import CampaignError, cancel_campaign
-from processors.runtime.table import read_row
+from processors.runtime.snapshot import read_row
 from processors.campaigns.logic import CampaignSpec, message_id, recipient_key
 from processors.campaigns.publish import CampaignSend, SendReport
 from processors.campaigns.status import count_receipts

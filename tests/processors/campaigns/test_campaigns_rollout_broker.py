@@ -9,7 +9,7 @@ from pathlib import Path
 
 from common.config import Settings
 from courrier.processes import settings_env
-from processors.runtime.table import read_row
+from processors.runtime.snapshot import read_row
 from processors.campaigns.logic import message_id
 from processors.campaigns.rollout import place
 from tests.processors.campaigns.test_campaigns_broker import read_all, write_csv

@@ -12,7 +12,7 @@ from processors.access.keys import new_key
 from processors.access.store import KEYS_TOPIC
 from processors.runtime.publisher import write_now
 from processors.runtime.stage import Output
-from processors.runtime.table import read_row, snapshot
+from processors.runtime.snapshot import read_row, snapshot
 
 
 def test_what_write_now_returned_from_is_on_the_topic(topic_settings: Settings) -> None:
