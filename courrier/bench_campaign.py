@@ -123,7 +123,7 @@ def _measure(settings: Settings, path: Path, rows: int, fmt: str) -> CampaignFig
     from courrier.processes import settings_env
 
     before = _records_on(settings, "send-requested")
-    command_line = [sys.executable, "-m", "courrier.cli", "campaign", "send", "--template", "promo_spring", "--audience", str(path),
+    command_line = [sys.executable, "-m", "courrier.entry", "campaign", "send", "--template", "promo_spring", "--audience", str(path),
                     "--group", "bench", "--campaign-id", f"bench-{uuid.uuid4().hex[:8]}", "--variant", "A=50:sms",
                     "--variant", "B=50:rcs_with_sms_fallback", "--json"]
     began = time.monotonic()

@@ -40,7 +40,6 @@ import processors.templates_store.cli
 import processors.testsends.cli
 import processors.webhooks.cli
 import topology.cli
-from courrier.entry import invoke
 
 app = typer.Typer(
     name="courrier", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -214,12 +213,3 @@ def bench_chaos(
             infra.stop(settings, started_parts)
     print_report(Console(), report)
     raise typer.Exit(0 if report.ok else 1)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: clean one-line errors for usage mistakes and unreachable parts."""
-    invoke(app, sys.argv[1:] if argv is None else argv, "courrier")
-
-
-if __name__ == "__main__":
-    main()

@@ -86,7 +86,7 @@ def start_webhooks(settings: Settings, log_dir: Path, port: int | None = None, e
     listen = port if port is not None else urlsplit(settings.sim_webhook_url).port or 80
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "courrier.cli", "webhooks", "serve", "--port", str(listen)],
+            [sys.executable, "-m", "courrier.entry", "webhooks", "serve", "--port", str(listen)],
             stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     return StageProcess("webhooks", process, log_path)

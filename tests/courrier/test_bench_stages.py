@@ -40,7 +40,7 @@ def test_every_request_goes_through_the_five_stages_and_each_has_a_figure() -> N
 
 
 def test_a_profile_of_no_stage_is_refused_in_one_line() -> None:
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "bench", "stages", "--profile", "scheduler"],
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "bench", "stages", "--profile", "scheduler"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

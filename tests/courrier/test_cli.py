@@ -9,7 +9,7 @@ import pytest
 
 
 def courrier(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 
 
@@ -69,7 +69,7 @@ def test_segments_counts_septets_and_names_ucs2_triggers() -> None:
     assert gsm == {"encoding": "GSM-7", "segments": 1, "characters": 19, "per_segment": 160, "ucs2_triggers": []}
     ucs2 = json.loads(courrier("segments", "Hej 😀" * 20, "--json").stdout)
     assert ucs2["encoding"] == "UCS-2" and ucs2["characters"] == 120 and ucs2["segments"] == 2 and ucs2["ucs2_triggers"] == ["😀"]
-    lines = subprocess.run([sys.executable, "-m", "courrier.cli", "segments", "--jsonl", "-"], input='{"text": "a"}\n{"text": "ü€"}\n',
+    lines = subprocess.run([sys.executable, "-m", "courrier.entry", "segments", "--jsonl", "-"], input='{"text": "a"}\n{"text": "ü€"}\n',
                            capture_output=True, text=True, timeout=60).stdout.splitlines()
     assert [json.loads(line)["characters"] for line in lines] == [1, 3]
 
@@ -92,7 +92,7 @@ def test_segments_smart_encoding_adds_the_replaced_text_and_counts_it() -> None:
                      "per_segment": 160, "ucs2_triggers": []}
     kept = json.loads(courrier("segments", "It’s 😀", "--json", "--smart-encoding").stdout)
     assert kept["text"] == "It’s 😀" and kept["ucs2_triggers"] == ["’", "😀"]
-    lines = subprocess.run([sys.executable, "-m", "courrier.cli", "segments", "--jsonl", "-", "--smart-encoding"],
+    lines = subprocess.run([sys.executable, "-m", "courrier.entry", "segments", "--jsonl", "-", "--smart-encoding"],
                            input='{"text": "a\\u2019"}\n', capture_output=True, text=True, timeout=60).stdout.splitlines()
     assert json.loads(lines[0]) == {"text": "a'", "encoding": "GSM-7", "segments": 1, "characters": 2, "per_segment": 160,
                                     "ucs2_triggers": []}

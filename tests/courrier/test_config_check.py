@@ -16,7 +16,7 @@ from courrier.config_report import effective
 def check(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``courrier config check`` in ``tmp_path``, with no COURRIER_* setting but those in ``env``."""
     clean = {key: value for key, value in os.environ.items() if not key.startswith("COURRIER_")}
-    return subprocess.run([sys.executable, "-m", "courrier.cli", "config", "check", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", "config", "check", *args], capture_output=True, text=True,
                           timeout=60, cwd=tmp_path, env={**clean, "COURRIER_STATE_DIR": str(tmp_path / "state"), **(env or {})})
 
 

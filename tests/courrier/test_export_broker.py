@@ -44,7 +44,7 @@ def produce(settings: Settings, count: int) -> list[dict]:
 
 
 def export(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", "export", "receipts", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", "export", "receipts", *args], capture_output=True, text=True,
                           timeout=180, env=settings_env(settings))
 
 

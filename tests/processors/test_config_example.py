@@ -17,7 +17,7 @@ TWILIO_ENV = {"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILI
 
 def courrier(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if not key.startswith(("COURRIER_", "TWILIO_"))}
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={**clean, "COURRIER_STATE_DIR": str(tmp_path / "state"), **(env or {})})
 
 

@@ -144,7 +144,7 @@ def test_apply_refuses_a_schema_the_registered_history_forbids_naming_the_field(
 def courrier(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COURRIER_TOPIC_PREFIX": settings.topic_prefix, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
            "SCHEMA_REGISTRY_URL": settings.registry_url, "COURRIER_PARTITIONS": str(settings.partitions)}
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_the_cli_applies_then_checks(real_parts: Settings) -> None:

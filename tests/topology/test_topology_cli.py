@@ -34,7 +34,7 @@ def test_list_shows_every_declared_topic() -> None:
 
 
 def courrier(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "COURRIER_CONFIG": "/nonexistent.toml", **env})
 
 

@@ -45,7 +45,7 @@ def test_keywords_pod_becomes_ready_and_stops_on_sigterm(topic_settings: Setting
            "COURRIER_INSTANCE_ID": "courrier-keywords-test",
            # What Secret courrier-secrets gives the pod: the example file's providers reference these (*_env).
            "TWILIO_ACCOUNT_SID": "AC-test", "TWILIO_AUTH_TOKEN": "test-token"}
-    stage = subprocess.Popen([sys.executable, "-m", "courrier.cli", *container["args"]], env=env,
+    stage = subprocess.Popen([sys.executable, "-m", "courrier.entry", *container["args"]], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         command = container["readinessProbe"]["exec"]["command"]

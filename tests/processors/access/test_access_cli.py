@@ -22,7 +22,7 @@ def courrier(*args: str, settings: Settings | None = None) -> subprocess.Complet
     if settings is not None:
         env.update({"KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "SCHEMA_REGISTRY_URL": settings.registry_url,
                     "COURRIER_TOPIC_PREFIX": settings.topic_prefix})
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -24,7 +24,7 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def report(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", "report", *args], capture_output=True, text=True, timeout=180,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", "report", *args], capture_output=True, text=True, timeout=180,
                           env=settings_env(settings))
 
 

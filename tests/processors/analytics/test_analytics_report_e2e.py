@@ -128,7 +128,7 @@ def test_a_two_arm_campaign_report_matches_its_receipts_and_renders_in_chromium(
     assert sum(counts["clicked"] for counts in expected.values()) == sum(made.values())
 
     out = tmp_path / "report"
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "report", "--campaign", campaign, "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "report", "--campaign", campaign, "--out", str(out)],
                             capture_output=True, text=True, timeout=300, env=settings_env(settings))
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())

@@ -118,7 +118,7 @@ def test_a_parquet_audience_through_the_command(topic_settings: Settings, tmp_pa
                              "locale": ["fr-FR"] * 50}), path)
     campaign = f"summer-{uuid.uuid4().hex[:6]}"
     result = subprocess.run(
-        [sys.executable, "-m", "courrier.cli", "campaign", "send", "--template", "promo_spring", "--audience", str(path),
+        [sys.executable, "-m", "courrier.entry", "campaign", "send", "--template", "promo_spring", "--audience", str(path),
          "--group", "promotions", "--campaign-id", campaign, "--variant", "A=1:sms", "--variant", "B=1:rcs_with_sms_fallback",
          "--validity", "3600", "--send-at", "2030-01-02T03:04:05+01:00", "--json"],
         capture_output=True, text=True, timeout=120, env=settings_env(settings))
@@ -195,7 +195,7 @@ def test_status_shows_the_state_and_counts_receipts_per_variant_status_and_chann
     assert dict(counted.counts) == {("A", "SENT", "SMS"): 1, ("A", "DELIVERED", "SMS"): 1, ("B", "SENT", "RCS"): 1,
                                     ("B", "SENT", "SMS"): 1, ("B", "DELIVERED", "SMS"): 1, (None, "REJECTED", None): 1}
 
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "status", campaign, "--json"],
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "campaign", "status", campaign, "--json"],
                             capture_output=True, text=True, timeout=120, env=settings_env(settings))
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
@@ -203,6 +203,6 @@ def test_status_shows_the_state_and_counts_receipts_per_variant_status_and_chann
     assert {(r["variant"], r["status"], r["channel"], r["count"]) for r in shown["receipts"]} == {
         ("A", "SENT", "SMS", 1), ("A", "DELIVERED", "SMS", 1), ("B", "SENT", "RCS", 1), ("B", "SENT", "SMS", 1),
         ("B", "DELIVERED", "SMS", 1), (None, "REJECTED", None, 1)}
-    unknown = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "status", "no-such-campaign"],
+    unknown = subprocess.run([sys.executable, "-m", "courrier.entry", "campaign", "status", "no-such-campaign"],
                              capture_output=True, text=True, timeout=120, env=settings_env(settings))
     assert unknown.returncode == 2 and "no campaign 'no-such-campaign'" in unknown.stderr and unknown.stderr.count("\n") == 1

@@ -16,7 +16,7 @@ NO_BROKER = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SCHEMA_REGISTRY_URL": "h
 
 
 def courrier(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=60,
                           env={**os.environ, **NO_BROKER})
 
 
@@ -76,7 +76,7 @@ def test_a_template_the_store_lacks_is_one_line(topic_settings: Settings, audien
     for flag in extra[::2]:
         args.pop(flag, None)
     base = [item for pair in args.items() for item in pair]
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "send", *base, *extra], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "campaign", "send", *base, *extra], capture_output=True,
                             text=True, timeout=120, env={**os.environ, **topic_settings.as_env()})
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -47,7 +47,7 @@ def test_status_counts_clicks_per_button_and_conversions(topic_settings: Setting
         producer.produce(settings.topic("conversions"), key="m-e-1", value=serde.encode("conversions", value))
     assert producer.flush(30) == 0
 
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "status", campaign, "--json"],
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "campaign", "status", campaign, "--json"],
                             capture_output=True, text=True, timeout=120, env=settings_env(settings))
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
@@ -56,6 +56,6 @@ def test_status_counts_clicks_per_button_and_conversions(topic_settings: Setting
         {"variant": "A", "button": "link:tokB00000000", "unique": 0, "repeats": 0, "bots": 1}]
     assert shown["conversions"] == [{"variant": "A", "button": "link:tokA00000000", "event": "purchase", "currency": "EUR",
                                      "count": 2, "value_micros": 15_000_000}]
-    table = subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", "status", campaign],
+    table = subprocess.run([sys.executable, "-m", "courrier.entry", "campaign", "status", campaign],
                            capture_output=True, text=True, timeout=120, env=settings_env(settings))
     assert table.returncode == 0 and "clicks per button" in table.stdout and "15.00 EUR" in table.stdout

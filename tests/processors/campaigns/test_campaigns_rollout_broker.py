@@ -16,7 +16,7 @@ from tests.processors.campaigns.test_campaigns_broker import read_all, write_csv
 
 
 def campaign(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", "campaign", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", "campaign", *args], capture_output=True, text=True, timeout=120,
                           env=settings_env(settings))
 
 

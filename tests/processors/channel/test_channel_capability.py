@@ -144,7 +144,7 @@ def test_rcs_check_writes_number_capable_lines(sim: SimControl, tmp_path: Path, 
 
 def test_rcs_check_errors_are_one_line(sim: SimControl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from courrier.cli import main
+    from courrier.entry import main
 
     def error_of(*argv: str) -> str:
         with pytest.raises(SystemExit) as exited:

@@ -172,7 +172,7 @@ def test_only_loopback_addresses_count_as_local(host: str, loopback: bool) -> No
 
 
 def test_serve_refuses_to_turn_keys_off_on_a_public_address() -> None:
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "api", "serve", "--host", "0.0.0.0", "--insecure-no-auth"],
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "api", "serve", "--host", "0.0.0.0", "--insecure-no-auth"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "loopback" in result.stderr

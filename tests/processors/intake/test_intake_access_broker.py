@@ -31,7 +31,7 @@ def courrier(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     """The `courrier` command against this test's topics."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "SCHEMA_REGISTRY_URL": settings.registry_url,
            "COURRIER_TOPIC_PREFIX": settings.topic_prefix}
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def secret_parts(key: str) -> list[str]:

@@ -85,7 +85,7 @@ def test_the_tables_and_the_order_use_receipt_statuses_only() -> None:
 
 
 def courrier(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "courrier.entry", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_dlr_status_speaks_http_too() -> None:

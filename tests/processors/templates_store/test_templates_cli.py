@@ -8,7 +8,7 @@ import pytest
 
 
 def courrier(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "courrier.cli", "templates", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "courrier.entry", "templates", *args], capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("command", ["seed", "push", "list", "show", "diff", "publish"])

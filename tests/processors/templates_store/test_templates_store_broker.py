@@ -21,7 +21,7 @@ BUNDLED = sorted(path.stem for path in DEFAULT_DIR.glob("*.toml"))
 def courrier(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "SCHEMA_REGISTRY_URL": settings.registry_url,
            "COURRIER_TOPIC_PREFIX": settings.topic_prefix}
-    return subprocess.run([sys.executable, "-m", "courrier.cli", "templates", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "courrier.entry", "templates", *args], capture_output=True, text=True,
                           timeout=120, env=env)
 
 

@@ -88,6 +88,6 @@ def test_request_and_variables() -> None:
     (["--to", "+33612345678", "--policy", "fax"], "'fax' is not one of"),
 ])
 def test_the_command_refuses_in_one_line(args: list[str], expected: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "courrier.cli", "templates", "test-send", "promo_spring", *args],
+    result = subprocess.run([sys.executable, "-m", "courrier.entry", "templates", "test-send", "promo_spring", *args],
                             capture_output=True, text=True, timeout=60, env={**__import__("os").environ, "COURRIER_TEST_NUMBERS": TEAM})
     assert result.returncode == 2 and expected in result.stderr

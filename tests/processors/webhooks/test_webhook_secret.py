@@ -29,7 +29,7 @@ def _without_secrets(tmp_path: Path) -> dict[str, str]:
 
 
 def test_webhooks_serve_without_a_secret_exits_with_one_line_naming_the_setting(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "courrier.cli", "webhooks", "serve", "--port", "0"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "courrier.entry", "webhooks", "serve", "--port", "0"], capture_output=True,
                           text=True, timeout=60, env=_without_secrets(tmp_path), cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("courrier: COURRIER_WEBHOOK_SECRET is not set: ") and done.stderr.count("\n") == 1
