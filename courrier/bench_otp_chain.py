@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from common.config import Settings
-from courrier.bench_otp import SHORT_CODE_RATE, Dispatched, OtpFigure, campaign_sender
+from courrier.bench_otp_measure import SHORT_CODE_RATE, Dispatched, OtpFigure, campaign_sender
 
 CHAIN = ("consent", "channel", "render", "dispatch", "scheduler")
 # An OTP's records, hop by hop: its lane's topics, its SUBMITTING ledger record (written just before the submit, so

@@ -10,7 +10,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from common.config import Settings
-from courrier.bench_otp import OtpFigure, bench_otp, campaign_sender
+from courrier.bench_otp import bench_otp
+from courrier.bench_otp_measure import OtpFigure, campaign_sender
 from tests.processors.providers.smpp.harness import private_smsc
 
 pytestmark = pytest.mark.integration
