@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from common.config import Settings
+from courrier.chaos_report import ChaosReport
 from courrier.processes import StageProcess, start_stage, stop_all
-
-if TYPE_CHECKING:
-    from courrier.chaos import ChaosReport
 
 # The stages a message crosses and the keywords stage (STOPs): the status and callbacks stages are not on its path.
 STAGES = ("consent", "channel", "render", "dispatch", "receipt", "keywords", "scheduler")

@@ -190,7 +190,8 @@ def bench_chaos(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from courrier.chaos import ChaosPlan, print_report, run_chaos
+    from courrier.chaos import ChaosPlan, run_chaos
+    from courrier.chaos_report import print_report
     from topology.apply import apply as apply_topology, remove as remove_topics
 
     settings = get_settings()
