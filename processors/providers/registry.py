@@ -3,7 +3,7 @@
 A kind lives in one folder, ``processors/providers/<kind>/``, whose ``plugin.py`` defines ``KIND``; adding a provider
 is that folder and one line in ``KINDS`` below. Dispatch, channel, the webhook receiver and ``courrier providers list``
 see only ``ProviderKind`` and the contracts it returns (``processors.dispatch.provider.Provider``,
-``processors.webhooks.contract.WebhookProvider``, ``processors.channel.logic.CapabilityLookup``).
+``processors.web.webhook_contract.WebhookProvider``, ``processors.channel.logic.CapabilityLookup``).
 
 A *configured* provider is an instance of a kind under a name of its own (``[providers.<name>]`` in the configuration
 file, see ``processors.providers.deployment``): two SMPP peers are two instances of kind ``smpp``. Its name is the provider's name
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from common.config import Settings
     from processors.channel.logic import CapabilityLookup
-    from processors.webhooks.contract import WebhookProvider
+    from processors.web.webhook_contract import WebhookProvider
 
 # kind → the module whose ``KIND`` describes it. One line per provider.
 KINDS: dict[str, str] = {

@@ -24,7 +24,7 @@ from processors.webhooks import inbound_media
 from processors.webhooks.providers import providers
 from processors.webhooks.replay import ReplayGuard
 from processors.webhooks.service import WebhookMetrics, WebhookService
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_settings import WebhookSettings
 
 TOPICS = ("provider-events", "inbound")
 # The body is read raw (its bytes are signed): declared here, since FastAPI only declares body parameters.

@@ -9,8 +9,8 @@ from dataclasses import replace
 from common.config import Settings
 from processors.providers.deployment import SIM_PROVIDER, Deployment, current, legacy_provider
 from processors.providers.registry import ConfiguredProvider, kind
-from processors.webhooks.contract import WebhookProvider
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_contract import WebhookProvider
+from processors.web.webhook_settings import WebhookSettings
 
 
 def providers(settings: Settings, webhook: WebhookSettings | None = None) -> dict[str, WebhookProvider]:

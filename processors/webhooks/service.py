@@ -30,7 +30,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter
 
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Rejected, WebhookProvider
+from processors.web.webhook_contract import Rejected, WebhookProvider
 from processors.web.bodies import check_json
 from processors.web.errors import ApiError
 from processors.webhooks.replay import Claim, ReplayGuard

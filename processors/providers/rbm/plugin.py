@@ -16,7 +16,7 @@ from processors.providers.rbm.capability import rbm_capability
 from processors.providers.rbm.settings import RbmConfigError, RbmSettings
 from processors.providers.rbm.webhook import webhook_provider
 from processors.providers.registry import ProviderContext, ProviderKind
-from processors.webhooks.contract import WebhookProvider
+from processors.web.webhook_contract import WebhookProvider
 
 HEALTH_TIMEOUT_S = 3.0
 

@@ -40,7 +40,7 @@ from processors.providers.rbm.content import read_postback
 from processors.providers.rbm.signature import SIGNATURE_HEADER, sign
 from processors.providers.rbm.statuses import CLICKED, IGNORED_EVENTS, READ
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Parsed, Rejected, WebhookProvider
+from processors.web.webhook_contract import Parsed, Rejected, WebhookProvider
 
 HANDSHAKE = "handshake"
 AGENT_DOMAIN = "@rbm.goog"

@@ -10,9 +10,9 @@ from processors.providers.sim.adapter import HttpProvider
 from processors.providers.rbm.capability import CapabilityClient, static_bearer
 from processors.providers.registry import ProviderContext, ProviderKind
 from processors.providers.sim import webhook as sim
-from processors.webhooks.contract import WebhookProvider
-from processors.webhooks.settings import WebhookSettings
-from processors.webhooks.signature import HmacVerifier
+from processors.web.webhook_contract import WebhookProvider
+from processors.web.webhook_settings import WebhookSettings
+from processors.web.webhook_signature import HmacVerifier
 
 
 def _url(context: ProviderContext) -> str:

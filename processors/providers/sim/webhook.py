@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Parsed, Rejected
+from processors.web.webhook_contract import Parsed, Rejected
 
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 # The name dispatch's HTTP client gives this provider, so a message's receipts all name the same provider.

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 from processors.providers.twilio.settings import TwilioSettings
 from processors.providers.twilio.statuses import INBOUND_STATUSES
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Parsed, Rejected, WebhookProvider
+from processors.web.webhook_contract import Parsed, Rejected, WebhookProvider
 
 PROVIDER = "twilio"
 SIGNATURE_HEADER = "x-twilio-signature"

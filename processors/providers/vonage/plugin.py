@@ -11,8 +11,8 @@ from processors.providers.registry import ProviderContext, ProviderKind
 from processors.providers.vonage.adapter import CHANNELS, PATH, VonageProvider
 from processors.providers.vonage.settings import VonageConfigError, VonageSettings
 from processors.providers.vonage.webhook import webhook_provider
-from processors.webhooks.contract import WebhookProvider
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_contract import WebhookProvider
+from processors.web.webhook_settings import WebhookSettings
 
 HEALTH_TIMEOUT_S = 3.0
 

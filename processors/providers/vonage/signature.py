@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import jwt
 
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 
 AUTHORIZATION = "authorization"
 

@@ -31,7 +31,7 @@ from processors.providers.vonage.settings import VonageSettings
 from processors.providers.vonage.signature import VonageVerifier
 from processors.providers.vonage.statuses import error_code
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Parsed, Rejected, WebhookProvider
+from processors.web.webhook_contract import Parsed, Rejected, WebhookProvider
 
 PROVIDER = "vonage"
 _NUMBER = re.compile(r"\+?([1-9]\d{6,14})")

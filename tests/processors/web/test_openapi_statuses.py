@@ -25,8 +25,8 @@ from processors.intake.api import create_app as intake_app
 from processors.links.app import create_app as links_app
 from processors.runtime.stage import Output
 from processors.webhooks.api import create_app as webhook_app
-from processors.webhooks.settings import WebhookSettings
-from processors.webhooks.signature import sign
+from processors.web.webhook_settings import WebhookSettings
+from processors.web.webhook_signature import sign
 
 NOW = datetime(2030, 1, 2, tzinfo=timezone.utc)
 SECRET = "s" * 32

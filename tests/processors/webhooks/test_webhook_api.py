@@ -15,7 +15,7 @@ from common.config import Settings
 from common.logs import JsonFormatter
 from processors.access.scopes import undeclared
 from processors.webhooks.api import WebhookSecretMissing, create_app
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_settings import WebhookSettings
 
 URL = "/webhooks/sim"
 SETTINGS = Settings(webhook_secret=SECRET)

@@ -18,7 +18,7 @@ from processors.runtime.policy import RetryPolicy
 from processors.runtime.runner import Runner, RunnerOptions
 from processors.runtime.table import TopicTable
 from processors.scheduler.scheduler import Scheduler
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_settings import WebhookSettings
 
 E164 = "+33612345678"
 

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from webhook_helpers import SECRET, body_of, signed, sim_event
 
 from processors.providers.sim import webhook as sim
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 from processors.webhooks.replay import Claim, ReplayGuard
-from processors.webhooks.signature import HmacVerifier, sign
+from processors.web.webhook_signature import HmacVerifier, sign
 
 VERIFIER = HmacVerifier(SECRET, 300)
 BODY = b'{"event_id":"e-1"}'

@@ -17,7 +17,7 @@ from common.config import Settings, SecretMissing
 from common.secret_settings import ensure_local_webhook_secret
 from courrier.processes import start_webhooks
 from processors.webhooks.api import WebhookSecretMissing, create_app
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_settings import WebhookSettings
 
 OLD_BUILT_IN_SECRET = "courrier-dev-webhook-secret"
 

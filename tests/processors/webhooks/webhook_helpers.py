@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from processors.runtime.stage import Output
-from processors.webhooks.signature import sign
+from processors.web.webhook_signature import sign
 
 SECRET = secrets.token_urlsafe(32)  # random per run: there is no built-in secret to lean on
 

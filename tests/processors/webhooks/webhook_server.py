@@ -19,7 +19,7 @@ from sim.testing import served_in_thread
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Event
 from processors.webhooks.api import create_app
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_settings import WebhookSettings
 
 
 @dataclass

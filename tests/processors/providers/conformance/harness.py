@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from processors.dispatch.provider import Provider, Submission
-from processors.webhooks.contract import WebhookProvider
+from processors.web.webhook_contract import WebhookProvider
 
 # The faults ``inject`` must support, each for the next submit request only.
 FAULTS = ("lost_answer", "unauthorized", "forbidden", "throttled", "server_error", "bad_request")

@@ -22,7 +22,7 @@ import pytest
 from processors.dispatch.breaker import BreakerPolicy
 from processors.dispatch.router import Route, Router, healthy
 from processors.receipt.statuses import normalize, protocol_of
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 from harness import Harness  # noqa: I001 (this folder)
 
 HERE = Path(__file__).resolve().parent

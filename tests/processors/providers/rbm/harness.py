@@ -20,7 +20,7 @@ from processors.providers.rbm.settings import RbmSettings
 from processors.providers.rbm.signature import SIGNATURE_HEADER, sign, signed_request
 from processors.providers.rbm.statuses import EVENT_STATUS, SERVER_EVENTS
 from processors.providers.rbm.webhook import webhook_provider
-from processors.webhooks.contract import WebhookProvider
+from processors.web.webhook_contract import WebhookProvider
 
 AGENT = "courrier-agent"
 CLIENT_TOKEN = "conformance-client-token"

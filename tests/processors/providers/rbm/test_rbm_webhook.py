@@ -24,7 +24,7 @@ from processors.providers.rbm.signature import envelope, event_bytes, sign, sign
 from processors.providers.rbm.webhook import RbmParser, RbmVerifier, webhook_provider
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 from processors.webhooks.replay import ReplayGuard
 from processors.webhooks.service import WebhookMetrics, WebhookService
 from tests.processors.providers.rbm.conftest import AGENT, CLIENT_TOKEN

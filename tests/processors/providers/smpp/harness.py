@@ -28,7 +28,7 @@ from processors.dispatch.provider import Provider, Submission
 from processors.providers.smpp.adapter import SmppProvider
 from processors.providers.smpp.fake import LOST, SmscProxy
 from processors.receipt.statuses import SMPP_STATUS
-from processors.webhooks.contract import WebhookProvider
+from processors.web.webhook_contract import WebhookProvider
 
 SUBMIT_FAULTS: Mapping[str, int | str] = {"lost_answer": LOST, "throttled": 0x58, "server_error": 0x08, "bad_request": 0x0B}
 BIND_FAULTS: Mapping[str, int] = {"unauthorized": 0x0E, "forbidden": 0x0F}  # ESME_RINVPASWD, ESME_RINVSYSID

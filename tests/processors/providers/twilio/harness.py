@@ -11,7 +11,7 @@ from processors.providers.twilio.adapter import TwilioProvider
 from processors.providers.twilio.fake import FakeTwilio
 from processors.providers.twilio.settings import TwilioSettings
 from processors.providers.twilio.webhook import SIGNATURE_HEADER, sign, webhook_provider
-from processors.webhooks.contract import WebhookProvider
+from processors.web.webhook_contract import WebhookProvider
 
 PUBLIC_URL = "https://hooks.example/webhooks/twilio"
 FAULTS = {"lost_answer": "slow", "unauthorized": "401", "forbidden": "403", "throttled": "429", "server_error": "503",

@@ -18,7 +18,7 @@ from processors.providers.twilio.webhook import TwilioVerifier, parse, sign, web
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output
 from processors.webhooks.api import create_app
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 
 PUBLIC_URL = "https://hooks.example/webhooks/twilio"
 SID = "SM" + "ab" * 16

@@ -18,8 +18,8 @@ from processors.providers.vonage.fake import FakeVonage
 from processors.providers.vonage.settings import VonageSettings
 from processors.providers.vonage.signature import AUTHORIZATION, sign
 from processors.providers.vonage.webhook import webhook_provider
-from processors.webhooks.contract import WebhookProvider
-from processors.webhooks.settings import WebhookSettings
+from processors.web.webhook_contract import WebhookProvider
+from processors.web.webhook_settings import WebhookSettings
 
 SENDER, TO = "+15005550006", "+14155550100"
 # The kit's fault names → the fake's (one fault each, for the next send request only).

@@ -21,7 +21,7 @@ from processors.providers.vonage.signature import VonageVerifier, payload_hash, 
 from processors.providers.vonage.webhook import parse, webhook_provider
 from processors.runtime.serde import AvroSerde
 from processors.runtime.stage import Output
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 from processors.webhooks.replay import ReplayGuard
 from processors.webhooks.service import WebhookMetrics, WebhookService
 

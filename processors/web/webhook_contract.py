@@ -1,8 +1,10 @@
-"""What a provider plugs into the receiver: a verifier (who sent this?) and a parser (what does it say?).
+"""What a provider plugs into the webhook receiver (``processors.webhooks``): a verifier (who sent this?) and a parser
+(what does it say?).
 
-Adding a provider is one ``WebhookProvider`` in ``providers.py``: its verifier raises ``Rejected`` for a request
-it cannot authenticate and returns the request's signature; its parser raises ``Rejected`` for a body it cannot
-read and returns the records to publish with the provider's event id (the replay key).
+Each provider kind builds its ``WebhookProvider`` (its ``webhook`` in ``processors.providers.registry``): its verifier
+raises ``Rejected`` for a request it cannot authenticate and returns the request's signature; its parser raises
+``Rejected`` for a body it cannot read and returns the records to publish with the provider's event id (the replay key).
+It lives here, below both, because the providers implement it and the receiver serves every configured one.
 """
 from __future__ import annotations
 

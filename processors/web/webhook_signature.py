@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from processors.webhooks.contract import Rejected
+from processors.web.webhook_contract import Rejected
 
 TIMESTAMP_HEADER = "x-courrier-timestamp"
 SIGNATURE_HEADER = "x-courrier-signature"
