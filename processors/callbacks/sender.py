@@ -1,6 +1,6 @@
 """One signed POST of a receipt to its callback URL, under the media fetcher's SSRF rules.
 
-The URL is vetted again before every try (``processors.render.fetch.vet``: http(s), no credentials, ports 80/443
+The URL is vetted again before every try (``processors.web.fetch.vet``: http(s), no credentials, ports 80/443
 unless allow-listed, every address the name resolves to public) and the request goes to the vetted address itself,
 with the original Host header and TLS name, so a DNS answer changed since the intake checked it cannot point it
 inside the network. Redirects are not followed: a receiver answers 2xx or the try failed.
@@ -13,8 +13,8 @@ import httpx
 
 from common.errors import TransientError
 from processors.rules.addresses import AllowList
-from processors.render.fetch import parse_url, vet
-from processors.render.media_rejected import BLOCKED, MediaRejected
+from processors.web.fetch import parse_url, vet
+from processors.web.media_rejected import BLOCKED, MediaRejected
 
 
 class TryFailed(Exception):

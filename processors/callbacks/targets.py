@@ -1,7 +1,7 @@
 """Where a message's callbacks go, decided at intake: the request's ``status_callback``, else its API key's default,
 refused (422) when it cannot be signed or points inside the network.
 
-The URL is vetted by the media fetcher's SSRF rules (``processors.render.fetch.vet``) at request time, so a caller
+The URL is vetted by the media fetcher's SSRF rules (``processors.web.fetch.vet``) at request time, so a caller
 learns at once that ``http://10.0.0.5/hook`` will never be called; the callbacks stage vets it again before each
 try (DNS may answer otherwise later).
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from common.errors import TransientError
 from processors.rules.addresses import AllowList
-from processors.render.fetch import parse_url, vet
-from processors.render.media_rejected import MediaRejected
+from processors.web.fetch import parse_url, vet
+from processors.web.media_rejected import MediaRejected
 from processors.runtime.stage import Event
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from processors.render.media_rejected import DECODE_FAILED, TOO_LARGE, TOO_LARGE_AFTER_RESIZE, UNSUPPORTED, MediaRejected
+from processors.web.media_rejected import DECODE_FAILED, TOO_LARGE, TOO_LARGE_AFTER_RESIZE, UNSUPPORTED, MediaRejected
 
 MAX_PIXELS = 25_000_000  # 5000 × 5000: about 100 MB once decoded; anything larger is refused before decoding
 MAX_ANIMATION_PIXELS = 50_000_000  # every frame of an animated GIF together

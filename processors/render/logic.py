@@ -14,7 +14,7 @@ from processors.receipts import receipt
 from processors.rules.issues import Issue
 from processors.render.links import Shortened, link_records, shorten
 from processors.render.media import MediaPreparer
-from processors.render.media_rejected import MediaRejected
+from processors.web.media_rejected import MediaRejected
 from processors.rules.rcs import DEFAULT_LIMITS, RcsLimits, rcs_problems
 from processors.rules.sandbox import MissingVariables, RenderFailed
 from processors.render.segments import count

@@ -15,9 +15,9 @@ from typing import Protocol
 from common.config import Settings
 from common.errors import CourrierError
 from processors.rules.addresses import AllowList
-from processors.render.fetch import Fetched, FetchLimits, MediaFetcher
+from processors.web.fetch import Fetched, FetchLimits, MediaFetcher
 from processors.render.images import Media, prepare
-from processors.render.media_rejected import MediaRejected
+from processors.web.media_rejected import MediaRejected
 from processors.render.media_store import MediaStore
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 the record carries a presigned URL of the stored copy (``stored_media_urls``) before the receiver publishes it.
 
 A provider's media URL may need its credentials, expire or vanish; the stored copy is ours. The fetch uses render's
-SSRF-guarded fetcher (``processors.render.fetch``: public addresses only, ``COURRIER_MEDIA_ALLOW_HOSTS`` for a local
+SSRF-guarded fetcher (``processors.web.fetch``: public addresses only, ``COURRIER_MEDIA_ALLOW_HOSTS`` for a local
 server, size and time caps). Objects are named by the SHA-256 of their bytes under ``inbound/``. What is stored is
 what was sent, never re-encoded; its type is sniffed from the bytes (JPEG, PNG, GIF, vCard), anything else is stored
 as ``application/octet-stream`` to be downloaded, never displayed by a browser (the sender chose those bytes).
@@ -26,9 +26,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.errors import TransientError
-from processors.render.fetch import Fetched
+from processors.web.fetch import Fetched
 from processors.render.images import FORMATS, VCARD, is_vcard
-from processors.render.media_rejected import MediaRejected
+from processors.web.media_rejected import MediaRejected
 from processors.runtime.stage import Output
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from common.config import Settings
 from common.kafka_clients import producer_config
 from courrier.processes import settings_env
 from processors.analytics import read
-from processors.campaigns.control import write_now
 from processors.campaigns.logic import control_record
 from processors.receipts import receipt
+from processors.runtime.publisher import write_now
 from processors.runtime.serde import AvroSerde
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -30,11 +30,9 @@ def report(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_campaign_without_receipts_gets_a_page_that_says_so(topic_settings: Settings, tmp_path: Path) -> None:
     settings = topic_settings
-    serde = AvroSerde(settings.registry_url, settings.topic)
     campaign = f"quiet-{uuid.uuid4().hex[:6]}"
-    write_now(Producer(producer_config(settings)), settings, serde,
-              control_record(campaign, "ACTIVE", NOW, template_id="promo_spring", audience="a.csv", variants={"A": 1.0, "B": 1.0},
-                             changed_by="test"))
+    write_now(settings, [control_record(campaign, "ACTIVE", NOW, template_id="promo_spring", audience="a.csv",
+                                        variants={"A": 1.0, "B": 1.0}, changed_by="test")])
     result = report(settings, "--campaign", campaign, "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "no receipts yet" in result.stdout

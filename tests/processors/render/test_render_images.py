@@ -10,7 +10,7 @@ from media_samples import VCARD, animated_gif, declared_png, noise
 from PIL import Image
 
 from processors.render.images import MAX_PIXELS, MIN_EDGE, Media, is_vcard, prepare
-from processors.render.media_rejected import DECODE_FAILED, TOO_LARGE, TOO_LARGE_AFTER_RESIZE, UNSUPPORTED, MediaRejected
+from processors.web.media_rejected import DECODE_FAILED, TOO_LARGE, TOO_LARGE_AFTER_RESIZE, UNSUPPORTED, MediaRejected
 
 BUDGET = 600_000
 

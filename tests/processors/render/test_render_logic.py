@@ -10,7 +10,7 @@ import pytest
 from common.errors import TransientError
 from processors.render.links import link_token
 from processors.render.logic import load_footers, with_footer
-from processors.render.media_rejected import MediaRejected
+from processors.web.media_rejected import MediaRejected
 from processors.rules.rcs import RcsLimits
 from processors.render.stage import RenderStage
 from processors.rules.templates import DEFAULT_DIR

@@ -13,10 +13,10 @@ from PIL import Image
 
 from common.config import Settings
 from common.errors import TransientError
-from processors.render.fetch import Fetched
+from processors.web.fetch import Fetched
 from processors.render.images import Media
 from processors.render.media import MMS_MEDIA_MAX_BYTES, MediaPipeline, MediaSettingInvalid, media_budget
-from processors.render.media_rejected import MediaRejected
+from processors.web.media_rejected import MediaRejected
 from processors.render.media_store import MediaStore, media_key
 
 

@@ -16,8 +16,8 @@ import schemas
 from processors.keywords.book import load
 from processors.keywords.logic import handle
 from processors.providers.twilio.fake import FakeTwilio
-from processors.render.fetch import Fetched
-from processors.render.media_rejected import BLOCKED, MediaRejected
+from processors.web.fetch import Fetched
+from processors.web.media_rejected import BLOCKED, MediaRejected
 from processors.rules.templates import compile_source
 from processors.runtime.stage import Output
 from processors.webhooks.api import create_app

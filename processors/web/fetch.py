@@ -18,7 +18,7 @@ import httpx
 
 from common.errors import TransientError
 from processors.rules.addresses import AllowList, blocked_because
-from processors.render.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
+from processors.web.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Statuses that say "later" rather than "never".

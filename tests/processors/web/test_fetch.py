@@ -13,8 +13,8 @@ from media_http import MediaServer, Network, sandboxed, self_signed
 
 from common.errors import TransientError
 from processors.rules.addresses import AllowList
-from processors.render.fetch import FetchLimits, MediaFetcher
-from processors.render.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
+from processors.web.fetch import FetchLimits, MediaFetcher
+from processors.web.media_rejected import BLOCKED, FETCH_FAILED, TOO_LARGE, MediaRejected
 
 BODY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
