@@ -1,4 +1,5 @@
-"""Errors the runtime understands; the policy for each lives in ``runtime.policy``."""
+"""Courrier's own errors: the root (``CourrierError``) and those the runtime understands (the policy for each lives in
+``processors.runtime.policy``)."""
 from __future__ import annotations
 
 from datetime import datetime
