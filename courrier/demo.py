@@ -19,7 +19,7 @@ from common.config import Settings
 import infra
 from courrier.client import CourrierClient
 from courrier.outcomes import OutcomeWatcher, Outcomes
-from courrier.processes import start_pipeline, start_webhooks, stop_all
+from courrier.processes import PIPELINE, start_pipeline, start_webhooks, stop_all, wait_until_consuming
 from processors.rules.templates import DEFAULT_DIR as BUNDLED_TEMPLATES
 from processors.templates_store.catalog import seed as seed_templates
 from topology.apply import apply as apply_topology
@@ -170,7 +170,10 @@ def run_demo(settings: Settings, count: int = 1000, timeout_s: float = 180.0, ke
         log_dir = settings.state_dir / "logs" / "demo"
         providers = provider_env(settings, log_dir)
         stages = [*start_pipeline(settings, log_dir, extra_env=providers), start_webhooks(settings, log_dir, extra_env=providers)]
-        console.print(f"[green]✓[/] stages running: {', '.join(s.name for s in stages)} (logs in {settings.state_dir / 'logs' / 'demo'})")
+        began = time.monotonic()
+        late = wait_until_consuming(settings, PIPELINE)
+        ready = f"consuming after {time.monotonic() - began:.1f} s" if not late else f"{', '.join(late)} not consuming yet"
+        console.print(f"[green]✓[/] stages running: {', '.join(s.name for s in stages)}, {ready} (logs in {log_dir})")
         watcher = OutcomeWatcher(settings)
         requests, consents = demo_requests(count)
         client = CourrierClient(settings, source="demo")

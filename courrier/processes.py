@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -96,6 +97,29 @@ def start_pipeline(settings: Settings, log_dir: Path, stages: Iterable[str] = PI
                    extra_env: Mapping[str, str] | None = None) -> list[StageProcess]:
     """Every stage of the chain, each in its own process."""
     return [start_stage(name, settings, log_dir, extra_env=extra_env) for name in stages]
+
+
+def wait_until_consuming(settings: Settings, stages: Iterable[str], timeout_s: float = 120.0) -> list[str]:
+    """Wait until each stage's consumer group (the stage's own, its marketing lane's) is stable with partitions assigned:
+    until then a request published is only queued, and a clock started then times the stages' start. The stages still
+    not consuming when ``timeout_s`` ran out, none when all are."""
+    from confluent_kafka import ConsumerGroupState, KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    waiting = {f"{settings.topic_prefix}courrier-{name}": name for name in stages}
+    deadline = time.monotonic() + timeout_s
+    while waiting and time.monotonic() < deadline:
+        for group, future in admin.describe_consumer_groups(list(waiting), request_timeout=10).items():
+            try:
+                described = future.result()
+            except KafkaException:  # not created yet: the stage has not joined
+                continue
+            if described.state == ConsumerGroupState.STABLE and any(m.assignment.topic_partitions for m in described.members):
+                del waiting[group]
+        if waiting:
+            time.sleep(0.2)
+    return sorted(waiting.values())
 
 
 def stop_all(processes: Iterable[StageProcess]) -> None:
