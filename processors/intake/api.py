@@ -215,7 +215,8 @@ def create_app(settings: Settings, intake: IntakeSettings | None = None, guard: 
 
 
 def _request_body(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI ``requestBody`` of a message route, its nested models as shared components (the responses use them)."""
+    """The OpenAPI ``requestBody`` of a message route whose body ``json_body`` reads; its nested models are referenced
+    from the document's components (``#/components/schemas``)."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
