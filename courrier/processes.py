@@ -100,9 +100,9 @@ def start_pipeline(settings: Settings, log_dir: Path, stages: Iterable[str] = PI
 
 
 def wait_until_consuming(settings: Settings, stages: Iterable[str], timeout_s: float = 120.0) -> list[str]:
-    """Wait until each stage's consumer group (the stage's own, its marketing lane's) is stable with partitions assigned:
-    until then a request published is only queued, and a clock started then times the stages' start. The stages still
-    not consuming when ``timeout_s`` ran out, none when all are."""
+    """Wait until each stage's consumer group (the stage's own, its marketing lane's; ``<stage>-transactional`` names
+    that lane's) is stable with partitions assigned: until then a request published is only queued, and a clock started
+    then times the stages' start. The stages still not consuming when ``timeout_s`` ran out, none when all are."""
     from confluent_kafka import ConsumerGroupState, KafkaException
     from confluent_kafka.admin import AdminClient
 
